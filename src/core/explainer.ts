@@ -1,0 +1,296 @@
+/** A loaded classifier: forward passes, exposed layers, cached rewritten graphs, and the method registry's entry point. */
+import { LookCloserError } from './errors';
+import { Graph } from './onnx/graph';
+import { cloneModel, decodeModel, encodeModel } from './onnx/model';
+import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findImageInput, findScores } from './model-info';
+import { Runtime, Session } from './runtime';
+import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
+import { upgradeToOpset } from './onnx/upgrade';
+import { Float32Tensor, Tensor, asFloat32, float32, float32ToHalf } from './tensor';
+
+/** Result of one forward pass. */
+export interface ForwardResult {
+  /** Pre-softmax scores, one per class. */
+  readonly logits: Float32Array;
+  /** Class probabilities. */
+  readonly probs: Float32Array;
+  /** Exposed intermediate tensors, as float32. */
+  readonly tensors: Readonly<Record<string, Float32Tensor>>;
+}
+
+/** A prediction for one class. */
+export interface Prediction {
+  readonly index: number;
+  readonly label: string;
+  readonly score: number;
+}
+
+/** Softmax of a vector (numerically stable). */
+export function softmax(x: Float32Array): Float32Array {
+  let m = -Infinity;
+  for (const v of x) m = Math.max(m, v);
+  const out = new Float32Array(x.length);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += out[i] = Math.exp(x[i] - m);
+  for (let i = 0; i < x.length; i++) out[i] /= s;
+  return out;
+}
+
+/** Indices of the k largest values, largest first. */
+export function topK(x: Float32Array, k: number): number[] {
+  return Array.from(x.keys()).sort((a, b) => x[b] - x[a]).slice(0, Math.max(0, Math.min(k, x.length)));
+}
+
+/** Gradients of the explained scores, one row per class, plus the forward pass of the same run. */
+export interface GradientResult {
+  readonly classes: number[];
+  /** Per target: gradient of shape [K, ...targetShape[1:]]. */
+  readonly grads: Readonly<Record<string, Float32Tensor>>;
+  readonly forward: ForwardResult;
+}
+
+/** What to differentiate and for which classes (explicit, or the top K predicted). */
+export type GradientRequest = Omit<BackwardSpec, 'seed'> & ({ readonly classes: readonly number[] } | { readonly top: number });
+
+/** A classifier loaded for explanation. */
+export class Explainer {
+  readonly graph: Graph;
+  readonly input: ImageInput;
+  readonly scores: ScoreInfo;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private probed?: Promise<Map<string, number[]>>;
+  private upgraded?: Promise<{ model: ReturnType<typeof decodeModel>; shapes: Map<string, number[]>; values: Map<string, Tensor> }>;
+  private readonly backward = new Map<string, Promise<{ graph: BackwardGraph; session: Session }>>();
+  /** Spatial size fed to the model (fixed by the model or chosen by the preset). */
+  inputSize: { height: number; width: number };
+
+  private constructor(readonly runtime: Runtime, readonly name: string, model: ReturnType<typeof decodeModel>) {
+    this.graph = new Graph(model);
+    this.input = findImageInput(this.graph, name);
+    this.scores = findScores(this.graph);
+    this.inputSize = { height: this.input.height ?? 224, width: this.input.width ?? 224 };
+  }
+
+  /** Decodes and checks a model and creates its forward session. */
+  static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
+    const ex = new Explainer(runtime, name, decodeModel(bytes, name));
+    await ex.session([]);
+    return ex;
+  }
+
+  /** Dims of the model input tensor for the current input size. */
+  get inputDims(): number[] {
+    const { height, width } = this.inputSize;
+    const c = this.input.channels;
+    return this.input.layout === 'NCHW' ? [1, c, height, width] : [1, height, width, c];
+  }
+
+  /** A session for the model with extra outputs exposed (cached per output set). */
+  session(extra: readonly string[]): Promise<Session> {
+    const key = [...new Set(extra)].sort().join('\n');
+    let s = this.sessions.get(key);
+    if (!s) {
+      const model = cloneModel(this.graph.model);
+      const g = new Graph(model);
+      for (const name of extra) {
+        if (!g.producer.has(name) && !g.initializers.has(name)) {
+          throw new LookCloserError('bad-argument', `The model has no tensor named '${name}'. Run 'look-closer layers MODEL' to list them.`);
+        }
+        g.addOutput(name);
+      }
+      s = this.runtime.createSession(encodeModel(model));
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  /** Converts a float32 input to what the model wants (float16 bits for float16 models) and checks its shape. */
+  feed(x: Float32Tensor): Record<string, Tensor> {
+    const want = this.input.declared;
+    const bad = x.dims.length !== 4 || want.some((d, i) => typeof d === 'number' && d !== x.dims[i]);
+    if (bad) {
+      throw new LookCloserError('bad-input',
+        `Input tensor has shape [${x.dims.join(', ')}] but model input '${this.input.name}' wants [${want.join(', ')}].`);
+    }
+    const t: Tensor = this.input.dtype === 'float16' ? { type: 'float16', dims: x.dims, data: float32ToHalf(x.data) } : x;
+    return { [this.input.name]: t };
+  }
+
+  /** Runs the model once, returning scores and the requested intermediate tensors. */
+  async forward(x: Float32Tensor, extra: readonly string[] = []): Promise<ForwardResult> {
+    const s = await this.session(extra);
+    const fetch = [...new Set([this.scores.output, this.scores.logits, ...extra])].filter((n) => s.outputNames.includes(n));
+    const out = await s.run(this.feed(x), fetch);
+    const logits = asFloat32(out[this.scores.logits] ?? out[this.scores.output]).data;
+    let probs: Float32Array;
+    const o = asFloat32(out[this.scores.output]).data;
+    if (this.scores.finalOp === 'softmax') probs = o;
+    else if (this.scores.finalOp === 'log-softmax') probs = o.map(Math.exp);
+    else probs = softmax(logits);
+    const tensors: Record<string, Float32Tensor> = {};
+    for (const n of extra) tensors[n] = asFloat32(out[n]);
+    return { logits: Float32Array.from(logits), probs: Float32Array.from(probs), tensors };
+  }
+
+  /** Shapes of every candidate tensor, from one forward pass on a zero input (cached). */
+  shapes(): Promise<Map<string, number[]>> {
+    if (!this.probed) {
+      this.probed = (async () => {
+        const cands = candidateTensors(this.graph).map((c) => c.name);
+        const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
+        const s = await this.session(cands);
+        const out = await s.run(this.feed(zero), cands);
+        const shapes = new Map<string, number[]>();
+        for (const c of cands) if (out[c]) shapes.set(c, [...out[c].dims]);
+        this.sessions.delete([...new Set(cands)].sort().join('\n'));
+        await s.release();
+        return shapes;
+      })();
+    }
+    return this.probed;
+  }
+
+  /** Every tensor that can be explained or inspected, in graph order, with its producing op and shape. */
+  async layers(): Promise<LayerInfo[]> {
+    const shapes = await this.shapes();
+    return candidateTensors(this.graph)
+      .filter((c) => shapes.has(c.name))
+      .map((c) => ({ name: c.name, op: c.node.opType, node: c.node.name || c.name, shape: shapes.get(c.name)! }));
+  }
+
+  /** The suggested target layer: the feature map feeding the global pooling. */
+  async defaultLayer(): Promise<string> {
+    return defaultLayer(this.graph, this.scores.logits, await this.shapes());
+  }
+
+  /** Checks that a layer exists and is a 4-D feature map; returns its shape. */
+  async featureMapShape(layer: string, method: string): Promise<number[]> {
+    const shapes = await this.shapes();
+    const s = shapes.get(layer);
+    if (!s) throw new LookCloserError('bad-argument', `The model has no explainable tensor named '${layer}'. Run 'look-closer layers MODEL' to list them.`);
+    if (s.length !== 4) {
+      throw new LookCloserError('method-not-applicable', `Layer '${layer}' has rank ${s.length} (shape [${s.join(', ')}]); ${method} needs a 4-D feature map [1,C,H,W].`);
+    }
+    return s;
+  }
+
+  /**
+   * The model upgraded to opset ≥ 17 (what the backward graphs extend), with the batch-1 shape of every
+   * tensor and the value of every integer tensor (shape arithmetic is evaluated, never differentiated).
+   */
+  private upgradedModel() {
+    if (!this.upgraded) {
+      this.upgraded = (async () => {
+        const model = upgradeToOpset(this.graph.model, 17);
+        const g = new Graph(model);
+        const names = g.nodes.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output).filter((o) => o && g.dtype(o) && g.dtype(o) !== 'bool');
+        const probe = cloneModel(model);
+        const pg = new Graph(probe);
+        for (const n of names) pg.addOutput(n, g.dtype(n));
+        const s = await this.runtime.createSession(encodeModel(probe));
+        try {
+          const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
+          const out = await s.run(this.feed(zero), names);
+          const shapes = new Map<string, number[]>();
+          const values = new Map<string, Tensor>();
+          shapes.set(this.input.name, this.inputDims);
+          for (const n of names) {
+            const t = out[n];
+            if (!t) continue;
+            shapes.set(n, [...t.dims]);
+            if (t.type === 'int64' || t.type === 'int32') values.set(n, t);
+          }
+          return { model, shapes, values };
+        } finally {
+          await s.release();
+        }
+      })();
+      this.upgraded.catch(() => (this.upgraded = undefined));
+    }
+    return this.upgraded;
+  }
+
+  /** The backward graph and its session for a spec (cached per targets, score, rectifier mode and seed kind). */
+  private backwardSession(spec: BackwardSpec) {
+    const key = JSON.stringify([spec.targets, spec.score, spec.mode, spec.seed]);
+    let b = this.backward.get(key);
+    if (!b) {
+      b = (async () => {
+        const up = await this.upgradedModel();
+        const graph = buildBackward(up.model, up.shapes, this.scores, spec, up.values);
+        const g = new Graph(graph.model);
+        for (const t of spec.targets) if (t !== this.input.name) g.addOutput(t);
+        for (const t of [this.scores.logits, this.scores.output]) g.addOutput(t);
+        const session = await this.runtime.createSession(encodeModel(graph.model), { cpuNodes: graph.cpuNodes });
+        return { graph, session };
+      })();
+      this.backward.set(key, b);
+      b.catch(() => this.backward.delete(key));
+    }
+    return b;
+  }
+
+  /** Runs forward and backward once: gradients of each class's score w.r.t. the targets, and the forward pass. */
+  async gradients(x: Float32Tensor, req: GradientRequest): Promise<GradientResult> {
+    const topk = 'top' in req;
+    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: topk ? 'topk' : 'classes' };
+    const { graph, session } = await this.backwardSession(spec);
+    if (!topk) {
+      const n = await this.numClasses();
+      for (const c of req.classes) {
+        if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
+      }
+    }
+    const fetch = [graph.classesOutput, ...Object.values(graph.gradOutputs), ...req.targets.filter((t) => t !== this.input.name), this.scores.logits, this.scores.output];
+    const runOnce = async (seed: Tensor) => session.run({ ...this.feed(x), [graph.seedInput]: seed }, [...new Set(fetch)]);
+    const i64 = (v: readonly number[]): Tensor => ({ type: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
+    let outs: Record<string, Tensor>[];
+    if (graph.batchSafe || (!topk && req.classes.length === 1) || (topk && req.top === 1)) {
+      outs = [await runOnce(topk ? i64([req.top]) : i64(req.classes))];
+    } else {
+      // Some rule mixes the class batch: run one class at a time (the forward is recomputed per class).
+      let classes: readonly number[];
+      if (topk) classes = topK((await this.forward(x)).probs, req.top);
+      else classes = req.classes;
+      const cs = [...classes];
+      outs = [];
+      for (const c of cs) outs.push(await runOnce(i64([c])));
+    }
+    const classes = outs.flatMap((o) => Array.from(o[graph.classesOutput].data as BigInt64Array, Number));
+    const grads: Record<string, Float32Tensor> = {};
+    for (const [t, name] of Object.entries(graph.gradOutputs)) {
+      const parts = outs.map((o) => asFloat32(o[name]));
+      const dims = [classes.length, ...parts[0].dims.slice(1)];
+      const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+      let off = 0;
+      for (const p of parts) data.set(p.data, off), (off += p.data.length);
+      grads[t] = float32(data, dims);
+    }
+    const o = outs[0];
+    const logits = Float32Array.from(asFloat32(o[this.scores.logits]).data);
+    const out = asFloat32(o[this.scores.output]).data;
+    const probs = this.scores.finalOp === 'softmax' ? Float32Array.from(out) : this.scores.finalOp === 'log-softmax' ? out.map(Math.exp) : softmax(logits);
+    const tensors: Record<string, Float32Tensor> = {};
+    for (const t of req.targets) if (t !== this.input.name) tensors[t] = asFloat32(o[t]);
+    return { classes, grads, forward: { logits, probs, tensors } };
+  }
+
+  /** Number of classes the model scores. */
+  async numClasses(): Promise<number> {
+    const s = (await this.shapes()).get(this.scores.logits);
+    if (s) return s.slice(1).reduce((a, b) => a * b, 1);
+    const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
+    return (await this.forward(zero)).logits.length;
+  }
+
+  /** Releases every session. */
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => undefined))?.release();
+    const bws = [...this.backward.values()];
+    this.backward.clear();
+    for (const b of bws) await (await b.catch(() => undefined))?.session.release();
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Reverse-mode differentiation by graph rewriting: appends to a forward ONNX graph the nodes that compute
+ * d(score)/d(target) for chosen tensors, out of standard ONNX operators only, so the same runtime
+ * (onnxruntime-web wasm/WebGPU, onnxruntime-node) that runs the forward pass runs the backward pass.
+ *
+ * Only nodes on a path from a target to the logits are differentiated, and only input gradients are
+ * formed (never weight gradients). Gradients are batched over the explained classes: the seed
+ * d(score)/d(logits) has one row per class, built inside the graph from a `classes` input (or from
+ * TopK of the logits), so one run computes the forward activations once for every class.
+ */
+import { LookCloserError } from '../errors';
+import { Graph, Node, describeNode } from '../onnx/graph';
+import { cloneModel, onnx } from '../onnx/model';
+import type { ScoreInfo } from '../model-info';
+import { Emitter, GradContext, RectifierMode, unsupportedNode } from './rule';
+import { GRAD_RULES } from './rules';
+import { upgradeToOpset } from '../onnx/upgrade';
+import type { Tensor } from '../tensor';
+
+/** What the backward graph should compute. */
+export interface BackwardSpec {
+  /** Tensors whose gradients are wanted (a layer, the image input, or both). */
+  readonly targets: readonly string[];
+  /** Differentiate the pre-softmax logit or the softmax probability of each class. */
+  readonly score: 'logit' | 'softmax';
+  readonly mode: RectifierMode;
+  /** 'classes': an int64 [K] input names the classes; 'topk': an int64 [1] input K picks the top K. */
+  readonly seed: 'classes' | 'topk';
+  /** Method name for error messages. */
+  readonly method: string;
+}
+
+/** Names in the rewritten model. */
+export interface BackwardGraph {
+  readonly model: onnx.ModelProto;
+  /** int64 [K] class indices (seed 'classes') or int64 [1] K (seed 'topk'). */
+  readonly seedInput: string;
+  /** Output holding the explained class indices, int64 [K]. */
+  readonly classesOutput: string;
+  /** Output per target: float32 gradient of shape [K, ...targetShape[1:]]. */
+  readonly gradOutputs: Readonly<Record<string, string>>;
+  /** False when some rule mixes the class batch; then run one class per call. */
+  readonly batchSafe: boolean;
+  /** Nodes that must stay on the CPU on WebGPU (MaxPool with an Indices output). */
+  readonly cpuNodes: readonly string[];
+}
+
+/** Seed input names. */
+export const SEED_CLASSES = 'lc/classes';
+export const SEED_K = 'lc/k';
+const CLASSES_OUT = 'lc/classes_out';
+
+/** Tensors reachable forward from any target. */
+function forwardReach(graph: Graph, targets: readonly string[]): Set<string> {
+  const reach = new Set(targets);
+  for (const n of graph.nodes) if (n.input.some((i) => i && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
+  return reach;
+}
+
+/** Tensors from which `score` can be reached. */
+function backwardReach(graph: Graph, score: string): Set<string> {
+  const reach = new Set([score]);
+  const nodes = graph.nodes;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (n.output.some((o) => o && reach.has(o))) for (const inp of n.input) if (inp) reach.add(inp);
+  }
+  return reach;
+}
+
+/** Orders nodes topologically (models are required to be sorted, but not all exporters comply). */
+function topoOrder(graph: Graph): Node[] {
+  const known = new Set<string>([...graph.initializers.keys(), ...graph.g.input.map((i) => i.name!)]);
+  const pending = [...graph.nodes];
+  const out: Node[] = [];
+  while (pending.length) {
+    const before = pending.length;
+    for (let i = 0; i < pending.length; ) {
+      const n = pending[i];
+      if (n.input.every((x) => !x || known.has(x))) {
+        out.push(n);
+        for (const o of n.output) known.add(o);
+        pending.splice(i, 1);
+      } else i++;
+    }
+    if (pending.length === before) {
+      throw new LookCloserError('bad-model', `The graph has a cycle or reads an undefined tensor at ${describeNode(pending[0])}.`);
+    }
+  }
+  return out;
+}
+
+/** Builds the backward graph. `shapes` maps every float tensor of the (upgraded) forward graph to its batch-1 shape. */
+export function buildBackward(
+  forward: onnx.ModelProto,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  scores: ScoreInfo,
+  spec: BackwardSpec,
+  values: ReadonlyMap<string, Tensor> = new Map(),
+): BackwardGraph {
+  const model = upgradeToOpset(cloneModel(forward), 17);
+  const graph = new Graph(model);
+  const order = topoOrder(graph);
+  const emit = new Emitter(graph);
+  const shape = (t: string): number[] => {
+    const s = shapes.get(t);
+    if (s) return [...s];
+    const init = graph.initializers.get(t);
+    if (init) return (init.dims ?? []).map(Number);
+    const c = graph.constant(t);
+    if (c) return [...c.dims];
+    throw new LookCloserError('runtime', `Internal: no shape known for tensor '${t}' while building gradients for ${spec.method}.`);
+  };
+  const casts = new Map<string, string>();
+  const f32 = (t: string): string => {
+    if (graph.dtype(t) !== 'float16') return t;
+    let c = casts.get(t);
+    if (!c) casts.set(t, (c = emit.op('Cast', [t], { to: 1 })));
+    return c;
+  };
+
+  for (const t of spec.targets) {
+    if (!shapes.has(t) && !graph.realInputs.some((i) => i.name === t)) {
+      throw new LookCloserError('bad-argument', `The model has no tensor '${t}' to differentiate; run 'look-closer layers MODEL' to list them.`);
+    }
+  }
+
+  // Seed: one row per class of d(score_c)/d(logits).
+  const logitShape = shape(scores.logits);
+  const numClasses = logitShape.slice(1).reduce((a, b) => a * b, 1);
+  const logitsFlat = emit.op('Reshape', [f32(scores.logits), emit.i64([1, numClasses])]);
+  let classes: string;
+  if (spec.seed === 'classes') {
+    graph.addInput(SEED_CLASSES, 'int64', ['K']);
+    classes = SEED_CLASSES;
+  } else {
+    graph.addInput(SEED_K, 'int64', [1]);
+    const [, idx] = graph.addNode('TopK', [logitsFlat, SEED_K], 2, { axis: 1, largest: 1, sorted: 1 });
+    classes = emit.op('Reshape', [idx, emit.i64([-1])]);
+  }
+  graph.addNode('Identity', [classes], [CLASSES_OUT]);
+  graph.addOutput(CLASSES_OUT, 'int64');
+  const range = emit.i64(Array.from({ length: numClasses }, (_, i) => i));
+  const onehot = emit.op('Cast', [emit.op('Equal', [emit.op('Unsqueeze', [classes, emit.i64([1])]), emit.op('Reshape', [range, emit.i64([1, numClasses])])])], { to: 1 });
+  let seed = onehot;
+  if (spec.score === 'softmax') {
+    // d p_c / d z = p_c (e_c − p)
+    const p = emit.op('Softmax', [logitsFlat], { axis: 1 });
+    const pc = emit.reduceSum(emit.op('Mul', [onehot, p]), [1]);
+    seed = emit.op('Mul', [pc, emit.op('Sub', [onehot, p])]);
+  }
+  seed = emit.op('Reshape', [seed, emit.i64([-1, ...logitShape.slice(1)])]);
+
+  const active = forwardReach(graph, spec.targets);
+  const relevant = backwardReach(graph, scores.logits);
+  if (!spec.targets.every((t) => relevant.has(t))) {
+    const t = spec.targets.find((x) => !relevant.has(x))!;
+    throw new LookCloserError('bad-argument', `Tensor '${t}' does not influence the scores '${scores.logits}'; pick a layer before the classifier output.`);
+  }
+  const grads = new Map<string, string[]>([[scores.logits, [seed]]]);
+  const total = (t: string): string | undefined => {
+    const parts = grads.get(t);
+    if (!parts?.length) return undefined;
+    if (parts.length > 1) grads.set(t, [emit.op('Sum', parts)]);
+    return grads.get(t)![0];
+  };
+
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i];
+    if (!node.output.some((o) => grads.has(o))) continue;
+    const needs = node.input.map((x) => !!x && active.has(x) && relevant.has(x) && (graph.dtype(x) === 'float32' || graph.dtype(x) === 'float16'));
+    if (!needs.some(Boolean)) continue;
+    const rule = GRAD_RULES[node.opType];
+    if (!rule || (node.domain && node.domain !== 'ai.onnx')) {
+      throw new LookCloserError('unsupported-operator',
+        `Operator '${node.opType}' (node '${node.name || node.output[0]}') has no gradient rule yet; ${spec.method} needs one between '${spec.targets.join("', '")}' and the output.`);
+    }
+    const ctx: GradContext = {
+      node, graph, mode: spec.mode, emit, needs, shape, f32,
+      gradOut: node.output.map((o) => (o ? total(o) : undefined)),
+      constant: (t) => graph.constant(t) ?? values.get(t),
+      unsupported: (why) => { throw unsupportedNode(node, why, spec.method); },
+    };
+    const gIn = rule(ctx);
+    node.input.forEach((x, k) => {
+      if (!needs[k] || !gIn[k]) return;
+      const list = grads.get(x);
+      if (list) list.push(gIn[k]!);
+      else grads.set(x, [gIn[k]!]);
+    });
+  }
+
+  const gradOutputs: Record<string, string> = {};
+  for (const t of spec.targets) {
+    const g = total(t);
+    if (!g) throw new LookCloserError('bad-argument', `No gradient reaches '${t}' from the scores; it may only feed integer shape arithmetic.`);
+    const name = `lc/grad/${t}`;
+    graph.addNode('Identity', [g], [name]);
+    graph.addOutput(name, 'float32');
+    gradOutputs[t] = name;
+  }
+  const cpuNodes = graph.nodes.filter((n) => n.opType === 'MaxPool' && n.output.length > 1 && n.output[1]).map((n) => n.name || n.output[0]);
+  return {
+    model, seedInput: spec.seed === 'classes' ? SEED_CLASSES : SEED_K, classesOutput: CLASSES_OUT,
+    gradOutputs, batchSafe: emit.batchUnsafe.length === 0, cpuNodes,
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * Gradient rules of convolution and pooling. The data gradient of a strided, padded, dilated, grouped
+ * convolution is ConvTranspose with the same weight (its exact adjoint) computed without padding, then
+ * cropped (or zero-extended where no window reached) to the input's extent. Max pooling routes the
+ * gradient through its argmax "switches" (the MaxPool Indices output) with ScatterElements(add), which
+ * stays correct when windows overlap (MaxUnpool does not).
+ */
+import { attrInt, attrInts, attrString } from '../../onnx/graph';
+import type { GradContext, GradRule } from '../rule';
+
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Begin pads per spatial axis. */
+  padBegin: number[];
+}
+
+/** Resolves kernel, strides, dilations and begin pads (including auto_pad) for a 2-D spatial op. */
+function windowOf(ctx: GradContext, kernel: number[]): Window {
+  const n = ctx.node;
+  const inShape = ctx.shape(n.input[0]);
+  const outShape = ctx.shape(n.output[0]);
+  const nd = kernel.length;
+  const strides = attrInts(n, 'strides') ?? Array(nd).fill(1);
+  const dilations = attrInts(n, 'dilations') ?? Array(nd).fill(1);
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  let padBegin: number[];
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    padBegin = kernel.map((k, i) => {
+      const total = Math.max(0, (outShape[i + 2] - 1) * strides[i] + (k - 1) * dilations[i] + 1 - inShape[i + 2]);
+      return autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+    });
+  } else {
+    const pads = attrInts(n, 'pads') ?? Array(2 * nd).fill(0);
+    padBegin = pads.slice(0, nd);
+  }
+  return { kernel, strides, dilations, padBegin };
+}
+
+/**
+ * Takes a full transposed-convolution result (no padding) whose index i maps to input index i − padBegin,
+ * and returns the part covering the input, zero-extended where the windows never reached.
+ */
+function cropToInput(ctx: GradContext, full: string, fullSpatial: number[], w: Window, inShape: number[]): string {
+  const { emit } = ctx;
+  const nd = w.kernel.length;
+  let t = full;
+  const extendEnd = inShape.slice(2).map((s, i) => Math.max(0, w.padBegin[i] + s - fullSpatial[i]));
+  if (extendEnd.some((e) => e > 0)) {
+    t = emit.op('Pad', [t, emit.i64([0, 0, ...Array(nd).fill(0), 0, 0, ...extendEnd])]);
+  }
+  const starts = w.padBegin;
+  const ends = inShape.slice(2).map((s, i) => w.padBegin[i] + s);
+  const needSlice = starts.some((s) => s > 0) || ends.some((e, i) => e < fullSpatial[i] + extendEnd[i]);
+  if (needSlice) {
+    const axes = Array.from({ length: nd }, (_, i) => i + 2);
+    t = emit.op('Slice', [t, emit.i64(starts), emit.i64(ends), emit.i64(axes)]);
+  }
+  return t;
+}
+
+/** Conv: dX = ConvTranspose(g, W) with the same groups/strides/dilations, cropped to X. */
+export const conv: GradRule = (ctx) => {
+  const n = ctx.node;
+  if (ctx.needs[1] || ctx.needs[2]) ctx.unsupported('its weight or bias depends on the input');
+  const wShape = ctx.shape(n.input[1]);
+  const kernel = attrInts(n, 'kernel_shape') ?? wShape.slice(2);
+  const w = windowOf(ctx, kernel);
+  const inShape = ctx.shape(n.input[0]);
+  const outShape = ctx.shape(n.output[0]);
+  const full = ctx.emit.op('ConvTranspose', [ctx.gradOut[0]!, ctx.f32(n.input[1])], {
+    group: attrInt(n, 'group', 1), strides: w.strides, dilations: w.dilations, kernel_shape: kernel,
+  });
+  const fullSpatial = kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
+  return [cropToInput(ctx, full, fullSpatial, w, inShape)];
+};
+
+/** Spreads a per-window gradient uniformly over each window: ConvTranspose with a depthwise all-ones kernel. */
+function spreadWindows(ctx: GradContext, g: string, w: Window, channels: number, scale: number): string {
+  const k = w.kernel;
+  const size = k.reduce((a, b) => a * b, 1);
+  const ones = ctx.emit.f32(new Float32Array(channels * size).fill(scale), [channels, 1, ...k]);
+  return ctx.emit.op('ConvTranspose', [g, ones], { group: channels, strides: w.strides, dilations: w.dilations, kernel_shape: k });
+}
+
+/** AveragePool: each output's gradient spread over its window, divided by the window's count (with or without pads). */
+export const averagePool: GradRule = (ctx) => {
+  const n = ctx.node;
+  const { emit } = ctx;
+  const inShape = ctx.shape(n.input[0]);
+  const outShape = ctx.shape(n.output[0]);
+  const kernel = attrInts(n, 'kernel_shape')!;
+  if (kernel.length !== 2) ctx.unsupported('only 2-D pooling is supported');
+  const w = windowOf(ctx, kernel);
+  const includePad = attrInt(n, 'count_include_pad', 0) === 1;
+  const [H, W] = inShape.slice(2);
+  const [Ho, Wo] = outShape.slice(2);
+  const pads = attrInts(n, 'pads') ?? [0, 0, 0, 0];
+  // Divisor per output position, as onnxruntime computes it: window clipped to the padded extent
+  // (count_include_pad) or to the image itself; ceil_mode windows past the pads are clipped too.
+  const div = new Float32Array(Ho * Wo);
+  for (let oy = 0; oy < Ho; oy++) {
+    for (let ox = 0; ox < Wo; ox++) {
+      const y0 = oy * w.strides[0] - w.padBegin[0];
+      const x0 = ox * w.strides[1] - w.padBegin[1];
+      const y1 = Math.min(y0 + kernel[0], H + (includePad ? pads[2] : 0));
+      const x1 = Math.min(x0 + kernel[1], W + (includePad ? pads[3] : 0));
+      const ya = includePad ? y0 : Math.max(y0, 0);
+      const xa = includePad ? x0 : Math.max(x0, 0);
+      const yb = includePad ? y1 : Math.min(y1, H);
+      const xb = includePad ? x1 : Math.min(x1, W);
+      div[oy * Wo + ox] = Math.max(1, (yb - ya) * (xb - xa));
+    }
+  }
+  const scaled = emit.op('Div', [ctx.gradOut[0]!, emit.f32(div, [1, 1, Ho, Wo])]);
+  const full = spreadWindows(ctx, scaled, w, inShape[1], 1);
+  const fullSpatial = kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
+  return [cropToInput(ctx, full, fullSpatial, w, inShape)];
+};
+
+/** GlobalAveragePool: g / (H·W) broadcast over the map. */
+export const globalAveragePool: GradRule = (ctx) => {
+  const s = ctx.shape(ctx.node.input[0]);
+  const hw = s.slice(2).reduce((a, b) => a * b, 1);
+  const ones = ctx.emit.f32(new Float32Array(hw).fill(1 / hw), [1, 1, ...s.slice(2)]);
+  return [ctx.emit.op('Mul', [ctx.gradOut[0]!, ones])];
+};
+
+/** GlobalMaxPool: g to the maximal position(s) of each channel, shared among ties. */
+export const globalMaxPool: GradRule = (ctx) => {
+  const { emit } = ctx;
+  const x = ctx.f32(ctx.node.input[0]);
+  const y = ctx.f32(ctx.node.output[0]);
+  const mask = emit.op('Cast', [emit.op('Equal', [x, y])], { to: 1 });
+  const axes = ctx.shape(ctx.node.input[0]).slice(2).map((_, i) => i + 2);
+  const count = emit.reduceSum(mask, axes);
+  return [emit.op('Mul', [emit.op('Div', [ctx.gradOut[0]!, count]), mask])];
+};
+
+/** MaxPool: scatter-add the gradient into the argmax positions given by the Indices output (the Zeiler–Fergus switches). */
+export const maxPool: GradRule = (ctx) => {
+  const n = ctx.node;
+  const { emit, graph } = ctx;
+  if (attrInt(n, 'storage_order', 0) !== 0) ctx.unsupported('storage_order = 1');
+  const inShape = ctx.shape(n.input[0]);
+  const outShape = ctx.shape(n.output[0]);
+  if (!n.output[1]) {
+    n.output[1] = graph.fresh('maxpool_indices');
+    graph.reindex();
+  }
+  const inner = inShape.slice(1).reduce((a, b) => a * b, 1);
+  const outer = outShape.slice(1).reduce((a, b) => a * b, 1);
+  const g = emit.op('Reshape', [ctx.gradOut[0]!, emit.i64([-1, outer])]);
+  const batch = emit.op('Shape', [g], { start: 0, end: 1 });
+  const idx = emit.op('Expand', [emit.op('Reshape', [n.output[1], emit.i64([1, outer])]), emit.op('Concat', [batch, emit.i64([outer])], { axis: 0 })]);
+  const zeros = emit.op('ConstantOfShape', [emit.op('Concat', [batch, emit.i64([inner])], { axis: 0 })], { value: { type: 'float32', dims: [1], data: new Float32Array([0]) } });
+  const scattered = emit.op('ScatterElements', [zeros, idx, g], { axis: 1, reduction: 'add' });
+  return [emit.op('Reshape', [scattered, emit.i64([-1, ...inShape.slice(1)])])];
+};

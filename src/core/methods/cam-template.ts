@@ -1,0 +1,68 @@
+/**
+ * The template shared by the CAM family (pytorch-grad-cam's base_cam): a method supplies per-class
+ * channel weights α_ck; the template forms ReLU(Σ_k α_ck·A_k) at the layer's resolution (the raw map)
+ * and the display map, upsampled bilinearly with half-pixel centres to the input size, then min-max normalised.
+ */
+import type { Explainer, ForwardResult } from '../explainer';
+import { resizeBilinear } from '../preprocess/resize';
+import { normalizeMinMax } from '../render/overlay';
+import { Float32Tensor, float32 } from '../tensor';
+import type { ExplainRequest, Explanation, Method } from './method';
+
+/** What a CAM-family rule returns: the layer's activations A [1,C,h,w], the explained classes and α per class. */
+export interface ChannelWeights {
+  readonly activations: Float32Tensor;
+  readonly classes: readonly number[];
+  readonly alphas: readonly Float32Array[];
+  readonly forward: ForwardResult;
+}
+
+/** Σ_k α_k·A_k followed by ReLU, for A of shape [1,C,h,w]. */
+export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array {
+  const [, c, h, w] = a.dims;
+  const hw = h * w;
+  const out = new Float32Array(hw);
+  for (let k = 0; k < c; k++) {
+    const wk = alpha[k];
+    if (wk === 0) continue;
+    const base = k * hw;
+    for (let i = 0; i < hw; i++) out[i] += wk * a.data[base + i];
+  }
+  for (let i = 0; i < hw; i++) if (!(out[i] > 0)) out[i] = 0;
+  return out;
+}
+
+/** The display map: bilinear half-pixel upsampling to the input size, then min-max normalisation. */
+export function displayMap(raw: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
+  return normalizeMinMax(resizeBilinear(raw, w, h, outW, outH, 1));
+}
+
+/** Builds a CAM-family method from its channel-weight rule. */
+export function camMethod(spec: {
+  id: string;
+  title: string;
+  citation: string;
+  weights(explainer: Explainer, request: ExplainRequest & { layer: string }): Promise<ChannelWeights>;
+}): Method {
+  return {
+    id: spec.id,
+    title: spec.title,
+    citation: spec.citation,
+    family: 'cam',
+    async run(explainer, request) {
+      const layer = request.layer ?? (await explainer.defaultLayer());
+      const [, , h, w] = await explainer.featureMapShape(layer, spec.title);
+      const { activations, classes, alphas, forward } = await spec.weights(explainer, { ...request, layer });
+      const { height, width } = explainer.inputSize;
+      const explanations = classes.map((c, i): Explanation => {
+        const raw = weightedSum(activations, alphas[i]);
+        return {
+          method: spec.id, classIndex: c, layer,
+          raw: float32(raw, [h, w]),
+          display: { kind: 'heatmap', map: displayMap(raw, h, w, height, width), width, height },
+        };
+      });
+      return { explanations, forward };
+    },
+  };
+}

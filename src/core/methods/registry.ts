@@ -1,0 +1,19 @@
+/** Every explanation method, keyed by id: the CLI's choices, the panel's picker and the tests read this table. */
+import { LookCloserError } from '../errors';
+import { cam } from './cam';
+import { deconvnet } from './deconvnet';
+import { gradCam } from './grad-cam';
+import { guidedBackprop } from './guided-backprop';
+import { guidedGradCam } from './guided-grad-cam';
+import type { Method } from './method';
+import { saliency } from './saliency';
+
+/** The registered methods, in the order they are offered. */
+export const METHODS: readonly Method[] = [cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam];
+
+/** Looks a method up by id, or throws listing the valid ids. */
+export function methodById(id: string): Method {
+  const m = METHODS.find((x) => x.id === id);
+  if (!m) throw new LookCloserError('bad-argument', `Unknown method '${id}'. Available: ${METHODS.map((x) => x.id).join(', ')}.`);
+  return m;
+}

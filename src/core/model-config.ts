@@ -1,0 +1,79 @@
+/** Which preprocessing and labels a model gets: from flags, a sidecar `<model>.onnx.json`, or a guess from the model itself. */
+import { LookCloserError } from './errors';
+import type { ImageInput } from './model-info';
+import { Preprocessing, PreprocessingOverride, resolvePreset } from './preprocess/presets';
+
+/** The sidecar file's schema (`<model>.onnx.json`). */
+export interface Sidecar {
+  /** A preset name or a preset plus overrides. */
+  readonly preset?: string | PreprocessingOverride;
+  readonly preprocessing?: PreprocessingOverride;
+  /** Labels file path, relative to the sidecar. */
+  readonly labels?: string;
+  /** Input size for models with dynamic spatial dims. */
+  readonly inputSize?: number | readonly [number, number];
+}
+
+/** Where a setting came from, reported in --json output and shown in the panel. */
+export type SettingSource = 'flag' | 'sidecar' | 'model-metadata' | 'guessed';
+
+/** The preprocessing chosen for a model, and why. */
+export interface ChosenPreprocessing {
+  readonly preprocessing: Preprocessing;
+  readonly source: SettingSource;
+  readonly reason: string;
+}
+
+/** Parses a sidecar's JSON text, naming the file on errors. */
+export function parseSidecar(text: string, fileName: string): Sidecar {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new LookCloserError('bad-argument', `Sidecar '${fileName}' is not valid JSON (${e instanceof Error ? e.message : e}).`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new LookCloserError('bad-argument', `Sidecar '${fileName}' must hold a JSON object like {"preset": "torchvision", "labels": "labels.txt"}.`);
+  }
+  return v as Sidecar;
+}
+
+/** Chooses preprocessing: flag, then sidecar, then model metadata (`look-closer.preset`), then a guess from the input. */
+export function choosePreprocessing(
+  input: ImageInput,
+  opts: { flag?: string; sidecar?: Sidecar; metadata?: Readonly<Record<string, string>> },
+): ChosenPreprocessing {
+  if (opts.flag) return { preprocessing: resolvePreset(opts.flag), source: 'flag', reason: `--preset ${opts.flag}` };
+  const side = opts.sidecar?.preprocessing ?? opts.sidecar?.preset;
+  if (side) return { preprocessing: resolvePreset(side), source: 'sidecar', reason: 'sidecar <model>.onnx.json' };
+  const meta = opts.metadata?.['look-closer.preset'];
+  if (meta) return { preprocessing: resolvePreset(meta), source: 'model-metadata', reason: "model metadata 'look-closer.preset'" };
+  if (input.channels === 1) {
+    return { preprocessing: resolvePreset('mnist'), source: 'guessed', reason: 'one-channel input: grayscale 0–1' };
+  }
+  if (input.name === 'data_0') {
+    return { preprocessing: resolvePreset('caffe-bgr'), source: 'guessed', reason: "input named 'data_0' (Caffe2 model zoo convention: BGR, mean-subtracted 0–255)" };
+  }
+  return { preprocessing: resolvePreset('torchvision'), source: 'guessed', reason: 'three-channel input: ImageNet mean/std, 256→224 center crop (torchvision)' };
+}
+
+/** Parses a labels file: a JSON array of strings, or one label per line (synset lines "n01440764 tench, Tinca tinca" keep the name). */
+export function parseLabels(text: string, fileName: string): string[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(trimmed);
+    } catch (e) {
+      throw new LookCloserError('bad-argument', `Labels file '${fileName}' looks like JSON but does not parse (${e instanceof Error ? e.message : e}).`);
+    }
+    if (!Array.isArray(v)) throw new LookCloserError('bad-argument', `Labels file '${fileName}' must be a JSON array of strings.`);
+    return v.map(String);
+  }
+  return trimmed.split(/\r?\n/).map((l) => l.trim().replace(/^n\d{8}\s+/, ''));
+}
+
+/** Label of a class, or "class N" when no labels are known. */
+export function labelOf(labels: readonly string[] | undefined, index: number): string {
+  return labels?.[index] ?? `class ${index}`;
+}
