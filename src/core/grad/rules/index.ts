@@ -6,6 +6,7 @@ import * as lay from './layout';
 import * as lin from './linear';
 import * as norm from './normalization';
 import * as red from './reduce';
+import * as rs from './resize';
 import * as sp from './spatial';
 
 /** Input-gradient rules by op type. */
@@ -47,6 +48,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   AveragePool: sp.averagePool,
   GlobalAveragePool: sp.globalAveragePool,
   GlobalMaxPool: sp.globalMaxPool,
+  Resize: rs.resize,
   // reductions
   ReduceMean: red.reduceMean,
   ReduceSum: red.reduceSum,
