@@ -4,7 +4,7 @@ import { LookCloserError } from '../errors';
 import { float32, type Float32Tensor } from '../tensor';
 import type { RgbaImage } from './image';
 import { channelNorm, type Preprocessing } from './presets';
-import { resizeRgbaPil } from './resize';
+import { resizeBilinear, resizeRgbaPil } from './resize';
 
 /** The image input a model expects. */
 export interface ModelInputSpec {
@@ -170,6 +170,13 @@ function tensorDims(spec: ModelInputSpec): number[] {
   return spec.layout === 'NCHW' ? [1, c, h, w] : [1, h, w, c];
 }
 
+/** Resizes with the preset's filter: Pillow's antialiased bilinear, or plain half-pixel bilinear rounded to 8 bits. */
+function resample(img: RgbaImage, w: number, h: number, p: Preprocessing): RgbaImage {
+  if (p.interpolation !== 'bilinear') return resizeRgbaPil(img, w, h);
+  const f = resizeBilinear(Float32Array.from(img.data), img.width, img.height, w, h, 4);
+  return { width: w, height: h, data: Uint8Array.from(f, (v) => Math.min(255, Math.max(0, Math.round(v)))) };
+}
+
 /** Preprocesses an image for a model: composite on white, resize (squash or torchvision center crop), channel order, scale, mean/std, layout. */
 export function preprocessImage(img: RgbaImage, p: Preprocessing, spec: ModelInputSpec): PreprocessedImage {
   checkImage(img);
@@ -180,12 +187,12 @@ export function preprocessImage(img: RgbaImage, p: Preprocessing, spec: ModelInp
   let view: RgbaImage;
   let crop: CropBox;
   if (p.resize === 'squash') {
-    view = resizeRgbaPil(flat, W, H);
+    view = resample(flat, W, H, p);
     crop = { x: 0, y: 0, width: img.width, height: img.height };
   } else {
     const shorter = p.resizeShorter ?? Math.round((Math.min(W, H) * 256) / 224);
     const size = resizeShorterSize(img.width, img.height, shorter);
-    const resized = resizeRgbaPil(flat, size.width, size.height);
+    const resized = resample(flat, size.width, size.height, p);
     const left = centerOffset(size.width, W);
     const top = centerOffset(size.height, H);
     view = cropRgba(resized, left, top, W, H);

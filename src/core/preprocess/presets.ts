@@ -10,6 +10,11 @@ export interface Preprocessing {
   /** Shorter side before a center crop (256 for a 224 input); absent means round(size * 256 / 224). */
   readonly resizeShorter?: number;
   readonly channels: 'rgb' | 'bgr' | 'gray';
+  /**
+   * Resampling filter: 'pil' is Pillow's antialiased BILINEAR (torchvision's PIL path, the default);
+   * 'bilinear' is plain half-pixel bilinear without antialiasing (OpenCV INTER_LINEAR, Caffe-era pipelines).
+   */
+  readonly interpolation?: 'pil' | 'bilinear';
   /** Multiplies the 0–255 pixel values before mean and std apply. */
   readonly scale: number;
   /** Per-channel mean in the tensor's channel order (B, G, R for 'bgr'); one value applies to every channel. */
@@ -25,6 +30,7 @@ export interface PreprocessingOverride {
   readonly resize?: Preprocessing['resize'];
   readonly resizeShorter?: number;
   readonly channels?: Preprocessing['channels'];
+  readonly interpolation?: Preprocessing['interpolation'];
   readonly scale?: number;
   readonly mean?: readonly number[];
   readonly std?: readonly number[];
@@ -43,7 +49,7 @@ export const PRESETS: Readonly<Record<string, Preprocessing>> = {
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
   },
-  'caffe-bgr': { name: 'caffe-bgr', resize: 'squash', channels: 'bgr', scale: 1, mean: [104, 117, 123], std: [1, 1, 1] },
+  'caffe-bgr': { name: 'caffe-bgr', resize: 'squash', channels: 'bgr', interpolation: 'bilinear', scale: 1, mean: [104, 117, 123], std: [1, 1, 1] },
   mnist: { name: 'mnist', resize: 'squash', channels: 'gray', scale: 1 / 255, mean: [0], std: [1] },
   'mnist-normalized': {
     name: 'mnist-normalized',
@@ -95,6 +101,9 @@ function checkOverride(o: PreprocessingOverride): void {
   if (o.resize !== undefined && !RESIZES.includes(o.resize)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'resize' must be one of ${RESIZES.join(', ')}, got ${JSON.stringify(o.resize)}.`);
   }
+  if (o.interpolation !== undefined && o.interpolation !== 'pil' && o.interpolation !== 'bilinear') {
+    throw new LookCloserError('bad-argument', `Preprocessing 'interpolation' must be 'pil' or 'bilinear', got ${JSON.stringify(o.interpolation)}.`);
+  }
   if (o.channels !== undefined && !CHANNELS.includes(o.channels)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'channels' must be one of ${CHANNELS.join(', ')}, got ${JSON.stringify(o.channels)}.`);
   }
@@ -124,6 +133,7 @@ export function resolvePreset(nameOrPartial: string | PreprocessingOverride): Pr
     o.resize !== undefined ||
     o.resizeShorter !== undefined ||
     o.channels !== undefined ||
+    o.interpolation !== undefined ||
     o.scale !== undefined ||
     o.mean !== undefined ||
     o.std !== undefined;
@@ -132,6 +142,7 @@ export function resolvePreset(nameOrPartial: string | PreprocessingOverride): Pr
     name,
     resize: o.resize ?? base.resize,
     channels: o.channels ?? base.channels,
+    ...((o.interpolation ?? base.interpolation) ? { interpolation: o.interpolation ?? base.interpolation } : {}),
     scale: o.scale ?? base.scale,
     mean: [...(o.mean ?? base.mean)],
     std: [...(o.std ?? base.std)],
