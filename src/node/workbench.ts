@@ -14,8 +14,14 @@ import type { Runtime } from '../core/runtime';
 import { Float32Tensor, float32 } from '../core/tensor';
 import { decodeImageFile, encodePng } from './image-io';
 
-/** Folder of the bundled assets (models, labels, sample photos), next to dist/ or src/. */
-export const ASSETS_DIR = path.resolve(__dirname, '..', 'assets');
+/** Folder of the bundled assets (models, labels, sample photos): the package root's assets/, found from dist/ or src/node/. */
+export const ASSETS_DIR = ((): string => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'assets');
+    if (fs.existsSync(path.join(candidate, 'labels'))) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..', 'assets');
+  }
+})();
 
 /** The bundled sample model. */
 export const SAMPLE_MODEL = path.join(ASSETS_DIR, 'models', 'squeezenet1.0-fp16-winml.onnx');
