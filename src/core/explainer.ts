@@ -86,8 +86,10 @@ export class Explainer {
   }
 
   /** A session for the model with extra outputs exposed (cached per output set). */
-  session(extra: readonly string[]): Promise<Session> {
-    const key = [...new Set(extra)].sort().join('\n');
+  session(extraOutputs: readonly string[]): Promise<Session> {
+    // The logits are always exposed, also when the graph ends in Softmax/LogSoftmax.
+    const extra = [...new Set([...extraOutputs, this.scores.logits])];
+    const key = extra.sort().join('\n');
     let s = this.sessions.get(key);
     if (!s) {
       const model = cloneModel(this.graph.model);
@@ -122,7 +124,7 @@ export class Explainer {
     const s = await this.session(extra);
     const fetch = [...new Set([this.scores.output, this.scores.logits, ...extra])].filter((n) => s.outputNames.includes(n));
     const out = await s.run(this.feed(x), fetch);
-    const logits = asFloat32(out[this.scores.logits] ?? out[this.scores.output]).data;
+    const logits = asFloat32(out[this.scores.logits]).data;
     let probs: Float32Array;
     const o = asFloat32(out[this.scores.output]).data;
     if (this.scores.finalOp === 'softmax') probs = o;
@@ -143,7 +145,7 @@ export class Explainer {
         const out = await s.run(this.feed(zero), cands);
         const shapes = new Map<string, number[]>();
         for (const c of cands) if (out[c]) shapes.set(c, [...out[c].dims]);
-        this.sessions.delete([...new Set(cands)].sort().join('\n'));
+        this.sessions.delete([...new Set([...cands, this.scores.logits])].sort().join('\n'));
         await s.release();
         return shapes;
       })();
