@@ -1,6 +1,6 @@
 /** What a classifier looks like from outside: its image input, its scores, its explainable layers. */
 import { LookCloserError } from './errors';
-import { Graph, Node, attrInt, attrInts, describeNode } from './onnx/graph';
+import { Graph, Node, attrInts, describeNode } from './onnx/graph';
 import { toNum } from './onnx/model';
 import { DType } from './tensor';
 
@@ -144,7 +144,7 @@ export function defaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<s
       const p = graph.producer.get(t);
       if (!p) continue;
       if (isPoolingToVector(graph, p, shapes)) {
-        let layer = p.input[0];
+        const layer = p.input[0];
         // A Flatten/Reshape of an already-pooled 1×1 map: keep walking to the real pooling.
         const s = shapes.get(layer)!;
         if ((p.opType === 'Flatten' || p.opType === 'Reshape') && s[2] * s[3] === 1) {

@@ -47,7 +47,10 @@ export async function backwardGrad(
     for (const c of classes) parts.push(await run([c]));
     data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
     let o = 0;
-    for (const p of parts) data.set(p, o), (o += p.length);
+    for (const p of parts) {
+      data.set(p, o);
+      o += p.length;
+    }
   }
   await s.release();
   return { data, batchSafe: bw.batchSafe };

@@ -121,7 +121,7 @@ function assertSame(a: Tensor, b: Tensor, what: string, tol = 1e-6): void {
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const exact: Runtime = ortRuntime(require('onnxruntime-web'), 'onnxruntime-web (wasm, no graph optimisation)', { executionProviders: ['wasm'], graphOptimizationLevel: 'disabled' });
 const defaults: Runtime = webRuntime();
 

@@ -68,7 +68,7 @@ export function findLinearHead(graph: Graph, layer: string, logits: string, shap
       t = cs[0].output[0];
     }
   };
-  let t = skip(pool.output[0]);
+  const t = skip(pool.output[0]);
   if (t === logits) return { classes: channels, channels, path: describeChain(graph, layer, logits) };
   const cs = graph.consumers.get(t) ?? [];
   if (cs.length !== 1) throw fail(`the pooled features feed ${cs.length} nodes`);
