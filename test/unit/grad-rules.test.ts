@@ -68,6 +68,8 @@ const CASES: Case[] = [
   { name: 'Conv depthwise stride 2', op: 'Conv', inputs: { x: [1, 3, 8, 7] }, nodes: un('Conv', { group: 3, strides: [2, 2], pads: [1, 1, 1, 1] }, ['W']), init: { W: w([3, 1, 3, 3]) } },
   { name: 'Conv auto_pad SAME_UPPER stride 2', op: 'Conv', inputs: { x: [1, 2, 7, 6] }, nodes: un('Conv', { auto_pad: 'SAME_UPPER', strides: [2, 2] }, ['W']), init: { W: w([3, 2, 4, 3]) } },
   { name: 'Conv 1×1 with odd leftovers (stride 3)', op: 'Conv', inputs: { x: [1, 3, 8, 8] }, nodes: un('Conv', { strides: [3, 3] }, ['W']), init: { W: w([2, 3, 2, 2]) } },
+  { name: 'ConvTranspose stride 2, grouped, asymmetric pads, output_padding', op: 'ConvTranspose', inputs: { x: [1, 4, 4, 5] }, nodes: un('ConvTranspose', { group: 2, strides: [2, 2], pads: [1, 0, 0, 1], output_padding: [1, 1] }, ['W', 'B']), init: { W: w([4, 3, 3, 3]), B: w([6]) } },
+  { name: 'ConvTranspose dilated', op: 'ConvTranspose', inputs: { x: [1, 2, 3, 4] }, nodes: un('ConvTranspose', { dilations: [2, 1], pads: [1, 1, 1, 1] }, ['W']), init: { W: w([2, 3, 3, 2]) } },
   { name: 'MaxPool 3×3 stride 2 pad 1 ceil_mode (overlapping)', op: 'MaxPool', inputs: { x: [1, 2, 9, 10] }, nodes: un('MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }), fill: { x: { spaced: [], gap: 0.02 } }, eps: 0.005 },
   { name: 'MaxPool 2×2 stride 2', op: 'MaxPool', inputs: { x: [1, 3, 6, 7] }, nodes: un('MaxPool', { kernel_shape: [2, 2], strides: [2, 2] }), fill: { x: { spaced: [], gap: 0.02 } }, eps: 0.005 },
   { name: 'AveragePool exclude pad, ceil_mode', op: 'AveragePool', inputs: { x: [1, 2, 9, 8] }, nodes: un('AveragePool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }) },
@@ -101,6 +103,12 @@ const CASES: Case[] = [
 
 describe('gradient rules vs finite differences', function () {
   const runtime = webRuntime();
+
+  it('names the operator, the node and the method when a rule is missing', async () => {
+    const bytes = tinyModel({ inputs: { x: [1, 2, 3, 4] }, nodes: [{ op: 'Cos', inputs: ['x'], outputs: ['y'] }], output: 'y' });
+    const x = f32([1, 2, 3, 4], randomData(24, rng(1)));
+    await assert.rejects(backwardGrad(runtime, bytes, { x }, 'y', 'x', [0]), /Operator 'Cos' \(node 'n0_Cos'\) has no gradient rule yet; test needs one between 'x' and the output/);
+  });
 
   it('has at least one case for every rule in the table', () => {
     const covered = new Set(CASES.map((c) => c.op));

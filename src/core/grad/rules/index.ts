@@ -44,6 +44,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   MatMul: lin.matmul,
   // convolution and pooling
   Conv: sp.conv,
+  ConvTranspose: sp.convTranspose,
   MaxPool: sp.maxPool,
   AveragePool: sp.averagePool,
   GlobalAveragePool: sp.globalAveragePool,

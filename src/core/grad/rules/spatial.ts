@@ -158,3 +158,26 @@ export const maxPool: GradRule = (ctx) => {
   const scattered = emit.op('ScatterElements', [zeros, idx, g], { axis: 1, reduction: 'add' });
   return [emit.op('Reshape', [scattered, emit.i64([-1, ...inShape.slice(1)])])];
 };
+
+/**
+ * ConvTranspose: the adjoint of "full transposed convolution, then crop pads (and extend by output_padding)"
+ * is "zero-pad the gradient back to the full extent, then Conv with the same weight, strides, dilations, groups".
+ */
+export const convTranspose: GradRule = (ctx) => {
+  const n = ctx.node;
+  if (ctx.needs[1] || ctx.needs[2]) ctx.unsupported('its weight or bias depends on the input');
+  const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET' || attrInts(n, 'output_shape')) ctx.unsupported('auto_pad or output_shape (give explicit pads)');
+  const wShape = ctx.shape(n.input[1]);
+  const kernel = attrInts(n, 'kernel_shape') ?? wShape.slice(2);
+  const nd = kernel.length;
+  const strides = attrInts(n, 'strides') ?? Array(nd).fill(1);
+  const dilations = attrInts(n, 'dilations') ?? Array(nd).fill(1);
+  const pads = attrInts(n, 'pads') ?? Array(2 * nd).fill(0);
+  const outPad = attrInts(n, 'output_padding') ?? Array(nd).fill(0);
+  const begin = pads.slice(0, nd);
+  const end = pads.slice(nd).map((p, i) => p - outPad[i]);
+  let g = ctx.gradOut[0]!;
+  if ([...begin, ...end].some((p) => p !== 0)) g = ctx.emit.op('Pad', [g, ctx.emit.i64([0, 0, ...begin, 0, 0, ...end])]);
+  return [ctx.emit.op('Conv', [g, ctx.f32(n.input[1])], { group: attrInt(n, 'group', 1), strides, dilations, kernel_shape: kernel })];
+};
