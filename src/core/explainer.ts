@@ -1,7 +1,8 @@
 /** A loaded classifier: forward passes, exposed layers, cached rewritten graphs, and the method registry's entry point. */
 import { LookCloserError } from './errors';
 import { Graph } from './onnx/graph';
-import { cloneModel, decodeModel, encodeModel } from './onnx/model';
+import { decodeModel, encodeModel, opsetOf, toNum } from './onnx/model';
+import { encodeDerived, shallowCloneModel } from './onnx/derived-model';
 import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findImageInput, findScores } from './model-info';
 import { Runtime, Session } from './runtime';
 import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
@@ -59,12 +60,19 @@ export class Explainer {
   readonly scores: ScoreInfo;
   private readonly sessions = new Map<string, Promise<Session>>();
   private probed?: Promise<Map<string, number[]>>;
-  private upgraded?: Promise<{ model: ReturnType<typeof decodeModel>; shapes: Map<string, number[]>; values: Map<string, Tensor> }>;
+  private classCount?: Promise<number>;
+  private upgraded?: Promise<{
+    model: ReturnType<typeof decodeModel>;
+    bytes: Uint8Array;
+    shapes: Map<string, number[]>;
+    values: Map<string, Tensor>;
+    exposed: Set<string>;
+  }>;
   private readonly backward = new Map<string, Promise<{ graph: BackwardGraph; session: Session }>>();
   /** Spatial size fed to the model (fixed by the model or chosen by the preset). */
   inputSize: { height: number; width: number };
 
-  private constructor(readonly runtime: Runtime, readonly name: string, model: ReturnType<typeof decodeModel>) {
+  private constructor(readonly runtime: Runtime, readonly name: string, model: ReturnType<typeof decodeModel>, private readonly bytes: Uint8Array) {
     this.graph = new Graph(model);
     this.input = findImageInput(this.graph, name);
     this.scores = findScores(this.graph);
@@ -73,7 +81,7 @@ export class Explainer {
 
   /** Decodes and checks a model and creates its forward session. */
   static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
-    const ex = new Explainer(runtime, name, decodeModel(bytes, name));
+    const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
     await ex.session([]);
     return ex;
   }
@@ -92,7 +100,8 @@ export class Explainer {
     const key = extra.sort().join('\n');
     let s = this.sessions.get(key);
     if (!s) {
-      const model = cloneModel(this.graph.model);
+      // Only the added outputs are encoded (appended to the model's bytes): re-encoding the weights costs more than the session.
+      const model = shallowCloneModel(this.graph.model);
       const g = new Graph(model);
       for (const name of extra) {
         if (!g.producer.has(name) && !g.initializers.has(name)) {
@@ -100,7 +109,7 @@ export class Explainer {
         }
         g.addOutput(name);
       }
-      s = this.runtime.createSession(encodeModel(model));
+      s = this.runtime.createSession(encodeDerived({ model: this.graph.model, bytes: this.bytes }, model));
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
@@ -140,6 +149,13 @@ export class Explainer {
     if (!this.probed) {
       this.probed = (async () => {
         const cands = candidateTensors(this.graph).map((c) => c.name);
+        try {
+          // The backward graphs need the same probe (of the opset-17 model); one session serves both.
+          const up = await this.upgradedModel();
+          if (cands.every((c) => up.exposed.has(c))) return new Map(cands.filter((c) => up.shapes.has(c)).map((c) => [c, up.shapes.get(c)!]));
+        } catch {
+          // A model the upgrade cannot handle still lists its layers: probe the original below.
+        }
         const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
         const s = await this.session(cands);
         const out = await s.run(this.feed(zero), cands);
@@ -184,13 +200,17 @@ export class Explainer {
   private upgradedModel() {
     if (!this.upgraded) {
       this.upgraded = (async () => {
-        const model = upgradeToOpset(this.graph.model, 17);
+        // Models at opset ≥ 17 are used as they are (no copy, and their own bytes).
+        const current = opsetOf(this.graph.model) >= 17;
+        const model = current ? this.graph.model : upgradeToOpset(this.graph.model, 17);
+        const bytes = current ? this.bytes : encodeModel(model);
         const g = new Graph(model);
         const names = g.nodes.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output).filter((o) => o && g.dtype(o) && g.dtype(o) !== 'bool');
-        const probe = cloneModel(model);
+        const probe = shallowCloneModel(model);
         const pg = new Graph(probe);
         for (const n of names) pg.addOutput(n, g.dtype(n));
-        const s = await this.runtime.createSession(encodeModel(probe));
+        // Every tensor is an output, so graph optimisations could fuse nothing: skip them.
+        const s = await this.runtime.createSession(encodeDerived({ model, bytes }, probe), { optimization: 'disabled' });
         try {
           const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
           const out = await s.run(this.feed(zero), names);
@@ -203,7 +223,7 @@ export class Explainer {
             shapes.set(n, [...t.dims]);
             if (t.type === 'int64' || t.type === 'int32') values.set(n, t);
           }
-          return { model, shapes, values };
+          return { model, bytes, shapes, values, exposed: new Set(names) };
         } finally {
           await s.release();
         }
@@ -224,7 +244,7 @@ export class Explainer {
         const g = new Graph(graph.model);
         for (const t of spec.targets) if (t !== this.input.name) g.addOutput(t);
         for (const t of [this.scores.logits, this.scores.output]) g.addOutput(t);
-        const session = await this.runtime.createSession(encodeModel(graph.model), { cpuNodes: graph.cpuNodes });
+        const session = await this.runtime.createSession(encodeDerived(up, graph.model), { cpuNodes: graph.cpuNodes });
         return { graph, session };
       })();
       this.backward.set(key, b);
@@ -279,11 +299,31 @@ export class Explainer {
   }
 
   /** Number of classes the model scores. */
-  async numClasses(): Promise<number> {
-    const s = (await this.shapes()).get(this.scores.logits);
-    if (s) return s.slice(1).reduce((a, b) => a * b, 1);
-    const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
-    return (await this.forward(zero)).logits.length;
+  numClasses(): Promise<number> {
+    if (!this.classCount) {
+      this.classCount = (async () => {
+        const declared = this.declaredClasses();
+        if (declared) return declared;
+        const s = this.probed && (await this.shapes()).get(this.scores.logits);
+        if (s) return s.slice(1).reduce((a, b) => a * b, 1);
+        const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
+        return (await this.forward(zero)).logits.length;
+      })();
+      this.classCount.catch(() => (this.classCount = undefined));
+    }
+    return this.classCount;
+  }
+
+  /** The class count from the declared shape of the logits (or of the Softmax output they feed), when fixed. */
+  private declaredClasses(): number | undefined {
+    const g = this.graph.g;
+    const find = (name: string) => [...g.output, ...g.valueInfo].find((v) => v.name === name);
+    let vi = find(this.scores.logits);
+    if (!vi && this.graph.producer.get(this.scores.output)?.input[0] === this.scores.logits) vi = find(this.scores.output);
+    const dims = vi?.type?.tensorType?.shape?.dim;
+    if (!dims || dims.length < 2) return undefined;
+    const rest = dims.slice(1).map((d) => (d.dimParam ? 0 : toNum(d.dimValue)));
+    return rest.every((d) => d > 0) ? rest.reduce((a, b) => a * b, 1) : undefined;
   }
 
   /** Releases every session. */

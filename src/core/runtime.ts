@@ -5,6 +5,8 @@ import { Tensor } from './tensor';
 export interface SessionOptions {
   /** Node names to keep on the CPU (WebGPU EP quirk, e.g. MaxPool with an Indices output). */
   readonly cpuNodes?: readonly string[];
+  /** Graph optimisation level (default 'all'); 'disabled' for one-off probes that expose every tensor. */
+  readonly optimization?: 'disabled' | 'basic' | 'all';
 }
 
 /** A loaded model ready to run. */

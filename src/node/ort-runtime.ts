@@ -1,6 +1,6 @@
 /** Node adapters of the core Runtime: onnxruntime-web (wasm) and, when installed, onnxruntime-node. */
 import { LookCloserError } from '../core/errors';
-import type { Runtime, Session } from '../core/runtime';
+import type { Runtime, Session, SessionOptions } from '../core/runtime';
 import type { Tensor } from '../core/tensor';
 
 /** The part of the onnxruntime JS API both packages share. */
@@ -21,10 +21,10 @@ interface OrtModule {
 export function ortRuntime(ort: OrtModule, backend: string, sessionOptions: Record<string, unknown>): Runtime {
   return {
     backend,
-    async createSession(model: Uint8Array): Promise<Session> {
+    async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
       let s;
       try {
-        s = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', ...sessionOptions });
+        s = await ort.InferenceSession.create(model, { graphOptimizationLevel: options?.optimization ?? 'all', ...sessionOptions });
       } catch (e) {
         throw new LookCloserError('runtime', `onnxruntime could not load the model: ${cleanOrtMessage(e)}`, e);
       }

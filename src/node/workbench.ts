@@ -79,7 +79,7 @@ export async function loadModel(
     }
     explainer.inputSize = { height: h, width: w };
   }
-  const classes = (await explainer.forward(float32(new Float32Array(explainer.inputDims.reduce((a, b) => a * b, 1)), explainer.inputDims))).logits.length;
+  const classes = await explainer.numClasses();
   let labels: readonly string[] | undefined;
   let labelsSource: string;
   if (flags.labels) [labels, labelsSource] = [readLabels(flags.labels), `flag: ${flags.labels}`];

@@ -10,7 +10,8 @@
  */
 import { LookCloserError } from '../errors';
 import { Graph, Node, describeNode } from '../onnx/graph';
-import { cloneModel, onnx } from '../onnx/model';
+import { onnx, opsetOf } from '../onnx/model';
+import { shallowCloneModel } from '../onnx/derived-model';
 import type { ScoreInfo } from '../model-info';
 import { Emitter, GradContext, RectifierMode, unsupportedNode } from './rule';
 import { GRAD_RULES } from './rules';
@@ -98,7 +99,8 @@ export function buildBackward(
   spec: BackwardSpec,
   values: ReadonlyMap<string, Tensor> = new Map(),
 ): BackwardGraph {
-  const model = upgradeToOpset(cloneModel(forward), 17);
+  // Rules only append nodes, so a copy sharing the weights suffices (and lets the caller append to the model's bytes).
+  const model = opsetOf(forward) >= 17 ? shallowCloneModel(forward) : upgradeToOpset(forward, 17);
   const graph = new Graph(model);
   const order = topoOrder(graph);
   const emit = new Emitter(graph);

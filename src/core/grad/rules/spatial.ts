@@ -145,15 +145,19 @@ export const maxPool: GradRule = (ctx) => {
   if (attrInt(n, 'storage_order', 0) !== 0) ctx.unsupported('storage_order = 1');
   const inShape = ctx.shape(n.input[0]);
   const outShape = ctx.shape(n.output[0]);
-  if (!n.output[1]) {
-    n.output[1] = graph.fresh('maxpool_indices');
-    graph.reindex();
+  let indices = n.output[1];
+  if (!indices) {
+    // A second MaxPool computes the switches: the forward one keeps its fast indices-free kernel, and the
+    // forward graph is only appended to, never edited.
+    const [, idx] = graph.addNode('MaxPool', [n.input[0]], 2);
+    graph.producer.get(idx)!.attribute = [...(n.attribute ?? [])];
+    indices = idx;
   }
   const inner = inShape.slice(1).reduce((a, b) => a * b, 1);
   const outer = outShape.slice(1).reduce((a, b) => a * b, 1);
   const g = emit.op('Reshape', [ctx.gradOut[0]!, emit.i64([-1, outer])]);
   const batch = emit.op('Shape', [g], { start: 0, end: 1 });
-  const idx = emit.op('Expand', [emit.op('Reshape', [n.output[1], emit.i64([1, outer])]), emit.op('Concat', [batch, emit.i64([outer])], { axis: 0 })]);
+  const idx = emit.op('Expand', [emit.op('Reshape', [indices, emit.i64([1, outer])]), emit.op('Concat', [batch, emit.i64([outer])], { axis: 0 })]);
   const zeros = emit.op('ConstantOfShape', [emit.op('Concat', [batch, emit.i64([inner])], { axis: 0 })], { value: { type: 'float32', dims: [1], data: new Float32Array([0]) } });
   const scattered = emit.op('ScatterElements', [zeros, idx, g], { axis: 1, reduction: 'add' });
   return [emit.op('Reshape', [scattered, emit.i64([-1, ...inShape.slice(1)])])];
