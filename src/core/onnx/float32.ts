@@ -15,7 +15,7 @@ export function usesFloat16(model: onnx.IModelProto): boolean {
 /** Returns a float32 copy of the model (the argument is left unchanged). */
 export function float32Copy(model: onnx.IModelProto): onnx.ModelProto {
   const m = onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
-  const g = m.graph!;
+  const g = m.graph as onnx.GraphProto;
   const fix = (t: onnx.ITensorProto): onnx.TensorProto => {
     if (t.dataType !== 10) return t as onnx.TensorProto;
     const v = tensorFromProto(t);
@@ -26,7 +26,7 @@ export function float32Copy(model: onnx.IModelProto): onnx.ModelProto {
     if (vi.type?.tensorType?.elemType === 10) vi.type.tensorType.elemType = 1;
   }
   for (const n of g.node) {
-    for (const a of n.attribute) {
+    for (const a of n.attribute ?? []) {
       if (a.t) a.t = fix(a.t);
       if (n.opType === 'Cast' && a.name === 'to' && Number(a.i) === 10) a.i = 1;
     }
