@@ -1,10 +1,25 @@
 // One build script with named targets: cli (node/cjs), extension (node/cjs, vscode external), webview (browser/esm).
 import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const args = process.argv.slice(2);
 const watch = args.includes('--watch');
 const production = args.includes('--production');
 const only = args.filter((a) => !a.startsWith('--'));
+
+/** An esbuild plugin that copies files after each build (the onnxruntime wasm pair for the webview). */
+function copyFiles(from, to, names) {
+  return {
+    name: 'copy-files',
+    setup(build) {
+      build.onEnd(() => {
+        fs.mkdirSync(to, { recursive: true });
+        for (const n of names) fs.copyFileSync(path.join(from, n), path.join(to, n));
+      });
+    },
+  };
+}
 
 /** Build targets by name. */
 const targets = {
@@ -17,6 +32,33 @@ const targets = {
     banner: { js: '#!/usr/bin/env node' },
     // Native and wasm-loading packages stay in node_modules.
     external: ['onnxruntime-web', 'onnxruntime-node', 'sharp'],
+  },
+  extension: {
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
+  webview: {
+    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'esm',
+    target: 'chrome120',
+    // onnxruntime-web/webgpu without its wasm glue inlined: the glue (.mjs) and binary (.wasm) are loaded
+    // at run time from dist/webview/ort/, where the plugin below copies exactly the pair this entry loads.
+    conditions: ['onnxruntime-web-use-extern-wasm'],
+    plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/webview/ort', ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'])],
+  },
+  'extension-tests': {
+    entryPoints: ['test/extension/index.ts', 'test/extension/*.test.ts'],
+    outdir: 'out/test/extension',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha'],
   },
 };
 

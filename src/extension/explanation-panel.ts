@@ -1,0 +1,189 @@
+/** The host side of the explanation panel: one webview panel per image, running onnxruntime-web. */
+import * as vscode from 'vscode';
+import { LookCloserError } from '../core/errors';
+import { CancelledError, Messenger, asBytes, asFloat32, assertNever } from '../protocol/messenger';
+import type {
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostResponses, HostToPanel, LayerActivations, LayersState,
+  PanelToHost, PanelToHostNote, PanelToHostRequest,
+} from '../protocol/protocol';
+import { logger, showError } from './error-handling';
+import { webviewEndpoint } from './webview-endpoint';
+import { webviewHtml, webviewOptions } from './webview-html';
+import { ModelRef, display, pickLabels, readImagePayload, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
+
+/** The webview panel type (also the `onWebviewPanel:` activation event). */
+export const PANEL_VIEW_TYPE = 'lookCloser.explanation';
+
+/** What a panel persists to be restored after a reload. */
+export interface PanelState {
+  readonly imageUri: string;
+  readonly modelUri?: string;
+  readonly options?: ExplainOptions;
+}
+
+/** What the panel tells its owner. */
+export interface PanelEvents {
+  onActive(panel: ExplanationPanel): void;
+  onLayers(panel: ExplanationPanel, state: LayersState): void;
+  onDispose(panel: ExplanationPanel): void;
+}
+
+/** The current execution-provider setting. */
+export function executionProvider(): ExecutionProviderSetting {
+  const v = vscode.workspace.getConfiguration('lookCloser').get<string>('executionProvider');
+  return v === 'webgpu' || v === 'wasm' ? v : 'auto';
+}
+
+/** One explanation panel: the webview, its messenger, and the image and model it shows. */
+export class ExplanationPanel {
+  private readonly messenger: Messenger<HostToPanel, PanelToHost>;
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+  private disposed = false;
+  /** The last layers state the panel reported (the Layers view follows it). */
+  layers?: LayersState;
+  model?: ModelRef;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    readonly imageUri: vscode.Uri,
+    private readonly extensionUri: vscode.Uri,
+    private readonly events: PanelEvents,
+  ) {
+    this.ready = new Promise((r) => (this.markReady = r));
+    panel.webview.options = webviewOptions(extensionUri);
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
+    this.messenger = new Messenger<HostToPanel, PanelToHost>(webviewEndpoint(panel.webview), {
+      request: (r, signal) => this.onRequest(r, signal),
+      notify: (n) => this.onNote(n),
+    });
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'panel.js', style: 'panel.css', runsOnnx: true });
+    panel.onDidChangeViewState((e) => e.webviewPanel.active && this.events.onActive(this));
+    panel.onDidDispose(() => {
+      this.disposed = true;
+      this.messenger.dispose();
+      this.events.onDispose(this);
+    });
+  }
+
+  /** Creates a panel for an image beside the active editor. */
+  static create(imageUri: vscode.Uri, extensionUri: vscode.Uri, events: PanelEvents): ExplanationPanel {
+    const name = imageUri.path.split('/').pop() ?? 'image';
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Explain: ${name}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
+      ...webviewOptions(extensionUri),
+      // The panel holds a loaded model and its sessions; rebuilding them on every tab switch would be slow.
+      retainContextWhenHidden: true,
+    });
+    return new ExplanationPanel(panel, imageUri, extensionUri, events);
+  }
+
+  /** Loads model and image into the webview and explains; resolves with what the panel shows. */
+  async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal): Promise<ExplainSummary> {
+    const [modelPayload, image] = await Promise.all([readModelPayload(model, this.extensionUri), readImagePayload(this.imageUri)]);
+    this.model = model;
+    await this.whenReady();
+    logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
+    return this.messenger.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options }, signal);
+  }
+
+  /** Re-explains the current image with other options. */
+  async explain(options: ExplainOptions, signal?: AbortSignal): Promise<ExplainSummary> {
+    await this.whenReady();
+    return this.messenger.request({ type: 'explain', options }, signal);
+  }
+
+  /** What the panel shows now. */
+  async summary(): Promise<ExplainSummary | undefined> {
+    await this.whenReady();
+    return this.messenger.request({ type: 'summary' });
+  }
+
+  /** A layer's activations for the current image. */
+  async activations(layer: string, signal?: AbortSignal): Promise<LayerActivations> {
+    await this.whenReady();
+    const a = await this.messenger.request({ type: 'activations', layer }, signal);
+    return { ...a, data: asFloat32(a.data) };
+  }
+
+  /** Shows one channel large over the image (undefined: back to the explanation). */
+  async showChannel(layer: string, channel: number | undefined): Promise<void> {
+    await this.whenReady();
+    await this.messenger.request({ type: 'showChannel', layer, channel });
+  }
+
+  /** Tells the webview about a changed setting. */
+  settingsChanged(): void {
+    if (!this.disposed) this.messenger.notify({ type: 'settings', executionProvider: executionProvider() });
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private async whenReady(): Promise<void> {
+    if (this.disposed) throw new CancelledError('The panel was closed.');
+    await this.ready;
+  }
+
+  private async onRequest(r: PanelToHostRequest, signal: AbortSignal): Promise<HostResponses[string]> {
+    switch (r.type) {
+      case 'progress':
+        return vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `Look Closer: ${r.title}`, cancellable: true },
+          (_progress, token) => new Promise<{ cancelled: boolean }>((resolve) => {
+            token.onCancellationRequested(() => resolve({ cancelled: true }));
+            if (signal.aborted) resolve({ cancelled: false });
+            signal.addEventListener('abort', () => resolve({ cancelled: false }));
+          }),
+        );
+      case 'save': {
+        const uri = await saveOutput(r.fileName, asBytes(r.bytes), this.imageUri);
+        if (!uri) throw new CancelledError();
+        const shown = display(uri);
+        void vscode.window.showInformationMessage(`Look Closer: saved ${r.what} to ${shown}`, 'Open').then((a) => {
+          if (a === 'Open') void vscode.commands.executeCommand('vscode.open', uri);
+        });
+        return { path: shown };
+      }
+      case 'pickLabels':
+        return pickLabels();
+      case 'saveSidecar': {
+        if (!this.model || this.model.uri.toString() !== r.modelKey) throw new LookCloserError('bad-argument', 'The panel changed models before the sidecar could be saved; try again.');
+        if (this.model.bundled) {
+          throw new LookCloserError('bad-argument', "The bundled SqueezeNet's settings cannot be changed on disk; copy the model into your workspace and use it there to save a sidecar.");
+        }
+        const side = await writeSidecar(this.model.uri, r.preset, r.labelsUri);
+        void vscode.window.showInformationMessage(`Look Closer: saved preprocessing and labels to ${display(side)}`);
+        return { path: display(side) };
+      }
+      default:
+        return assertNever(r);
+    }
+  }
+
+  private onNote(n: PanelToHostNote): void {
+    switch (n.type) {
+      case 'ready':
+        this.markReady();
+        return;
+      case 'error':
+        showError(new LookCloserError('runtime', n.message), 'Panel');
+        return;
+      case 'notice':
+        logger()?.info(n.message);
+        if (n.level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${n.message}`);
+        else void vscode.window.showInformationMessage(`Look Closer: ${n.message}`);
+        return;
+      case 'layersChanged':
+        this.layers = { ...n.state, thumbnail: { ...n.state.thumbnail, data: asBytes(n.state.thumbnail.data) } };
+        this.events.onLayers(this, this.layers);
+        return;
+      default:
+        assertNever(n);
+    }
+  }
+}

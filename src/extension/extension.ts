@@ -1,0 +1,171 @@
+/** Look Closer's extension host: commands, menus, the explanation panels, the Layers view, settings. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LookCloserError } from '../core/errors';
+import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protocol/protocol';
+import { guarded, initLog, showError } from './error-handling';
+import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-panel';
+import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
+import { ModelResolver } from './model-resolver';
+import { IMAGE_EXTENSIONS, display } from './workspace-files';
+
+/** What activate() returns: the same operations the commands use, for tests and other extensions. */
+export interface LookCloserApi {
+  /** Explains an image in its panel (opening one) and resolves with what the panel shows. */
+  explain(image: vscode.Uri, options?: ExplainOptions): Promise<ExplainSummary>;
+  /** Changes what the active panel shows. */
+  update(options: ExplainOptions): Promise<ExplainSummary>;
+  /** What the active panel shows, if any. */
+  summary(): Promise<ExplainSummary | undefined>;
+  /** A layer's activations in the active panel. */
+  activations(layer: string): Promise<LayerActivations>;
+  /** Resolves when the Layers view's webview is up. */
+  layersViewReady(): Promise<void>;
+}
+
+/** Opens, tracks and restores explanation panels; the Layers view follows the active one. */
+class Panels {
+  private readonly byImage = new Map<string, ExplanationPanel>();
+  private active?: ExplanationPanel;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly models: ModelResolver, private readonly layers: LayersViewProvider) {}
+
+  private readonly events = {
+    onActive: (p: ExplanationPanel) => this.setActive(p),
+    onLayers: (p: ExplanationPanel) => this.layers.layersChanged(p),
+    onDispose: (p: ExplanationPanel) => {
+      if (this.byImage.get(p.imageUri.toString()) === p) this.byImage.delete(p.imageUri.toString());
+      if (this.active === p) this.setActive([...this.byImage.values()].pop());
+    },
+  };
+
+  private setActive(p: ExplanationPanel | undefined): void {
+    this.active = p;
+    this.layers.follow(p);
+  }
+
+  /** The active panel, or throws naming what to do. */
+  current(): ExplanationPanel {
+    if (!this.active || this.active.isDisposed) throw new LookCloserError('bad-argument', 'No explanation panel is open: explain an image first.');
+    return this.active;
+  }
+
+  /** Explains an image: resolves the model, opens or reveals the image's panel, and runs it. */
+  async explain(image: vscode.Uri, options: ExplainOptions = {}, signal?: AbortSignal): Promise<ExplainSummary | undefined> {
+    const model = await this.models.resolve(image);
+    if (!model) return undefined;
+    let panel = this.byImage.get(image.toString());
+    if (panel && !panel.isDisposed) panel.reveal();
+    else {
+      panel = ExplanationPanel.create(image, this.context.extensionUri, this.events);
+      this.byImage.set(image.toString(), panel);
+    }
+    this.setActive(panel);
+    return panel.open(model, options, signal);
+  }
+
+  /** Re-runs every open panel with a newly chosen model. */
+  async reopenAll(): Promise<void> {
+    for (const p of this.byImage.values()) {
+      const model = await this.models.resolve(p.imageUri);
+      if (model) await p.open(model).catch((e) => showError(e, `Explaining ${display(p.imageUri)}`));
+    }
+  }
+
+  /** Restores a panel VS Code kept across a reload. */
+  async restore(webviewPanel: vscode.WebviewPanel, state: PanelState | undefined): Promise<void> {
+    if (!state?.imageUri) {
+      webviewPanel.dispose();
+      return;
+    }
+    const image = vscode.Uri.parse(state.imageUri);
+    const panel = new ExplanationPanel(webviewPanel, image, this.context.extensionUri, this.events);
+    this.byImage.set(image.toString(), panel);
+    this.setActive(panel);
+    const model = await this.models.resolve(image);
+    if (model) await panel.open(model, state.options ?? {});
+  }
+
+  settingsChanged(): void {
+    for (const p of this.byImage.values()) p.settingsChanged();
+  }
+}
+
+function isImage(uri: vscode.Uri): boolean {
+  return IMAGE_EXTENSIONS.includes(path.posix.extname(uri.path).toLowerCase());
+}
+
+/** Asks for an image: the active image preview, else a quick pick of the workspace's images, else a file dialog. */
+async function askForImage(): Promise<vscode.Uri | undefined> {
+  const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
+  const fromTab = tab?.input instanceof vscode.TabInputCustom || tab?.input instanceof vscode.TabInputText ? tab.input.uri : undefined;
+  const found = vscode.workspace.workspaceFolders?.length
+    ? await vscode.workspace.findFiles(`**/*.{${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join(',')}}`, '**/{node_modules,.git,look-closer-out,.vscode-test}/**', 500)
+    : [];
+  type Item = vscode.QuickPickItem & { uri?: vscode.Uri };
+  const browse: Item = { label: '$(folder-opened) Browse…', description: 'Choose an image file' };
+  const items: Item[] = [];
+  if (fromTab && isImage(fromTab)) items.push({ label: path.posix.basename(fromTab.path), description: 'active editor', uri: fromTab });
+  for (const u of found.sort((a, b) => display(a).localeCompare(display(b)))) {
+    if (u.toString() !== fromTab?.toString()) items.push({ label: path.posix.basename(u.path), description: display(u), uri: u });
+  }
+  items.push(browse);
+  const choice = items.length === 1 ? browse : await vscode.window.showQuickPick(items, { title: 'Look Closer: which image should be explained?', matchOnDescription: true });
+  if (!choice) return undefined;
+  if (choice.uri) return choice.uri;
+  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, title: 'Image to explain', filters: { Images: IMAGE_EXTENSIONS.map((e) => e.slice(1)) } });
+  return picked?.[0];
+}
+
+/** Activates the extension: registers commands, the Layers view and the panel serializer. */
+export function activate(context: vscode.ExtensionContext): LookCloserApi {
+  const log = initLog(context);
+  const models = new ModelResolver(context);
+  const layers = new LayersViewProvider(context.extensionUri);
+  const panels = new Panels(context, models, layers);
+
+  const explainWithProgress = (image: vscode.Uri, options?: ExplainOptions) => panels.explain(image, options);
+
+  context.subscriptions.push(
+    vscode.window.registerWebviewViewProvider(LAYERS_VIEW_ID, layers),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: (panel, state: PanelState | undefined) => guarded('Restoring a Look Closer panel', () => panels.restore(panel, state)).then(() => undefined),
+    }),
+    vscode.commands.registerCommand('lookCloser.explainImage', (uri?: vscode.Uri) =>
+      guarded('Explain Image', async () => {
+        const image = uri instanceof vscode.Uri ? uri : await askForImage();
+        if (!image) return undefined;
+        return explainWithProgress(image);
+      })),
+    vscode.commands.registerCommand('lookCloser.useModel', (uri?: vscode.Uri) =>
+      guarded('Use This Model', async () => {
+        let ref;
+        if (uri instanceof vscode.Uri) ref = await models.use(uri);
+        else ref = await models.pick();
+        if (!ref) return;
+        void vscode.window.showInformationMessage(`Look Closer: ${ref.name} explains images in this workspace from now on.`);
+        await panels.reopenAll();
+      })),
+    vscode.commands.registerCommand('lookCloser.chooseModel', () => vscode.commands.executeCommand('lookCloser.useModel')),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('lookCloser.executionProvider')) panels.settingsChanged();
+      if (e.affectsConfiguration('lookCloser.model')) void guarded('Changing the model', () => panels.reopenAll());
+    }),
+  );
+  log.info('Look Closer activated.');
+
+  return {
+    explain: async (image, options) => {
+      const s = await panels.explain(image, options);
+      if (!s) throw new LookCloserError('cancelled', 'No model was chosen.');
+      return s;
+    },
+    update: (options) => panels.current().explain(options),
+    summary: () => panels.current().summary(),
+    activations: (layer) => panels.current().activations(layer),
+    layersViewReady: () => layers.ready,
+  };
+}
+
+/** Nothing to clean up beyond the subscriptions. */
+export function deactivate(): void {}

@@ -1,0 +1,337 @@
+/**
+ * Every message between the extension host and its two webviews (the explanation panel and the
+ * Layers side view). Each direction is a closed union switched on `type`; requests name their response
+ * type in the matching `…Responses` map. Pure TypeScript: no `vscode`, no DOM.
+ */
+import type { Direction } from './messenger';
+
+export { assertNever } from './messenger';
+
+/** Which onnxruntime-web backend to use: WebGPU when an adapter exists (auto), or forced. */
+export type ExecutionProviderSetting = 'auto' | 'webgpu' | 'wasm';
+
+// ---------------------------------------------------------------- shared data
+
+/** A model as the host hands it to the panel: its bytes plus the sidecar and labels it found. */
+export interface ModelPayload {
+  /** Stable identity (the model's URI); the panel reuses a loaded model with the same key. */
+  readonly key: string;
+  /** File name shown to the user. */
+  readonly name: string;
+  /** Where it came from, shown in the panel (workspace path, or "bundled"). */
+  readonly origin: string;
+  readonly bytes: Uint8Array;
+  /** Text of `<model>.onnx.json`, when present. */
+  readonly sidecarText?: string;
+  /** Labels named by the sidecar. */
+  readonly labels?: LabelsFile;
+  /** Bundled label sets, used by class count when nothing names labels (ImageNet-1k, digits). */
+  readonly fallbackLabels: { readonly imagenet: string; readonly digits: string };
+  /** Whether a sidecar can be written next to the model (false for the bundled model). */
+  readonly writable: boolean;
+}
+
+/** A labels file: its text, a name to show, and its URI (for the sidecar). */
+export interface LabelsFile {
+  readonly text: string;
+  readonly name: string;
+  readonly uri: string;
+}
+
+/** An image file as the host hands it to the panel. */
+export interface ImagePayload {
+  readonly key: string;
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+/** What to show: every field is optional; absent fields keep the panel's current choice. */
+export interface ExplainOptions {
+  readonly method?: string;
+  readonly layer?: string;
+  readonly classIndex?: number;
+  readonly colormap?: string;
+  readonly opacity?: number;
+}
+
+/** One predicted class. */
+export interface PredictionRow {
+  readonly index: number;
+  readonly label: string;
+  readonly score: number;
+}
+
+/** A tensor the model exposes: name, producing op, shape. */
+export interface LayerRow {
+  readonly name: string;
+  readonly op: string;
+  readonly shape: readonly number[];
+}
+
+/** Milliseconds per step of the last run; steps that did not run are absent. */
+export interface Timings {
+  readonly loadModel?: number;
+  readonly decode?: number;
+  readonly preprocess?: number;
+  readonly forward?: number;
+  readonly explain?: number;
+  readonly render?: number;
+}
+
+/** What the panel shows after an explanation, as the host and tests see it. */
+export interface ExplainSummary {
+  readonly model: string;
+  readonly image: string;
+  /** "WebGPU" or "WASM". */
+  readonly backend: 'WebGPU' | 'WASM';
+  /** Why WebGPU was not used although it was asked for or available, when it was not. */
+  readonly fallback?: string;
+  readonly preset: { readonly name: string; readonly source: string; readonly reason: string };
+  readonly labelsSource: string;
+  readonly predictions: readonly PredictionRow[];
+  readonly method: string;
+  readonly layer?: string;
+  readonly defaultLayer?: string;
+  readonly classIndex: number;
+  readonly label: string;
+  /** Minimum and maximum of the raw map (the values saved as .npy). */
+  readonly rawRange: readonly [number, number];
+  /** 'heatmap' or 'gradient' (input-space image). */
+  readonly display: 'heatmap' | 'gradient';
+  /** Where the heatmap peaks, as fractions of the original image's width and height. */
+  readonly peak?: { readonly x: number; readonly y: number };
+  /** Pixel size of what is drawn. */
+  readonly rendered: { readonly width: number; readonly height: number };
+  readonly timings: Timings;
+}
+
+/** Statistics of one channel of a layer's activation for the current image. */
+export interface ChannelStats {
+  readonly index: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  /** Share of exact zeros, 0..1. */
+  readonly zeros: number;
+  /** Constant over the whole map (e.g. a ReLU that never fires). */
+  readonly dead: boolean;
+}
+
+/** A layer's activation for the current image, ready to draw as channel tiles. */
+export interface LayerActivations {
+  readonly layer: string;
+  readonly op: string;
+  readonly shape: readonly number[];
+  /** Tile size: spatial dims for a 4-D map, 1×1 for a vector. */
+  readonly height: number;
+  readonly width: number;
+  readonly channels: readonly ChannelStats[];
+  /** Channel-major values [C·H·W]. */
+  readonly data: Float32Array;
+  /** Whether the layer can be a CAM target (a 4-D map with spatial extent). */
+  readonly targetable: boolean;
+}
+
+/** A small picture of the image the model saw, RGBA bytes. */
+export interface Thumbnail {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8Array | Uint8ClampedArray;
+}
+
+/** What the Layers view shows for the active panel. */
+export interface LayersState {
+  readonly model: string;
+  readonly image: string;
+  readonly layers: readonly LayerRow[];
+  readonly defaultLayer?: string;
+  /** The panel's current target layer. */
+  readonly targetLayer?: string;
+  readonly thumbnail: Thumbnail;
+}
+
+// ---------------------------------------------------------------- host → panel
+
+/** Load (or reuse) the model and image and show an explanation. */
+export interface OpenRequest {
+  readonly type: 'open';
+  readonly model: ModelPayload;
+  readonly image: ImagePayload;
+  readonly executionProvider: ExecutionProviderSetting;
+  readonly options: ExplainOptions;
+}
+/** Change what is shown for the current image and re-explain. */
+export interface ExplainRequestMessage {
+  readonly type: 'explain';
+  readonly options: ExplainOptions;
+}
+/** The current summary, or undefined before the first explanation. */
+export interface SummaryRequest {
+  readonly type: 'summary';
+}
+/** A layer's activations for the current image. */
+export interface ActivationsRequest {
+  readonly type: 'activations';
+  readonly layer: string;
+}
+/** Show one channel of a layer large over the image (undefined channel: back to the explanation). */
+export interface ShowChannelRequest {
+  readonly type: 'showChannel';
+  readonly layer: string;
+  readonly channel?: number;
+}
+/** Requests the host sends to the panel. */
+export type PanelRequest = OpenRequest | ExplainRequestMessage | SummaryRequest | ActivationsRequest | ShowChannelRequest;
+
+/** Response type of each panel request. */
+export interface PanelResponses {
+  readonly open: ExplainSummary;
+  readonly explain: ExplainSummary;
+  readonly summary: ExplainSummary | undefined;
+  readonly activations: LayerActivations;
+  readonly showChannel: void;
+  readonly [type: string]: unknown;
+}
+
+/** The host changed a setting the panel uses. */
+export interface SettingsNote {
+  readonly type: 'settings';
+  readonly executionProvider: ExecutionProviderSetting;
+}
+/** Notifications the host sends to the panel. */
+export type HostToPanelNote = SettingsNote;
+
+/** What the host sends to the panel. */
+export interface HostToPanel extends Direction {
+  readonly requests: PanelRequest;
+  readonly responses: PanelResponses;
+  readonly notes: HostToPanelNote;
+}
+
+// ---------------------------------------------------------------- panel → host
+
+/** Show VS Code progress for long work; answers when the user cancels, or is cancelled when the work ends. */
+export interface ProgressRequest {
+  readonly type: 'progress';
+  readonly title: string;
+}
+/** Write a file into the workspace's output folder. */
+export interface SaveRequest {
+  readonly type: 'save';
+  readonly fileName: string;
+  readonly what: 'PNG' | '.npy';
+  readonly bytes: Uint8Array;
+}
+/** Ask the user for a labels file. */
+export interface PickLabelsRequest {
+  readonly type: 'pickLabels';
+}
+/** Write the preset and labels to the model's sidecar. */
+export interface SaveSidecarRequest {
+  readonly type: 'saveSidecar';
+  readonly modelKey: string;
+  readonly preset: string;
+  /** URI of the labels file; absent keeps the sidecar's. */
+  readonly labelsUri?: string;
+}
+/** Requests the panel sends to the host. */
+export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest;
+
+/** Response type of each panel-to-host request. */
+export interface HostResponses {
+  readonly progress: { readonly cancelled: boolean };
+  readonly save: { readonly path: string };
+  readonly pickLabels: LabelsFile | undefined;
+  readonly saveSidecar: { readonly path: string };
+  readonly [type: string]: unknown;
+}
+
+/** The webview is listening; the host may send. */
+export interface ReadyNote {
+  readonly type: 'ready';
+}
+/** Something failed; the host shows it as an error message. */
+export interface ErrorNote {
+  readonly type: 'error';
+  readonly message: string;
+}
+/** Something the user should know that is not an error (e.g. a WebGPU fallback). */
+export interface NoticeNote {
+  readonly type: 'notice';
+  readonly level: 'info' | 'warning';
+  readonly message: string;
+}
+/** The panel's image, model, layers or target layer changed: the Layers view follows. */
+export interface LayersChangedNote {
+  readonly type: 'layersChanged';
+  readonly state: LayersState;
+}
+/** Notifications the panel sends to the host. */
+export type PanelToHostNote = ReadyNote | ErrorNote | NoticeNote | LayersChangedNote;
+
+/** What the panel sends to the host. */
+export interface PanelToHost extends Direction {
+  readonly requests: PanelToHostRequest;
+  readonly responses: HostResponses;
+  readonly notes: PanelToHostNote;
+}
+
+// ---------------------------------------------------------------- host ↔ Layers view
+
+/** What the Layers view shows: the active panel's layers, or why there are none. */
+export interface ShowLayersNote {
+  readonly type: 'show';
+  readonly state?: LayersState;
+  /** Shown when there is no state, e.g. "Explain an image to see its layers." */
+  readonly empty?: string;
+  /** The layer selected last and its activations, replayed when the view comes back. */
+  readonly selected?: LayerActivations;
+  readonly channel?: number;
+}
+/** Notifications the host sends to the Layers view. */
+export type HostToLayersNote = ShowLayersNote;
+
+/** Requests the host sends to the Layers view (none). */
+export type HostToLayersRequest = never;
+
+/** What the host sends to the Layers view. */
+export interface HostToLayers extends Direction {
+  readonly requests: HostToLayersRequest;
+  readonly responses: { readonly [type: string]: unknown };
+  readonly notes: HostToLayersNote;
+}
+
+/** Activations of a layer of the active panel's image. */
+export interface SelectLayerRequest {
+  readonly type: 'selectLayer';
+  readonly layer: string;
+}
+/** Requests the Layers view sends to the host. */
+export type LayersToHostRequest = SelectLayerRequest;
+
+/** Response type of each Layers-view request. */
+export interface LayersResponses {
+  readonly selectLayer: LayerActivations;
+  readonly [type: string]: unknown;
+}
+
+/** Make a layer the panel's target layer. */
+export interface UseAsTargetNote {
+  readonly type: 'useAsTarget';
+  readonly layer: string;
+}
+/** Show a channel large over the image in the panel (channel undefined: back to the explanation). */
+export interface ShowChannelNote {
+  readonly type: 'showChannel';
+  readonly layer: string;
+  readonly channel?: number;
+}
+/** Notifications the Layers view sends to the host. */
+export type LayersToHostNote = ReadyNote | ErrorNote | UseAsTargetNote | ShowChannelNote;
+
+/** What the Layers view sends to the host. */
+export interface LayersToHost extends Direction {
+  readonly requests: LayersToHostRequest;
+  readonly responses: LayersResponses;
+  readonly notes: LayersToHostNote;
+}

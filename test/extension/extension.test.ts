@@ -1,0 +1,156 @@
+/** Extension-host tests: activation, contributions, and explanations computed by the real webview. */
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { LookCloserApi } from '../../src/extension/extension';
+
+const EXTENSION_ID = 'look-closer.look-closer';
+const IMAGE_WHEN = /resourceExtname =~ \/(.+)\/i/;
+
+function workspaceFile(name: string): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the tests need a workspace folder (the runner opens one)');
+  return vscode.Uri.joinPath(folder.uri, name);
+}
+
+/** Boxes (fractions of width and height) around the objects in the sample photos. */
+const CAT_BOX = { x0: 0.03, y0: 0.08, x1: 1.0, y1: 0.93 };
+const CAT_HEAD = { x0: 0.02, y0: 0.06, x1: 0.4, y1: 0.5 };
+const DOG_BOX = { x0: 0.3, y0: 0.0, x1: 0.75, y1: 0.62 };
+
+function inside(p: { x: number; y: number } | undefined, b: typeof CAT_BOX): boolean {
+  return !!p && p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1;
+}
+
+let api: LookCloserApi;
+
+describe('Look Closer extension', () => {
+  before(async () => {
+    const ext = vscode.extensions.getExtension<LookCloserApi>(EXTENSION_ID);
+    assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
+    api = await ext.activate();
+  });
+
+  after(async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  describe('activation and contributions', () => {
+    it('activates and returns its API', () => {
+      const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+      assert.equal(ext.isActive, true);
+      for (const k of ['explain', 'update', 'summary', 'activations', 'layersViewReady']) assert.equal(typeof (api as unknown as Record<string, unknown>)[k], 'function', k);
+    });
+
+    it('registers its commands', async () => {
+      const all = await vscode.commands.getCommands(true);
+      for (const c of ['lookCloser.explainImage', 'lookCloser.useModel', 'lookCloser.chooseModel']) assert.ok(all.includes(c), `${c} is registered`);
+    });
+
+    it('puts "Look Closer: Explain Image" on image files in the Explorer and on the image preview', () => {
+      const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+      const cmd = pkg.contributes.commands.find((c: { command: string }) => c.command === 'lookCloser.explainImage');
+      assert.equal(cmd.title, 'Look Closer: Explain Image');
+      const entry = pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'lookCloser.explainImage');
+      const re = new RegExp(IMAGE_WHEN.exec(entry.when)![1], 'i');
+      for (const ext of ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.JPG']) assert.ok(re.test(ext), `${ext} gets the menu`);
+      for (const ext of ['.txt', '.onnx', '.svg', '.pngx']) assert.ok(!re.test(ext), `${ext} does not`);
+      const title = pkg.contributes.menus['editor/title'].find((m: { command: string }) => m.command === 'lookCloser.explainImage');
+      assert.match(title.when, /activeCustomEditorId == imagePreview\.previewEditor/);
+    });
+
+    it('puts "Look Closer: Use This Model" on .onnx files and declares the settings and the Layers view', () => {
+      const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+      const entry = pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'lookCloser.useModel');
+      assert.match(entry.when, /resourceExtname == \.onnx/);
+      const props = pkg.contributes.configuration.properties;
+      assert.deepEqual(props['lookCloser.executionProvider'].enum, ['auto', 'webgpu', 'wasm']);
+      assert.equal(props['lookCloser.model'].type, 'string');
+      assert.equal(pkg.contributes.views.lookCloser[0].id, 'lookCloser.layers');
+      assert.equal(pkg.contributes.viewsContainers.activitybar[0].id, 'lookCloser');
+    });
+  });
+
+  describe('explaining a photo through the real webview (bundled SqueezeNet)', () => {
+    it('explains wm_cat.jpg: top-1 is a cat and the CAM peaks on it', async () => {
+      const s = await api.explain(workspaceFile('wm_cat.jpg'));
+      console.log(`    top-5: ${s.predictions.map((p) => `${p.label} ${(p.score * 100).toFixed(1)}%`).join(', ')}; ${s.method} at ${s.layer}; peak ${JSON.stringify(s.peak)}; ${s.backend}; ${JSON.stringify(s.timings)}`);
+      assert.equal(s.model, 'squeezenet1.0-fp16-winml.onnx');
+      assert.equal(s.predictions.length, 5);
+      assert.equal(s.predictions[0].index, 282, `top-1 is tiger cat (282), got ${s.predictions[0].label}`);
+      assert.equal(s.predictions[0].label, 'tiger cat');
+      assert.equal(s.method, 'cam', 'CAM is the first registry method and applies to SqueezeNet');
+      assert.equal(s.layer, s.defaultLayer);
+      assert.equal(s.display, 'heatmap');
+      assert.equal(s.preset.name, 'caffe-bgr');
+      assert.equal(s.preset.source, 'sidecar');
+      assert.ok(inside(s.peak, CAT_HEAD), `peak ${JSON.stringify(s.peak)} lies on the cat's head`);
+      assert.ok(s.rawRange[1] > s.rawRange[0]);
+      assert.ok(s.rendered.width > 100 && s.rendered.height > 100, 'the webview drew the picture');
+      assert.ok(['WASM', 'WebGPU'].includes(s.backend));
+    });
+
+    it('switches to Grad-CAM, which also peaks on the cat', async () => {
+      const s = await api.update({ method: 'gradcam' });
+      console.log(`    gradcam at ${s.layer}: peak ${JSON.stringify(s.peak)}, raw ${s.rawRange.join('…')}`);
+      assert.equal(s.method, 'gradcam');
+      assert.equal(s.classIndex, 282);
+      assert.ok(inside(s.peak, CAT_BOX), `peak ${JSON.stringify(s.peak)} lies on the cat`);
+    });
+
+    it('shows an input-gradient method as a gradient image', async () => {
+      const s = await api.update({ method: 'guided-backprop' });
+      assert.equal(s.method, 'guided-backprop');
+      assert.equal(s.display, 'gradient');
+      assert.equal(s.layer, undefined);
+    });
+
+    it('explains a chosen class: the bull mastiff in the dog-and-cat photo', async () => {
+      const s = await api.explain(workspaceFile('two_class_both_dog_cat.png'), { method: 'cam', classIndex: 243 });
+      assert.equal(s.predictions[0].index, 243);
+      assert.equal(s.classIndex, 243);
+      assert.ok(inside(s.peak, DOG_BOX), `peak ${JSON.stringify(s.peak)} lies on the dog`);
+      const cat = await api.update({ classIndex: 281 });
+      assert.equal(cat.classIndex, 281);
+      assert.equal(cat.label, 'tabby cat');
+    });
+
+    it('gives a layer\'s channel activations with statistics', async () => {
+      const s = await api.summary();
+      assert.ok(s?.layer);
+      const a = await api.activations(s.layer);
+      assert.equal(a.layer, s.layer);
+      assert.equal(a.channels.length, a.shape[1]);
+      assert.equal(a.data.length, a.channels.length * a.height * a.width);
+      assert.ok(a.targetable);
+      for (const c of a.channels.slice(0, 20)) {
+        assert.ok(c.min <= c.mean && c.mean <= c.max, `channel ${c.index} stats are ordered`);
+        assert.ok(c.zeros >= 0 && c.zeros <= 1);
+      }
+    });
+
+    it('reports a broken image as an error naming it, and the panel stays usable', async () => {
+      await assert.rejects(api.explain(workspaceFile('broken.png')), (e: Error) => {
+        assert.match(e.message, /broken\.png/);
+        return true;
+      });
+      const s = await api.explain(workspaceFile('wm_cat.jpg'), { method: 'cam' });
+      assert.equal(s.predictions[0].index, 282);
+    });
+  });
+
+  describe('models', () => {
+    it('"Use This Model" switches the workspace to a model next to the images', async () => {
+      const fixtures = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, '..', 'fixtures');
+      for (const f of ['mnist-burn-pytorch.onnx', 'mnist-burn-pytorch.onnx.json', 'mnist_labels.txt']) {
+        await vscode.workspace.fs.copy(vscode.Uri.joinPath(fixtures, f), workspaceFile(`models/${f}`), { overwrite: true });
+      }
+      await vscode.commands.executeCommand('lookCloser.useModel', workspaceFile('models/mnist-burn-pytorch.onnx'));
+      const s = await api.explain(workspaceFile('mnist_3_1020.png'));
+      console.log(`    mnist: ${s.predictions[0].label} ${(s.predictions[0].score * 100).toFixed(1)}% via ${s.method}; preset ${s.preset.name} (${s.preset.source}); labels ${s.labelsSource}`);
+      assert.equal(s.model, 'mnist-burn-pytorch.onnx');
+      assert.equal(s.predictions[0].label, '3');
+      assert.equal(s.preset.name, 'mnist-normalized');
+      assert.notEqual(s.method, 'cam', 'CAM does not apply to this head, so the panel falls back to the next method');
+    });
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * Runs the extension-host suite. With LOOK_CLOSER_VSCODE=electron it uses @vscode/test-electron (which
+ * downloads VS Code); by default it runs the same suite inside code-server: the web workbench takes
+ * extensionDevelopmentPath/extensionTestsPath from its `payload` URL parameter, the suite's run()
+ * executes in code-server's Node extension host, and the workbench reports the result through
+ * window.codeAutomationExit, which Chromium (playwright-core) exposes to this process.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, launchChromium, scratch, startCodeServer } from '../e2e/code-server';
+import { makeWorkspace } from './workspace';
+
+const TESTS = path.join(ROOT, 'out', 'test', 'extension', 'index.js');
+const TIMEOUT_MS = Number(process.env.LOOK_CLOSER_TEST_TIMEOUT_MS ?? 15 * 60_000);
+
+async function viaElectron(workspace: string): Promise<number> {
+  const { runTests } = await import('@vscode/test-electron');
+  return runTests({ extensionDevelopmentPath: ROOT, extensionTestsPath: TESTS, launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust'] });
+}
+
+async function viaCodeServer(dir: string, workspace: string): Promise<number> {
+  const server = await startCodeServer({ dir });
+  const browser = await launchChromium(false);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const exit = new Promise<number>((resolve) => void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)));
+    page.on('console', (m) => {
+      // The extension host's console (mocha's reporter) is mirrored to the page console, printf-style with %c styling.
+      void Promise.all(m.args().map((a) => a.jsonValue().catch(() => String(a)))).then((args) => {
+        const text = args.length && typeof args[0] === 'string' ? formatConsole(args as [string, ...unknown[]]) : m.text();
+        if (/vsda|Failed to load resource|127\.0\.0\.1:9\//.test(text)) return;
+        process.stdout.write(`${text}\n`);
+      });
+    });
+    const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
+    const payload = [['extensionDevelopmentPath', remote(ROOT)], ['extensionTestsPath', remote(TESTS)]];
+    const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    await page.goto(url);
+    const timeout = new Promise<number>((resolve) => setTimeout(() => {
+      console.error(`extension-host tests did not finish within ${TIMEOUT_MS / 1000} s`);
+      resolve(124);
+    }, TIMEOUT_MS).unref());
+    const code = await Promise.race([exit, timeout]);
+    await page.screenshot({ path: path.join(dir, 'extension-host-end.png') }).catch(() => undefined);
+    return code;
+  } finally {
+    await browser.close().catch(() => undefined);
+    await server.stop();
+  }
+}
+
+/** Applies printf-style %s/%d/%o substitutions and drops %c styles, as the browser console shows them. */
+function formatConsole([fmt, ...rest]: [string, ...unknown[]]): string {
+  let i = 0;
+  const out = fmt.replace(/%[sdioOfc]/g, (spec) => {
+    const v = rest[i++];
+    return spec === '%c' ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  });
+  return [out, ...rest.slice(i).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))].join(' ').replace(/^\s*\[Extension Host\]\s*/, '');
+}
+
+async function main(): Promise<number> {
+  if (!fs.existsSync(TESTS)) throw new Error(`${path.relative(ROOT, TESTS)} is missing: run 'npm run build' first.`);
+  const dir = scratch('extension-host');
+  const workspace = makeWorkspace(ROOT, path.join(dir, 'workspace'));
+  const t0 = Date.now();
+  const code = process.env.LOOK_CLOSER_VSCODE === 'electron' ? await viaElectron(workspace) : await viaCodeServer(dir, workspace);
+  console.log(`extension-host tier finished in ${((Date.now() - t0) / 1000).toFixed(1)} s with exit code ${code}`);
+  return code;
+}
+
+main().then((c) => process.exit(c), (e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
