@@ -21,9 +21,11 @@ function rectifier(ctx: GradContext, lo: number, hi: number, isRectifier: boolea
   const { emit } = ctx;
   const g = ctx.gradOut[0]!;
   if (isRectifier && ctx.mode === 'deconvnet') return emit.op('Relu', [g]);
-  const x = ctx.f32(ctx.node.input[0]);
-  let mask = emit.op('Greater', [x, emit.scalar(lo)]);
-  if (Number.isFinite(hi)) mask = emit.op('And', [mask, emit.op('Less', [x, emit.scalar(hi)])]);
+  // lo < x < hi ⇔ lo < y < hi for y = clip(x, lo, hi). Reading the output rather than the input leaves the
+  // input with one consumer, so the runtime can still fuse the producing Conv with this activation.
+  const y = ctx.f32(ctx.node.output[0]);
+  let mask = emit.op('Greater', [y, emit.scalar(lo)]);
+  if (Number.isFinite(hi)) mask = emit.op('And', [mask, emit.op('Less', [y, emit.scalar(hi)])]);
   let out = emit.op('Mul', [g, emit.op('Cast', [mask], { to: 1 })]);
   if (isRectifier && ctx.mode === 'guided') out = emit.op('Relu', [out]);
   return out;

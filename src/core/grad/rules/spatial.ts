@@ -60,7 +60,34 @@ function cropToInput(ctx: GradContext, full: string, fullSpatial: number[], w: W
   return t;
 }
 
-/** Conv: dX = ConvTranspose(g, W) with the same groups/strides/dilations, cropped to X. */
+/**
+ * The weight of the convolution that is the adjoint of a stride-1 convolution: W' = flip(Wᵀ), with the
+ * input and output channels of each group swapped and the kernel reversed along every spatial axis.
+ * Built from the weight with Reshape/Transpose/Slice, which onnxruntime folds into a constant.
+ */
+function adjointWeight(ctx: GradContext, weight: string, wShape: number[], group: number): string {
+  const { emit } = ctx;
+  const [cout, cinG, ...k] = wShape;
+  const nd = k.length;
+  let t = weight;
+  if (cout / group > 1 || cinG > 1) {
+    const rest = Array.from({ length: nd }, (_, i) => i + 3);
+    t = emit.op('Reshape', [t, emit.i64([group, cout / group, cinG, ...k])]);
+    t = emit.op('Transpose', [t], { perm: [0, 2, 1, ...rest] });
+    t = emit.op('Reshape', [t, emit.i64([cinG * group, cout / group, ...k])]);
+  }
+  const axes = k.map((_, i) => i + 2).filter((a) => wShape[a] > 1);
+  if (axes.length) {
+    t = emit.op('Slice', [t, emit.i64(axes.map(() => -1)), emit.i64(axes.map((a) => -wShape[a] - 1)), emit.i64(axes), emit.i64(axes.map(() => -1))]);
+  }
+  return t;
+}
+
+/**
+ * Conv: dX is the transposed convolution of g with W. For stride 1 it is computed as a plain Conv with the
+ * adjoint weight and pads (k−1)·d − p, which runs on the runtime's fastest convolution kernels; for larger
+ * strides as ConvTranspose with the same groups/strides/dilations, cropped to X.
+ */
 export const conv: GradRule = (ctx) => {
   const n = ctx.node;
   if (ctx.needs[1] || ctx.needs[2]) ctx.unsupported('its weight or bias depends on the input');
@@ -69,8 +96,19 @@ export const conv: GradRule = (ctx) => {
   const w = windowOf(ctx, kernel);
   const inShape = ctx.shape(n.input[0]);
   const outShape = ctx.shape(n.output[0]);
+  const group = attrInt(n, 'group', 1);
+  if (w.strides.every((s) => s === 1)) {
+    const reach = kernel.map((k, i) => (k - 1) * w.dilations[i]);
+    const padEnd = kernel.map((_, i) => outShape[i + 2] - 1 + reach[i] + 1 - inShape[i + 2] - w.padBegin[i]);
+    const pads = [...reach.map((r, i) => r - w.padBegin[i]), ...reach.map((r, i) => r - padEnd[i])];
+    if (pads.every((p) => p >= 0)) {
+      return [ctx.emit.op('Conv', [ctx.gradOut[0]!, adjointWeight(ctx, ctx.f32(n.input[1]), wShape, group)], {
+        group, dilations: w.dilations, kernel_shape: kernel, pads,
+      })];
+    }
+  }
   const full = ctx.emit.op('ConvTranspose', [ctx.gradOut[0]!, ctx.f32(n.input[1])], {
-    group: attrInt(n, 'group', 1), strides: w.strides, dilations: w.dilations, kernel_shape: kernel,
+    group, strides: w.strides, dilations: w.dilations, kernel_shape: kernel,
   });
   const fullSpatial = kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
   return [cropToInput(ctx, full, fullSpatial, w, inShape)];
