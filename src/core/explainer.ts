@@ -235,7 +235,7 @@ export class Explainer {
 
   /** The backward graph and its session for a spec (cached per targets, score, rectifier mode and seed kind). */
   private backwardSession(spec: BackwardSpec) {
-    const key = JSON.stringify([spec.targets, spec.score, spec.mode, spec.seed]);
+    const key = JSON.stringify([spec.targets, spec.score, spec.mode, spec.seed, spec.from ?? null]);
     let b = this.backward.get(key);
     if (!b) {
       b = (async () => {
@@ -256,9 +256,14 @@ export class Explainer {
   /** Runs forward and backward once: gradients of each class's score w.r.t. the targets, and the forward pass. */
   async gradients(x: Float32Tensor, req: GradientRequest): Promise<GradientResult> {
     const topk = 'top' in req;
-    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: topk ? 'topk' : 'classes' };
+    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: topk ? 'topk' : 'classes', from: req.from };
     const { graph, session } = await this.backwardSession(spec);
-    if (!topk) {
+    if (!topk && req.from) {
+      const n = (await this.upgradedModel()).shapes.get(req.from)!.slice(1).reduce((a, b) => a * b, 1);
+      for (const c of req.classes) {
+        if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Position ${c} is out of range: tensor '${req.from}' has ${n} elements (0–${n - 1}).`);
+      }
+    } else if (!topk) {
       const n = await this.numClasses();
       for (const c of req.classes) {
         if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
@@ -273,7 +278,7 @@ export class Explainer {
     } else {
       // Some rule mixes the class batch: run one class at a time (the forward is recomputed per class).
       let classes: readonly number[];
-      if (topk) classes = topK((await this.forward(x)).probs, req.top);
+      if (topk) classes = req.from ? topK((await this.forward(x, [req.from])).tensors[req.from].data, req.top) : topK((await this.forward(x)).probs, req.top);
       else classes = req.classes;
       const cs = [...classes];
       outs = [];

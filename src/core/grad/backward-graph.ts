@@ -29,6 +29,11 @@ export interface BackwardSpec {
   readonly seed: 'classes' | 'topk';
   /** Method name for error messages. */
   readonly method: string;
+  /**
+   * Differentiate this tensor instead of the logits: its flattened batch-1 elements act as the "classes",
+   * so the seed is one-hot at a position (Zeiler–Fergus projection of one activation). Only with score 'logit'.
+   */
+  readonly from?: string;
 }
 
 /** Names in the rewritten model. */
@@ -127,10 +132,12 @@ export function buildBackward(
     }
   }
 
-  // Seed: one row per class of d(score_c)/d(logits).
-  const logitShape = shape(scores.logits);
+  // Seed: one row per class of d(score_c)/d(logits) (or per flat position of `spec.from`).
+  if (spec.from && spec.score !== 'logit') throw new LookCloserError('bad-argument', `${spec.method} seeds tensor '${spec.from}' directly; it has no softmax score.`);
+  const root = spec.from ?? scores.logits;
+  const logitShape = shape(root);
   const numClasses = logitShape.slice(1).reduce((a, b) => a * b, 1);
-  const logitsFlat = emit.op('Reshape', [f32(scores.logits), emit.i64([1, numClasses])]);
+  const logitsFlat = emit.op('Reshape', [f32(root), emit.i64([1, numClasses])]);
   let classes: string;
   if (spec.seed === 'classes') {
     graph.addInput(SEED_CLASSES, 'int64', ['K']);
@@ -154,12 +161,14 @@ export function buildBackward(
   seed = emit.op('Reshape', [seed, emit.i64([-1, ...logitShape.slice(1)])]);
 
   const active = forwardReach(graph, spec.targets);
-  const relevant = backwardReach(graph, scores.logits);
+  const relevant = backwardReach(graph, root);
   if (!spec.targets.every((t) => relevant.has(t))) {
     const t = spec.targets.find((x) => !relevant.has(x))!;
-    throw new LookCloserError('bad-argument', `Tensor '${t}' does not influence the scores '${scores.logits}'; pick a layer before the classifier output.`);
+    throw new LookCloserError('bad-argument', spec.from
+      ? `Tensor '${t}' does not influence '${root}'; pick a tensor before it.`
+      : `Tensor '${t}' does not influence the scores '${scores.logits}'; pick a layer before the classifier output.`);
   }
-  const grads = new Map<string, string[]>([[scores.logits, [seed]]]);
+  const grads = new Map<string, string[]>([[root, [seed]]]);
   const total = (t: string): string | undefined => {
     const parts = grads.get(t);
     if (!parts?.length) return undefined;
