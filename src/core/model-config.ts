@@ -1,6 +1,7 @@
 /** Which preprocessing and labels a model gets: from flags, a sidecar `<model>.onnx.json`, or a guess from the model itself. */
 import { LookCloserError } from './errors';
 import type { ImageInput } from './model-info';
+import type { OptionValues } from './methods/options';
 import { Preprocessing, PreprocessingOverride, resolvePreset } from './preprocess/presets';
 
 /** The sidecar file's schema (`<model>.onnx.json`). */
@@ -12,6 +13,11 @@ export interface Sidecar {
   readonly labels?: string;
   /** Input size for models with dynamic spatial dims. */
   readonly inputSize?: number | readonly [number, number];
+  /**
+   * Per-method settings for this model, by method id and option name (see `Method.options`), e.g.
+   * {"attention-crop": {"proposal": "apn_box", "proposal-units": "fraction"}}; command-line flags override them.
+   */
+  readonly methodOptions?: Readonly<Record<string, OptionValues>>;
 }
 
 /** Where a setting came from, reported in --json output and shown in the panel. */

@@ -1,6 +1,9 @@
 /** The contract every explanation method implements, and the values passed to it. */
 import type { Explainer, ForwardResult } from '../explainer';
 import type { Float32Tensor } from '../tensor';
+import type { AttentionCrops } from '../attention/attention-crops';
+import type { InputSource } from '../attention/crop';
+import type { CancelSignal, MethodOption, OptionValues, ProgressCallback } from './options';
 
 /** What is explained: the pre-softmax logit of a class or its softmax probability. */
 export type ScoreTarget = 'logit' | 'softmax';
@@ -16,6 +19,14 @@ export interface ExplainRequest {
   readonly target: ScoreTarget;
   /** A forward pass already run on this input; methods that only need activations reuse it when it holds them. */
   readonly forward?: ForwardResult;
+  /** Method-specific settings, by the names in `Method.options`. */
+  readonly options?: OptionValues;
+  /** The original image the input was made from; methods that resample it (attention crops) take crops from it. */
+  readonly source?: InputSource;
+  /** Progress of methods that run many passes (occlusion, attention crops). */
+  readonly onProgress?: ProgressCallback;
+  /** Cancels methods that run many passes; they throw a 'cancelled' LookCloserError. */
+  readonly signal?: CancelSignal;
 }
 
 /** One explanation of one class. */
@@ -30,6 +41,8 @@ export interface Explanation {
   readonly display:
     | { readonly kind: 'heatmap'; readonly map: Float32Array; readonly width: number; readonly height: number }
     | { readonly kind: 'gradient'; readonly grad: Float32Tensor };
+  /** The attention-crop method's scales, boxes and predictions. */
+  readonly crops?: AttentionCrops;
 }
 
 /** What a method returns: its explanations and the forward pass it ran (predictions come from it). */
@@ -44,7 +57,9 @@ export interface Method {
   readonly title: string;
   /** Paper and equation the file implements. */
   readonly citation: string;
-  /** 'cam' methods explain a layer; 'input' methods backpropagate to the pixels. */
-  readonly family: 'cam' | 'input';
+  /** 'cam' methods explain a layer; 'input' methods backpropagate to the pixels; 'perturbation' methods rerun the model on altered inputs. */
+  readonly family: 'cam' | 'input' | 'perturbation';
+  /** Settings the method reads from `ExplainRequest.options` (CLI flags, sidecar `methodOptions`, panel controls). */
+  readonly options?: readonly MethodOption[];
   run(explainer: Explainer, request: ExplainRequest): Promise<ExplainResult>;
 }

@@ -1,15 +1,17 @@
 /** Every explanation method, keyed by id: the CLI's choices, the panel's picker and the tests read this table. */
 import { LookCloserError } from '../errors';
+import { attentionCropMethod } from './attention-crop';
 import { cam } from './cam';
 import { deconvnet } from './deconvnet';
 import { gradCam } from './grad-cam';
 import { guidedBackprop } from './guided-backprop';
 import { guidedGradCam } from './guided-grad-cam';
 import type { Method } from './method';
+import { occlusion } from './occlusion';
 import { saliency } from './saliency';
 
 /** The registered methods, in the order they are offered. */
-export const METHODS: readonly Method[] = [cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam];
+export const METHODS: readonly Method[] = [cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id))];
 
 /** Looks a method up by id, or throws listing the valid ids. */
 export function methodById(id: string): Method {
