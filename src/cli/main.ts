@@ -8,6 +8,13 @@ import { labelOf } from '../core/model-config';
 import { METHODS, methodById } from '../core/methods/registry';
 import type { ScoreTarget } from '../core/methods/method';
 import { COLORMAPS } from '../core/render/colormap';
+import { gainCheck } from '../core/attention/gain';
+import { gateValues, listGates } from '../core/attention/gates';
+import { explanationHeatmap } from '../core/attention/heatmap';
+import { projectChannel } from '../core/attention/projection';
+import type { Method } from '../core/methods/method';
+import type { OptionValues } from '../core/methods/options';
+import { inputSource, writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { selectRuntime } from '../node/ort-runtime';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
 
@@ -18,11 +25,19 @@ Usage:
   look-closer layers MODEL [--json]
   look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--class C ...|--top K]
                       [--target logit|softmax] [--preset P] [--labels FILE] [--out DIR]
-                      [--colormap jet|turbo|viridis|inferno] [--alpha A] [--json]
+                      [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--json]
+                      [method options, below]
+  look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
+  look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
   look-closer demo [--out DIR]
 
 INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed as is.
 Methods: ${METHODS.map((m) => m.id).join(', ')}
+Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
+${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
+--gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
+attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
+project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
 Common options: --preset P (torchvision, caffe-bgr, mnist, mnist-normalized, unit, symmetric, inception),
   --labels FILE, --input-size N, --backend auto|node|wasm, --debug (stack traces).`;
 
@@ -39,10 +54,16 @@ const OPTIONS = {
   colormap: { type: 'string' },
   alpha: { type: 'string' },
   'input-size': { type: 'string' },
+  gain: { type: 'boolean' },
+  channel: { type: 'string' },
+  position: { type: 'string' },
   backend: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Every method option as a string flag (`--patch 16`), straight from the registry. */
+const METHOD_FLAGS = Object.fromEntries(METHODS.flatMap((m) => m.options ?? []).map((o) => [o.name, { type: 'string' as const }]));
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -125,7 +146,8 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
       return n;
     })
     : topK(forward.probs, intArg(values.top, 'top', 1));
-  const { explanations: results } = await method.run(model.explainer, { input: input.tensor, classes, layer, target, forward });
+  const options = methodOptions(values, model, method);
+  const { explanations: results } = await method.run(model.explainer, { input: input.tensor, classes, layer, target, forward, options, source: inputSource(model, input) });
   const colormap = values.colormap ?? 'jet';
   if (!COLORMAPS[colormap]) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
   const alpha = values.alpha !== undefined ? Number(values.alpha) : 0.5;
@@ -136,7 +158,17 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
     const files = await writeExplanation(r, input, outDir, stem, { colormap, alpha, channelOrder: model.preprocessing.preprocessing.channels });
     let lo = Infinity, hi = -Infinity;
     for (const v of r.raw.data) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-    outputs.push({ method: r.method, class: r.classIndex, label: labelOf(model.labels, r.classIndex), layer: r.layer ?? null, shape: r.raw.dims, min: lo, max: hi, ...files });
+    const extra: Record<string, unknown> = {};
+    if (values.gain) {
+      const g = await gainCheck(model.explainer, input.tensor, explanationHeatmap(r), r.classIndex, { before: forward });
+      extra.gain = {
+        score: g.score, before: g.before, after: g.after, drop: g.drop,
+        probBefore: g.probBefore, probAfter: g.probAfter, logitBefore: g.logitBefore, logitAfter: g.logitAfter, erased: g.erased,
+        control: g.control,
+      };
+    }
+    if (r.crops) extra.attentionCrop = await writeAttentionCrops(model, r.crops, outDir, stem);
+    outputs.push({ method: r.method, class: r.classIndex, label: labelOf(model.labels, r.classIndex), layer: r.layer ?? null, shape: r.raw.dims, min: lo, max: hi, ...files, ...extra });
   }
   const tEnd = performance.now();
   return {
@@ -156,7 +188,106 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(`top-1: ${report.predictions[0].label} (${(report.predictions[0].score * 100).toFixed(1)}%)  method: ${report.method}${report.layer ? `  layer: ${report.layer}` : ''}`);
-    for (const o of report.outputs) console.log(`  class ${o.class} ${o.label}: ${o.png}  ${o.npy}`);
+    for (const o of report.outputs) {
+      console.log(`  class ${o.class} ${o.label}: ${o.png}  ${o.npy}`);
+      printExtras(o);
+    }
+  }
+  await model.explainer.dispose();
+}
+
+/** Method options: the sidecar's `methodOptions` for the method (and for the map method it names), overridden by flags. */
+function methodOptions(values: Values, model: LoadedModel, method: Method): OptionValues {
+  const flags = values as Record<string, unknown>;
+  const side = model.sidecar?.methodOptions ?? {};
+  const pick = (m: Method, into: Record<string, string | number | boolean | undefined>) => {
+    for (const o of m.options ?? []) if (typeof flags[o.name] === 'string') into[o.name] = flags[o.name] as string;
+  };
+  const out: Record<string, string | number | boolean | undefined> = { ...side[method.id] };
+  pick(method, out);
+  const mapId = out['map-method'];
+  const mapMethod = typeof mapId === 'string' && mapId !== method.id ? METHODS.find((m) => m.id === mapId) : undefined;
+  const merged = { ...(mapMethod ? side[mapMethod.id] : {}), ...out };
+  if (mapMethod) pick(mapMethod, merged);
+  const known = new Set([...(method.options ?? []), ...(mapMethod?.options ?? [])].map((o) => o.name));
+  for (const name of Object.keys(METHOD_FLAGS)) {
+    if (flags[name] !== undefined && !known.has(name)) {
+      const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
+      throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${method.id}.`);
+    }
+  }
+  return merged;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+/** Prints the GAIN check and attention crops of one explain output, when present. */
+function printExtras(out: object): void {
+  const o = out as { gain?: unknown; attentionCrop?: unknown };
+  const g = o.gain as { score: string; before: number; after: number; drop: number; control?: { after: number } } | undefined;
+  if (g) {
+    const f = g.score === 'softmax' ? pct : (v: number) => v.toFixed(3);
+    const ctl = g.control ? `; erasing as much where it attends least: ${f(g.control.after)}` : '';
+    console.log(`    GAIN: ${g.score} ${f(g.before)} → ${f(g.after)} after erasing the attended region (drop ${f(g.drop)}${ctl})`);
+  }
+  const a = o.attentionCrop as Awaited<ReturnType<typeof writeAttentionCrops>> | undefined;
+  if (!a) return;
+  for (const s of a.scales) {
+    const box = s.box ? `  box tx ${s.box.tx.toFixed(1)} ty ${s.box.ty.toFixed(1)} tl ${s.box.tl.toFixed(1)}` : '';
+    console.log(`    scale ${s.scale}: ${s.predictions[0].label} ${pct(s.predictions[0].score)}, class ${pct(s.classScore)}${box}  ${s.png ?? ''}`);
+  }
+  console.log(`    fused: ${a.fused.predictions[0].label} ${pct(a.fused.predictions[0].score)}, class ${pct(a.fused.classScore)}  ${a.strip ?? ''}  ${a.boxes}`);
+}
+
+function overlayChoice(values: Values): { colormap: string; alpha: number } {
+  const colormap = values.colormap ?? 'jet';
+  if (!COLORMAPS[colormap]) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
+  const alpha = values.alpha !== undefined ? Number(values.alpha) : 0.5;
+  if (!(alpha >= 0 && alpha <= 1)) throw new LookCloserError('bad-argument', `--alpha must be between 0 and 1, got '${values.alpha}'.`);
+  return { colormap, alpha };
+}
+
+async function cmdAttention(values: Values, args: string[]): Promise<void> {
+  const model = await open(values, need(args[0], 'MODEL'));
+  const inputPath = need(args[1], 'INPUT');
+  const input = await loadInput(model, inputPath);
+  const gates = await gateValues(model.explainer, input.tensor, await listGates(model.explainer));
+  const stem = path.basename(inputPath).replace(/\.[^.]+$/, '');
+  const rows = await writeGates(gates, input, values.out ?? 'look-closer-out', stem, overlayChoice(values));
+  if (values.json) {
+    console.log(JSON.stringify({ model: model.path, input: input.path, backend: model.explainer.runtime.backend, gates: rows }, null, 2));
+  } else if (!rows.length) {
+    console.log(`No attention gates in ${path.basename(model.path)}: no Sigmoid or HardSigmoid output multiplies a feature map (SE, CBAM and residual-attention modules do).`);
+  } else {
+    for (const r of rows) {
+      console.log(`gate ${r.index}: ${r.kind} [${r.shape.join('×')}] on ${r.feature} [${r.featureShape.join('×')}]  ${r.path.join(' → ')}`);
+      console.log(`    ${r.tensor}  min ${r.min.toFixed(3)} mean ${r.mean.toFixed(3)} max ${r.max.toFixed(3)}  ${r.png}  ${r.npy}`);
+    }
+  }
+  await model.explainer.dispose();
+}
+
+async function cmdProject(values: Values, args: string[]): Promise<void> {
+  const model = await open(values, need(args[0], 'MODEL'));
+  const inputPath = need(args[1], 'INPUT');
+  const input = await loadInput(model, inputPath);
+  const layer = need(values.layer, '--layer');
+  const channel = intArg(need(values.channel, '--channel'), 'channel', 0, 0);
+  let position: { y: number; x: number } | undefined;
+  if (values.position !== undefined) {
+    const [y, x] = values.position.split(',').map(Number);
+    if (!Number.isInteger(y) || !Number.isInteger(x)) throw new LookCloserError('bad-argument', `--position must be Y,X (two whole numbers), got '${values.position}'.`);
+    position = { y, x };
+  }
+  const p = await projectChannel(model.explainer, input.tensor, { layer, channel, position });
+  const stem = path.basename(inputPath).replace(/\.[^.]+$/, '');
+  const files = await writeProjection(p, model, input, values.out ?? 'look-closer-out', stem);
+  const report = { model: model.path, input: input.path, layer, channel, position: p.position, activation: p.activation, receptiveField: p.receptiveField, ...files };
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else {
+    const rf = p.receptiveField;
+    console.log(`${layer} channel ${channel}: strongest activation ${p.activation.toFixed(3)} at (y ${p.position.y}, x ${p.position.x}); receptive field ${rf.width}×${rf.height} px at (x ${rf.x}, y ${rf.y})`);
+    console.log(`  ${files.pair}  (reconstruction | image patch)  ${files.npy}`);
   }
   await model.explainer.dispose();
 }
@@ -184,7 +315,7 @@ async function cmdDemo(values: Values): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   let values: Values = {};
   try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: argv, options: { ...METHOD_FLAGS, ...OPTIONS }, allowPositionals: true, strict: true });
     values = parsed.values as Values;
     const [cmd, ...rest] = parsed.positionals;
     if (values.help || !cmd) {
@@ -195,6 +326,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'predict': await cmdPredict(values, rest); break;
       case 'layers': await cmdLayers(values, rest); break;
       case 'explain': await cmdExplain(values, rest); break;
+      case 'attention': await cmdAttention(values, rest); break;
+      case 'project': await cmdProject(values, rest); break;
       case 'demo': await cmdDemo(values); break;
       default: throw new LookCloserError('bad-argument', `Unknown command '${cmd}'.\n\n${USAGE}`);
     }

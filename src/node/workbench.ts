@@ -34,6 +34,8 @@ export interface LoadedModel {
   readonly labels?: readonly string[];
   readonly labelsSource: string;
   readonly spec: ModelInputSpec;
+  /** The sidecar `<model>.onnx.json`, when there is one. */
+  readonly sidecar?: Sidecar;
 }
 
 function readFileOr(p: string, what: string): Buffer {
@@ -91,7 +93,7 @@ export async function loadModel(
     throw new LookCloserError('bad-argument', `Labels (${labelsSource}) list ${labels.length} classes but the model scores ${classes}.`);
   }
   const spec: ModelInputSpec = { ...explainer.inputSize, channels: explainer.input.channels, layout: explainer.input.layout };
-  return { path: modelPath, explainer, preprocessing, labels, labelsSource, spec };
+  return { path: modelPath, explainer, preprocessing, labels, labelsSource, spec, sidecar };
 }
 
 /** An input ready to run: the tensor plus the picture and region to draw overlays on. */
@@ -101,6 +103,8 @@ export interface LoadedInput {
   /** The image overlays are drawn on: the region the model saw, at up to 640 px on its longer side. */
   readonly base: RgbaImage;
   readonly crop?: CropBox;
+  /** The decoded original image (absent for .npy tensors); attention crops are cut from it. */
+  readonly image?: RgbaImage;
 }
 
 const MAX_BASE_SIDE = 640;
@@ -139,7 +143,7 @@ export async function loadInput(model: LoadedModel, inputPath: string): Promise<
   }
   const img = await decodeImageFile(inputPath);
   const pre = preprocessImage(img, model.preprocessing.preprocessing, model.spec);
-  return { path: inputPath, tensor: pre.tensor, base: cropAndFit(img, pre.crop), crop: pre.crop };
+  return { path: inputPath, tensor: pre.tensor, base: cropAndFit(img, pre.crop), crop: pre.crop, image: img };
 }
 
 /** Writes an explanation's .npy and overlay PNG; returns their paths. */
