@@ -64,7 +64,9 @@ export async function projectChannel(explainer: Explainer, input: Float32Tensor,
   const scale = activation > 0 ? activation : 1;
   const projection = float32(g.data.map((v) => v * scale), g.dims);
   const shapes = new Map(await explainer.shapes());
-  shapes.set(explainer.input.name, explainer.inputDims);
+  // The walk reads spatial axes 2 and 3; an NHWC input (always transposed before its first Conv) is described as NCHW.
+  const { height: ih, width: iw } = explainer.inputSize;
+  shapes.set(explainer.input.name, [1, explainer.input.channels, ih, iw]);
   const receptive = receptiveField(explainer.graph, shapes, explainer.input.name, opts.layer, pos.y, pos.x);
   return { layer: opts.layer, channel: k, position: pos, activation, projection, receptiveField: receptive };
 }
