@@ -291,7 +291,10 @@ export class Explainer {
       const dims = [classes.length, ...parts[0].dims.slice(1)];
       const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
       let off = 0;
-      for (const p of parts) data.set(p.data, off), (off += p.data.length);
+      for (const p of parts) {
+        data.set(p.data, off);
+        off += p.data.length;
+      }
       grads[t] = float32(data, dims);
     }
     const o = outs[0];

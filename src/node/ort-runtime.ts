@@ -58,7 +58,6 @@ export function cleanOrtMessage(e: unknown): string {
 
 /** onnxruntime-web's wasm backend in Node. */
 export function webRuntime(threads = 1): Runtime {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = require('onnxruntime-web') as OrtModule;
   if (ort.env.wasm) ort.env.wasm.numThreads = threads;
   const version = (ort.env.versions && (ort.env.versions.web || ort.env.versions.common)) || '';
@@ -69,7 +68,6 @@ export function webRuntime(threads = 1): Runtime {
 export function nodeRuntime(threads = 2): Runtime | undefined {
   let ort: OrtModule;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     ort = require('onnxruntime-node') as OrtModule;
   } catch {
     return undefined;
