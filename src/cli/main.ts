@@ -16,6 +16,7 @@ import type { Method } from '../core/methods/method';
 import type { OptionValues } from '../core/methods/options';
 import { inputSource, writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { selectRuntime } from '../node/ort-runtime';
+import { explainFolder, listInputs, terminalProgress } from './batch';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
 
 const USAGE = `look-closer — see what an image classifier looks at
@@ -27,11 +28,14 @@ Usage:
                       [--target logit|softmax] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--json]
                       [method options, below]
+  look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
   look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
   look-closer demo [--out DIR]
 
-INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed as is.
+INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed as is. With a folder DIR,
+explain runs every image in it with one loaded model and writes REPORT_DIR/index.html (a gallery) and
+REPORT_DIR/summary.json (default REPORT_DIR: look-closer-out/<folder name>).
 Methods: ${METHODS.map((m) => m.id).join(', ')}
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
@@ -54,6 +58,7 @@ const OPTIONS = {
   colormap: { type: 'string' },
   alpha: { type: 'string' },
   'input-size': { type: 'string' },
+  'batch-size': { type: 'string' },
   gain: { type: 'boolean' },
   channel: { type: 'string' },
   position: { type: 'string' },
@@ -182,9 +187,11 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
 
 async function cmdExplain(values: Values, args: string[]): Promise<void> {
   const t0 = performance.now();
+  const inputArg = need(args[1], 'INPUT');
+  if (fs.existsSync(inputArg) && fs.statSync(inputArg).isDirectory()) return cmdExplainFolder(values, need(args[0], 'MODEL'), inputArg);
   const model = await open(values, need(args[0], 'MODEL'));
   const tLoad = performance.now() - t0;
-  const report = await explainOne(values, model, need(args[1], 'INPUT'), values.out ?? 'look-closer-out', tLoad, t0);
+  const report = await explainOne(values, model, inputArg, values.out ?? 'look-closer-out', tLoad, t0);
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(`top-1: ${report.predictions[0].label} (${(report.predictions[0].score * 100).toFixed(1)}%)  method: ${report.method}${report.layer ? `  layer: ${report.layer}` : ''}`);
@@ -194,6 +201,54 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
     }
   }
   await model.explainer.dispose();
+}
+
+/** `explain MODEL DIR`: every image of a folder with one or more methods, one report (src/cli/batch.ts). */
+async function cmdExplainFolder(values: Values, modelPath: string, folder: string): Promise<void> {
+  const t0 = performance.now();
+  const methods = need(values.method, '--method').split(',').map((id) => methodById(id.trim()));
+  const target = (values.target ?? 'logit') as ScoreTarget;
+  if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
+  const { colormap, alpha } = overlayChoice(values);
+  const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
+  listInputs(folder);
+  const model = await open(values, modelPath);
+  const loadMs = performance.now() - t0;
+  const nClasses = await model.explainer.numClasses();
+  const classes = values.class?.length
+    ? values.class.flatMap((c) => c.split(',')).map((c) => {
+      const n = Number(c);
+      if (!Number.isInteger(n) || n < 0 || n >= nClasses) throw new LookCloserError('bad-argument', `--class ${c} is not a class index of this model (0–${nClasses - 1}).`);
+      return n;
+    })
+    : undefined;
+  // With several methods, each gets only the method flags it (or the map method it names) declares.
+  const flags = values as Record<string, unknown>;
+  for (const name of Object.keys(METHOD_FLAGS)) {
+    if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
+      const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
+      throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${methods.map((m) => m.id).join(',')}.`);
+    }
+  }
+  const optionsFor = (m: Method) => {
+    if (m.options?.some((o) => o.name === 'map-method')) return methodOptions(values, model, m);
+    const own = Object.fromEntries(Object.entries(values).filter(([k]) => !(k in METHOD_FLAGS) || m.options?.some((o) => o.name === k))) as Values;
+    return methodOptions(own, model, m);
+  };
+  const outDir = values.out ?? path.join('look-closer-out', path.basename(path.resolve(folder)));
+  const summary = await explainFolder(model, folder, {
+    methods, classes, top: intArg(values.top, 'top', 1), layer: values.layer, target, colormap, alpha,
+    options: optionsFor, gain: !!values.gain, batchSize, outDir, onProgress: terminalProgress(process.stderr), loadMs,
+  });
+  await model.explainer.dispose();
+  if (values.json) console.log(JSON.stringify(summary, null, 2));
+  else {
+    const secs = (summary.timings.total / 1000).toFixed(1);
+    console.log(`${summary.explained} of ${summary.images.length} images explained with ${summary.methods.join(', ')} in ${secs} s (${summary.timings.imagesPerSecond.toFixed(2)} images/s, ${summary.backend})`);
+    console.log(`  report: ${path.join(outDir, summary.report)}  summary: ${path.join(outDir, 'summary.json')}`);
+    for (const i of summary.images) if (i.error) console.log(`  failed: ${i.input}: ${i.error}`);
+  }
+  if (summary.failed) throw new LookCloserError('bad-input', `${summary.failed} of ${summary.images.length} images could not be explained; see ${path.join(outDir, 'summary.json')}.`);
 }
 
 /** Method options: the sidecar's `methodOptions` for the method (and for the map method it names), overridden by flags. */

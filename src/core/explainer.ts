@@ -61,6 +61,8 @@ export class Explainer {
   private readonly sessions = new Map<string, Promise<Session>>();
   private probed?: Promise<Map<string, number[]>>;
   private classCount?: Promise<number>;
+  /** Whether stacking inputs along the batch axis worked (undefined until tried). */
+  private stackable?: boolean;
   private upgraded?: Promise<{
     model: ReturnType<typeof decodeModel>;
     bytes: Uint8Array;
@@ -142,6 +144,54 @@ export class Explainer {
     const tensors: Record<string, Float32Tensor> = {};
     for (const n of extra) tensors[n] = asFloat32(out[n]);
     return { logits: Float32Array.from(logits), probs: Float32Array.from(probs), tensors };
+  }
+
+  /**
+   * Runs the model on several inputs of shape [1, …]: stacked into one batch when the model's batch axis is
+   * free, else one by one (also when a model that declares a free batch axis cannot run a batch, e.g. a
+   * Reshape to a fixed [1, …] inside). One result per input, as `forward` would return it.
+   */
+  async forwardBatch(xs: readonly Float32Tensor[], extra: readonly string[] = []): Promise<ForwardResult[]> {
+    if (xs.length > 1 && this.stackable !== false && typeof this.input.declared[0] !== 'number') {
+      try {
+        const r = await this.forwardStacked(xs, extra);
+        this.stackable = true;
+        return r;
+      } catch (e) {
+        if (this.stackable) throw e;
+        this.stackable = false;
+      }
+    }
+    const out: ForwardResult[] = [];
+    for (const x of xs) out.push(await this.forward(x, extra));
+    return out;
+  }
+
+  private async forwardStacked(xs: readonly Float32Tensor[], extra: readonly string[]): Promise<ForwardResult[]> {
+    const b = xs.length;
+    const one = xs[0].data.length;
+    const data = new Float32Array(b * one);
+    xs.forEach((x, i) => {
+      if (x.dims[0] !== 1 || x.data.length !== one) throw new LookCloserError('bad-input', 'Stacked inputs must all have the shape [1, …] of the first.');
+      data.set(x.data, i * one);
+    });
+    const s = await this.session(extra);
+    const names = [...new Set([this.scores.output, this.scores.logits, ...extra])].filter((n) => s.outputNames.includes(n));
+    const out = await s.run(this.feed(float32(data, [b, ...xs[0].dims.slice(1)])), names);
+    const rows = (name: string): Float32Tensor[] => {
+      const t = asFloat32(out[name]);
+      if (t.dims[0] !== b) throw new LookCloserError('runtime', `Output '${name}' has batch ${t.dims[0]} for ${b} stacked inputs.`);
+      const n = t.data.length / b;
+      return Array.from({ length: b }, (_, i) => float32(t.data.slice(i * n, (i + 1) * n), [1, ...t.dims.slice(1)]));
+    };
+    const logits = rows(this.scores.logits);
+    const outputs = rows(this.scores.output);
+    const tensors = extra.map(rows);
+    return logits.map((l, i) => {
+      const o = outputs[i].data;
+      const probs = this.scores.finalOp === 'softmax' ? o : this.scores.finalOp === 'log-softmax' ? o.map(Math.exp) : softmax(l.data);
+      return { logits: l.data, probs, tensors: Object.fromEntries(extra.map((n, k) => [n, tensors[k][i]])) };
+    });
   }
 
   /** Shapes of every candidate tensor, from one forward pass on a zero input (cached). */

@@ -42,6 +42,8 @@ export function camMethod(spec: {
   id: string;
   title: string;
   citation: string;
+  /** The rule needs only the forward pass (CAM), so a precomputed `request.forward` holding the layer is reused. */
+  reusesForward?: boolean;
   weights(explainer: Explainer, request: ExplainRequest & { layer: string }): Promise<ChannelWeights>;
 }): Method {
   return {
@@ -49,6 +51,7 @@ export function camMethod(spec: {
     title: spec.title,
     citation: spec.citation,
     family: 'cam',
+    reusesForward: spec.reusesForward,
     async run(explainer, request) {
       const layer = request.layer ?? (await explainer.defaultLayer());
       const [, , h, w] = await explainer.featureMapShape(layer, spec.title);

@@ -111,6 +111,7 @@ export const cam = camMethod({
   id: 'cam',
   title: 'CAM',
   citation: 'Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016, eq. 2',
+  reusesForward: true,
   async weights(explainer, request) {
     if (request.target !== 'logit') {
       throw new LookCloserError('method-not-applicable', `CAM explains the pre-softmax logit (the class weights of the linear head); use --method gradcam for --target softmax.`);

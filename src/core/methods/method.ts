@@ -61,5 +61,7 @@ export interface Method {
   readonly family: 'cam' | 'input' | 'perturbation';
   /** Settings the method reads from `ExplainRequest.options` (CLI flags, sidecar `methodOptions`, panel controls). */
   readonly options?: readonly MethodOption[];
+  /** True when the method needs only a forward pass and reuses `ExplainRequest.forward` (batch mode then stacks images in one). */
+  readonly reusesForward?: boolean;
   run(explainer: Explainer, request: ExplainRequest): Promise<ExplainResult>;
 }
