@@ -94,8 +94,8 @@ async function create(model: Uint8Array, backend: Backend, options?: SessionOpti
   return ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
 }
 
-/** Builds the runtime for a setting and a model input type. */
-export async function webRuntime(setting: ExecutionProviderSetting, modelIsFloat16: boolean): Promise<WebRuntime> {
+/** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */
+export async function webRuntime(setting: ExecutionProviderSetting): Promise<WebRuntime> {
   const fallbacks: string[] = [];
   const used = new Set<Backend>();
   let preferred: Backend = 'wasm';
@@ -103,8 +103,6 @@ export async function webRuntime(setting: ExecutionProviderSetting, modelIsFloat
     const gpu = await probeWebGpu();
     if (!gpu.available) {
       if (setting === 'webgpu') fallbacks.push(`WebGPU was requested but ${gpu.reason}; running on WASM.`);
-    } else if (modelIsFloat16 && !gpu.shaderF16) {
-      fallbacks.push(`The WebGPU adapter (${gpu.adapter}) lacks shader-f16, which this float16 model needs; running on WASM.`);
     } else preferred = 'webgpu';
   }
   const runtime: WebRuntime = {

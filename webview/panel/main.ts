@@ -214,6 +214,7 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
           t.loadModel = model.loadMs;
           choices.preset = undefined;
           for (const f of model.runtime.fallbacks) notices.push(f);
+          if (model.conversion) notice(model.conversion, 'info');
         }
         if (!image || image.payload.key !== imagePayload.key || image.payload.bytes.byteLength !== imagePayload.bytes.byteLength) {
           image = await wb.loadImage(imagePayload);
@@ -228,6 +229,8 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
     }
     case 'explain':
       return job('Explaining', signal, async (s) => {
+        // A target layer asked for while a pixel-gradient method is shown: switch to the first layer method that applies.
+        if (r.options.layer && !r.options.method && outcome && outcome.method.family !== 'cam') choices.method = undefined;
         Object.assign(choices, definedOnly(r.options));
         return explainNow(s, {});
       });
@@ -236,13 +239,16 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
     case 'activations':
       return job(`Reading layer ${r.layer}`, signal, async () => {
         const { m, img } = need();
-        return wb.activations(m, img, r.layer);
+        const a = await wb.activations(m, img, r.layer);
+        statusText.textContent = `Read ${a.channels.length} channels of ${r.layer}.`;
+        return a;
       });
     case 'showChannel':
       return job('Showing channel', signal, async () => {
         if (r.channel === undefined) {
           channelView = undefined;
           render();
+          statusText.textContent = 'Showing the explanation.';
           return;
         }
         const { m, img } = need();
@@ -250,6 +256,7 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
         if (r.channel < 0 || r.channel >= acts.channels.length) throw new LookCloserError('bad-argument', `Layer '${r.layer}' has no channel ${r.channel}.`);
         channelView = { layer: r.layer, channel: r.channel, acts };
         render();
+        statusText.textContent = `Showing channel ${r.channel} of ${r.layer}.`;
       });
     default:
       return assertNever(r);
@@ -268,6 +275,7 @@ function onNote(n: HostToPanelNote): void {
           void m.explainer.dispose();
           model = await wb.loadModel(m.payload, ep, notices, s);
           for (const f of [...notices, ...model.runtime.fallbacks]) notice(f, 'warning');
+          if (model.conversion) notice(model.conversion, 'info');
           return explainNow(s, { loadModel: model.loadMs });
         }).catch((e) => report(e, true));
       } else ep = n.executionProvider;
@@ -385,6 +393,9 @@ function drawColorbar(): void {
 function render(classIndex = shownClass()): void {
   if (!outcome || !image?.base || !model) return;
   const base = image.base;
+  // Small pictures (MNIST is 28×28) are scaled up, with crisp pixels; large ones fit the panel.
+  stage.style.width = `${Math.max(base.width, 384)}px`;
+  stage.classList.toggle('pixelated', base.width < 128);
   drawColorbar();
   heatCanvas.style.opacity = String(choices.opacity);
   backToExplanation.hidden = !channelView;
@@ -461,7 +472,7 @@ function refreshControls(): void {
     const isDefault = l.name === model.defaultLayer;
     layerSel.el.append(h('option', { value: l.name, text: `${l.name}${isDefault ? ' ★ default' : ''} — ${l.op} [${l.shape.join('×')}]` }));
   }
-  if (outcome.layer) layerSel.el.value = outcome.layer;
+  layerSel.el.value = outcome.layer ?? (choices.layer && wb.targetLayers(model).some((l) => l.name === choices.layer) ? choices.layer : model.defaultLayer ?? '');
   layerSel.el.disabled = outcome.method.family !== 'cam';
   layerSel.wrap.title = layerSel.el.disabled ? `${outcome.method.title} backpropagates to the pixels; it has no target layer.` : '';
   colormapSel.el.value = choices.colormap;
@@ -484,7 +495,7 @@ function refreshControls(): void {
   backendBadge.textContent = name;
   backendBadge.dataset.backend = name;
   backendBadge.classList.toggle('warn', model.runtime.fallbacks.length > 0);
-  backendBadge.title = [`onnxruntime-web on ${name}`, ...model.runtime.fallbacks].join('\n');
+  backendBadge.title = [`onnxruntime-web on ${name}`, model.conversion, ...model.runtime.fallbacks].filter(Boolean).join('\n');
 }
 
 function showTimings(): void {

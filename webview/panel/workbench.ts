@@ -2,12 +2,11 @@
 import { LookCloserError } from '../../src/core/errors';
 import { Explainer, ForwardResult, topK } from '../../src/core/explainer';
 import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../../src/core/model-config';
-import { findImageInput } from '../../src/core/model-info';
 import type { LayerInfo } from '../../src/core/model-info';
 import { METHODS, methodById } from '../../src/core/methods/registry';
 import type { Explanation, Method } from '../../src/core/methods/method';
-import { Graph } from '../../src/core/onnx/graph';
-import { decodeModel } from '../../src/core/onnx/model';
+import { float32Copy, usesFloat16 } from '../../src/core/onnx/float32';
+import { decodeModel, encodeModel } from '../../src/core/onnx/model';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { CropBox, ModelInputSpec, preprocessImage } from '../../src/core/preprocess/preprocess';
 import { Float32Tensor, float32 } from '../../src/core/tensor';
@@ -31,6 +30,8 @@ export interface LoadedModel {
   readonly layers: readonly LayerInfo[];
   readonly defaultLayer?: string;
   readonly loadMs: number;
+  /** Set when the model runs as a float32 copy, and why. */
+  readonly conversion?: string;
   preprocessing: ChosenPreprocessing;
   labels?: readonly string[];
   labelsSource: string;
@@ -100,14 +101,20 @@ export function applyPreset(m: LoadedModel, preset: string | undefined): void {
 /** Loads a model: backend choice, session, sidecar, labels, layers. Notices collects what the user should be told. */
 export async function loadModel(p: ModelPayload, ep: ExecutionProviderSetting, notices: string[], signal: AbortSignal): Promise<LoadedModel> {
   const t0 = performance.now();
-  let float16 = false;
-  if (ep !== 'wasm' && (await probeWebGpu()).available) {
-    // Only WebGPU cares (SwiftShader-like adapters lack shader-f16): peek at the input type first.
-    float16 = findImageInput(new Graph(decodeModel(p.bytes, p.name)), p.name).dtype === 'float16';
+  let bytes = p.bytes;
+  let conversion: string | undefined;
+  const gpu = ep === 'wasm' ? undefined : await probeWebGpu();
+  if (gpu?.available && !gpu.shaderF16) {
+    // Every float16 kernel fails on WebGPU adapters without shader-f16 (SwiftShader): run a float32 copy there.
+    const decoded = decodeModel(p.bytes, p.name);
+    if (usesFloat16(decoded)) {
+      bytes = encodeModel(float32Copy(decoded));
+      conversion = `The WebGPU adapter (${gpu.adapter}) lacks shader-f16, so a float32 copy of this float16 model runs on WebGPU (results differ by float16 rounding only).`;
+    }
   }
-  const runtime = await webRuntime(ep, float16);
+  const runtime = await webRuntime(ep);
   const t1 = performance.now();
-  const explainer = await Explainer.load(runtime, p.bytes, p.name);
+  const explainer = await Explainer.load(runtime, bytes, p.name);
   const t2 = performance.now();
   throwIfAborted(signal);
   const sidecar = p.sidecarText !== undefined ? parseSidecar(p.sidecarText, `${p.name}.json`) : undefined;
@@ -135,7 +142,7 @@ export async function loadModel(p: ModelPayload, ep: ExecutionProviderSetting, n
   const t4 = performance.now();
   console.info(`[look-closer] loaded ${p.name} on ${runtime.preferred}: backend ${(t1 - t0).toFixed(0)} ms, session ${(t2 - t1).toFixed(0)} ms, classes ${(t3 - t2).toFixed(0)} ms, layers ${(t4 - t3).toFixed(0)} ms`);
   const m: LoadedModel = {
-    payload: p, explainer, runtime, ep, sidecar, metadata, classes, layers, defaultLayer,
+    payload: p, explainer, runtime, ep, sidecar, metadata, classes, layers, defaultLayer, conversion,
     loadMs: performance.now() - t0,
     preprocessing: choosePreprocessing(explainer.input, { sidecar, metadata }),
     labelsSource: '',

@@ -1,0 +1,331 @@
+/**
+ * End-to-end tier: the packaged .vsix installed into a real VS Code (code-server), driven in Debian
+ * Chromium as a person would — right-click an image in the Explorer, choose "Look Closer: Explain Image",
+ * read the prediction, look at where the heat is, switch method and class, save, open the Layers view,
+ * click a layer and a channel. Runs twice: WASM (no GPU, bundled SqueezeNet on a photo) and WebGPU
+ * (SwiftShader adapter, a small MNIST model). Screenshots go to test-results/e2e-<mode>/.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Frame, Locator, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { ROOT, launchChromium, scratch, startCodeServer } from './code-server';
+
+const VSIX = path.join(ROOT, 'look-closer.vsix');
+const MODES = (process.env.LOOK_CLOSER_E2E_MODES ?? 'wasm,webgpu').split(',').map((m) => m.trim()) as Mode[];
+type Mode = 'wasm' | 'webgpu';
+
+/** A box in fractions of an image's width and height. */
+interface Box { readonly x0: number; readonly y0: number; readonly x1: number; readonly y1: number }
+
+let passed = 0;
+let failed = 0;
+
+function check(name: string, ok: boolean, detail = ''): void {
+  if (ok) passed++;
+  else failed++;
+  console.log(`  ${ok ? '✓' : '✗'} ${name}${detail ? ` — ${detail}` : ''}`);
+}
+
+/** One scenario's page, scratch folder and screenshot counter. */
+class Session {
+  private shot = 0;
+  constructor(readonly page: Page, readonly dir: string, readonly workspace: string) {}
+
+  async screenshot(name: string): Promise<string> {
+    const file = path.join(this.dir, `${String(++this.shot).padStart(2, '0')}-${name}.png`);
+    await this.page.screenshot({ path: file });
+    return file;
+  }
+
+  /** The webview frame holding `selector` (webviews are nested iframes of the workbench). */
+  async frameWith(selector: string, timeoutMs = 60_000): Promise<Frame> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      for (const f of this.page.frames()) {
+        if (f.isDetached()) continue;
+        if (await f.$(selector).catch(() => null)) return f;
+      }
+      if (Date.now() > until) throw new Error(`No webview shows '${selector}' after ${timeoutMs / 1000} s`);
+      await this.page.waitForTimeout(250);
+    }
+  }
+}
+
+/** Right-clicks a file in the Explorer and chooses a context-menu entry; retries until `opened` shows up (the workbench may still be settling). */
+async function explorerMenu(s: Session, file: string, entry: string, opened: Locator): Promise<void> {
+  const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first();
+  await row.waitFor({ timeout: 90_000 });
+  for (let attempt = 0; ; attempt++) {
+    await row.click({ button: 'right' });
+    const item = s.page.locator('.monaco-menu .action-item .action-label', { hasText: entry }).first();
+    try {
+      await item.waitFor({ timeout: 5000 });
+      await item.hover();
+      await item.click();
+      // A click that lands while the menu is still appearing is ignored; the entry is focused, so Enter runs it.
+      if (await item.isVisible().catch(() => false)) await s.page.keyboard.press('Enter');
+      await opened.waitFor({ timeout: 15_000 });
+      return;
+    } catch (e) {
+      await s.page.keyboard.press('Escape');
+      if (attempt >= 4) throw e;
+      await s.page.waitForTimeout(1000);
+    }
+  }
+}
+
+/** Where the heat peaks in a screenshot of the stage at full opacity (jet/turbo: red is high, blue low), and how much hotter the box is than the rest. */
+async function heatPeak(png: Buffer, box: Box): Promise<{ x: number; y: number; inBox: number; outBox: number }> {
+  const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const cell = 8;
+  const cw = Math.floor(info.width / cell);
+  const ch = Math.floor(info.height / cell);
+  let best = -Infinity, bx = 0, by = 0, sumIn = 0, nIn = 0, sumOut = 0, nOut = 0;
+  for (let cy = 0; cy < ch; cy++) {
+    for (let cx = 0; cx < cw; cx++) {
+      let heat = 0;
+      for (let y = cy * cell; y < (cy + 1) * cell; y++) {
+        for (let x = cx * cell; x < (cx + 1) * cell; x++) {
+          const i = (y * info.width + x) * 3;
+          heat += data[i] - data[i + 2];
+        }
+      }
+      heat /= cell * cell;
+      const fx = (cx + 0.5) / cw, fy = (cy + 0.5) / ch;
+      const inside = fx >= box.x0 && fx <= box.x1 && fy >= box.y0 && fy <= box.y1;
+      if (inside) (sumIn += heat), nIn++;
+      else (sumOut += heat), nOut++;
+      if (heat > best) [best, bx, by] = [heat, fx, fy];
+    }
+  }
+  return { x: bx, y: by, inBox: sumIn / Math.max(1, nIn), outBox: sumOut / Math.max(1, nOut) };
+}
+
+/** Mean absolute difference of two same-size screenshots, per channel value. */
+async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
+  const [x, y] = await Promise.all([a, b].map((p) => sharp(p).removeAlpha().raw().toBuffer()));
+  let sum = 0;
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) sum += Math.abs(x[i] - y[i]);
+  return sum / Math.max(1, n);
+}
+
+function inBox(p: { x: number; y: number }, b: Box): boolean {
+  return p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1;
+}
+
+/** The bounding box of the bright strokes of an MNIST digit (white on black), as fractions, padded by one pixel. */
+async function digitBox(file: string): Promise<Box> {
+  const { data, info } = await sharp(file).greyscale().raw().toBuffer({ resolveWithObject: true });
+  let x0 = info.width, y0 = info.height, x1 = 0, y1 = 0;
+  for (let y = 0; y < info.height; y++) for (let x = 0; x < info.width; x++) {
+    if (data[y * info.width + x] > 128) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  }
+  return { x0: (x0 - 1) / info.width, y0: (y0 - 1) / info.height, x1: (x1 + 2) / info.width, y1: (y1 + 2) / info.height };
+}
+
+async function text(l: Locator): Promise<string> {
+  return ((await l.textContent()) ?? '').trim();
+}
+
+/** Waits for a file matching `re` to appear in a folder. */
+async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise<string | undefined> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const f = fs.existsSync(dir) ? fs.readdirSync(dir).find((n) => re.test(n)) : undefined;
+    if (f) return path.join(dir, f);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
+/** What each mode opens and expects. */
+interface Plan {
+  readonly image: string;
+  readonly expectTop1: string;
+  readonly backend: string;
+  readonly firstMethod: string;
+  readonly switchTo: string;
+  /** Where the heat should be, or a function computing it. */
+  readonly object: (workspace: string) => Promise<Box>;
+  readonly classSearch?: { query: string; label: string };
+  readonly settings: Record<string, unknown>;
+  readonly files: readonly [string, string][];
+}
+
+const PLANS: Record<Mode, Plan> = {
+  wasm: {
+    image: 'wm_cat.jpg', expectTop1: 'tiger cat', backend: 'WASM', firstMethod: 'cam', switchTo: 'gradcam',
+    // The cat fills most of the photo; its head (where CAM peaks) is in the upper left.
+    object: async () => ({ x0: 0.0, y0: 0.05, x1: 0.45, y1: 0.55 }),
+    classSearch: { query: 'Egyptian', label: 'Egyptian Mau' },
+    settings: { 'lookCloser.executionProvider': 'auto' },
+    files: [['assets/samples/wm_cat.jpg', 'wm_cat.jpg'], ['assets/samples/wm_bald_eagle.jpg', 'wm_bald_eagle.jpg']],
+  },
+  webgpu: {
+    image: 'mnist_9_1088.png', expectTop1: '9', backend: 'WebGPU', firstMethod: 'gradcam', switchTo: 'guided-backprop',
+    object: (ws) => digitBox(path.join(ws, 'mnist_9_1088.png')),
+    settings: { 'lookCloser.executionProvider': 'webgpu', 'lookCloser.model': 'models/mnist-8-opt-wonnx.onnx' },
+    files: [
+      ['test/fixtures/images/mnist/mnist_9_1088.png', 'mnist_9_1088.png'],
+      ['test/fixtures/images/mnist/mnist_7_1055.png', 'mnist_7_1055.png'],
+      ['test/fixtures/models/mnist-8-opt-wonnx.onnx', 'models/mnist-8-opt-wonnx.onnx'],
+    ],
+  },
+};
+
+async function scenario(mode: Mode): Promise<void> {
+  const plan = PLANS[mode];
+  const dir = scratch(`e2e-${mode}`);
+  const workspace = path.join(dir, 'workspace');
+  for (const [from, to] of plan.files) {
+    fs.mkdirSync(path.dirname(path.join(workspace, to)), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, from), path.join(workspace, to));
+  }
+  console.log(`\ne2e (${mode}): ${plan.image}`);
+  const t0 = Date.now();
+  const server = await startCodeServer({ dir: path.join(dir, 'server'), vsix: [VSIX], settings: plan.settings });
+  const browser = await launchChromium(mode === 'webgpu');
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const s = new Session(page, dir, workspace);
+  const consoleLog = fs.createWriteStream(path.join(dir, 'browser-console.log'));
+  page.on('console', (m) => consoleLog.write(`${m.type()}: ${m.text()}\n`));
+  try {
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    await explorerMenu(s, plan.image, 'Look Closer: Explain Image', page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` }));
+    const panel = await s.frameWith('#method', 90_000);
+    const stage = panel.locator('.stage');
+    await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+    await s.screenshot('explained');
+    const top1 = await text(panel.locator('.prediction .pred-label').first());
+    check(`[${mode}] top-1 prediction reads "${plan.expectTop1}"`, top1 === plan.expectTop1, `shows "${top1}"`);
+    const badge = await text(panel.locator('.badge.backend'));
+    check(`[${mode}] backend badge says ${plan.backend}`, badge.startsWith(plan.backend), `badge "${badge}", title "${await panel.locator('.badge.backend').getAttribute('title')}"`);
+    check(`[${mode}] first method is ${plan.firstMethod}`, (await stage.getAttribute('data-method')) === plan.firstMethod, `data-method=${await stage.getAttribute('data-method')}`);
+    const timings = await text(panel.locator('.timings'));
+    check(`[${mode}] step timings are shown`, /forward \d/.test(timings) && /explain \d/.test(timings), timings);
+    check(`[${mode}] top 5 classes are listed`, (await panel.locator('.prediction').count()) === 5);
+    if (mode === 'webgpu') {
+      const note = await text(panel.locator('.note'));
+      check('[webgpu] the panel says why CAM was not used', /CAM does not apply/.test(note), note);
+    }
+
+    // Where the heat is: full opacity, then the reddest region of the stage.
+    await panel.locator('#opacity').fill('100');
+    const full = await stage.screenshot();
+    fs.writeFileSync(path.join(dir, 'heat-full-opacity.png'), full);
+    const object = await plan.object(workspace);
+    const peak = await heatPeak(full, object);
+    check(`[${mode}] the heatmap is drawn over the object`, inBox(peak, object) && peak.inBox > peak.outBox,
+      `peak at (${peak.x.toFixed(2)}, ${peak.y.toFixed(2)}), object box ${JSON.stringify(object)}, mean heat inside ${peak.inBox.toFixed(0)} vs outside ${peak.outBox.toFixed(0)}`);
+    await panel.locator('#opacity').fill('0');
+    const none = await stage.screenshot();
+    const change = await meanAbsDiff(full, none);
+    check(`[${mode}] the opacity slider fades the heatmap out`, change > 20, `mean pixel change between 100% and 0%: ${change.toFixed(1)}`);
+    await panel.locator('#opacity').fill('50');
+
+    // Switch method.
+    await panel.locator('#method').selectOption(plan.switchTo);
+    await panel.locator(`.stage[data-method="${plan.switchTo}"]`).waitFor({ timeout: 300_000 });
+    await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+    const caption2 = await text(panel.locator('.caption'));
+    check(`[${mode}] switching the method re-explains`, caption2.length > 0 && (await stage.getAttribute('data-method')) === plan.switchTo, caption2);
+    await s.screenshot(`method-${plan.switchTo}`);
+
+    // Switch class: the second of the top 5, then (on ImageNet) a search by label.
+    const second = panel.locator('.prediction').nth(1);
+    const secondLabel = await text(second.locator('.pred-label'));
+    const secondIndex = await second.getAttribute('data-class');
+    await second.click();
+    await panel.locator(`.stage[data-class-index="${secondIndex}"]`).waitFor({ timeout: 120_000 });
+    const caption3 = await text(panel.locator('.caption'));
+    check(`[${mode}] choosing another class shows it`, caption3.includes(secondLabel), `"${secondLabel}" in "${caption3}"`);
+    if (plan.classSearch) {
+      await panel.locator('#class-search').fill(plan.classSearch.query);
+      await panel.locator('.class-option').first().click();
+      await panel.locator('.caption', { hasText: plan.classSearch.label }).waitFor({ timeout: 120_000 });
+      check(`[${mode}] class search by label explains "${plan.classSearch.label}"`, true);
+    }
+    await s.screenshot('class');
+
+    // Save PNG and .npy into the workspace.
+    await panel.getByRole('button', { name: 'Save PNG' }).click();
+    const png = await waitForFile(path.join(workspace, 'look-closer-out'), /\.png$/);
+    const meta = png ? await sharp(png).metadata() : undefined;
+    check(`[${mode}] Save PNG writes a PNG into look-closer-out/`, !!meta && meta.format === 'png' && (meta.width ?? 0) > 0, png ? `${path.relative(workspace, png)} ${meta?.width}×${meta?.height}` : 'no file');
+    await panel.getByRole('button', { name: 'Save .npy' }).click();
+    const npy = await waitForFile(path.join(workspace, 'look-closer-out'), /\.npy$/);
+    check(`[${mode}] Save .npy writes a NumPy file`, !!npy && fs.readFileSync(npy).subarray(1, 6).toString() === 'NUMPY', npy ? path.relative(workspace, npy) : 'no file');
+
+    // The Layers view.
+    await page.locator('.activitybar .action-item a[aria-label^="Look Closer"]').first().click();
+    const layers = await s.frameWith('.layer-list', 60_000);
+    await layers.locator('.layer').first().waitFor({ timeout: 60_000 });
+    const rows = await layers.locator('.layer').count();
+    check(`[${mode}] the Layers view lists the model's layers`, rows >= 4, `${rows} layers`);
+    const defaultRow = layers.locator('.layer', { has: layers.locator('.mark.default') });
+    check(`[${mode}] the default target layer is marked`, (await defaultRow.count()) === 1);
+    await s.screenshot('layers-view');
+    // A 4-D layer other than the current target: the second layer with a spatial shape.
+    const candidates = layers.locator('.layer');
+    let chosen = '';
+    for (let i = 0; i < rows; i++) {
+      const r = candidates.nth(i);
+      const shape = await text(r.locator('.layer-shape'));
+      const marks = await r.locator('.mark.target').count();
+      if (/^\[1×\d+×\d+×\d+\]$/.test(shape) && !/×1×1\]$/.test(shape) && !marks) {
+        chosen = (await r.getAttribute('data-layer')) ?? '';
+        if (i > 0) break;
+      }
+    }
+    await layers.locator(`.layer[data-layer="${chosen}"]`).click();
+    await layers.locator('.tile').first().waitFor({ timeout: 120_000 });
+    const tiles = await layers.locator('.tile').count();
+    const stats = await layers.locator('.tile').first().getAttribute('title');
+    check(`[${mode}] clicking layer ${chosen} shows channel tiles with statistics`, tiles > 0 && /min .* max .* mean .*% zeros/.test(stats ?? ''), `${tiles} tiles; first: ${stats}`);
+    await layers.locator('#sort').selectOption('mean-desc');
+    const means = await layers.locator('.tile').evaluateAll((els) => els.slice(0, 8).map((e) => Number(/mean (\S+)/.exec(e.getAttribute('title') ?? '')?.[1])));
+    check(`[${mode}] tiles sort by mean activation`, means.every((m, i) => i === 0 || m <= means[i - 1]), means.join(' ≥ '));
+    await layers.locator('.tile').first().click();
+    await panel.locator('.stage[data-display="channel"]').waitFor({ timeout: 60_000 });
+    check(`[${mode}] clicking a tile shows that channel large over the image`, await layers.locator('.focus').isVisible(), await text(panel.locator('.caption')));
+    await s.screenshot('channel');
+    await layers.getByRole('button', { name: 'Use as target layer' }).click();
+    await panel.waitForFunction((v) => (document.querySelector('#layer') as HTMLSelectElement | null)?.value === v, chosen, { timeout: 300_000 });
+    await panel.locator('.stage[data-display="heatmap"]').waitFor({ timeout: 300_000 });
+    check(`[${mode}] "Use as target layer" sets the panel's layer`, (await panel.locator('#layer').inputValue()) === chosen, chosen);
+    await s.screenshot('target-layer');
+
+    // Narrow: the class list moves under the image.
+    await page.setViewportSize({ width: 900, height: 1000 });
+    await page.waitForTimeout(500);
+    const viewerBox = await panel.locator('.viewer').boundingBox();
+    const classesBox = await panel.locator('.classes').boundingBox();
+    check(`[${mode}] at a narrow width the classes stack under the image`, !!viewerBox && !!classesBox && classesBox.y >= viewerBox.y + viewerBox.height - 1,
+      `viewer ${JSON.stringify(viewerBox)}, classes ${JSON.stringify(classesBox)}`);
+    await s.screenshot('narrow');
+  } catch (e) {
+    check(`[${mode}] scenario ran to the end`, false, e instanceof Error ? e.message.split('\n')[0] : String(e));
+    await s.screenshot('failure').catch(() => undefined);
+  } finally {
+    consoleLog.end();
+    await browser.close().catch(() => undefined);
+    await server.stop();
+    console.log(`  (${mode} took ${((Date.now() - t0) / 1000).toFixed(0)} s; screenshots in ${path.relative(ROOT, dir)}/)`);
+  }
+}
+
+async function main(): Promise<number> {
+  if (!fs.existsSync(VSIX)) throw new Error(`${path.relative(ROOT, VSIX)} is missing: run 'npm run package' first.`);
+  const t0 = Date.now();
+  for (const m of MODES) await scenario(m);
+  console.log(`\ne2e finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then((c) => process.exit(c), (e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
