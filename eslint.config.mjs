@@ -28,6 +28,17 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/protocol/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', ...nodeBuiltins], message: 'src/protocol is shared by the host and the webviews: no Node imports.' },
+          { group: ['vscode'], message: 'src/protocol is shared by the host and the webviews: no vscode imports.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['webview/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

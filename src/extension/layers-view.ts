@@ -62,7 +62,9 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
       // Same layer, new image: refresh its tiles.
       const layer = this.selected.layer;
       panel.activations(layer).then((a) => {
-        if (this.panel === panel) (this.selected = a), this.replay();
+        if (this.panel !== panel) return;
+        this.selected = a;
+        this.replay();
       }, (e) => showError(e, 'Layers'));
     }
     this.replay();

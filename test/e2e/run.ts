@@ -94,8 +94,13 @@ async function heatPeak(png: Buffer, box: Box): Promise<{ x: number; y: number; 
       heat /= cell * cell;
       const fx = (cx + 0.5) / cw, fy = (cy + 0.5) / ch;
       const inside = fx >= box.x0 && fx <= box.x1 && fy >= box.y0 && fy <= box.y1;
-      if (inside) (sumIn += heat), nIn++;
-      else (sumOut += heat), nOut++;
+      if (inside) {
+        sumIn += heat;
+        nIn++;
+      } else {
+        sumOut += heat;
+        nOut++;
+      }
       if (heat > best) [best, bx, by] = [heat, fx, fy];
     }
   }

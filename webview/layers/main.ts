@@ -86,8 +86,10 @@ filter.addEventListener('input', renderList);
 list.addEventListener('keydown', (ev) => {
   const rows = [...list.querySelectorAll<HTMLButtonElement>('button.layer')];
   const i = rows.indexOf(document.activeElement as HTMLButtonElement);
-  if (ev.key === 'ArrowDown') rows[Math.min(rows.length - 1, i + 1)]?.focus(), ev.preventDefault();
-  if (ev.key === 'ArrowUp') rows[Math.max(0, i - 1)]?.focus(), ev.preventDefault();
+  const next = ev.key === 'ArrowDown' ? Math.min(rows.length - 1, i + 1) : ev.key === 'ArrowUp' ? Math.max(0, i - 1) : -1;
+  if (next < 0) return;
+  rows[next]?.focus();
+  ev.preventDefault();
 });
 
 function select(layer: string): void {
