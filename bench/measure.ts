@@ -1,0 +1,119 @@
+/**
+ * The benchmark's measuring loop, shared by Node and the browser page: forward passes and every registered
+ * method, end to end through the public API, timed as medians of repeated runs after warm-up.
+ *
+ * Each method run is paired with a forward pass run right before it, and its ratio to one forward pass is
+ * the median of those pairs' ratios, so that load from other processes on a small machine shifts both
+ * sides of a ratio alike. Nothing here imports Node or DOM APIs.
+ */
+import type { Explainer } from '../src/core/explainer';
+import type { ExplainRequest, Method } from '../src/core/methods/method';
+import type { Float32Tensor } from '../src/core/tensor';
+
+/** One measured line of the table. */
+export interface BenchRow {
+  /** 'forward', or a method id with its class count, e.g. 'gradcam' or 'gradcam ×5'. */
+  readonly id: string;
+  readonly method?: string;
+  readonly classes?: number;
+  readonly status: 'ok' | 'n/a' | 'error';
+  /** First call: builds and loads whatever the method caches (backward graph, probe), in ms. */
+  readonly firstMs?: number;
+  readonly medianMs?: number;
+  readonly minMs?: number;
+  /** Median over runs of (this run's time / the paired forward pass's time). */
+  readonly ratio?: number;
+  /** Fastest run / fastest paired forward pass: the least disturbed runs, when other processes load the machine. */
+  readonly minRatio?: number;
+  readonly reps?: number;
+  /** Why a row is n/a or failed. */
+  readonly note?: string;
+}
+
+/** How to measure. */
+export interface MeasureOptions {
+  readonly reps: number;
+  readonly warmup: number;
+  /** Stop repeating a row once it has run this long (s) and at least 3 times. */
+  readonly maxSecondsPerRow: number;
+  /** Method ids measured for the top 5 classes as well as for one. */
+  readonly top5: readonly string[];
+  /** Extra request fields (e.g. the source image for attention crops). */
+  readonly extra?: Partial<ExplainRequest>;
+  /** Called before each timed pair, e.g. to collect garbage so that no collection lands inside a timing. */
+  readonly beforeRun?: () => void;
+  /** Called after each step, e.g. to sample memory. */
+  readonly onStep?: (label: string) => void;
+  /** Progress lines. */
+  readonly log?: (line: string) => void;
+}
+
+const now = () => performance.now();
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t = now();
+  await f();
+  return now() - t;
+}
+
+/** Measures the forward pass and each method (once for 1 class, and for 5 where asked). */
+export async function measureMethods(explainer: Explainer, input: Float32Tensor, methods: readonly Method[], opts: MeasureOptions): Promise<BenchRow[]> {
+  const log = opts.log ?? (() => undefined);
+  const forward = () => explainer.forward(input);
+  await forward();
+  for (let i = 0; i < opts.warmup; i++) await forward();
+  const fwd: number[] = [];
+  for (let i = 0; i < opts.reps; i++) {
+    opts.beforeRun?.();
+    fwd.push(await timed(forward));
+  }
+  opts.onStep?.('forward');
+  const fwdMedian = median(fwd);
+  const rows: BenchRow[] = [{ id: 'forward', status: 'ok', medianMs: fwdMedian, minMs: Math.min(...fwd), ratio: 1, reps: fwd.length }];
+  log(`forward ${fwdMedian.toFixed(1)} ms`);
+  const classCount = await explainer.numClasses();
+
+  for (const m of methods) {
+    for (const k of opts.top5.includes(m.id) ? [1, 5] : [1]) {
+      const id = k === 1 ? m.id : `${m.id} ×${k}`;
+      if (k > classCount) continue;
+      const request: ExplainRequest = { input, top: k, target: 'logit', ...opts.extra };
+      const run = () => m.run(explainer, request);
+      let firstMs: number;
+      try {
+        firstMs = await timed(run);
+      } catch (e) {
+        const kind = (e as { kind?: string }).kind;
+        const note = e instanceof Error ? e.message : String(e);
+        rows.push({ id, method: m.id, classes: k, status: kind === 'method-not-applicable' || kind === 'unsupported-operator' ? 'n/a' : 'error', note });
+        log(`${id}: ${kind ?? 'error'}: ${note}`);
+        continue;
+      }
+      const start = now();
+      // The first call already warmed up slow methods (occlusion runs hundreds of forward passes).
+      for (let i = 0; i < opts.warmup && firstMs < (opts.maxSecondsPerRow * 1000) / 10; i++) await run();
+      const times: number[] = [];
+      const fwds: number[] = [];
+      const ratios: number[] = [];
+      for (let i = 0; i < opts.reps; i++) {
+        opts.beforeRun?.();
+        const f = await timed(forward);
+        const t = await timed(run);
+        times.push(t);
+        fwds.push(f);
+        ratios.push(t / f);
+        if (i >= 2 && (now() - start) / 1000 > opts.maxSecondsPerRow) break;
+      }
+      opts.onStep?.(id);
+      const row: BenchRow = { id, method: m.id, classes: k, status: 'ok', firstMs, medianMs: median(times), minMs: Math.min(...times), ratio: median(ratios), minRatio: Math.min(...times) / Math.min(...fwds), reps: times.length };
+      rows.push(row);
+      log(`${id} ${row.medianMs!.toFixed(1)} ms (${row.ratio!.toFixed(2)}× forward, first call ${firstMs.toFixed(0)} ms)`);
+    }
+  }
+  return rows;
+}

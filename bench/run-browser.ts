@@ -1,0 +1,116 @@
+/**
+ * One benchmark case in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core): bundles
+ * bench/browser-page.ts, serves it with the onnxruntime-web files, the model and the input preprocessed in
+ * Node, and runs the measuring loop in the page. Prints one JSON line like bench/run-node.ts.
+ *
+ *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu] [--reps N] …
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import { webRuntime } from '../src/node/ort-runtime';
+import { loadInput, loadModel } from '../src/node/workbench';
+import type { PageOptions } from './browser-page';
+import type { CaseResult } from './run-node';
+
+const ROOT = path.resolve(__dirname, '..');
+const OUT = path.join(ROOT, '.cache', 'bench-browser');
+const CHROMIUM = '/usr/bin/chromium';
+const ORT_DIST = path.join(ROOT, 'node_modules', 'onnxruntime-web', 'dist');
+const TINY = path.join(ROOT, 'test', 'fixtures', 'models', 'mnist-8-opt-wonnx.onnx');
+
+/** Debian's Chromium, installed with apt when missing (as root). */
+function ensureChromium(): void {
+  if (fs.existsSync(CHROMIUM)) return;
+  process.stderr.write('Chromium is missing: apt-get install -y chromium…\n');
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string' }, image: { type: 'string' }, ep: { type: 'string' },
+      reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
+      top5: { type: 'string' }, methods: { type: 'string' },
+    },
+  });
+  ensureChromium();
+  const modelPath = values.model!;
+  // Preprocess exactly as the Node cases do (sidecar, preset, labels), then hand the page the tensor.
+  const model = await loadModel(webRuntime(), modelPath);
+  const input = await loadInput(model, values.image!);
+  const image = (input as typeof input & { image?: { width: number; height: number; data: Uint8Array } }).image;
+  await model.explainer.dispose();
+
+  fs.mkdirSync(OUT, { recursive: true });
+  await esbuild.build({
+    entryPoints: [path.join(__dirname, 'browser-page.ts')], outfile: path.join(OUT, 'page.js'), bundle: true,
+    platform: 'browser', format: 'esm', target: 'chrome120', conditions: ['onnxruntime-web-use-extern-wasm'], logLevel: 'warning',
+  });
+  const files: Record<string, () => Buffer> = {
+    '/': () => Buffer.from('<!DOCTYPE html><meta charset="utf-8"><title>Look Closer bench</title><script type="module" src="/page.js"></script>'),
+    '/page.js': () => fs.readFileSync(path.join(OUT, 'page.js')),
+    '/model.onnx': () => fs.readFileSync(modelPath),
+    '/tiny.onnx': () => fs.readFileSync(TINY),
+    '/input.bin': () => Buffer.from(input.tensor.data.buffer, input.tensor.data.byteOffset, input.tensor.data.byteLength),
+    '/image.rgba': () => Buffer.from(image?.data ?? new Uint8Array()),
+  };
+  const types: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '/': 'text/html' };
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    let body: Buffer | undefined;
+    if (files[url]) body = files[url]();
+    else if (url.startsWith('/ort/') && /^[\w.-]+$/.test(url.slice(5)) && fs.existsSync(path.join(ORT_DIST, url.slice(5)))) body = fs.readFileSync(path.join(ORT_DIST, url.slice(5)));
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    // Cross-origin isolation, as a page needs it for SharedArrayBuffer (the webview has none; one thread either way).
+    res.writeHead(200, {
+      'Content-Type': types[path.extname(url)] ?? types[url] ?? 'application/octet-stream',
+      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
+    });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const ep = values.ep === 'webgpu' ? 'webgpu' : 'wasm';
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', ep === 'webgpu' ? '--enable-unsafe-webgpu' : '--disable-gpu', '--enable-precise-memory-info'],
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => process.stderr.write(`  [${path.basename(modelPath)} chromium ${ep}] ${m.text()}\n`));
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => 'runBench' in window);
+    const opts: PageOptions = {
+      name: path.basename(modelPath), ep, dims: [...input.tensor.dims], inputSize: model.explainer.inputSize,
+      image: image ? { width: image.width, height: image.height } : undefined, crop: input.crop, preprocessing: model.preprocessing.preprocessing,
+      methods: values.methods?.split(','), reps: Number(values.reps ?? 7), warmup: Number(values.warmup ?? 1), maxSeconds: Number(values['max-seconds'] ?? 20),
+      top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
+    };
+    const r = await page.evaluate((o) => (window as unknown as { runBench(o: unknown): Promise<{ backend: string; fallbacks: string[]; runtimeStartMs: number; loadMs: number; rows: CaseResult['rows']; peakHeapMB: number }> }).runBench(o), opts);
+    for (const f of r.fallbacks) process.stderr.write(`  note: ${f}\n`);
+    const result: CaseResult = {
+      model: modelPath, backend: r.backend, environment: 'chromium', modelMB: fs.statSync(modelPath).size / 2 ** 20,
+      inputDims: input.tensor.dims, runtimeStartMs: r.runtimeStartMs, loadMs: r.loadMs, rows: r.rows,
+      memory: { peakRssMB: NaN, peakHeapMB: r.peakHeapMB, peakExternalMB: NaN },
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});
