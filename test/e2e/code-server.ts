@@ -140,8 +140,19 @@ export async function startCodeServer(o: CodeServerOptions): Promise<CodeServer>
       while (!exited && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       // Its file watchers and extension host live in the same group: make sure none is left.
       killGroup(pid, 'SIGKILL');
+      const gone = Date.now() + 5000;
+      while (groupAlive(pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
     },
   };
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -302,6 +302,14 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] "Use as target layer" sets the panel's layer`, (await panel.locator('#layer').inputValue()) === chosen, chosen);
     await s.screenshot('target-layer');
 
+    // Hide the Layers view and bring it back: it replays the layer list and the selected layer's tiles.
+    await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+    await page.locator('.activitybar .action-item a[aria-label^="Look Closer"]').first().click();
+    const again = await s.frameWith('.layer-list .layer', 60_000);
+    await again.locator('.tile').first().waitFor({ timeout: 60_000 });
+    check(`[${mode}] the Layers view shows its state again after being hidden`,
+      (await again.locator('.layer').count()) === rows && (await again.locator('.detail-title').textContent()) === chosen, `${await again.locator('.tile').count()} tiles of ${chosen}`);
+
     // Narrow: the class list moves under the image.
     await page.setViewportSize({ width: 900, height: 1000 });
     await page.waitForTimeout(500);
