@@ -141,7 +141,8 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
   const target = (values.target ?? 'logit') as ScoreTarget;
   if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
   const layer = values.layer ?? (method.family === 'cam' ? await model.explainer.defaultLayer() : undefined);
-  const forward = await model.explainer.forward(input.tensor, layer ? [layer] : []);
+  // Only CAM reads the layer's activations from this pass; the others would pay for a second session.
+  const forward = await model.explainer.forward(input.tensor, layer && method.reusesForward ? [layer] : []);
   const te = performance.now();
   const nClasses = forward.logits.length;
   const classes = values.class?.length

@@ -283,7 +283,7 @@ export class Explainer {
     return this.upgraded;
   }
 
-  /** The backward graph and its session for a spec (cached per targets, score, rectifier mode and seed kind). */
+  /** The backward graph and its session for a spec (cached per targets, score, rectifier mode, seed kind and seeded tensor). */
   private backwardSession(spec: BackwardSpec) {
     const key = JSON.stringify([spec.targets, spec.score, spec.mode, spec.seed, spec.from ?? null]);
     let b = this.backward.get(key);
@@ -306,7 +306,8 @@ export class Explainer {
   /** Runs forward and backward once: gradients of each class's score w.r.t. the targets, and the forward pass. */
   async gradients(x: Float32Tensor, req: GradientRequest): Promise<GradientResult> {
     const topk = 'top' in req;
-    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: topk ? 'topk' : 'classes', from: req.from };
+    // One graph serves named classes and top-K requests alike (seed 'either'): one session, one copy of the weights.
+    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: 'either', from: req.from };
     const { graph, session } = await this.backwardSession(spec);
     if (!topk && req.from) {
       const n = (await this.upgradedModel()).shapes.get(req.from)!.slice(1).reduce((a, b) => a * b, 1);
@@ -320,11 +321,12 @@ export class Explainer {
       }
     }
     const fetch = [graph.classesOutput, ...Object.values(graph.gradOutputs), ...req.targets.filter((t) => t !== this.input.name), this.scores.logits, this.scores.output];
-    const runOnce = async (seed: Tensor) => session.run({ ...this.feed(x), [graph.seedInput]: seed }, [...new Set(fetch)]);
     const i64 = (v: readonly number[]): Tensor => ({ type: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
+    const runOnce = async (named: readonly number[], k: number) =>
+      session.run({ ...this.feed(x), [graph.seedInput]: i64(named), [graph.topInput!]: i64([k]) }, [...new Set(fetch)]);
     let outs: Record<string, Tensor>[];
     if (graph.batchSafe || (!topk && req.classes.length === 1) || (topk && req.top === 1)) {
-      outs = [await runOnce(topk ? i64([req.top]) : i64(req.classes))];
+      outs = [await runOnce(topk ? [] : req.classes, topk ? req.top : 0)];
     } else {
       // Some rule mixes the class batch: run one class at a time (the forward is recomputed per class).
       let classes: readonly number[];
@@ -332,7 +334,7 @@ export class Explainer {
       else classes = req.classes;
       const cs = [...classes];
       outs = [];
-      for (const c of cs) outs.push(await runOnce(i64([c])));
+      for (const c of cs) outs.push(await runOnce([c], 0));
     }
     const classes = outs.flatMap((o) => Array.from(o[graph.classesOutput].data as BigInt64Array, Number));
     const grads: Record<string, Float32Tensor> = {};

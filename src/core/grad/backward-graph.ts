@@ -25,8 +25,12 @@ export interface BackwardSpec {
   /** Differentiate the pre-softmax logit or the softmax probability of each class. */
   readonly score: 'logit' | 'softmax';
   readonly mode: RectifierMode;
-  /** 'classes': an int64 [K] input names the classes; 'topk': an int64 [1] input K picks the top K. */
-  readonly seed: 'classes' | 'topk';
+  /**
+   * 'classes': an int64 [K] input names the classes; 'topk': an int64 [1] input K picks the top K; 'either':
+   * both inputs, the explained classes being the named ones followed by the top K (K = 0: only the named
+   * ones), so that one graph and one session serve both kinds of request.
+   */
+  readonly seed: 'classes' | 'topk' | 'either';
   /** Method name for error messages. */
   readonly method: string;
   /**
@@ -39,8 +43,10 @@ export interface BackwardSpec {
 /** Names in the rewritten model. */
 export interface BackwardGraph {
   readonly model: onnx.ModelProto;
-  /** int64 [K] class indices (seed 'classes') or int64 [1] K (seed 'topk'). */
+  /** int64 [K] class indices (seeds 'classes' and 'either') or int64 [1] K (seed 'topk'). */
   readonly seedInput: string;
+  /** int64 [1] K of the top-K classes appended to the named ones (seed 'either' only). */
+  readonly topInput?: string;
   /** Output holding the explained class indices, int64 [K]. */
   readonly classesOutput: string;
   /** Output per target: float32 gradient of shape [K, ...targetShape[1:]]. */
@@ -138,14 +144,16 @@ export function buildBackward(
   const logitShape = shape(root);
   const numClasses = logitShape.slice(1).reduce((a, b) => a * b, 1);
   const logitsFlat = emit.op('Reshape', [f32(root), emit.i64([1, numClasses])]);
-  let classes: string;
-  if (spec.seed === 'classes') {
+  let classes = '';
+  if (spec.seed === 'classes' || spec.seed === 'either') {
     graph.addInput(SEED_CLASSES, 'int64', ['K']);
     classes = SEED_CLASSES;
-  } else {
+  }
+  if (spec.seed === 'topk' || spec.seed === 'either') {
     graph.addInput(SEED_K, 'int64', [1]);
     const [, idx] = graph.addNode('TopK', [logitsFlat, SEED_K], 2, { axis: 1, largest: 1, sorted: 1 });
-    classes = emit.op('Reshape', [idx, emit.i64([-1])]);
+    const top = emit.op('Reshape', [idx, emit.i64([-1])]);
+    classes = spec.seed === 'either' ? emit.op('Concat', [SEED_CLASSES, top], { axis: 0 }) : top;
   }
   graph.addNode('Identity', [classes], [CLASSES_OUT]);
   graph.addOutput(CLASSES_OUT, 'int64');
@@ -212,7 +220,7 @@ export function buildBackward(
   }
   const cpuNodes = graph.nodes.filter((n) => n.opType === 'MaxPool' && n.output.length > 1 && n.output[1]).map((n) => n.name || n.output[0]);
   return {
-    model, seedInput: spec.seed === 'classes' ? SEED_CLASSES : SEED_K, classesOutput: CLASSES_OUT,
+    model, seedInput: spec.seed === 'topk' ? SEED_K : SEED_CLASSES, topInput: spec.seed === 'either' ? SEED_K : undefined, classesOutput: CLASSES_OUT,
     gradOutputs, batchSafe: emit.batchUnsafe.length === 0, cpuNodes,
   };
 }
