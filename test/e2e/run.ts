@@ -201,6 +201,12 @@ async function scenario(mode: Mode): Promise<void> {
     await explorerMenu(s, plan.image, 'Look Closer: Explain Image', page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` }));
     const panel = await s.frameWith('#method', 90_000);
     const stage = panel.locator('.stage');
+    // Loading the model takes seconds: VS Code shows a cancellable progress notification meanwhile.
+    const progress = page.locator('.notification-toast', { hasText: `Look Closer: Explaining ${plan.image}` });
+    const sawProgress = await progress.waitFor({ timeout: 20_000 }).then(() => true, () => false);
+    const cancellable = sawProgress && (await progress.getByRole('button', { name: 'Cancel' }).count()) > 0;
+    if (sawProgress) await s.screenshot('progress');
+    check(`[${mode}] a cancellable progress notification shows while the model loads`, cancellable);
     await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
     await s.screenshot('explained');
     const top1 = await text(panel.locator('.prediction .pred-label').first());
@@ -229,6 +235,15 @@ async function scenario(mode: Mode): Promise<void> {
     const change = await meanAbsDiff(full, none);
     check(`[${mode}] the opacity slider fades the heatmap out`, change > 20, `mean pixel change between 100% and 0%: ${change.toFixed(1)}`);
     await panel.locator('#opacity').fill('50');
+
+    // Start a slow method and cancel it from the panel: the explanation shown stays as it was.
+    const before = await stage.getAttribute('data-method');
+    await panel.locator('#method').selectOption('guided-gradcam');
+    const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 5000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
+    console.log(`    (cancel: ${clicked})`);
+    await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+    const status = await text(panel.locator('.status-text'));
+    check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `status "${status}", shows ${await stage.getAttribute('data-method')}`);
 
     // Switch method.
     await panel.locator('#method').selectOption(plan.switchTo);

@@ -511,8 +511,14 @@ function showTimings(): void {
 // ------------------------------------------------------------------ user input
 
 function rerun(what: string, change: Partial<Choices>): void {
+  const previous = { ...choices };
   Object.assign(choices, change);
-  job(what, undefined, (s) => explainNow(s, {})).catch((e) => report(e, true));
+  job(what, undefined, (s) => explainNow(s, {})).catch((e) => {
+    // A cancelled or failed change does not stick: the controls go back to what is shown.
+    Object.assign(choices, previous);
+    refreshControls();
+    report(e, true);
+  });
 }
 
 function chooseClass(index: number): void {
