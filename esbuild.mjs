@@ -42,13 +42,13 @@ const targets = {
     external: ['vscode'],
   },
   webview: {
-    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts' },
+    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', 'ort-worker': 'webview/ort-worker.ts' },
     outdir: 'dist/webview',
     platform: 'browser',
     format: 'esm',
     target: 'chrome120',
-    // onnxruntime-web/webgpu without its wasm glue inlined: the glue (.mjs) and binary (.wasm) are loaded
-    // at run time from dist/webview/ort/, where the plugin below copies exactly the pair this entry loads.
+    // onnxruntime-web/webgpu (in the worker) without its wasm glue inlined: the panel fetches the glue (.mjs)
+    // and binary (.wasm) from dist/webview/ort/, where the plugin below copies exactly the pair this entry loads.
     conditions: ['onnxruntime-web-use-extern-wasm'],
     plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/webview/ort', ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'])],
   },

@@ -1,63 +1,71 @@
 /**
- * The core's Runtime on onnxruntime-web in a webview: the native WebGPU EP when an adapter exists (or the
- * setting asks for it), else WASM. A session that fails on WebGPU is rebuilt on WASM and the reason kept,
- * so the panel can say what ran where.
+ * The core's Runtime on onnxruntime-web, running in a worker: the native WebGPU EP when an adapter exists
+ * (or the setting asks for it), else WASM. A session that fails on WebGPU is rebuilt on WASM and the
+ * reason kept, so the panel can say what ran where.
  */
-import * as ort from 'onnxruntime-web/webgpu';
 import { LookCloserError } from '../src/core/errors';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
-import type { Tensor } from '../src/core/tensor';
+import { Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
+import type { Backend, GpuProbe, PanelToWorker, WorkerToPanel } from './ort-worker-protocol';
 
-/** The little of WebGPU the probe needs (TypeScript's DOM lib has no WebGPU types). */
-interface GpuAdapterLike {
-  readonly features: { has(name: string): boolean };
-  readonly info?: { readonly architecture?: string; readonly vendor?: string; readonly description?: string };
-  readonly isFallbackAdapter?: boolean;
-}
-interface GpuLike {
-  requestAdapter(): Promise<GpuAdapterLike | null>;
+export type { Backend, GpuProbe } from './ort-worker-protocol';
+
+/** The files beside the bundles: the worker and exactly the onnxruntime pair the webgpu entry loads. */
+const WORKER = 'ort-worker.js';
+const GLUE = 'ort/ort-wasm-simd-threaded.asyncify.mjs';
+const WASM = 'ort/ort-wasm-simd-threaded.asyncify.wasm';
+
+let worker: Promise<{ messenger: Messenger<PanelToWorker, WorkerToPanel>; version: string }> | undefined;
+
+async function fetchOk(url: string): Promise<Response> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r;
 }
 
-/** What the probe found about WebGPU in this webview. */
-export interface GpuProbe {
-  readonly available: boolean;
-  /** Adapter description, e.g. "google swiftshader". */
-  readonly adapter?: string;
-  readonly shaderF16: boolean;
-  /** Why WebGPU is unavailable. */
-  readonly reason?: string;
+/** Starts the worker once: webviews only allow workers from blob URLs, so the panel fetches the worker and onnxruntime's files and hands them over. */
+export function startWorker(base: string): Promise<{ messenger: Messenger<PanelToWorker, WorkerToPanel>; version: string }> {
+  worker ??= (async () => {
+    try {
+      const [code, glue, wasm] = await Promise.all([
+        fetchOk(base + WORKER).then((r) => r.text()),
+        fetchOk(base + GLUE).then((r) => r.text()),
+        fetchOk(base + WASM).then((r) => r.arrayBuffer()),
+      ]);
+      const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module', name: 'onnxruntime' });
+      const messenger = new Messenger<PanelToWorker, WorkerToPanel>({
+        post: (m) => w.postMessage(m),
+        listen: (cb) => {
+          const h = (e: MessageEvent) => cb(e.data);
+          w.addEventListener('message', h);
+          return { dispose: () => w.removeEventListener('message', h) };
+        },
+      }, { request: async () => undefined, notify: () => undefined });
+      const { version } = await messenger.request({ type: 'init', glue, wasm });
+      return { messenger, version };
+    } catch (e) {
+      worker = undefined;
+      throw new LookCloserError('runtime', `onnxruntime-web could not start in the panel: ${e instanceof Error ? e.message : e}`, e);
+    }
+  })();
+  return worker;
+}
+
+let base = './';
+
+/** Sets where the worker and onnxruntime's files are (the webview URI of dist/webview/). */
+export function configureOrt(webviewBase: string): void {
+  base = webviewBase;
 }
 
 let probed: Promise<GpuProbe> | undefined;
 
-/** Asks the browser for a WebGPU adapter once. */
+/** Asks the worker's browser context for a WebGPU adapter once. */
 export function probeWebGpu(): Promise<GpuProbe> {
-  probed ??= (async (): Promise<GpuProbe> => {
-    const gpu = (navigator as unknown as { gpu?: GpuLike }).gpu;
-    if (!gpu) return { available: false, shaderF16: false, reason: 'this webview has no WebGPU (navigator.gpu is missing)' };
-    try {
-      const a = await gpu.requestAdapter();
-      if (!a) return { available: false, shaderF16: false, reason: 'the browser offers no WebGPU adapter' };
-      const name = [a.info?.vendor, a.info?.architecture].filter(Boolean).join(' ') || a.info?.description || 'unknown adapter';
-      return { available: true, adapter: name, shaderF16: a.features.has('shader-f16') };
-    } catch (e) {
-      return { available: false, shaderF16: false, reason: `requesting a WebGPU adapter failed (${e instanceof Error ? e.message : e})` };
-    }
-  })();
+  probed ??= startWorker(base).then(({ messenger }) => messenger.request({ type: 'probe' }));
   return probed;
 }
-
-/** Points onnxruntime at the wasm files shipped in the extension; webviews have no SharedArrayBuffer, so one thread. */
-export function configureOrt(wasmBase: string): void {
-  ort.env.wasm.wasmPaths = wasmBase;
-  ort.env.wasm.numThreads = 1;
-  ort.env.wasm.proxy = false;
-  ort.env.logLevel = 'error';
-}
-
-/** Which backend runs; 'webgpu' sessions may still have fallen back one by one. */
-export type Backend = 'webgpu' | 'wasm';
 
 /** A runtime that knows which backend it chose and records every fallback. */
 export interface WebRuntime extends Runtime {
@@ -72,30 +80,9 @@ function clean(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
 }
 
-function toOrt(t: Tensor): ort.Tensor {
-  return new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims as number[]);
-}
-
-function fromOrt(t: ort.Tensor): Tensor {
-  let data = t.data as Tensor['data'];
-  // Where the browser has Float16Array, onnxruntime-web returns float16 outputs as one; the core reads half bits.
-  if (t.type === 'float16' && !(data instanceof Uint16Array)) {
-    const v = data as unknown as ArrayBufferView & { length: number };
-    data = new Uint16Array(v.buffer, v.byteOffset, v.length);
-  }
-  return { type: t.type as Tensor['type'], dims: [...t.dims], data };
-}
-
-async function create(model: Uint8Array, backend: Backend, options?: SessionOptions): Promise<ort.InferenceSession> {
-  const ep: ort.InferenceSession.ExecutionProviderConfig = backend === 'webgpu'
-    // MaxPool with an Indices output is placed on WebGPU but only runs on the CPU: the backward graph names such nodes.
-    ? { name: 'webgpu', ...(options?.cpuNodes?.length ? { forceCpuNodeNames: [...options.cpuNodes] } : {}) }
-    : 'wasm';
-  return ort.InferenceSession.create(model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
-}
-
 /** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */
 export async function webRuntime(setting: ExecutionProviderSetting): Promise<WebRuntime> {
+  const { messenger, version } = await startWorker(base);
   const fallbacks: string[] = [];
   const used = new Set<Backend>();
   let preferred: Backend = 'wasm';
@@ -105,16 +92,15 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
       if (setting === 'webgpu') fallbacks.push(`WebGPU was requested but ${gpu.reason}; running on WASM.`);
     } else preferred = 'webgpu';
   }
-  const runtime: WebRuntime = {
+  const create = async (model: Uint8Array, backend: Backend, options?: SessionOptions) =>
+    messenger.request({ type: 'create', model, backend, cpuNodes: options?.cpuNodes });
+  return {
     preferred,
     fallbacks,
     used,
-    get backend() {
-      return `onnxruntime-web ${ort.env.versions.web ?? ''} (${preferred})`;
-    },
+    backend: `onnxruntime-web ${version} (${preferred}, worker)`,
     async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
       let backend: Backend = preferred;
-      let s: ort.InferenceSession;
       const onWasm = async (why: string) => {
         fallbacks.push(`WebGPU failed (${why}); this step runs on WASM.`);
         backend = 'wasm';
@@ -124,6 +110,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           throw new LookCloserError('runtime', `onnxruntime could not load the model: ${clean(e)}`, e);
         }
       };
+      let s: Awaited<ReturnType<typeof create>>;
       try {
         s = await create(model, backend, options);
       } catch (e) {
@@ -139,31 +126,26 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           return s.outputNames;
         },
         async run(feeds, fetches) {
-          const f: Record<string, ort.Tensor> = {};
-          for (const [k, t] of Object.entries(feeds)) f[k] = toOrt(t);
-          let out: ort.InferenceSession.ReturnType;
+          let out;
           try {
-            out = fetches ? await s.run(f, [...fetches]) : await s.run(f);
+            out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
           } catch (e) {
             if (proven || backend !== 'webgpu') throw new LookCloserError('runtime', `onnxruntime failed to run the model: ${clean(e)}`, e);
             // The first run on WebGPU failed (e.g. an operator the EP cannot run): rebuild on WASM and retry.
-            void s.release().catch(() => undefined);
+            void messenger.request({ type: 'release', session: s.session }).catch(() => undefined);
             s = await onWasm(clean(e));
             try {
-              out = fetches ? await s.run(f, [...fetches]) : await s.run(f);
+              out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
             } catch (e2) {
               throw new LookCloserError('runtime', `onnxruntime failed to run the model: ${clean(e2)}`, e2);
             }
           }
           proven = true;
           used.add(backend);
-          const res: Record<string, Tensor> = {};
-          for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
-          return res;
+          return out;
         },
-        release: () => s.release(),
+        release: () => messenger.request({ type: 'release', session: s.session }),
       };
     },
   };
-  return runtime;
 }

@@ -35,7 +35,7 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
   const src = webview.cspSource;
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', page.script));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', page.style));
-  const ortBase = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'ort')).toString() + '/';
+  const bundles = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview')).toString() + '/';
   const csp = [
     // Nothing is allowed unless a directive below says so.
     "default-src 'none'",
@@ -43,10 +43,12 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
     `style-src ${src}`,
     // Canvases export PNGs as blobs; icons come from the extension.
     `img-src ${src} blob: data:`,
-    // Our bundle by nonce. The onnxruntime webview also needs to compile WebAssembly ('wasm-unsafe-eval',
-    // not 'unsafe-eval') and to import onnxruntime's .mjs glue from the extension's folder.
-    page.runsOnnx ? `script-src 'nonce-${n}' 'wasm-unsafe-eval' ${src}` : `script-src 'nonce-${n}'`,
-    // onnxruntime fetches its .wasm from the extension; nothing else is fetched, nothing remote.
+    // Our bundle by nonce. The onnxruntime webview also compiles WebAssembly ('wasm-unsafe-eval', not
+    // 'unsafe-eval'), and its worker imports onnxruntime's .mjs glue from a blob URL the panel made.
+    page.runsOnnx ? `script-src 'nonce-${n}' 'wasm-unsafe-eval' blob:` : `script-src 'nonce-${n}'`,
+    // Webviews only start workers from blob URLs: the onnxruntime worker is one.
+    page.runsOnnx ? 'worker-src blob:' : "worker-src 'none'",
+    // The panel fetches the worker bundle and onnxruntime's .mjs and .wasm from the extension; nothing remote.
     page.runsOnnx ? `connect-src ${src}` : "connect-src 'none'",
   ].join('; ');
   return `<!DOCTYPE html>
@@ -58,7 +60,7 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
 <link rel="stylesheet" href="${style}">
 <title>${escapeHtml(page.title)}</title>
 </head>
-<body data-ort-base="${escapeHtml(ortBase)}">
+<body data-bundles="${escapeHtml(bundles)}">
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
 <script type="module" nonce="${n}" src="${script}"></script>
 </body>

@@ -240,10 +240,9 @@ async function scenario(mode: Mode): Promise<void> {
     const before = await stage.getAttribute('data-method');
     await panel.locator('#method').selectOption('guided-gradcam');
     const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 5000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
-    console.log(`    (cancel: ${clicked})`);
     await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
     const status = await text(panel.locator('.status-text'));
-    check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `status "${status}", shows ${await stage.getAttribute('data-method')}`);
+    check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `Cancel ${clicked}; status "${status}", shows ${await stage.getAttribute('data-method')}`);
 
     // Switch method.
     await panel.locator('#method').selectOption(plan.switchTo);

@@ -26,8 +26,12 @@ async function viaCodeServer(dir: string, workspace: string): Promise<number> {
     const exit = new Promise<number>((resolve) => void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)));
     page.on('console', (m) => {
       // The extension host's console (mocha's reporter) is mirrored to the page console, printf-style with %c styling.
+      // Only the extension host's output (the suite) and the webviews' (the panel) are of interest, not the workbench's own logs.
+      const fromExtensionHost = m.text().includes('[Extension Host]');
+      const fromWorkbench = /\/workbench\/workbench\.js|\/vs\/code\/browser\//.test(m.location().url ?? '');
+      if (!fromExtensionHost && fromWorkbench) return;
       void Promise.all(m.args().map((a) => a.jsonValue().catch(() => String(a)))).then((args) => {
-        const text = args.length && typeof args[0] === 'string' ? formatConsole(args as [string, ...unknown[]]) : m.text();
+        const text = args.length ? formatConsole(args) : m.text();
         if (/vsda|Failed to load resource|127\.0\.0\.1:9\//.test(text)) return;
         process.stdout.write(`${text}\n`);
       });
@@ -49,14 +53,20 @@ async function viaCodeServer(dir: string, workspace: string): Promise<number> {
   }
 }
 
-/** Applies printf-style %s/%d/%o substitutions and drops %c styles, as the browser console shows them. */
-function formatConsole([fmt, ...rest]: [string, ...unknown[]]): string {
-  let i = 0;
-  const out = fmt.replace(/%[sdioOfc]/g, (spec) => {
-    const v = rest[i++];
-    return spec === '%c' ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-  });
-  return [out, ...rest.slice(i).map((v) => (typeof v === 'string' ? v : JSON.stringify(v)))].join(' ').replace(/^\s*\[Extension Host\]\s*/, '');
+/** Applies printf-style %s/%d/%o substitutions (in any string argument) and drops %c styles, as the browser console shows them. */
+function formatConsole(args: readonly unknown[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < args.length;) {
+    let a = args[i++];
+    if (typeof a === 'string' && /%[sdioOfc]/.test(a)) {
+      a = a.replace(/%[sdioOfc]/g, (spec) => {
+        const v = args[i++];
+        return spec === '%c' ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+      });
+    }
+    out.push(typeof a === 'string' ? a : JSON.stringify(a));
+  }
+  return out.join(' ').replace(/^\s*(\[Extension Host\]\s*)?(INFO|LOG)\s?/, '');
 }
 
 async function main(): Promise<number> {

@@ -14,11 +14,13 @@ import type {
   PanelToHost, Timings,
 } from '../../src/protocol/protocol';
 import { colorize, encodePng, paint } from '../image';
-import { configureOrt } from '../ort-runtime';
+import { configureOrt, startWorker } from '../ort-runtime';
 import { endpoint, fmt, h, ms, vscodeApi } from '../vscode-api';
 import * as wb from './workbench';
 
-configureOrt(document.body.dataset.ortBase ?? './');
+configureOrt(document.body.dataset.bundles ?? './');
+// Start onnxruntime while the host reads the model: fetching and compiling its wasm is the slowest step of a first load.
+void startWorker(document.body.dataset.bundles ?? './').catch(() => undefined);
 
 // ------------------------------------------------------------------ state
 

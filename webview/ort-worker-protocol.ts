@@ -1,0 +1,72 @@
+/** Messages between the panel and its onnxruntime worker (inside the webview; the host never sees them). */
+import type { Direction } from '../src/protocol/messenger';
+import type { Tensor } from '../src/core/tensor';
+
+/** Which onnxruntime-web execution provider a session uses. */
+export type Backend = 'webgpu' | 'wasm';
+
+/** What the worker found about WebGPU. */
+export interface GpuProbe {
+  readonly available: boolean;
+  /** Adapter description, e.g. "google swiftshader". */
+  readonly adapter?: string;
+  readonly shaderF16: boolean;
+  /** Why WebGPU is unavailable. */
+  readonly reason?: string;
+}
+
+/** Loads onnxruntime from bytes the panel fetched (the worker, a blob, cannot fetch extension files itself). */
+export interface InitRequest {
+  readonly type: 'init';
+  readonly glue: string;
+  readonly wasm: ArrayBuffer;
+}
+/** Asks for a WebGPU adapter. */
+export interface ProbeRequest {
+  readonly type: 'probe';
+}
+/** Creates a session. */
+export interface CreateRequest {
+  readonly type: 'create';
+  readonly model: Uint8Array;
+  readonly backend: Backend;
+  readonly cpuNodes?: readonly string[];
+}
+/** Runs a session. */
+export interface RunRequest {
+  readonly type: 'run';
+  readonly session: number;
+  readonly feeds: Readonly<Record<string, Tensor>>;
+  readonly fetches?: readonly string[];
+}
+/** Releases a session. */
+export interface ReleaseRequest {
+  readonly type: 'release';
+  readonly session: number;
+}
+/** Requests the panel sends to the worker. */
+export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequest | ReleaseRequest;
+
+/** Response type of each worker request. */
+export interface WorkerResponses {
+  readonly init: { readonly version: string };
+  readonly probe: GpuProbe;
+  readonly create: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
+  readonly run: Record<string, Tensor>;
+  readonly release: void;
+  readonly [type: string]: unknown;
+}
+
+/** What the panel sends to the worker. */
+export interface PanelToWorker extends Direction {
+  readonly requests: WorkerRequest;
+  readonly responses: WorkerResponses;
+  readonly notes: never;
+}
+
+/** What the worker sends to the panel (answers only). */
+export interface WorkerToPanel extends Direction {
+  readonly requests: never;
+  readonly responses: { readonly [type: string]: unknown };
+  readonly notes: never;
+}

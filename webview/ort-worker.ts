@@ -1,0 +1,111 @@
+/**
+ * The webview's onnxruntime worker: sessions run here so the panel stays responsive (and its Cancel
+ * button works) while a model runs. Loaded from a blob URL, as webviews require for workers.
+ */
+import * as ort from 'onnxruntime-web/webgpu';
+import { Messenger, assertNever } from '../src/protocol/messenger';
+import type { Tensor } from '../src/core/tensor';
+import type { GpuProbe, PanelToWorker, WorkerRequest, WorkerResponses, WorkerToPanel } from './ort-worker-protocol';
+
+interface GpuAdapterLike {
+  readonly features: { has(name: string): boolean };
+  readonly info?: { readonly architecture?: string; readonly vendor?: string; readonly description?: string };
+}
+
+const sessions = new Map<number, ort.InferenceSession>();
+let nextSession = 1;
+
+function clean(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
+}
+
+async function probe(): Promise<GpuProbe> {
+  const gpu = (self.navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return { available: false, shaderF16: false, reason: 'this webview has no WebGPU (navigator.gpu is missing)' };
+  try {
+    const a = await gpu.requestAdapter();
+    if (!a) return { available: false, shaderF16: false, reason: 'the browser offers no WebGPU adapter' };
+    const name = [a.info?.vendor, a.info?.architecture].filter(Boolean).join(' ') || a.info?.description || 'unknown adapter';
+    return { available: true, adapter: name, shaderF16: a.features.has('shader-f16') };
+  } catch (e) {
+    return { available: false, shaderF16: false, reason: `requesting a WebGPU adapter failed (${clean(e)})` };
+  }
+}
+
+function fromOrt(t: ort.Tensor): Tensor {
+  let data = t.data as Tensor['data'];
+  // Where the browser has Float16Array, onnxruntime-web returns float16 outputs as one; the core reads half bits.
+  if (t.type === 'float16' && !(data instanceof Uint16Array)) {
+    const v = data as unknown as ArrayBufferView & { length: number };
+    data = new Uint16Array(v.buffer, v.byteOffset, v.length);
+  }
+  return { type: t.type as Tensor['type'], dims: [...t.dims], data };
+}
+
+async function handle(r: WorkerRequest): Promise<WorkerResponses[string]> {
+  switch (r.type) {
+    case 'init': {
+      // The glue module is imported from a blob URL and the binary handed over, so nothing is fetched here.
+      ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([r.glue], { type: 'text/javascript' })) };
+      ort.env.wasm.wasmBinary = r.wasm;
+      // Webviews are not cross-origin isolated: no SharedArrayBuffer, so one thread.
+      ort.env.wasm.numThreads = 1;
+      ort.env.wasm.proxy = false;
+      ort.env.logLevel = 'error';
+      return { version: ort.env.versions.web ?? '' };
+    }
+    case 'probe':
+      return probe();
+    case 'create': {
+      const ep: ort.InferenceSession.ExecutionProviderConfig = r.backend === 'webgpu'
+        // MaxPool with an Indices output is placed on WebGPU but only runs on the CPU: the backward graph names such nodes.
+        ? { name: 'webgpu', ...(r.cpuNodes?.length ? { forceCpuNodeNames: [...r.cpuNodes] } : {}) }
+        : 'wasm';
+      let s: ort.InferenceSession;
+      try {
+        s = await ort.InferenceSession.create(r.model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
+      } catch (e) {
+        throw new Error(clean(e));
+      }
+      const id = nextSession++;
+      sessions.set(id, s);
+      return { session: id, inputNames: s.inputNames, outputNames: s.outputNames };
+    }
+    case 'run': {
+      const s = sessions.get(r.session);
+      if (!s) throw new Error(`Session ${r.session} was released.`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [k, t] of Object.entries(r.feeds)) feeds[k] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims as number[]);
+      let out: ort.InferenceSession.ReturnType;
+      try {
+        out = r.fetches ? await s.run(feeds, [...r.fetches]) : await s.run(feeds);
+      } catch (e) {
+        throw new Error(clean(e));
+      }
+      const res: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
+      return res;
+    }
+    case 'release': {
+      const s = sessions.get(r.session);
+      sessions.delete(r.session);
+      await s?.release();
+      return;
+    }
+    default:
+      return assertNever(r);
+  }
+}
+
+const scope = self as unknown as { postMessage(m: unknown): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; removeEventListener(t: 'message', h: (e: MessageEvent) => void): void };
+new Messenger<WorkerToPanel, PanelToWorker>({
+  post: (m) => scope.postMessage(m),
+  listen: (cb) => {
+    const h = (e: MessageEvent) => cb(e.data);
+    scope.addEventListener('message', h);
+    return { dispose: () => scope.removeEventListener('message', h) };
+  },
+}, {
+  request: (r) => handle(r),
+  notify: () => undefined,
+});
