@@ -315,6 +315,7 @@ async function explainNow(signal: AbortSignal, timings: Timings): Promise<Explai
   for (const f of m.runtime.fallbacks.slice(fallbackCount)) notice(f, 'warning');
   outcome = o;
   channelView = undefined;
+  document.body.dataset.state = 'ready';
   if (o.note) {
     noteBox.textContent = o.note;
     noteBox.hidden = false;
