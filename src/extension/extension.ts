@@ -124,8 +124,6 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
   const layers = new LayersViewProvider(context.extensionUri);
   const panels = new Panels(context, models, layers);
 
-  const explainWithProgress = (image: vscode.Uri, options?: ExplainOptions) => panels.explain(image, options);
-
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(LAYERS_VIEW_ID, layers),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
@@ -135,7 +133,7 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
       guarded('Explain Image', async () => {
         const image = uri instanceof vscode.Uri ? uri : await askForImage();
         if (!image) return undefined;
-        return explainWithProgress(image);
+        return panels.explain(image);
       })),
     vscode.commands.registerCommand('lookCloser.useModel', (uri?: vscode.Uri) =>
       guarded('Use This Model', async () => {
