@@ -81,7 +81,7 @@ export class Explainer {
     this.inputSize = { height: this.input.height ?? 224, width: this.input.width ?? 224 };
   }
 
-  /** Decodes and checks a model and creates its forward session. */
+  /** Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or transfer it. */
   static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
     const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
     await ex.session([]);

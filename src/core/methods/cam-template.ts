@@ -4,8 +4,6 @@
  * and the display map, upsampled bilinearly with half-pixel centres to the input size, then min-max normalised.
  */
 import type { Explainer, ForwardResult } from '../explainer';
-import { resizeBilinear } from '../preprocess/resize';
-import { normalizeMinMax } from '../render/overlay';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method } from './method';
 
@@ -32,9 +30,51 @@ export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array
   return out;
 }
 
-/** The display map: bilinear half-pixel upsampling to the input size, then min-max normalisation. */
+/**
+ * The display map: bilinear half-pixel upsampling to the input size, then min-max normalisation; the same
+ * values as normalizeMinMax(resizeBilinear(…)) in one buffer and two passes (it runs once per class).
+ */
 export function displayMap(raw: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
-  return normalizeMinMax(resizeBilinear(raw, w, h, outW, outH, 1));
+  const out = new Float32Array(outW * outH);
+  const sx = w / outW;
+  const sy = h / outH;
+  const x0s = new Int32Array(outW);
+  const x1s = new Int32Array(outW);
+  const fxs = new Float64Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const fx = Math.max((x + 0.5) * sx - 0.5, 0);
+    const x0 = Math.min(Math.floor(fx), w - 1);
+    x0s[x] = x0;
+    x1s[x] = Math.min(x0 + 1, w - 1);
+    fxs[x] = fx - x0;
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let y = 0; y < outH; y++) {
+    const fy = Math.max((y + 0.5) * sy - 0.5, 0);
+    const y0 = Math.min(Math.floor(fy), h - 1);
+    const r0 = y0 * w;
+    const r1 = Math.min(y0 + 1, h - 1) * w;
+    const ly = fy - y0;
+    const row = y * outW;
+    for (let x = 0; x < outW; x++) {
+      const lx = fxs[x];
+      const a = raw[r0 + x0s[x]];
+      const b = raw[r0 + x1s[x]];
+      const d = raw[r1 + x0s[x]];
+      const e = raw[r1 + x1s[x]];
+      const top = a + (b - a) * lx;
+      const bottom = d + (e - d) * lx;
+      const v = Math.fround(top + (bottom - top) * ly);
+      out[row + x] = v;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  const range = hi - lo;
+  if (!(range > 0) || !Number.isFinite(range)) return out.fill(0);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] - lo) / range;
+  return out;
 }
 
 /** Builds a CAM-family method from its channel-weight rule. */

@@ -8,7 +8,7 @@ import { LookCloserError } from '../errors';
 import { Graph, Node, attrFloat, attrInt } from '../onnx/graph';
 import { asFloat32 } from '../tensor';
 import { camMethod } from './cam-template';
-import { topK } from '../explainer';
+import { Explainer, topK } from '../explainer';
 
 const PASSTHROUGH = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 
@@ -106,6 +106,17 @@ export function findLinearHead(graph: Graph, layer: string, logits: string, shap
   return { classes, channels, weights: w, path: describeChain(graph, layer, logits) };
 }
 
+/** Heads found so far, per explainer and layer: reading and transposing the head's weights costs milliseconds per call. */
+const HEADS = new WeakMap<Explainer, Map<string, LinearHead>>();
+
+function linearHead(explainer: Explainer, layer: string, shape: readonly number[]): LinearHead {
+  let byLayer = HEADS.get(explainer);
+  if (!byLayer) HEADS.set(explainer, (byLayer = new Map()));
+  let head = byLayer.get(layer);
+  if (!head) byLayer.set(layer, (head = findLinearHead(explainer.graph, layer, explainer.scores.logits, shape)));
+  return head;
+}
+
 /** CAM as a CAM-family method: α_ck = w_ck of the linear head. */
 export const cam = camMethod({
   id: 'cam',
@@ -117,7 +128,7 @@ export const cam = camMethod({
       throw new LookCloserError('method-not-applicable', `CAM explains the pre-softmax logit (the class weights of the linear head); use --method gradcam for --target softmax.`);
     }
     const shape = await explainer.featureMapShape(request.layer, 'CAM');
-    const head = findLinearHead(explainer.graph, request.layer, explainer.scores.logits, shape);
+    const head = linearHead(explainer, request.layer, shape);
     const forward = request.forward?.tensors[request.layer] ? request.forward : await explainer.forward(request.input, [request.layer]);
     const classes = request.classes ?? topK(forward.probs, request.top ?? 1);
     const alphas = classes.map((c) => {

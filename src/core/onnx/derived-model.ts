@@ -60,7 +60,7 @@ const APPENDABLE = ['node', 'initializer', 'input', 'output', 'valueInfo'] as co
 /**
  * Serialises `derived`, a {@link shallowCloneModel} of `base.model` edited by additions, as the base's
  * bytes followed by the additions. Falls back to a full encoding when anything else changed (opset,
- * IR version, an existing node, a removed entry).
+ * IR version, an existing node, a removed entry). The result never shares memory with `base.bytes`.
  */
 export function encodeDerived(base: EncodedModel, derived: onnx.ModelProto): Uint8Array {
   const bg = base.model.graph as onnx.GraphProto;
@@ -76,7 +76,8 @@ export function encodeDerived(base: EncodedModel, derived: onnx.ModelProto): Uin
     bg.node.every((n, i) => sameNode(n, dg.node[i])) &&
     (['initializer', 'input', 'output', 'valueInfo'] as const).every((f) => (bg[f] as unknown[]).every((x, i) => x === dg[f][i]));
   if (!unchanged) return encodeModel(derived);
-  if (APPENDABLE.every((f) => dg[f].length === bg[f].length)) return base.bytes;
+  // Always a new buffer: onnxruntime-web's proxy mode transfers (detaches) the buffer it is given.
+  if (APPENDABLE.every((f) => dg[f].length === bg[f].length)) return base.bytes.slice();
   const additions = onnx.GraphProto.create({
     node: dg.node.slice(bg.node.length),
     initializer: dg.initializer.slice(bg.initializer.length),
