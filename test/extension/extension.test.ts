@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { LookCloserApi } from '../../src/extension/extension';
+import { log } from './console-marker';
 
 const EXTENSION_ID = 'look-closer.look-closer';
 const IMAGE_WHEN = /resourceExtname =~ \/(.+)\/i/;
@@ -73,7 +74,7 @@ describe('Look Closer extension', () => {
   describe('explaining a photo through the real webview (bundled SqueezeNet)', () => {
     it('explains wm_cat.jpg: top-1 is a cat and the CAM peaks on it', async () => {
       const s = await api.explain(workspaceFile('wm_cat.jpg'));
-      console.log(`    top-5: ${s.predictions.map((p) => `${p.label} ${(p.score * 100).toFixed(1)}%`).join(', ')}; ${s.method} at ${s.layer}; peak ${JSON.stringify(s.peak)}; ${s.backend}; ${JSON.stringify(s.timings)}`);
+      log(`    top-5: ${s.predictions.map((p) => `${p.label} ${(p.score * 100).toFixed(1)}%`).join(', ')}; ${s.method} at ${s.layer}; peak ${JSON.stringify(s.peak)}; ${s.backend}; ${JSON.stringify(s.timings)}`);
       assert.equal(s.model, 'squeezenet1.0-fp16-winml.onnx');
       assert.equal(s.predictions.length, 5);
       assert.equal(s.predictions[0].index, 282, `top-1 is tiger cat (282), got ${s.predictions[0].label}`);
@@ -91,7 +92,7 @@ describe('Look Closer extension', () => {
 
     it('switches to Grad-CAM, which also peaks on the cat', async () => {
       const s = await api.update({ method: 'gradcam' });
-      console.log(`    gradcam at ${s.layer}: peak ${JSON.stringify(s.peak)}, raw ${s.rawRange.join('…')}`);
+      log(`    gradcam at ${s.layer}: peak ${JSON.stringify(s.peak)}, raw ${s.rawRange.join('…')}`);
       assert.equal(s.method, 'gradcam');
       assert.equal(s.classIndex, 282);
       assert.ok(inside(s.peak, CAT_BOX), `peak ${JSON.stringify(s.peak)} lies on the cat`);
@@ -146,7 +147,7 @@ describe('Look Closer extension', () => {
       }
       await vscode.commands.executeCommand('lookCloser.useModel', workspaceFile('models/mnist-burn-pytorch.onnx'));
       const s = await api.explain(workspaceFile('mnist_3_1020.png'));
-      console.log(`    mnist: ${s.predictions[0].label} ${(s.predictions[0].score * 100).toFixed(1)}% via ${s.method}; preset ${s.preset.name} (${s.preset.source}); labels ${s.labelsSource}`);
+      log(`    mnist: ${s.predictions[0].label} ${(s.predictions[0].score * 100).toFixed(1)}% via ${s.method}; preset ${s.preset.name} (${s.preset.source}); labels ${s.labelsSource}`);
       assert.equal(s.model, 'mnist-burn-pytorch.onnx');
       assert.equal(s.predictions[0].label, '3');
       assert.equal(s.preset.name, 'mnist-normalized');

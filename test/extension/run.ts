@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, launchChromium, scratch, startCodeServer } from '../e2e/code-server';
+import { SUITE_PREFIX } from './console-marker';
 import { makeWorkspace } from './workspace';
 
 const TESTS = path.join(ROOT, 'out', 'test', 'extension', 'index.js');
@@ -25,15 +26,13 @@ async function viaCodeServer(dir: string, workspace: string): Promise<number> {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const exit = new Promise<number>((resolve) => void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)));
     page.on('console', (m) => {
-      // The extension host's console (mocha's reporter) is mirrored to the page console, printf-style with %c styling.
-      // Only the extension host's output (the suite) and the webviews' (the panel) are of interest, not the workbench's own logs.
-      const fromExtensionHost = m.text().includes('[Extension Host]');
+      // The suite's lines arrive in the workbench log marked with SUITE_PREFIX; the panel's own log lines start with [look-closer].
       const fromWorkbench = /\/workbench\/workbench\.js|\/vs\/code\/browser\//.test(m.location().url ?? '');
-      if (!fromExtensionHost && fromWorkbench) return;
       void Promise.all(m.args().map((a) => a.jsonValue().catch(() => String(a)))).then((args) => {
         const text = args.length ? formatConsole(args) : m.text();
-        if (/vsda|Failed to load resource|127\.0\.0\.1:9\//.test(text)) return;
-        process.stdout.write(`${text}\n`);
+        const i = text.indexOf(SUITE_PREFIX);
+        if (i >= 0) process.stdout.write(`${text.slice(i + SUITE_PREFIX.length)}\n`);
+        else if (!fromWorkbench && (text.includes('[look-closer]') || m.type() === 'error') && !/Failed to load resource/.test(text)) process.stdout.write(`  webview: ${text}\n`);
       });
     });
     const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
