@@ -25,6 +25,9 @@ export interface BenchRow {
   readonly ratio?: number;
   /** Fastest run / fastest paired forward pass: the least disturbed runs, when other processes load the machine. */
   readonly minRatio?: number;
+  /** Median process CPU time of a run (Node only), and the median ratio to the paired forward pass's CPU time. */
+  readonly cpuMs?: number;
+  readonly cpuRatio?: number;
   readonly reps?: number;
   /** Why a row is n/a or failed. */
   readonly note?: string;
@@ -40,6 +43,8 @@ export interface MeasureOptions {
   readonly top5: readonly string[];
   /** Extra request fields (e.g. the source image for attention crops). */
   readonly extra?: Partial<ExplainRequest>;
+  /** Process CPU time in ms (Node's process.cpuUsage); CPU ratios are less sensitive to other processes than wall time. */
+  readonly cpuMs?: () => number;
   /** Called before each timed pair, e.g. to collect garbage so that no collection lands inside a timing. */
   readonly beforeRun?: () => void;
   /** Called after each step, e.g. to sample memory. */
@@ -61,20 +66,31 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
   return now() - t;
 }
 
+/** Wall and CPU time of one run. */
+async function timedBoth(f: () => Promise<unknown>, cpu: () => number): Promise<{ wall: number; cpu: number }> {
+  const c = cpu();
+  const wall = await timed(f);
+  return { wall, cpu: cpu() - c };
+}
+
 /** Measures the forward pass and each method (once for 1 class, and for 5 where asked). */
 export async function measureMethods(explainer: Explainer, input: Float32Tensor, methods: readonly Method[], opts: MeasureOptions): Promise<BenchRow[]> {
   const log = opts.log ?? (() => undefined);
   const forward = () => explainer.forward(input);
   await forward();
   for (let i = 0; i < opts.warmup; i++) await forward();
+  const cpu = opts.cpuMs ?? (() => NaN);
   const fwd: number[] = [];
+  const fwdCpu: number[] = [];
   for (let i = 0; i < opts.reps; i++) {
     opts.beforeRun?.();
-    fwd.push(await timed(forward));
+    const r = await timedBoth(forward, cpu);
+    fwd.push(r.wall);
+    fwdCpu.push(r.cpu);
   }
   opts.onStep?.('forward');
   const fwdMedian = median(fwd);
-  const rows: BenchRow[] = [{ id: 'forward', status: 'ok', medianMs: fwdMedian, minMs: Math.min(...fwd), ratio: 1, reps: fwd.length }];
+  const rows: BenchRow[] = [{ id: 'forward', status: 'ok', medianMs: fwdMedian, minMs: Math.min(...fwd), ratio: 1, cpuMs: median(fwdCpu), cpuRatio: 1, reps: fwd.length }];
   log(`forward ${fwdMedian.toFixed(1)} ms`);
   const classCount = await explainer.numClasses();
 
@@ -100,17 +116,23 @@ export async function measureMethods(explainer: Explainer, input: Float32Tensor,
       const times: number[] = [];
       const fwds: number[] = [];
       const ratios: number[] = [];
+      const cpus: number[] = [];
+      const cpuRatios: number[] = [];
       for (let i = 0; i < opts.reps; i++) {
         opts.beforeRun?.();
-        const f = await timed(forward);
-        const t = await timed(run);
+        const f = await timedBoth(forward, cpu);
+        const r = await timedBoth(run, cpu);
+        const t = r.wall;
         times.push(t);
-        fwds.push(f);
-        ratios.push(t / f);
+        fwds.push(f.wall);
+        ratios.push(t / f.wall);
+        cpus.push(r.cpu);
+        cpuRatios.push(r.cpu / f.cpu);
         if (i >= 2 && (now() - start) / 1000 > opts.maxSecondsPerRow) break;
       }
       opts.onStep?.(id);
-      const row: BenchRow = { id, method: m.id, classes: k, status: 'ok', firstMs, medianMs: median(times), minMs: Math.min(...times), ratio: median(ratios), minRatio: Math.min(...times) / Math.min(...fwds), reps: times.length };
+      const row: BenchRow = { id, method: m.id, classes: k, status: 'ok', firstMs, medianMs: median(times), minMs: Math.min(...times), ratio: median(ratios), minRatio: Math.min(...times) / Math.min(...fwds),
+        cpuMs: median(cpus), cpuRatio: median(cpuRatios), reps: times.length };
       rows.push(row);
       log(`${id} ${row.medianMs!.toFixed(1)} ms (${row.ratio!.toFixed(2)}× forward, first call ${firstMs.toFixed(0)} ms)`);
     }

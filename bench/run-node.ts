@@ -75,6 +75,10 @@ async function main(): Promise<void> {
     extra,
     onStep: sample,
     beforeRun: () => (globalThis as { gc?: () => void }).gc?.(),
+    cpuMs: () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1000;
+    },
     log: (line) => process.stderr.write(`  [${path.basename(modelPath)} ${backend}] ${line}\n`),
   });
   await model.explainer.dispose();

@@ -37,7 +37,7 @@ export interface BatchOutput {
 export interface BatchImage {
   /** The input file as given (its path relative to the current folder or absolute). */
   readonly input: string;
-  /** The picture the model saw (the preprocessing crop), relative to the report folder; null for .npy inputs. */
+  /** The picture the model saw (the preprocessing crop; a rendering of the tensor for .npy inputs), relative to the report folder; null when the input could not be read. */
   readonly view: string | null;
   readonly predictions: readonly Prediction[];
   readonly outputs: readonly BatchOutput[];
