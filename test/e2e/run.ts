@@ -38,6 +38,20 @@ class Session {
     return file;
   }
 
+  /** The webview frame whose `selector` element contains `content`. */
+  async frameWithText(selector: string, content: string, timeoutMs = 60_000): Promise<Frame> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      for (const f of this.page.frames()) {
+        if (f.isDetached()) continue;
+        const t = await f.$(selector).then((e) => e?.textContent()).catch(() => undefined);
+        if (t?.includes(content)) return f;
+      }
+      if (Date.now() > until) throw new Error(`No webview shows '${content}' in '${selector}' after ${timeoutMs / 1000} s`);
+      await this.page.waitForTimeout(250);
+    }
+  }
+
   /** The webview frame holding `selector` (webviews are nested iframes of the workbench). */
   async frameWith(selector: string, timeoutMs = 60_000): Promise<Frame> {
     const until = Date.now() + timeoutMs;
@@ -73,6 +87,19 @@ async function explorerMenu(s: Session, file: string, entry: string, opened: Loc
       await s.page.waitForTimeout(1000);
     }
   }
+}
+
+/** Right-clicks a file and chooses an entry, without waiting for anything to open. */
+async function explorerMenuOnly(s: Session, file: string, entry: string): Promise<void> {
+  await s.page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+  const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click({ button: 'right' });
+  const item = s.page.locator('.monaco-menu .action-item .action-label', { hasText: entry }).first();
+  await item.waitFor({ timeout: 10_000 });
+  await item.hover();
+  await item.click();
+  if (await item.isVisible().catch(() => false)) await s.page.keyboard.press('Enter');
 }
 
 /** Where the heat peaks in a screenshot of the stage at full opacity (jet/turbo: red is high, blue low), and how much hotter the box is than the rest. */
@@ -157,6 +184,8 @@ interface Plan {
   readonly classSearch?: { query: string; label: string };
   readonly settings: Record<string, unknown>;
   readonly files: readonly [string, string][];
+  /** Another photo for the image-preview button and the palette, and a broken image. */
+  readonly second?: { readonly image: string; readonly top1: string; readonly broken: string };
 }
 
 const PLANS: Record<Mode, Plan> = {
@@ -167,6 +196,7 @@ const PLANS: Record<Mode, Plan> = {
     classSearch: { query: 'Egyptian', label: 'Egyptian Mau' },
     settings: { 'lookCloser.executionProvider': 'auto' },
     files: [['assets/samples/wm_cat.jpg', 'wm_cat.jpg'], ['assets/samples/wm_bald_eagle.jpg', 'wm_bald_eagle.jpg']],
+    second: { image: 'wm_bald_eagle.jpg', top1: 'bald eagle', broken: 'broken.png' },
   },
   webgpu: {
     image: 'mnist_9_1088.png', expectTop1: '9', backend: 'WebGPU', firstMethod: 'gradcam', switchTo: 'guided-backprop',
@@ -180,6 +210,53 @@ const PLANS: Record<Mode, Plan> = {
   },
 };
 
+/** The image preview's editor-title button, the command palette (which asks for the image), and a broken image's error message. */
+async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>): Promise<void> {
+  const page = s.page;
+  // Open the photo in VS Code's image preview, then use the button in the editor title.
+  await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: second.image }).first().dblclick();
+  await page.locator('.tabs-container .tab.active', { hasText: second.image }).waitFor({ timeout: 30_000 });
+  // The preview is a webview too: let it finish loading before another webview starts.
+  await page.waitForTimeout(3000);
+  await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
+  const tab = page.locator('.tabs-container .tab', { hasText: `Explain: ${second.image}` });
+  await tab.waitFor({ timeout: 30_000 });
+  const panel = await s.frameWithText('.title', second.image, 120_000);
+  await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+  const top1 = await text(panel.locator('.prediction .pred-label').first());
+  check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
+  await s.screenshot('from-image-preview');
+
+  // The Layers view follows the active panel.
+  await page.locator('.activitybar .action-item a[aria-label^="Look Closer"]').first().click();
+  const layers = await s.frameWith('.layer-list', 60_000);
+  await layers.locator('.heading', { hasText: second.image }).waitFor({ timeout: 60_000 }).then(
+    () => check('the Layers view follows the active panel', true),
+    () => check('the Layers view follows the active panel', false, 'heading did not change'),
+  );
+
+  // The command palette asks for the image.
+  await page.keyboard.press('F1');
+  await page.keyboard.type('Look Closer: Explain Image');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Look Closer: Explain Image' }).first().waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  const pick = page.locator('.quick-input-widget', { hasText: 'which image should be explained?' });
+  await pick.waitFor({ timeout: 30_000 });
+  const offered = await page.locator('.quick-input-list .monaco-list-row').allTextContents();
+  check('the command palette entry asks for the image, offering the workspace images', offered.some((t) => t.includes(second.image)) && offered.some((t) => t.includes('Browse')), offered.join(' | '));
+  await s.screenshot('palette-asks-for-image');
+  await page.keyboard.press('Escape');
+
+  // A broken image: a VS Code error message names the file and the problem.
+  await explorerMenuOnly(s, second.broken, 'Look Closer: Explain Image');
+  const toast = page.locator('.notification-toast .notification-list-item-message', { hasText: 'Cannot decode' });
+  const shown = await toast.first().waitFor({ timeout: 120_000 }).then(() => true, () => false);
+  const message = shown ? await text(toast.first()) : 'no notification';
+  check(`a broken image shows an error message naming it`, shown && message.includes(second.broken), message);
+  await s.screenshot('error-message');
+}
+
 async function scenario(mode: Mode): Promise<void> {
   const plan = PLANS[mode];
   const dir = scratch(`e2e-${mode}`);
@@ -188,6 +265,7 @@ async function scenario(mode: Mode): Promise<void> {
     fs.mkdirSync(path.dirname(path.join(workspace, to)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, from), path.join(workspace, to));
   }
+  if (plan.second) fs.writeFileSync(path.join(workspace, plan.second.broken), 'this is not a PNG');
   console.log(`\ne2e (${mode}): ${plan.image}`);
   const t0 = Date.now();
   const server = await startCodeServer({ dir: path.join(dir, 'server'), vsix: [VSIX], settings: plan.settings });
@@ -332,6 +410,9 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] at a narrow width the classes stack under the image`, !!viewerBox && !!classesBox && classesBox.y >= viewerBox.y + viewerBox.height - 1,
       `viewer ${JSON.stringify(viewerBox)}, classes ${JSON.stringify(classesBox)}`);
     await s.screenshot('narrow');
+    await page.setViewportSize({ width: 1600, height: 1000 });
+
+    if (plan.second) await otherEntryPoints(s, plan.second);
   } catch (e) {
     check(`[${mode}] scenario ran to the end`, false, e instanceof Error ? e.message.split('\n')[0] : String(e));
     await s.screenshot('failure').catch(() => undefined);

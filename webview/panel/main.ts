@@ -204,6 +204,12 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
         errorBox.hidden = true;
         const notices: string[] = [];
         const t: { loadModel?: number; decode?: number } = {};
+        // The image first: a broken one fails at once instead of after the model loaded.
+        if (!image || image.payload.key !== imagePayload.key || image.payload.bytes.byteLength !== imagePayload.bytes.byteLength) {
+          image = await wb.loadImage(imagePayload);
+          t.decode = image.decodeMs;
+          choices.classIndex = undefined;
+        }
         if (!model || model.payload.key !== modelPayload.key || model.ep !== r.executionProvider || model.payload.bytes.byteLength !== modelPayload.bytes.byteLength
           || model.payload.sidecarText !== modelPayload.sidecarText || model.payload.labels?.text !== modelPayload.labels?.text) {
           const old = model;
@@ -217,11 +223,6 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
           choices.preset = undefined;
           for (const f of model.runtime.fallbacks) notices.push(f);
           if (model.conversion) notice(model.conversion, 'info');
-        }
-        if (!image || image.payload.key !== imagePayload.key || image.payload.bytes.byteLength !== imagePayload.bytes.byteLength) {
-          image = await wb.loadImage(imagePayload);
-          t.decode = image.decodeMs;
-          choices.classIndex = undefined;
         }
         Object.assign(choices, definedOnly(r.options));
         for (const n of notices) notice(n, 'warning');
