@@ -7,8 +7,7 @@ import { ChosenPreprocessing, Sidecar, choosePreprocessing, parseLabels, parseSi
 import type { Explanation } from '../core/methods/method';
 import { decodeNpy, encodeNpy } from '../core/npy';
 import type { RgbaImage } from '../core/preprocess/image';
-import { CropBox, ModelInputSpec, preprocessImage, tensorToView } from '../core/preprocess/preprocess';
-import { resizeRgbaPil } from '../core/preprocess/resize';
+import { CropBox, ModelInputSpec, cropAndFit, preprocessImage, tensorToView } from '../core/preprocess/preprocess';
 import { gradientToImage, overlayHeatmap } from '../core/render/overlay';
 import type { Runtime } from '../core/runtime';
 import { Float32Tensor, float32 } from '../core/tensor';
@@ -109,25 +108,6 @@ export interface LoadedInput {
 
 const MAX_BASE_SIDE = 640;
 
-function cropAndFit(img: RgbaImage, crop: CropBox): RgbaImage {
-  const x0 = Math.max(0, Math.round(crop.x));
-  const y0 = Math.max(0, Math.round(crop.y));
-  const w = Math.min(img.width - x0, Math.round(crop.width));
-  const h = Math.min(img.height - y0, Math.round(crop.height));
-  const data = new Uint8Array(w * h * 4);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const s = ((y0 + y) * img.width + (x0 + x)) * 4;
-      const d = (y * w + x) * 4;
-      const a = img.data[s + 3] / 255;
-      for (let c = 0; c < 3; c++) data[d + c] = Math.round(img.data[s + c] * a + 255 * (1 - a));
-      data[d + 3] = 255;
-    }
-  }
-  const scale = Math.min(1, MAX_BASE_SIDE / Math.max(w, h));
-  const out = { width: w, height: h, data };
-  return scale < 1 ? resizeRgbaPil(out, Math.max(2, Math.round(w * scale)), Math.max(2, Math.round(h * scale))) : out;
-}
 
 /** Reads an image (decoded and preprocessed) or a .npy tensor (fed as is). */
 export async function loadInput(model: LoadedModel, inputPath: string): Promise<LoadedInput> {
@@ -143,7 +123,7 @@ export async function loadInput(model: LoadedModel, inputPath: string): Promise<
   }
   const img = await decodeImageFile(inputPath);
   const pre = preprocessImage(img, model.preprocessing.preprocessing, model.spec);
-  return { path: inputPath, tensor: pre.tensor, base: cropAndFit(img, pre.crop), crop: pre.crop, image: img };
+  return { path: inputPath, tensor: pre.tensor, base: cropAndFit(img, pre.crop, MAX_BASE_SIDE), crop: pre.crop, image: img };
 }
 
 /** Writes an explanation's .npy and overlay PNG; returns their paths. */

@@ -12,7 +12,8 @@ import { CropBox, ModelInputSpec, preprocessImage } from '../../src/core/preproc
 import { Float32Tensor, float32 } from '../../src/core/tensor';
 import { throwIfAborted } from '../../src/protocol/messenger';
 import type { ChannelStats, ExecutionProviderSetting, ImagePayload, LabelsFile, LayerActivations, ModelPayload, PredictionRow } from '../../src/protocol/protocol';
-import { cropAndFit, decodeImage } from '../image';
+import { cropAndFit } from '../../src/core/preprocess/preprocess';
+import { decodeImage } from '../image';
 import { WebRuntime, probeWebGpu, webRuntime } from '../ort-runtime';
 
 /** Longest side of the picture overlays are drawn on. */

@@ -241,3 +241,24 @@ export function tensorToView(tensor: Float32Tensor, p: Preprocessing, spec: Mode
   }
   return { width: W, height: H, data: out };
 }
+
+/** The region the model saw, alpha composited on white, at most `maxSide` pixels on its longer side: the picture overlays are drawn on. */
+export function cropAndFit(img: RgbaImage, crop: CropBox, maxSide: number): RgbaImage {
+  const x0 = Math.max(0, Math.round(crop.x));
+  const y0 = Math.max(0, Math.round(crop.y));
+  const w = Math.max(1, Math.min(img.width - x0, Math.round(crop.width)));
+  const h = Math.max(1, Math.min(img.height - y0, Math.round(crop.height)));
+  const data = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = ((y0 + y) * img.width + (x0 + x)) * 4;
+      const d = (y * w + x) * 4;
+      const a = img.data[s + 3] / 255;
+      for (let c = 0; c < 3; c++) data[d + c] = Math.round(img.data[s + c] * a + 255 * (1 - a));
+      data[d + 3] = 255;
+    }
+  }
+  const scale = Math.min(1, maxSide / Math.max(w, h));
+  const out = { width: w, height: h, data };
+  return scale < 1 ? resizeRgbaPil(out, Math.max(2, Math.round(w * scale)), Math.max(2, Math.round(h * scale))) : out;
+}
