@@ -1,6 +1,6 @@
 /**
  * The benchmark page for headless Chromium: the same measuring loop as in Node, on the runtime the
- * extension's panel uses (webview/ort-runtime.ts: onnxruntime-web, WASM or WebGPU). bench/run-browser.ts
+ * extension's panel uses (webview/ort-runtime.ts: onnxruntime-web in a worker, WASM or WebGPU). bench/run-browser.ts
  * serves this bundle, the model and the preprocessed input, and calls `window.runBench`.
  */
 import type { ExplainRequest } from '../src/core/methods/method';
@@ -33,7 +33,8 @@ async function bytes(url: string): Promise<ArrayBuffer> {
 }
 
 async function runBench(o: PageOptions) {
-  configureOrt('/ort/');
+  // The panel's runtime: onnxruntime-web in a worker that loads /ort-worker.js and /ort/* (see run-browser.ts).
+  configureOrt('/');
   const runtime = await webRuntime(o.ep);
   let t = performance.now();
   const tiny = await runtime.createSession(new Uint8Array(await bytes('/tiny.onnx')));

@@ -90,7 +90,7 @@ export async function measureMethods(explainer: Explainer, input: Float32Tensor,
   }
   opts.onStep?.('forward');
   const fwdMedian = median(fwd);
-  const rows: BenchRow[] = [{ id: 'forward', status: 'ok', medianMs: fwdMedian, minMs: Math.min(...fwd), ratio: 1, cpuMs: median(fwdCpu), cpuRatio: 1, reps: fwd.length }];
+  const rows: BenchRow[] = [{ id: 'forward', status: 'ok', medianMs: fwdMedian, minMs: Math.min(...fwd), ratio: 1, cpuMs: median(fwdCpu), cpuRatio: opts.cpuMs ? 1 : undefined, reps: fwd.length }];
   log(`forward ${fwdMedian.toFixed(1)} ms`);
   const classCount = await explainer.numClasses();
 

@@ -48,13 +48,15 @@ async function main(): Promise<void> {
   await model.explainer.dispose();
 
   fs.mkdirSync(OUT, { recursive: true });
+  // The page and the panel's onnxruntime worker (webview/ort-worker.ts), built as the webview target builds them.
   await esbuild.build({
-    entryPoints: [path.join(__dirname, 'browser-page.ts')], outfile: path.join(OUT, 'page.js'), bundle: true,
+    entryPoints: { page: path.join(__dirname, 'browser-page.ts'), 'ort-worker': path.join(ROOT, 'webview', 'ort-worker.ts') }, outdir: OUT, bundle: true,
     platform: 'browser', format: 'esm', target: 'chrome120', conditions: ['onnxruntime-web-use-extern-wasm'], logLevel: 'warning',
   });
   const files: Record<string, () => Buffer> = {
     '/': () => Buffer.from('<!DOCTYPE html><meta charset="utf-8"><title>Look Closer bench</title><script type="module" src="/page.js"></script>'),
     '/page.js': () => fs.readFileSync(path.join(OUT, 'page.js')),
+    '/ort-worker.js': () => fs.readFileSync(path.join(OUT, 'ort-worker.js')),
     '/model.onnx': () => fs.readFileSync(modelPath),
     '/tiny.onnx': () => fs.readFileSync(TINY),
     '/input.bin': () => Buffer.from(input.tensor.data.buffer, input.tensor.data.byteOffset, input.tensor.data.byteLength),
