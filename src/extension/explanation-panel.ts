@@ -111,6 +111,18 @@ export class ExplanationPanel {
     await this.messenger.request({ type: 'showChannel', layer, channel });
   }
 
+  /** Shows an attention gate for the current image (undefined: back to the explanation). */
+  async showGate(tensor: string | undefined): Promise<void> {
+    await this.whenReady();
+    await this.messenger.request({ type: 'showGate', tensor });
+  }
+
+  /** Projects a channel's strongest activation to the pixels and shows it next to its image patch. */
+  async projectChannel(layer: string, channel: number): Promise<void> {
+    await this.whenReady();
+    await this.messenger.request({ type: 'projectChannel', layer, channel });
+  }
+
   /** Tells the webview about a changed setting. */
   settingsChanged(): void {
     if (!this.disposed) this.messenger.notify({ type: 'settings', executionProvider: executionProvider() });

@@ -116,6 +116,12 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
         this.channel = n.channel;
         this.panel?.showChannel(n.layer, n.channel).catch((e) => showError(e, 'Show channel'));
         return;
+      case 'showGate':
+        this.panel?.showGate(n.tensor).catch((e) => showError(e, 'Show attention gate'));
+        return;
+      case 'projectChannel':
+        this.panel?.projectChannel(n.layer, n.channel).catch((e) => showError(e, 'Project to pixels'));
+        return;
       default:
         assertNever(n);
     }

@@ -100,9 +100,24 @@ export interface ExplainSummary {
   readonly display: 'heatmap' | 'gradient';
   /** Where the heatmap peaks, as fractions of the original image's width and height. */
   readonly peak?: { readonly x: number; readonly y: number };
+  /** GAIN's check on the shown heat map: the class probability before and after erasing the attended region (absent until computed). */
+  readonly gain?: GainSummary;
+  /** Attention crops: each scale's top-1 and the fused prediction (the attention-crop method only). */
+  readonly crops?: { readonly scales: readonly PredictionRow[]; readonly fused: PredictionRow };
   /** Pixel size of what is drawn. */
   readonly rendered: { readonly width: number; readonly height: number };
   readonly timings: Timings;
+}
+
+/** GAIN's attention-mining check (Li et al. 2018) of one heat map: softmax probabilities, 0..1. */
+export interface GainSummary {
+  readonly classIndex: number;
+  readonly before: number;
+  readonly after: number;
+  /** before − after. */
+  readonly drop: number;
+  /** Share of the image erased (mean of the soft mask). */
+  readonly erased: number;
 }
 
 /** Statistics of one channel of a layer's activation for the current image. */
@@ -139,6 +154,22 @@ export interface Thumbnail {
   readonly data: Uint8Array | Uint8ClampedArray;
 }
 
+/** An attention gate of the model (SE, CBAM, residual attention): a Sigmoid or HardSigmoid that multiplies a feature map. */
+export interface GateRow {
+  /** The activation's output tensor; identifies the gate. */
+  readonly tensor: string;
+  readonly node: string;
+  readonly activation: 'Sigmoid' | 'HardSigmoid';
+  /** channel (C×1×1), spatial (1×H×W) or full (C×H×W). */
+  readonly kind: 'channel' | 'spatial' | 'full';
+  /** The gate's shape [c, h, w] as it broadcasts. */
+  readonly shape: readonly number[];
+  /** The gated feature map's shape [C, H, W]. */
+  readonly featureShape: readonly number[];
+  /** (1 + M)·F, as in residual attention. */
+  readonly residual: boolean;
+}
+
 /** What the Layers view shows for the active panel. */
 export interface LayersState {
   readonly model: string;
@@ -148,6 +179,8 @@ export interface LayersState {
   /** The panel's current target layer. */
   readonly targetLayer?: string;
   readonly thumbnail: Thumbnail;
+  /** The model's attention gates (empty when it has none). */
+  readonly gates: readonly GateRow[];
 }
 
 // ---------------------------------------------------------------- host → panel
@@ -180,8 +213,19 @@ export interface ShowChannelRequest {
   readonly layer: string;
   readonly channel?: number;
 }
+/** Show an attention gate for the current image: a spatial or full mask over the image, a channel gate as a bar chart (undefined tensor: back to the explanation). */
+export interface ShowGateRequest {
+  readonly type: 'showGate';
+  readonly tensor?: string;
+}
+/** Project a channel's strongest activation to the pixels (deconvnet) and show it next to its image patch. */
+export interface ProjectChannelRequest {
+  readonly type: 'projectChannel';
+  readonly layer: string;
+  readonly channel: number;
+}
 /** Requests the host sends to the panel. */
-export type PanelRequest = OpenRequest | ExplainRequestMessage | SummaryRequest | ActivationsRequest | ShowChannelRequest;
+export type PanelRequest = OpenRequest | ExplainRequestMessage | SummaryRequest | ActivationsRequest | ShowChannelRequest | ShowGateRequest | ProjectChannelRequest;
 
 /** Response type of each panel request. */
 export interface PanelResponses {
@@ -190,6 +234,8 @@ export interface PanelResponses {
   readonly summary: ExplainSummary | undefined;
   readonly activations: LayerActivations;
   readonly showChannel: void;
+  readonly showGate: void;
+  readonly projectChannel: void;
   readonly [type: string]: unknown;
 }
 
@@ -326,8 +372,19 @@ export interface ShowChannelNote {
   readonly layer: string;
   readonly channel?: number;
 }
+/** Show an attention gate in the panel (tensor undefined: back to the explanation). */
+export interface ShowGateNote {
+  readonly type: 'showGate';
+  readonly tensor?: string;
+}
+/** A channel tile's "Project to pixels": show the projection in the panel. */
+export interface ProjectChannelNote {
+  readonly type: 'projectChannel';
+  readonly layer: string;
+  readonly channel: number;
+}
 /** Notifications the Layers view sends to the host. */
-export type LayersToHostNote = ReadyNote | ErrorNote | UseAsTargetNote | ShowChannelNote;
+export type LayersToHostNote = ReadyNote | ErrorNote | UseAsTargetNote | ShowChannelNote | ShowGateNote | ProjectChannelNote;
 
 /** What the Layers view sends to the host. */
 export interface LayersToHost extends Direction {

@@ -24,7 +24,8 @@ const sortSel = h('select', { id: 'sort' },
 const focusCanvas = h('canvas', { class: 'focus-base', 'aria-hidden': 'true' });
 const focusHeat = h('canvas', { class: 'focus-heat', 'aria-hidden': 'true' });
 const focusCaption = h('p', { class: 'hint focus-caption' });
-const focus = h('div', { class: 'focus', hidden: true }, h('div', { class: 'focus-stage' }, focusCanvas, focusHeat), focusCaption);
+const projectBtn = h('button', { type: 'button', class: 'secondary project', text: 'Project to pixels', title: "Backpropagate this channel's strongest activation to the input with the deconvnet (Zeiler & Fergus) and show it next to its image patch in the panel" });
+const focus = h('div', { class: 'focus', hidden: true }, h('div', { class: 'focus-stage' }, focusCanvas, focusHeat), focusCaption, h('div', { class: 'row' }, projectBtn));
 const tiles = h('div', { class: 'tiles', role: 'list', 'aria-label': 'Channels' });
 const more = h('button', { type: 'button', class: 'secondary', hidden: true, text: 'Show more channels' });
 const detail = h('section', { class: 'detail', hidden: true, 'aria-label': 'Layer activations' },
@@ -32,7 +33,11 @@ const detail = h('section', { class: 'detail', hidden: true, 'aria-label': 'Laye
   h('div', { class: 'row' }, useTarget, h('label', { for: 'sort', text: 'Sort' }), sortSel),
   focus, tiles, more);
 const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite' });
-const main = h('div', { class: 'main', hidden: true }, heading, h('label', { for: 'layer-filter', class: 'visually-hidden', text: 'Filter layers' }), filter, list, detail);
+const gatesTitle = h('h2', { class: 'gates-title', text: 'Attention gates' });
+const gatesList = h('div', { class: 'gate-list', role: 'listbox', 'aria-label': 'Attention gates' });
+const gatesEmpty = h('p', { class: 'hint gates-empty', text: 'No attention gates (a Sigmoid that multiplies a feature map) in this model.' });
+const gates = h('section', { class: 'gates', 'aria-label': 'Attention gates' }, gatesTitle, gatesEmpty, gatesList);
+const main = h('div', { class: 'main', hidden: true }, heading, h('label', { for: 'layer-filter', class: 'visually-hidden', text: 'Filter layers' }), filter, list, gates, detail);
 app.append(empty, main, status);
 
 let state: LayersState | undefined;
@@ -40,6 +45,7 @@ let acts: LayerActivations | undefined;
 let selectedChannel: number | undefined;
 let shownTiles = TILE_PAGE;
 let pending: AbortController | undefined;
+let selectedGate: string | undefined;
 
 const messenger = new Messenger<LayersToHost, HostToLayers>(endpoint, {
   request: async (r) => assertNever(r),
@@ -56,7 +62,9 @@ function onNote(n: HostToLayersNote): void {
       empty.textContent = n.empty ?? '';
       empty.hidden = !!state;
       main.hidden = !state;
+      if (!state?.gates.some((g) => g.tensor === selectedGate)) selectedGate = undefined;
       renderList();
+      renderGates();
       renderDetail();
       return;
     default:
@@ -83,6 +91,27 @@ function renderList(): void {
 }
 
 filter.addEventListener('input', renderList);
+
+/** The model's attention gates; selecting one shows it in the panel (a mask over the image, or a bar chart of channel weights). */
+function renderGates(): void {
+  gatesList.textContent = '';
+  const all = state?.gates ?? [];
+  gatesEmpty.hidden = all.length > 0;
+  gatesTitle.textContent = `Attention gates (${all.length})`;
+  for (const g of all) {
+    const row = h('button', { type: 'button', role: 'option', class: 'gate', 'aria-selected': g.tensor === selectedGate ? 'true' : 'false', 'data-gate': g.tensor, 'data-kind': g.kind, title: `${g.activation} → ${g.node}${g.residual ? ' (residual)' : ''}` },
+      h('span', { class: 'layer-name', text: g.tensor }),
+      h('span', { class: 'layer-op', text: g.kind }),
+      h('span', { class: 'layer-shape', text: `[${g.shape.join('×')}] over [${g.featureShape.join('×')}]` }));
+    row.addEventListener('click', () => {
+      selectedGate = selectedGate === g.tensor ? undefined : g.tensor;
+      renderGates();
+      status.textContent = selectedGate ? `Showing gate ${g.tensor} in the panel.` : 'Back to the explanation.';
+      messenger.notify({ type: 'showGate', tensor: selectedGate });
+    });
+    gatesList.append(row);
+  }
+}
 list.addEventListener('keydown', (ev) => {
   const rows = [...list.querySelectorAll<HTMLButtonElement>('button.layer')];
   const i = rows.indexOf(document.activeElement as HTMLButtonElement);
@@ -179,6 +208,7 @@ function renderFocus(): void {
     data.set([Math.round(255 * Math.min(1, v * 2)), Math.round(255 * Math.max(0, v * 2 - 1)), 0, Math.round(200 * v)], i * 4);
   }
   paint(focusHeat, { width: a.width, height: a.height, data });
+  projectBtn.hidden = a.shape.length !== 4 || a.height * a.width <= 1;
   focusCaption.textContent = `Channel #${k} of ${a.layer}: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, ${(st.zeros * 100).toFixed(0)}% zeros${st.dead ? ', dead' : ''}. Also shown large in the panel.`;
 }
 
@@ -191,6 +221,11 @@ function showChannel(k: number): void {
 }
 
 sortSel.addEventListener('change', renderDetail);
+projectBtn.addEventListener('click', () => {
+  if (!acts || selectedChannel === undefined) return;
+  messenger.notify({ type: 'projectChannel', layer: acts.layer, channel: selectedChannel });
+  status.textContent = `Projecting channel #${selectedChannel} of ${acts.layer} to pixels in the panel…`;
+});
 more.addEventListener('click', () => {
   shownTiles += TILE_PAGE;
   renderDetail();

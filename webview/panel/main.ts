@@ -1,4 +1,9 @@
 /** The explanation panel: loads the model with onnxruntime-web, explains the image and draws it; talks to the host through the messenger. */
+import { GateValues, gateValues } from '../../src/core/attention/gates';
+import { projectChannel, projectionImages } from '../../src/core/attention/projection';
+import { attentionStrip, barChart } from '../../src/core/attention/render';
+import { gainCheck } from '../../src/core/attention/gain';
+import { explanationHeatmap } from '../../src/core/attention/heatmap';
 import { LookCloserError } from '../../src/core/errors';
 import { METHODS } from '../../src/core/methods/registry';
 import type { Explanation } from '../../src/core/methods/method';
@@ -10,7 +15,7 @@ import { gradientToImage, normalizeMinMax, overlayHeatmap } from '../../src/core
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { Messenger, asBytes, assertNever, isCancellation, throwIfAborted } from '../../src/protocol/messenger';
 import type {
-  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, HostToPanelNote, LayerActivations, PanelRequest, PanelResponses,
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, GainSummary, HostToPanel, HostToPanelNote, LayerActivations, PanelRequest, PanelResponses,
   PanelToHost, Timings,
 } from '../../src/protocol/protocol';
 import { colorize, encodePng, paint } from '../image';
@@ -54,6 +59,10 @@ let image: wb.LoadedImage | undefined;
 let outcome: wb.Outcome | undefined;
 let summary: ExplainSummary | undefined;
 let channelView: { layer: string; channel: number; acts: LayerActivations } | undefined;
+/** An attention gate shown instead of the explanation. */
+let gateView: GateValues | undefined;
+/** GAIN checks of the current outcome's explanations, by class. */
+let gains = new Map<number, GainSummary>();
 let lastTimings: Timings = {};
 
 // ------------------------------------------------------------------ DOM
@@ -89,6 +98,15 @@ const baseCanvas = h('canvas', { class: 'base', role: 'img', 'aria-label': 'The 
 const heatCanvas = h('canvas', { class: 'heat', 'aria-hidden': 'true' });
 const stage = h('div', { class: 'stage', 'data-testid': 'stage' }, baseCanvas, heatCanvas);
 const caption = h('p', { class: 'caption', 'aria-live': 'polite' });
+const gainLine = h('p', { class: 'gain', 'data-testid': 'gain', title: 'GAIN (Li et al. 2018): erase what the map attends to (soft mask sigmoid(10·(A − 0.5)), erased pixels set to the preset mean) and classify again' });
+const cropsStrip = h('canvas', { class: 'crops-strip', role: 'img', 'aria-label': 'Attention crops: the three scales, each box drawn on its parent' });
+const cropsText = h('ol', { class: 'crops-scales', 'aria-label': 'Per-scale predictions' });
+const cropsFused = h('p', { class: 'crops-fused' });
+const inspectTitle = h('h3', { class: 'inspect-title' });
+const inspectImages = h('div', { class: 'inspect-images' });
+const inspectCaption = h('p', { class: 'hint inspect-caption' });
+const inspectBox = h('div', { class: 'inspect', hidden: true, 'data-testid': 'inspect' }, inspectTitle, inspectImages, inspectCaption);
+const cropsBox = h('div', { class: 'crops', hidden: true, 'data-testid': 'crops' }, cropsStrip, cropsText, cropsFused);
 const colorbar = h('canvas', { class: 'colorbar', width: 256, height: 1, 'aria-hidden': 'true' });
 const rangeEl = h('span', { class: 'range' });
 const legend = h('div', { class: 'legend' }, h('span', { class: 'legend-label', text: 'low' }), colorbar, h('span', { class: 'legend-label', text: 'high' }), rangeEl);
@@ -96,7 +114,7 @@ const backToExplanation = h('button', { class: 'secondary', type: 'button', hidd
 const savePng = h('button', { type: 'button', text: 'Save PNG', title: 'Save what is shown into look-closer-out/ in the workspace' });
 const saveNpy = h('button', { type: 'button', class: 'secondary', text: 'Save .npy', title: 'Save the raw map (float32) into look-closer-out/ in the workspace' });
 const actions = h('div', { class: 'actions' }, savePng, saveNpy, backToExplanation);
-const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, stage, caption, legend, actions);
+const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, stage, caption, gainLine, legend, actions, inspectBox, cropsBox);
 
 const predictionsList = h('ol', { class: 'predictions', 'aria-label': 'Top 5 classes' });
 const classSearch = h('input', { id: 'class-search', type: 'search', placeholder: 'Search by label or index', autocomplete: 'off', 'aria-controls': 'class-results' });
@@ -248,6 +266,8 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
       });
     case 'showChannel':
       return job('Showing channel', signal, async () => {
+        gateView = undefined;
+        inspectBox.hidden = true;
         if (r.channel === undefined) {
           channelView = undefined;
           render();
@@ -260,6 +280,44 @@ async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelRes
         channelView = { layer: r.layer, channel: r.channel, acts };
         render();
         statusText.textContent = `Showing channel ${r.channel} of ${r.layer}.`;
+      });
+    case 'showGate':
+      return job('Reading attention gate', signal, async () => {
+        const { m, img } = need();
+        channelView = undefined;
+        if (r.tensor === undefined) {
+          gateView = undefined;
+          inspectBox.hidden = true;
+          render();
+          statusText.textContent = 'Showing the explanation.';
+          return;
+        }
+        const gate = m.gates.find((g) => g.tensor === r.tensor);
+        if (!gate) throw new LookCloserError('bad-argument', `${m.payload.name} has no attention gate '${r.tensor}'.`);
+        wb.prepare(m, img);
+        [gateView] = await gateValues(m.explainer, img.tensor!, [gate]);
+        render();
+        statusText.textContent = `Showing the ${gate.kind} gate ${gate.tensor}.`;
+      });
+    case 'projectChannel':
+      return job(`Projecting channel ${r.channel} of ${r.layer} to pixels`, signal, async () => {
+        const { m, img } = need();
+        wb.prepare(m, img);
+        const p = await projectChannel(m.explainer, img.tensor!, { layer: r.layer, channel: r.channel });
+        const view = thumbnail(img.base!, Math.max(m.explainer.inputSize.width, m.explainer.inputSize.height));
+        const pics = projectionImages(p, view, m.preprocessing.preprocessing.channels === 'bgr' ? 'bgr' : 'rgb', 160);
+        const patch = h('canvas', { class: 'inspect-canvas', role: 'img', 'aria-label': 'Image patch (receptive field)' });
+        const recon = h('canvas', { class: 'inspect-canvas', role: 'img', 'aria-label': 'Deconvnet reconstruction' });
+        paint(patch, pics.patch);
+        paint(recon, pics.reconstruction);
+        inspectTitle.textContent = `Channel ${r.channel} of ${r.layer}, projected to pixels`;
+        inspectImages.textContent = '';
+        inspectImages.append(h('figure', {}, patch, h('figcaption', { text: 'Image patch' })), h('figure', {}, recon, h('figcaption', { text: 'Reconstruction (deconvnet)' })));
+        const rf = p.receptiveField;
+        inspectCaption.textContent = `Strongest activation ${fmt(p.activation)} at (${p.position.y}, ${p.position.x}); receptive field ${rf.width}×${rf.height} px at (${rf.x}, ${rf.y}) of the input. Zeiler & Fergus 2014.`;
+        inspectBox.hidden = false;
+        backToExplanation.hidden = false;
+        statusText.textContent = `Projected channel ${r.channel} of ${r.layer} to pixels.`;
       });
     default:
       return assertNever(r);
@@ -311,17 +369,26 @@ async function explainNow(signal: AbortSignal, timings: Timings): Promise<Explai
   wb.prepare(m, img);
   const preprocess = before === img.preparedWith ? undefined : img.preprocessMs;
   statusText.textContent = 'Explaining…';
-  const o = await wb.explain(m, img, { method: choices.method, layer: choices.layer, classIndex: choices.classIndex }, signal);
+  const progress = (done: number, total: number) => {
+    statusText.textContent = `Explaining: ${done} of ${total} passes…`;
+  };
+  const o = await wb.explain(m, img, { method: choices.method, layer: choices.layer, classIndex: choices.classIndex }, signal, progress);
   throwIfAborted(signal);
   for (const f of m.runtime.fallbacks.slice(fallbackCount)) notice(f, 'warning');
+  const classIndex = choices.classIndex !== undefined && o.explanations.has(choices.classIndex) ? choices.classIndex : o.top[0].index;
+  statusText.textContent = 'Checking the map (GAIN)…';
+  const gain = await checkGain(m, img, o, classIndex);
+  throwIfAborted(signal);
   outcome = o;
+  gains = new Map([[classIndex, gain]]);
   channelView = undefined;
+  gateView = undefined;
+  inspectBox.hidden = true;
   document.body.dataset.state = 'ready';
   if (o.note) {
     noteBox.textContent = o.note;
     noteBox.hidden = false;
   } else noteBox.hidden = true;
-  const classIndex = choices.classIndex !== undefined && o.explanations.has(choices.classIndex) ? choices.classIndex : o.top[0].index;
   const t0 = performance.now();
   refreshControls();
   render(classIndex);
@@ -331,8 +398,46 @@ async function explainNow(signal: AbortSignal, timings: Timings): Promise<Explai
   showTimings();
   statusText.textContent = `Explained ${img.payload.name} with ${o.method.title}.`;
   vscodeApi.setState({ imageUri: img.payload.key, modelUri: m.payload.key, options: { ...choices } } satisfies Persisted);
-  messenger.notify({ type: 'layersChanged', state: { model: m.payload.name, image: img.payload.name, layers: m.layers, defaultLayer: m.defaultLayer, targetLayer: o.layer, thumbnail: thumbnail(img.base!, 256) } });
+  messenger.notify({ type: 'layersChanged', state: { model: m.payload.name, image: img.payload.name, layers: m.layers, defaultLayer: m.defaultLayer, targetLayer: o.layer, thumbnail: thumbnail(img.base!, 256),
+    gates: m.gates.map((g) => ({ tensor: g.tensor, node: g.node, activation: g.activation, kind: g.kind, shape: g.shape, featureShape: g.featureShape, residual: g.residual })) } });
   return summary;
+}
+
+/** GAIN's check of an explanation: the class probability before and after erasing what its heat map attends to. */
+async function checkGain(m: wb.LoadedModel, img: wb.LoadedImage, o: wb.Outcome, classIndex: number): Promise<GainSummary> {
+  const e = o.explanations.get(classIndex)!;
+  const r = await gainCheck(m.explainer, img.tensor!, explanationHeatmap(e), classIndex, { before: o.forward, control: false });
+  return { classIndex, before: r.probBefore, after: r.probAfter, drop: r.probBefore - r.probAfter, erased: r.erased };
+}
+
+function pct(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+function showGain(classIndex: number): void {
+  const g = gains.get(classIndex);
+  gainLine.hidden = !!channelView || !!gateView;
+  gainLine.textContent = g
+    ? `GAIN check: ${pct(g.before)} → ${pct(g.after)} after erasing the attended region (${pct(g.erased)} of the image) · drop ${(g.drop * 100).toFixed(1)} points`
+    : 'GAIN check: …';
+}
+
+function showCrops(e: Explanation | undefined): void {
+  const c = e?.crops;
+  cropsBox.hidden = !c || !!channelView || !!gateView;
+  if (!c || channelView || gateView) return;
+  try {
+    paint(cropsStrip, attentionStrip(c));
+  } catch (err) {
+    console.warn(err);
+  }
+  cropsText.textContent = '';
+  for (const s of c.scales) {
+    const t = s.top[0];
+    cropsText.append(h('li', { text: `Scale ${s.scale}: ${labelOfClass(t.index)} ${pct(t.score)}` }));
+  }
+  const f = c.fusedTop[0];
+  cropsFused.textContent = `Fused (mean of ${c.scales.length} scales): ${labelOfClass(f.index)} ${pct(f.score)}`;
 }
 
 function shownClass(): number {
@@ -363,7 +468,11 @@ function makeSummary(classIndex: number): ExplainSummary {
     backend: used.has('webgpu') ? 'WebGPU' : 'WASM', fallback,
     preset: { name: m.preprocessing.preprocessing.name, source: m.preprocessing.source, reason: m.preprocessing.reason },
     labelsSource: m.labelsSource,
-    predictions: o.top, method: o.method.id, layer: o.layer, defaultLayer: m.defaultLayer,
+    predictions: o.top, method: o.method.id, layer: o.layer, defaultLayer: m.defaultLayer, gain: gains.get(classIndex),
+    crops: e.crops && {
+      scales: e.crops.scales.map((s) => ({ index: s.top[0].index, label: labelOfClass(s.top[0].index), score: s.top[0].score })),
+      fused: { index: e.crops.fusedTop[0].index, label: labelOfClass(e.crops.fusedTop[0].index), score: e.crops.fusedTop[0].score },
+    },
     classIndex, label: labelOfClass(classIndex), rawRange: [lo, hi], display: e.display.kind, peak,
     rendered: { width: baseCanvas.width, height: baseCanvas.height }, timings: lastTimings,
   };
@@ -402,7 +511,31 @@ function render(classIndex = shownClass()): void {
   stage.classList.toggle('pixelated', base.width < 128);
   drawColorbar();
   heatCanvas.style.opacity = String(choices.opacity);
-  backToExplanation.hidden = !channelView;
+  backToExplanation.hidden = !channelView && !gateView && inspectBox.hidden;
+  if (gateView && !channelView) {
+    const g = gateView.gate;
+    const [c, gh, gw] = g.shape;
+    paint(baseCanvas, base);
+    if (gateView.map) {
+      paint(heatCanvas, heatImage(normalizeMinMax(gateView.map), gw, gh, base));
+      heatCanvas.hidden = false;
+    } else heatCanvas.hidden = true;
+    if (gateView.weights) {
+      const chart = h('canvas', { class: 'inspect-canvas bar-chart', role: 'img', 'aria-label': `Bar chart of the ${c} channel weights` });
+      paint(chart, barChart(gateView.weights));
+      inspectTitle.textContent = `Channel gate ${g.tensor}: ${c} weights for this image`;
+      inspectImages.textContent = '';
+      inspectImages.append(chart);
+      inspectCaption.textContent = `${g.activation}${g.residual ? ' (residual: (1 + M)·F)' : ''} over ${g.feature} [${g.featureShape.join('×')}]; bars 0 … ${fmt(gateView.max)}.`;
+      inspectBox.hidden = false;
+    }
+    caption.textContent = `Attention gate ${g.tensor} — ${g.kind} [${g.shape.join('×')}], ${g.activation}: min ${fmt(gateView.min)}, mean ${fmt(gateView.mean)}, max ${fmt(gateView.max)}`;
+    rangeEl.textContent = `gate ${fmt(gateView.min)} … ${fmt(gateView.max)}`;
+    stage.dataset.display = 'gate';
+    showGain(-1);
+    showCrops(undefined);
+    return;
+  }
   if (channelView) {
     const { acts, channel } = channelView;
     const hw = acts.height * acts.width;
@@ -414,6 +547,8 @@ function render(classIndex = shownClass()): void {
     caption.textContent = `Channel ${channel} of ${acts.layer} (${acts.width}×${acts.height}): min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, ${(st.zeros * 100).toFixed(0)}% zeros${st.dead ? ' — dead' : ''}`;
     rangeEl.textContent = `values ${fmt(st.min)} … ${fmt(st.max)}`;
     stage.dataset.display = 'channel';
+    showGain(-1);
+    showCrops(undefined);
     return;
   }
   const e = outcome.explanations.get(classIndex);
@@ -440,6 +575,8 @@ function render(classIndex = shownClass()): void {
   const where = outcome.layer ? ` at ${outcome.layer}` : '';
   caption.textContent = `${outcome.method.title} for “${label}” (${(score * 100).toFixed(1)}%)${where} · raw range ${fmt(lo)} … ${fmt(hi)} · shape [${e.raw.dims.join('×')}]`;
   baseCanvas.setAttribute('aria-label', `${outcome.method.title} of ${label} over ${image.payload.name}`);
+  showGain(classIndex);
+  showCrops(e);
 }
 
 function renderPredictions(): void {
@@ -528,11 +665,30 @@ function rerun(what: string, change: Partial<Choices>): void {
 function chooseClass(index: number): void {
   if (outcome?.explanations.has(index)) {
     choices.classIndex = index;
+    gateView = undefined;
+    inspectBox.hidden = true;
     render(index);
     renderPredictions();
     refreshControls();
     summary = makeSummary(index);
     vscodeApi.setState({ imageUri: image?.payload.key, modelUri: model?.payload.key, options: { ...choices } } satisfies Persisted);
+    if (!gains.has(index)) {
+      const o = outcome;
+      job('Checking the map (GAIN)', undefined, async (s) => {
+        const { m, img } = need();
+        const g = await checkGain(m, img, o, index);
+        throwIfAborted(s);
+        if (outcome !== o) return;
+        gains.set(index, g);
+        if (shownClass() === index) {
+          showGain(index);
+          summary = makeSummary(index);
+        }
+        statusText.textContent = 'Checked the map (GAIN).';
+      }).catch((e) => {
+        if (!isCancellation(e)) report(e, false);
+      });
+    }
     return;
   }
   rerun(`Explaining class ${index}`, { classIndex: index });
@@ -554,6 +710,8 @@ opacity.addEventListener('input', () => {
 opacity.addEventListener('change', () => renderPredictions());
 backToExplanation.addEventListener('click', () => {
   channelView = undefined;
+  gateView = undefined;
+  inspectBox.hidden = true;
   render();
 });
 

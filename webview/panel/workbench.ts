@@ -1,4 +1,5 @@
 /** The panel's model and image handling, mirroring the CLI's workbench on browser APIs. */
+import { Gate, listGates } from '../../src/core/attention/gates';
 import { LookCloserError } from '../../src/core/errors';
 import { Explainer, ForwardResult, topK } from '../../src/core/explainer';
 import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../../src/core/model-config';
@@ -30,6 +31,8 @@ export interface LoadedModel {
   readonly classes: number;
   readonly layers: readonly LayerInfo[];
   readonly defaultLayer?: string;
+  /** The model's attention gates (SE, CBAM, residual attention). */
+  readonly gates: readonly Gate[];
   readonly loadMs: number;
   /** Set when the model runs as a float32 copy, and why. */
   readonly conversion?: string;
@@ -140,10 +143,16 @@ export async function loadModel(p: ModelPayload, ep: ExecutionProviderSetting, n
   } catch {
     defaultLayer = undefined;
   }
+  let gates: Gate[] = [];
+  try {
+    gates = await listGates(explainer);
+  } catch (e) {
+    console.warn('[look-closer] finding attention gates failed', e);
+  }
   const t4 = performance.now();
   console.info(`[look-closer] loaded ${p.name} on ${runtime.preferred}: backend ${(t1 - t0).toFixed(0)} ms, session ${(t2 - t1).toFixed(0)} ms, classes ${(t3 - t2).toFixed(0)} ms, layers ${(t4 - t3).toFixed(0)} ms`);
   const m: LoadedModel = {
-    payload: p, explainer, runtime, ep, sidecar, metadata, classes, layers, defaultLayer, conversion,
+    payload: p, explainer, runtime, ep, sidecar, metadata, classes, layers, defaultLayer, gates, conversion,
     loadMs: performance.now() - t0,
     preprocessing: choosePreprocessing(explainer.input, { sidecar, metadata }),
     labelsSource: '',
@@ -192,8 +201,8 @@ export interface Choice {
   readonly classIndex?: number;
 }
 
-/** Runs the forward pass and the method for the chosen class plus the top 5. */
-export async function explain(m: LoadedModel, img: LoadedImage, choice: Choice, signal: AbortSignal): Promise<Outcome> {
+/** Runs the forward pass and the method for the chosen class plus the top 5; long methods (occlusion, attention crops) report progress and stop on `signal`. */
+export async function explain(m: LoadedModel, img: LoadedImage, choice: Choice, signal: AbortSignal, onProgress?: (done: number, total: number) => void): Promise<Outcome> {
   prepare(m, img);
   const candidates = choice.method ? [methodById(choice.method)] : [...METHODS];
   const targets = targetLayers(m);
@@ -212,11 +221,14 @@ export async function explain(m: LoadedModel, img: LoadedImage, choice: Choice, 
     const classes = [...new Set([classIndex, ...top.map((t) => t.index)])];
     throwIfAborted(signal);
     try {
-      const r = await method.run(m.explainer, { input: img.tensor!, classes, layer, target: 'logit', forward });
+      const source = { image: img.rgba, region: img.crop, preprocessing: m.preprocessing.preprocessing };
+      const r = await method.run(m.explainer, { input: img.tensor!, classes, layer, target: 'logit', forward, source, signal, onProgress });
       throwIfAborted(signal);
       const explanations = new Map(r.explanations.map((e) => [e.classIndex, e] as const));
       return { method, layer, forward, top, explanations, forwardMs: t1 - t0, explainMs: performance.now() - t1, note };
     } catch (e) {
+      // The core's 'cancelled' error becomes the panel's quiet cancellation.
+      throwIfAborted(signal);
       const last = i === candidates.length - 1;
       if (!(e instanceof LookCloserError && e.kind === 'method-not-applicable') || last) throw e;
       note = `${method.title} does not apply to this model (${e.message.split(';')[0]}); showing ${candidates[i + 1].title}.`;
