@@ -295,6 +295,8 @@ async function scenario(mode: Mode): Promise<void> {
     const timings = await text(panel.locator('.timings'));
     check(`[${mode}] step timings are shown`, /forward \d/.test(timings) && /explain \d/.test(timings), timings);
     check(`[${mode}] top 5 classes are listed`, (await panel.locator('.prediction').count()) === 5);
+    const gain = await text(panel.locator('.gain'));
+    check(`[${mode}] GAIN's check is shown beside the heatmap`, /^GAIN check: \d+\.\d% → \d+\.\d% after erasing/.test(gain), gain);
     if (mode === 'webgpu') {
       const note = await text(panel.locator('.note'));
       check('[webgpu] the panel says why CAM was not used', /CAM does not apply/.test(note), note);
@@ -363,6 +365,7 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] the Layers view lists the model's layers`, rows >= 4, `${rows} layers`);
     const defaultRow = layers.locator('.layer', { has: layers.locator('.mark.default') });
     check(`[${mode}] the default target layer is marked`, (await defaultRow.count()) === 1);
+    check(`[${mode}] the model has no attention gates and the view says so`, (await layers.locator('.gate').count()) === 0 && (await layers.locator('.gates-empty').isVisible()));
     await s.screenshot('layers-view');
     // A 4-D layer other than the current target: the second layer with a spatial shape.
     const candidates = layers.locator('.layer');
@@ -388,6 +391,10 @@ async function scenario(mode: Mode): Promise<void> {
     await panel.locator('.stage[data-display="channel"]').waitFor({ timeout: 60_000 });
     check(`[${mode}] clicking a tile shows that channel large over the image`, await layers.locator('.focus').isVisible(), await text(panel.locator('.caption')));
     await s.screenshot('channel');
+    await layers.locator('.focus .project').click();
+    const projected = await panel.locator('.inspect:not([hidden]) canvas').first().waitFor({ timeout: 120_000 }).then(() => true, () => false);
+    check(`[${mode}] "Project to pixels" shows the reconstruction next to the image patch`, projected && (await panel.locator('.inspect canvas').count()) === 2, projected ? await text(panel.locator('.inspect-caption')) : await text(panel.locator('.status-text')));
+    await s.screenshot('projection');
     await layers.getByRole('button', { name: 'Use as target layer' }).click();
     await panel.waitForFunction((v) => (document.querySelector('#layer') as HTMLSelectElement | null)?.value === v, chosen, { timeout: 300_000 });
     await panel.locator('.stage[data-display="heatmap"]').waitFor({ timeout: 300_000 });

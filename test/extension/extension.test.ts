@@ -110,6 +110,7 @@ describe('Look Closer extension', () => {
       assert.equal(s.predictions[0].index, 243);
       assert.equal(s.classIndex, 243);
       assert.ok(inside(s.peak, DOG_BOX), `peak ${JSON.stringify(s.peak)} lies on the dog`);
+      assert.ok(s.gain && s.gain.classIndex === 243 && Number.isFinite(s.gain.drop) && s.gain.before >= 0 && s.gain.after >= 0, `GAIN check ${JSON.stringify(s.gain)}`);
       const cat = await api.update({ classIndex: 281 });
       assert.equal(cat.classIndex, 281);
       assert.equal(cat.label, 'tabby cat');
@@ -127,6 +128,14 @@ describe('Look Closer extension', () => {
         assert.ok(c.min <= c.mean && c.mean <= c.max, `channel ${c.index} stats are ordered`);
         assert.ok(c.zeros >= 0 && c.zeros <= 1);
       }
+    });
+
+    it('shows attention crops: three scales, each scale\'s top-1 and the fused prediction', async () => {
+      const s = await api.explain(workspaceFile('wm_cat.jpg'), { method: 'attention-crop' });
+      assert.equal(s.method, 'attention-crop');
+      assert.equal(s.crops?.scales.length, 3);
+      assert.ok(s.crops && s.crops.fused.score > 0 && s.crops.fused.score <= 1, JSON.stringify(s.crops));
+      assert.ok(s.gain, 'the GAIN check ran on the crops\' map');
     });
 
     it('reports a broken image as an error naming it, and the panel stays usable', async () => {
