@@ -32,7 +32,9 @@ export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array
 
 /**
  * The display map: bilinear half-pixel upsampling to the input size, then min-max normalisation; the same
- * values as normalizeMinMax(resizeBilinear(…)) in one buffer and two passes (it runs once per class).
+ * values as normalizeMinMax(resizeBilinear(…)) in one buffer and two passes (it runs once per class). Each
+ * source row is interpolated horizontally once (in float64, as resizeBilinear does per pixel), so an output
+ * pixel costs one vertical interpolation.
  */
 export function displayMap(raw: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(outW * outH);
@@ -48,24 +50,26 @@ export function displayMap(raw: Float32Array, h: number, w: number, outH: number
     x1s[x] = Math.min(x0 + 1, w - 1);
     fxs[x] = fx - x0;
   }
+  const rows = new Float64Array(h * outW);
+  for (let r = 0; r < h; r++) {
+    for (let x = 0; x < outW; x++) {
+      const a = raw[r * w + x0s[x]];
+      const b = raw[r * w + x1s[x]];
+      rows[r * outW + x] = a + (b - a) * fxs[x];
+    }
+  }
   let lo = Infinity;
   let hi = -Infinity;
   for (let y = 0; y < outH; y++) {
     const fy = Math.max((y + 0.5) * sy - 0.5, 0);
     const y0 = Math.min(Math.floor(fy), h - 1);
-    const r0 = y0 * w;
-    const r1 = Math.min(y0 + 1, h - 1) * w;
+    const r0 = y0 * outW;
+    const r1 = Math.min(y0 + 1, h - 1) * outW;
     const ly = fy - y0;
     const row = y * outW;
     for (let x = 0; x < outW; x++) {
-      const lx = fxs[x];
-      const a = raw[r0 + x0s[x]];
-      const b = raw[r0 + x1s[x]];
-      const d = raw[r1 + x0s[x]];
-      const e = raw[r1 + x1s[x]];
-      const top = a + (b - a) * lx;
-      const bottom = d + (e - d) * lx;
-      const v = Math.fround(top + (bottom - top) * ly);
+      const top = rows[r0 + x];
+      const v = Math.fround(top + (rows[r1 + x] - top) * ly);
       out[row + x] = v;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
