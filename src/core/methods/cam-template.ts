@@ -4,6 +4,7 @@
  * and the display map, upsampled bilinearly with half-pixel centres to the input size, then min-max normalised.
  */
 import type { Explainer, ForwardResult } from '../explainer';
+import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method } from './method';
 
@@ -38,18 +39,8 @@ export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array
  */
 export function displayMap(raw: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(outW * outH);
-  const sx = w / outW;
   const sy = h / outH;
-  const x0s = new Int32Array(outW);
-  const x1s = new Int32Array(outW);
-  const fxs = new Float64Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const fx = Math.max((x + 0.5) * sx - 0.5, 0);
-    const x0 = Math.min(Math.floor(fx), w - 1);
-    x0s[x] = x0;
-    x1s[x] = Math.min(x0 + 1, w - 1);
-    fxs[x] = fx - x0;
-  }
+  const { x0s, x1s, fxs } = bilinearTaps(w, outW);
   const rows = new Float64Array(h * outW);
   for (let r = 0; r < h; r++) {
     for (let x = 0; x < outW; x++) {

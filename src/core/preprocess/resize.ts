@@ -153,24 +153,30 @@ export function resizePil(src: Float32Array, w: number, h: number, outW: number,
   return cur === src ? new Float32Array(src) : cur;
 }
 
+/** Half-pixel bilinear taps along one axis: for each output index, the two source indices and the weight of the second. */
+export function bilinearTaps(inLen: number, outLen: number): { x0s: Int32Array; x1s: Int32Array; fxs: Float64Array } {
+  const scale = inLen / outLen;
+  const x0s = new Int32Array(outLen);
+  const x1s = new Int32Array(outLen);
+  const fxs = new Float64Array(outLen);
+  for (let x = 0; x < outLen; x++) {
+    const fx = Math.max((x + 0.5) * scale - 0.5, 0);
+    const x0 = Math.min(Math.floor(fx), inLen - 1);
+    x0s[x] = x0;
+    x1s[x] = Math.min(x0 + 1, inLen - 1);
+    fxs[x] = fx - x0;
+  }
+  return { x0s, x1s, fxs };
+}
+
 /**
  * Resizes interleaved float planes by plain bilinear interpolation with half-pixel centres and no
  * antialiasing, like cv2.resize INTER_LINEAR and torch interpolate(align_corners=False).
  */
 export function resizeBilinear(src: Float32Array, w: number, h: number, outW: number, outH: number, channels = 1): Float32Array {
   const out = new Float32Array(outW * outH * channels);
-  const sx = w / outW;
   const sy = h / outH;
-  const x0s = new Int32Array(outW);
-  const x1s = new Int32Array(outW);
-  const fxs = new Float64Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const fx = Math.max((x + 0.5) * sx - 0.5, 0);
-    const x0 = Math.min(Math.floor(fx), w - 1);
-    x0s[x] = x0;
-    x1s[x] = Math.min(x0 + 1, w - 1);
-    fxs[x] = fx - x0;
-  }
+  const { x0s, x1s, fxs } = bilinearTaps(w, outW);
   for (let y = 0; y < outH; y++) {
     const fy = Math.max((y + 0.5) * sy - 0.5, 0);
     const y0 = Math.min(Math.floor(fy), h - 1);
