@@ -7,6 +7,7 @@ import { LookCloserError } from '../errors';
 import type { RgbaImage } from '../preprocess/image';
 import { ModelInputSpec, preprocessImage, tensorToView } from '../preprocess/preprocess';
 import type { Preprocessing } from '../preprocess/presets';
+import { triangle } from '../preprocess/resize';
 import type { Box } from '../render/overlay';
 import { Float32Tensor, float32 } from '../tensor';
 
@@ -27,10 +28,6 @@ interface Taps {
   readonly offset: Int32Array;
 }
 
-function tri(x: number): number {
-  const a = Math.abs(x);
-  return a < 1 ? 1 - a : 0;
-}
 
 /** Taps mapping the source interval [start, start + size) of an axis of length `inSize` onto `outSize` samples (clamped to the edge). */
 function taps(start: number, size: number, inSize: number, outSize: number): Taps {
@@ -46,7 +43,7 @@ function taps(start: number, size: number, inSize: number, outSize: number): Tap
     let sum = 0;
     const first = idx.length;
     for (let i = lo; i <= hi; i++) {
-      const w = tri((i + 0.5 - c) / fs);
+      const w = triangle((i + 0.5 - c) / fs);
       if (w <= 0) continue;
       idx.push(Math.min(inSize - 1, Math.max(0, i)));
       wts.push(w);

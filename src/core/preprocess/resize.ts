@@ -18,7 +18,8 @@ interface AxisCoeffs {
   readonly weights: Float64Array;
 }
 
-function triangle(x: number): number {
+/** The bilinear (triangle) filter kernel. */
+export function triangle(x: number): number {
   const a = Math.abs(x);
   return a < 1 ? 1 - a : 0;
 }
