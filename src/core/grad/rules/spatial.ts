@@ -1,7 +1,7 @@
 /**
  * Gradient rules of convolution and pooling. The data gradient of a strided, padded, dilated, grouped
- * convolution is ConvTranspose with the same weight (its exact adjoint) computed without padding, then
- * cropped (or zero-extended where no window reached) to the input's extent. Max pooling routes the
+ * convolution is ConvTranspose with the same weight (its exact adjoint), cropped by its pads (or zero-extended
+ * by output_padding where no window reached) to the input's extent. Max pooling routes the
  * gradient through its argmax "switches" (the MaxPool Indices output) with ScatterElements(add), which
  * stays correct when windows overlap (MaxUnpool does not).
  */
@@ -39,25 +39,28 @@ function windowOf(ctx: GradContext, kernel: number[]): Window {
 }
 
 /**
- * Takes a full transposed-convolution result (no padding) whose index i maps to input index i − padBegin,
- * and returns the part covering the input, zero-extended where the windows never reached.
+ * The transposed convolution of `g` with `weight` (same groups/strides/dilations as the forward window), as the
+ * part covering the forward input: output index i maps to input index i − padBegin, zero-extended at the end where
+ * no window reached. The crop and the extension are ConvTranspose's own pads and output_padding, so no Slice or Pad
+ * pass follows it (onnxruntime's Slice of an odd-sized ConvTranspose result was slower than the ConvTranspose).
  */
-function cropToInput(ctx: GradContext, full: string, fullSpatial: number[], w: Window, inShape: number[]): string {
+function transposedToInput(ctx: GradContext, g: string, weight: string, group: number, w: Window, outShape: number[], inShape: number[]): string {
   const { emit } = ctx;
   const nd = w.kernel.length;
-  let t = full;
-  const extendEnd = inShape.slice(2).map((s, i) => Math.max(0, w.padBegin[i] + s - fullSpatial[i]));
-  if (extendEnd.some((e) => e > 0)) {
-    t = emit.op('Pad', [t, emit.i64([0, 0, ...Array(nd).fill(0), 0, 0, ...extendEnd])]);
+  const full = w.kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
+  const padEnd = inShape.slice(2).map((s, i) => full[i] - w.padBegin[i] - s);
+  const outPad = padEnd.map((p) => Math.max(0, -p));
+  const attrs = { group, strides: w.strides, dilations: w.dilations, kernel_shape: w.kernel };
+  if (outPad.every((p, i) => p < w.strides[i])) {
+    return emit.op('ConvTranspose', [g, weight], {
+      ...attrs, pads: [...w.padBegin, ...padEnd.map((p) => Math.max(0, p))], ...(outPad.some((p) => p > 0) ? { output_padding: outPad } : {}),
+    });
   }
-  const starts = w.padBegin;
-  const ends = inShape.slice(2).map((s, i) => w.padBegin[i] + s);
-  const needSlice = starts.some((s) => s > 0) || ends.some((e, i) => e < fullSpatial[i] + extendEnd[i]);
-  if (needSlice) {
-    const axes = Array.from({ length: nd }, (_, i) => i + 2);
-    t = emit.op('Slice', [t, emit.i64(starts), emit.i64(ends), emit.i64(axes)]);
-  }
-  return t;
+  // output_padding must stay below the stride: crop and extend explicitly.
+  let t = emit.op('ConvTranspose', [g, weight], attrs);
+  t = emit.op('Pad', [t, emit.i64([0, 0, ...Array(nd).fill(0), 0, 0, ...outPad])]);
+  const axes = Array.from({ length: nd }, (_, i) => i + 2);
+  return emit.op('Slice', [t, emit.i64(w.padBegin), emit.i64(inShape.slice(2).map((s, i) => w.padBegin[i] + s)), emit.i64(axes)]);
 }
 
 /**
@@ -107,20 +110,8 @@ export const conv: GradRule = (ctx) => {
       })];
     }
   }
-  const full = ctx.emit.op('ConvTranspose', [ctx.gradOut[0]!, ctx.f32(n.input[1])], {
-    group, strides: w.strides, dilations: w.dilations, kernel_shape: kernel,
-  });
-  const fullSpatial = kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
-  return [cropToInput(ctx, full, fullSpatial, w, inShape)];
+  return [transposedToInput(ctx, ctx.gradOut[0]!, ctx.f32(n.input[1]), group, w, outShape, inShape)];
 };
-
-/** Spreads a per-window gradient uniformly over each window: ConvTranspose with a depthwise all-ones kernel. */
-function spreadWindows(ctx: GradContext, g: string, w: Window, channels: number, scale: number): string {
-  const k = w.kernel;
-  const size = k.reduce((a, b) => a * b, 1);
-  const ones = ctx.emit.f32(new Float32Array(channels * size).fill(scale), [channels, 1, ...k]);
-  return ctx.emit.op('ConvTranspose', [g, ones], { group: channels, strides: w.strides, dilations: w.dilations, kernel_shape: k });
-}
 
 /** AveragePool: each output's gradient spread over its window, divided by the window's count (with or without pads). */
 export const averagePool: GradRule = (ctx) => {
@@ -152,9 +143,10 @@ export const averagePool: GradRule = (ctx) => {
     }
   }
   const scaled = emit.op('Div', [ctx.gradOut[0]!, emit.f32(div, [1, 1, Ho, Wo])]);
-  const full = spreadWindows(ctx, scaled, w, inShape[1], 1);
-  const fullSpatial = kernel.map((k, i) => (outShape[i + 2] - 1) * w.strides[i] + (k - 1) * w.dilations[i] + 1);
-  return [cropToInput(ctx, full, fullSpatial, w, inShape)];
+  // Spread each window's share uniformly over the window: a transposed convolution with a depthwise all-ones kernel.
+  const size = kernel.reduce((a, b) => a * b, 1);
+  const ones = emit.f32(new Float32Array(inShape[1] * size).fill(1), [inShape[1], 1, ...kernel]);
+  return [transposedToInput(ctx, scaled, ones, inShape[1], w, outShape, inShape)];
 };
 
 /** GlobalAveragePool: g / (H·W) broadcast over the map. */
