@@ -42,7 +42,7 @@ const targets = {
     external: ['vscode'],
   },
   webview: {
-    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', 'ort-worker': 'webview/ort-worker.ts' },
+    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', batch: 'webview/batch/main.ts', 'ort-worker': 'webview/ort-worker.ts' },
     outdir: 'dist/webview',
     platform: 'browser',
     format: 'esm',

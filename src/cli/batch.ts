@@ -3,11 +3,12 @@
  * with one loaded model. The forward session, the probe and each rewritten backward graph are built once
  * and reused for every image; methods that need only a forward pass (CAM) get the images stacked along
  * the batch axis when the model's batch dimension is free; the next image is decoded while the current one
- * runs. Writes the maps and overlays, `summary.json` and an HTML gallery (src/node/report.ts).
+ * runs. Writes the maps and overlays, `summary.json` and an HTML gallery (src/core/batch-report.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gainCheck } from '../core/attention/gain';
+import { INPUT_EXTENSIONS } from '../core/batch-report';
 import { explanationHeatmap } from '../core/attention/heatmap';
 import { LookCloserError, messageOf } from '../core/errors';
 import { ForwardResult, Prediction, topK } from '../core/explainer';
@@ -19,8 +20,7 @@ import { encodePng } from '../node/image-io';
 import { BatchImage, BatchOutput, BatchSummary, ScoreDrop, writeBatchReport } from '../node/report';
 import { LoadedInput, LoadedModel, loadInput, writeExplanation } from '../node/workbench';
 
-/** File types batch mode reads from a folder. */
-export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.npy'];
+export { INPUT_EXTENSIONS };
 
 /** What to run on every image. */
 export interface BatchSettings {

@@ -6,8 +6,10 @@ import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protoc
 import { guarded, initLog, showError } from './error-handling';
 import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-panel';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
+import { FolderOptions, FolderResult, explainFolder } from './folder-run';
 import { ModelResolver } from './model-resolver';
 import { IMAGE_EXTENSIONS, display } from './workspace-files';
+import { METHODS } from '../core/methods/registry';
 
 /** What activate() returns: the same operations the commands use, for tests and other extensions. */
 export interface LookCloserApi {
@@ -21,6 +23,8 @@ export interface LookCloserApi {
   activations(layer: string): Promise<LayerActivations>;
   /** Resolves when the Layers view's webview is up. */
   layersViewReady(): Promise<void>;
+  /** Explains every image of a folder (as "Look Closer: Explain Folder", without asking) and resolves with the written report. */
+  explainFolder(folder: vscode.Uri, options?: FolderOptions): Promise<FolderResult>;
 }
 
 /** Opens, tracks and restores explanation panels; the Layers view follows the active one. */
@@ -117,12 +121,62 @@ async function askForImage(): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
+const FOLDER_CHOICES_KEY = 'lookCloser.folderChoices';
+
+/** Asks what Explain Folder runs: methods, top-k, GAIN (the last choice is preselected). */
+async function askFolderOptions(context: vscode.ExtensionContext): Promise<FolderOptions | undefined> {
+  const last = context.workspaceState.get<{ methods: string[]; top: number; gain: boolean }>(FOLDER_CHOICES_KEY) ?? { methods: ['gradcam'], top: 1, gain: true };
+  type Item = vscode.QuickPickItem & { method?: string; flag?: 'gain' | 'top3' };
+  const items: Item[] = [
+    ...METHODS.map((m) => ({ label: m.title, description: m.id, detail: m.citation, method: m.id, picked: last.methods.includes(m.id) })),
+    { label: 'Options', kind: vscode.QuickPickItemKind.Separator },
+    { label: "GAIN's score drop", description: 'classify again with the attended region erased', flag: 'gain', picked: last.gain },
+    { label: 'Top 3 classes', description: 'explain each image\'s top 3 predictions, not only its top 1', flag: 'top3', picked: last.top >= 3 },
+  ];
+  const chosen = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Look Closer: explain every image of the folder with…', placeHolder: 'Methods and options (the report opens when done)' });
+  if (!chosen) return undefined;
+  const methods = chosen.filter((c) => c.method).map((c) => c.method!);
+  if (!methods.length) {
+    void vscode.window.showWarningMessage('Look Closer: choose at least one method to explain the folder with.');
+    return undefined;
+  }
+  const picked = { methods, top: chosen.some((c) => c.flag === 'top3') ? 3 : 1, gain: chosen.some((c) => c.flag === 'gain') };
+  await context.workspaceState.update(FOLDER_CHOICES_KEY, picked);
+  return picked;
+}
+
 /** Activates the extension: registers commands, the Layers view and the panel serializer. */
 export function activate(context: vscode.ExtensionContext): LookCloserApi {
   const log = initLog(context);
   const models = new ModelResolver(context);
   const layers = new LayersViewProvider(context.extensionUri);
   const panels = new Panels(context, models, layers);
+
+  /** Runs Explain Folder with a cancellable progress notification; says where the report went. */
+  const runFolder = async (folder: vscode.Uri, options: FolderOptions): Promise<FolderResult> => {
+    const model = await models.resolve(folder);
+    if (!model) throw new LookCloserError('cancelled', 'No model was chosen.');
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Look Closer: explaining ${display(folder)}`, cancellable: true },
+      (progress, token) => {
+        let last = 0;
+        return explainFolder(folder, model, options, context.extensionUri, {
+          token,
+          onProgress: (done, total, name) => {
+            progress.report({ increment: ((done - last) / total) * 100, message: `${done}/${total} ${name}` });
+            last = done;
+          },
+        });
+      },
+    );
+    const s = result.summary;
+    const text = `Look Closer: explained ${s.explained} of ${s.images.length} image${s.images.length === 1 ? '' : 's'}${s.failed ? ` (${s.failed} failed)` : ''}${s.cancelled ? ', cancelled' : ''}; report in ${display(result.folder)}`;
+    void vscode.window.showInformationMessage(text, 'Open summary.json', 'Reveal in Explorer').then((a) => {
+      if (a === 'Open summary.json') void vscode.commands.executeCommand('vscode.open', vscode.Uri.joinPath(result.folder, 'summary.json'));
+      if (a === 'Reveal in Explorer') void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.joinPath(result.folder, 'index.html'));
+    });
+    return result;
+  };
 
   context.subscriptions.push(
     vscode.window.registerWebviewViewProvider(LAYERS_VIEW_ID, layers),
@@ -134,6 +188,16 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
         const image = uri instanceof vscode.Uri ? uri : await askForImage();
         if (!image) return undefined;
         return panels.explain(image);
+      })),
+    vscode.commands.registerCommand('lookCloser.explainFolder', (uri?: vscode.Uri) =>
+      guarded('Explain Folder', async () => {
+        const folder = uri instanceof vscode.Uri
+          ? uri
+          : (await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, canSelectMany: false, title: 'Folder of images to explain', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri }))?.[0];
+        if (!folder) return undefined;
+        const options = await askFolderOptions(context);
+        if (!options) return undefined;
+        return runFolder(folder, options);
       })),
     vscode.commands.registerCommand('lookCloser.useModel', (uri?: vscode.Uri) =>
       guarded('Use This Model', async () => {
@@ -162,6 +226,7 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
     summary: () => panels.current().summary(),
     activations: (layer) => panels.current().activations(layer),
     layersViewReady: () => layers.ready,
+    explainFolder: (folder, options = {}) => runFolder(folder, options),
   };
 }
 

@@ -392,3 +392,123 @@ export interface LayersToHost extends Direction {
   readonly responses: LayersResponses;
   readonly notes: LayersToHostNote;
 }
+
+// ---------------------------------------------------------------- host ↔ folder (batch) view
+
+/** What a folder run explains in every image. */
+export interface BatchSettingsPayload {
+  /** Method ids, in order (see the method registry). */
+  readonly methods: readonly string[];
+  /** Explain each image's top K predicted classes. */
+  readonly top: number;
+  /** Measure GAIN's score drop for every output. */
+  readonly gain: boolean;
+  readonly colormap: string;
+  /** Heat-map opacity, 0..1. */
+  readonly opacity: number;
+}
+
+/** Load the model for a folder run (the view shows progress while the host feeds it images). */
+export interface BatchStartRequest {
+  readonly type: 'batchStart';
+  readonly model: ModelPayload;
+  readonly executionProvider: ExecutionProviderSetting;
+  /** The folder, as shown to the user. */
+  readonly folder: string;
+  readonly total: number;
+  readonly settings: BatchSettingsPayload;
+}
+
+/** What the view reports once the model is loaded. */
+export interface BatchStarted {
+  /** e.g. "onnxruntime-web WASM". */
+  readonly backend: string;
+  /** Target layer of the CAM-family methods, or null when none runs. */
+  readonly layer: string | null;
+  /** The preprocessing in effect (the same fields as the CLI's summary). */
+  readonly preprocessing: Readonly<Record<string, unknown>>;
+  readonly loadMs: number;
+  /** Why WebGPU was not used, or how the model was converted, when that happened. */
+  readonly notices: readonly string[];
+}
+
+/** Explain one image of the folder. */
+export interface BatchImageRequest {
+  readonly type: 'batchImage';
+  readonly image: ImagePayload;
+  /** 0-based position in the folder, for the view's progress. */
+  readonly index: number;
+}
+
+/** GAIN's check of one output, as the batch summary stores it. */
+export interface BatchScoreDrop {
+  readonly score: string;
+  readonly before: number;
+  readonly after: number;
+  readonly drop: number;
+  readonly controlAfter?: number;
+}
+
+/** One explanation of one image, with the files the host writes. */
+export interface BatchOutputPayload {
+  readonly method: string;
+  readonly class: number;
+  readonly label: string;
+  readonly layer: string | null;
+  readonly shape: readonly number[];
+  readonly min: number;
+  readonly max: number;
+  /** The overlay (or gradient image), PNG bytes. */
+  readonly png: Uint8Array;
+  /** The raw map, .npy bytes (float32). */
+  readonly npy: Uint8Array;
+  readonly gain?: BatchScoreDrop;
+}
+
+/** Everything one image produced. */
+export interface BatchImageResult {
+  /** The picture the model saw (the preprocessing crop), PNG bytes. */
+  readonly view: Uint8Array;
+  readonly predictions: readonly PredictionRow[];
+  readonly outputs: readonly BatchOutputPayload[];
+  readonly ms: number;
+}
+
+/** Requests the host sends to the folder view. */
+export type BatchViewRequest = BatchStartRequest | BatchImageRequest;
+
+/** Response type of each folder-view request. */
+export interface BatchViewResponses {
+  readonly batchStart: BatchStarted;
+  readonly batchImage: BatchImageResult;
+  readonly [type: string]: unknown;
+}
+
+/** The host recorded one image (explained or failed): the view lists it. */
+export interface BatchRecordedNote {
+  readonly type: 'recorded';
+  readonly index: number;
+  readonly name: string;
+  /** Top-1 label and probability, when explained. */
+  readonly top?: PredictionRow;
+  readonly error?: string;
+}
+/** Notifications the host sends to the folder view. */
+export type HostToBatchNote = BatchRecordedNote;
+
+/** What the host sends to the folder view. */
+export interface HostToBatch extends Direction {
+  readonly requests: BatchViewRequest;
+  readonly responses: BatchViewResponses;
+  readonly notes: HostToBatchNote;
+}
+
+/** Notifications the folder view sends to the host. */
+export type BatchToHostNote = ReadyNote | ErrorNote;
+
+/** What the folder view sends to the host (no requests). */
+export interface BatchToHost extends Direction {
+  readonly requests: never;
+  readonly responses: { readonly [type: string]: unknown };
+  readonly notes: BatchToHostNote;
+}

@@ -2,8 +2,8 @@
  * End-to-end tier: the packaged .vsix installed into a real VS Code (code-server), driven in Debian
  * Chromium as a person would — right-click an image in the Explorer, choose "Look Closer: Explain Image",
  * read the prediction, look at where the heat is, switch method and class, save, open the Layers view,
- * click a layer and a channel. Runs twice: WASM (no GPU, bundled SqueezeNet on a photo) and WebGPU
- * (SwiftShader adapter, a small MNIST model). Screenshots go to test-results/e2e-<mode>/.
+ * click a layer and a channel, right-click a folder and choose "Look Closer: Explain Folder". Runs twice:
+ * WASM (no GPU, bundled SqueezeNet on a photo) and WebGPU (SwiftShader adapter, a small MNIST model). Screenshots go to test-results/e2e-<mode>/.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -186,6 +186,8 @@ interface Plan {
   readonly files: readonly [string, string][];
   /** Another photo for the image-preview button and the palette, and a broken image. */
   readonly second?: { readonly image: string; readonly top1: string; readonly broken: string };
+  /** A folder for "Explain Folder" and the top-1 labels its report must show. */
+  readonly folder?: { readonly name: string; readonly expect: readonly string[] };
 }
 
 const PLANS: Record<Mode, Plan> = {
@@ -195,8 +197,12 @@ const PLANS: Record<Mode, Plan> = {
     object: async () => ({ x0: 0.0, y0: 0.05, x1: 0.45, y1: 0.55 }),
     classSearch: { query: 'Egyptian', label: 'Egyptian Mau' },
     settings: { 'lookCloser.executionProvider': 'auto' },
-    files: [['assets/samples/wm_cat.jpg', 'wm_cat.jpg'], ['assets/samples/wm_bald_eagle.jpg', 'wm_bald_eagle.jpg']],
+    files: [
+      ['assets/samples/wm_cat.jpg', 'wm_cat.jpg'], ['assets/samples/wm_bald_eagle.jpg', 'wm_bald_eagle.jpg'],
+      ['assets/samples/wm_flamingo.jpg', 'photos/wm_flamingo.jpg'], ['assets/samples/wm_bridge.jpg', 'photos/wm_bridge.jpg'],
+    ],
     second: { image: 'wm_bald_eagle.jpg', top1: 'bald eagle', broken: 'broken.png' },
+    folder: { name: 'photos', expect: ['flamingo', 'suspension bridge'] },
   },
   webgpu: {
     image: 'mnist_9_1088.png', expectTop1: '9', backend: 'WebGPU', firstMethod: 'gradcam', switchTo: 'guided-backprop',
@@ -255,6 +261,42 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   const message = shown ? await text(toast.first()) : 'no notification';
   check(`a broken image shows an error message naming it`, shown && message.includes(second.broken), message);
   await s.screenshot('error-message');
+}
+
+/** Right-click a folder → "Look Closer: Explain Folder": pick methods, wait for the report, check it shows every image with its overlays. */
+async function explainFolderEntryPoint(s: Session, folder: string, expect: readonly string[]): Promise<void> {
+  const page = s.page;
+  // Show the Explorer (a shortcut, not its activity-bar icon, which hides the sidebar when it is already showing).
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+Shift+E');
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: folder }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click({ button: 'right' });
+  const item = page.locator('.monaco-menu .action-item .action-label', { hasText: 'Look Closer: Explain Folder' }).first();
+  await item.waitFor({ timeout: 10_000 });
+  await item.hover();
+  await item.click();
+  if (await item.isVisible().catch(() => false)) await page.keyboard.press('Enter');
+  const pick = page.locator('.quick-input-widget', { hasText: 'explain every image of the folder' });
+  await pick.waitFor({ timeout: 30_000 });
+  const rows = await page.locator('.quick-input-list .monaco-list-row').allTextContents();
+  check('"Explain Folder" on a folder asks which methods to run', rows.some((t) => t.includes('Grad-CAM')) && rows.some((t) => t.includes('GAIN')), rows.slice(0, 4).join(' | '));
+  await s.screenshot('folder-methods');
+  await page.keyboard.press('Enter');
+  const tab = page.locator('.tabs-container .tab', { hasText: `Report: ${folder}` });
+  const done = await tab.waitFor({ timeout: 600_000 }).then(() => true, () => false);
+  check('the folder run ends with its report open in a tab', done);
+  if (!done) return;
+  const report = await s.frameWith('table tbody tr', 60_000);
+  await page.waitForTimeout(1000);
+  const images = await report.$$eval('img', (els) => els.map((e) => ({ src: e.getAttribute('src') ?? '', ok: (e as HTMLImageElement).complete && (e as HTMLImageElement).naturalWidth > 0 })));
+  const body = (await report.locator('tbody').textContent()) ?? '';
+  check('the report shows each image with its top-1 and its overlays, all loaded under the webview CSP',
+    images.length >= 2 * expect.length && images.every((i) => i.ok) && expect.every((e) => body.includes(e)),
+    `${images.filter((i) => i.ok).length}/${images.length} images loaded; ${expect.map((e) => `${e}: ${body.includes(e)}`).join(', ')}`);
+  const written = fs.existsSync(path.join(s.workspace, 'look-closer-out', `${folder}-report`, 'index.html')) && fs.existsSync(path.join(s.workspace, 'look-closer-out', `${folder}-report`, 'summary.json'));
+  check('the report (index.html, summary.json) is written into look-closer-out/ in the workspace', written);
+  await s.screenshot('folder-report');
 }
 
 async function scenario(mode: Mode): Promise<void> {
@@ -420,6 +462,7 @@ async function scenario(mode: Mode): Promise<void> {
     await page.setViewportSize({ width: 1600, height: 1000 });
 
     if (plan.second) await otherEntryPoints(s, plan.second);
+    if (plan.folder) await explainFolderEntryPoint(s, plan.folder.name, plan.folder.expect);
   } catch (e) {
     check(`[${mode}] scenario ran to the end`, false, e instanceof Error ? e.message.split('\n')[0] : String(e));
     await s.screenshot('failure').catch(() => undefined);

@@ -22,6 +22,27 @@ function inside(p: { x: number; y: number } | undefined, b: typeof CAT_BOX): boo
   return !!p && p.x >= b.x0 && p.x <= b.x1 && p.y >= b.y0 && p.y <= b.y1;
 }
 
+/** Reads a float32 .npy (format 1.0). */
+function npy(bytes: Uint8Array): { shape: number[]; data: Float32Array } {
+  const len = bytes[8] | (bytes[9] << 8);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + len));
+  assert.match(header, /'descr': '<f4'/);
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(',').filter((x) => x.trim()).map(Number);
+  const body = bytes.slice(10 + len);
+  return { shape, data: new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4) };
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
 let api: LookCloserApi;
 
 describe('Look Closer extension', () => {
@@ -39,7 +60,7 @@ describe('Look Closer extension', () => {
     it('activates and returns its API', () => {
       const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
       assert.equal(ext.isActive, true);
-      for (const k of ['explain', 'update', 'summary', 'activations', 'layersViewReady']) assert.equal(typeof (api as unknown as Record<string, unknown>)[k], 'function', k);
+      for (const k of ['explain', 'update', 'summary', 'activations', 'layersViewReady', 'explainFolder']) assert.equal(typeof (api as unknown as Record<string, unknown>)[k], 'function', k);
     });
 
     it('registers its commands', async () => {
@@ -145,6 +166,75 @@ describe('Look Closer extension', () => {
       });
       const s = await api.explain(workspaceFile('wm_cat.jpg'), { method: 'cam' });
       assert.equal(s.predictions[0].index, 282);
+    });
+  });
+
+  describe('Explain Folder (bundled SqueezeNet)', () => {
+    const read = async (u: vscode.Uri) => new TextDecoder().decode(await vscode.workspace.fs.readFile(u));
+    const base = (p: string) => p.split(/[\\/]/).pop()!;
+
+    it('is on folders in the Explorer and in the command palette', async () => {
+      const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+      const entry = pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'lookCloser.explainFolder');
+      assert.equal(entry.when, 'explorerResourceIsFolder');
+      assert.equal(pkg.contributes.commands.find((c: { command: string }) => c.command === 'lookCloser.explainFolder').title, 'Look Closer: Explain Folder');
+      assert.ok((await vscode.commands.getCommands(true)).includes('lookCloser.explainFolder'));
+    });
+
+    it('explains every image of a folder and writes the same report as the CLI, then shows it', async () => {
+      const r = await api.explainFolder(workspaceFile('photos'), { methods: ['gradcam', 'guided-backprop'], top: 1, gain: true });
+      const s = r.summary;
+      log(`    ${s.explained}/${s.images.length} images, ${s.backend}, ${s.timings.imagesPerSecond.toFixed(2)} images/s → ${vscode.workspace.asRelativePath(r.folder)}`);
+      assert.match(r.folder.path, /\/look-closer-out\/photos-report$/);
+      assert.equal(s.format, 'look-closer-batch');
+      assert.deepEqual(s.methods, ['gradcam', 'guided-backprop']);
+      assert.deepEqual(s.images.map((i) => base(i.input)), ['broken.jpg', 'two_class_both_dog_cat.png', 'wm_cat.jpg', 'wm_pelican.jpg'], 'notes.txt is skipped');
+      assert.equal(s.explained, 3);
+      assert.equal(s.failed, 1);
+      assert.match(s.images[0].error ?? '', /broken\.jpg/);
+      // What is on disk is what the API returned.
+      assert.deepEqual(JSON.parse(await read(vscode.Uri.joinPath(r.folder, 'summary.json'))), JSON.parse(JSON.stringify(s)));
+      const html = await read(vscode.Uri.joinPath(r.folder, 'index.html'));
+      for (const i of s.images) assert.ok(html.includes(base(i.input)), `the gallery lists ${base(i.input)}`);
+
+      // The CLI explained the same folder before the suite started (test/extension/run.ts).
+      const cli = JSON.parse(await read(vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, '..', 'fixtures', 'cli-report', 'summary.json'))) as typeof s;
+      assert.equal(s.layer, cli.layer);
+      assert.deepEqual(s.images.map((i) => base(i.input)), cli.images.map((i) => base(i.input)));
+      for (let k = 1; k < s.images.length; k++) {
+        const [mine, theirs] = [s.images[k], cli.images[k]];
+        const name = base(mine.input);
+        assert.equal(mine.predictions[0].index, theirs.predictions[0].index, `${name}: same top-1 as the CLI`);
+        assert.ok(Math.abs(mine.predictions[0].score - theirs.predictions[0].score) < 0.03, `${name}: top-1 probability ${mine.predictions[0].score} vs CLI ${theirs.predictions[0].score}`);
+        assert.deepEqual(mine.outputs.map((o) => [o.method, o.class, o.shape]), theirs.outputs.map((o) => [o.method, o.class, o.shape]), `${name}: same outputs as the CLI`);
+        for (let j = 0; j < mine.outputs.length; j++) {
+          const o = mine.outputs[j];
+          const png = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(r.folder, o.png));
+          assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${o.png} is a PNG`);
+          const a = npy(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(r.folder, o.npy)));
+          const b = npy(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(r.folder, '..', '..', '..', 'fixtures', 'cli-report', theirs.outputs[j].npy)));
+          assert.deepEqual(a.shape, o.shape);
+          const c = cosine(a.data, b.data);
+          log(`    ${name} ${o.method} c${o.class}: cosine ${c.toFixed(5)} vs the CLI; GAIN ${o.gain?.before.toFixed(3)} → ${o.gain?.after.toFixed(3)} (CLI ${theirs.outputs[j].gain?.before.toFixed(3)} → ${theirs.outputs[j].gain?.after.toFixed(3)})`);
+          // The PNG decodes to the same pixels in both; the JPEGs go through two different decoders.
+          assert.ok(c > (name.endsWith('.png') ? 0.999 : 0.99), `${name} ${o.method}: map agrees with the CLI's (cosine ${c})`);
+          assert.ok(o.gain && Number.isFinite(o.gain.after) && Math.abs(o.gain.drop - (o.gain.before - o.gain.after)) < 1e-6, `${name}: GAIN measured`);
+        }
+      }
+      const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
+      assert.ok(tabs.includes('Report: photos'), `the report is shown (tabs: ${tabs.join(', ')})`);
+    });
+
+    it('never overwrites an earlier report, and names the problem for a folder without images', async () => {
+      const before = await read(workspaceFile('look-closer-out/photos-report/summary.json'));
+      const r = await api.explainFolder(workspaceFile('photos'), { methods: ['cam'], gain: false });
+      assert.match(r.folder.path, /\/photos-report-2$/);
+      assert.equal(r.summary.explained, 3);
+      assert.ok(r.summary.images.every((i) => i.outputs.every((o) => !o.gain)));
+      assert.equal(await read(workspaceFile('look-closer-out/photos-report/summary.json')), before);
+      await vscode.workspace.fs.createDirectory(workspaceFile('empty'));
+      await assert.rejects(api.explainFolder(workspaceFile('empty')), /Folder 'empty' has no images/);
+      await assert.rejects(api.explainFolder(workspaceFile('photos'), { methods: ['gradcamx'] }), /Unknown method 'gradcamx'/);
     });
   });
 

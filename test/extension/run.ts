@@ -5,11 +5,12 @@
  * executes in code-server's Node extension host, and the workbench reports the result through
  * window.codeAutomationExit, which Chromium (playwright-core) exposes to this process.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, launchChromium, scratch, startCodeServer } from '../e2e/code-server';
 import { SUITE_PREFIX } from './console-marker';
-import { makeWorkspace } from './workspace';
+import { CLI_REPORT, makeWorkspace } from './workspace';
 
 const TESTS = path.join(ROOT, 'out', 'test', 'extension', 'index.js');
 const TIMEOUT_MS = Number(process.env.LOOK_CLOSER_TEST_TIMEOUT_MS ?? 15 * 60_000);
@@ -72,6 +73,13 @@ async function main(): Promise<number> {
   if (!fs.existsSync(TESTS)) throw new Error(`${path.relative(ROOT, TESTS)} is missing: run 'npm run build' first.`);
   const dir = scratch('extension-host');
   const workspace = makeWorkspace(ROOT, path.join(dir, 'workspace'));
+  // The CLI explains the photos folder first (onnxruntime-web wasm in Node, sharp decoding): the Explain
+  // Folder test checks the extension's report (onnxruntime-web in the webview, browser decoding) against it.
+  const cli = spawnSync(process.execPath, [
+    path.join(ROOT, 'dist', 'cli.js'), 'explain', path.join(ROOT, 'assets', 'models', 'squeezenet1.0-fp16-winml.onnx'), path.join(workspace, 'photos'),
+    '--method', 'gradcam,guided-backprop', '--gain', '--backend', 'wasm', '--out', path.join(dir, 'fixtures', CLI_REPORT),
+  ], { encoding: 'utf8' });
+  if (!fs.existsSync(path.join(dir, 'fixtures', CLI_REPORT, 'summary.json'))) throw new Error(`The CLI wrote no report for the photos folder:\n${cli.stdout}\n${cli.stderr}`);
   const t0 = Date.now();
   const code = process.env.LOOK_CLOSER_VSCODE === 'electron' ? await viaElectron(workspace) : await viaCodeServer(dir, workspace);
   console.log(`extension-host tier finished in ${((Date.now() - t0) / 1000).toFixed(1)} s with exit code ${code}`);

@@ -11,7 +11,7 @@ import { decodeNpy } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
 import type { BatchSummary } from '../../src/node/report';
-import { escapeHtml } from '../../src/node/report';
+import { escapeHtml, renderReportHtml } from '../../src/node/report';
 import { loadInput, loadModel } from '../../src/node/workbench';
 import { MNIST_8, MNIST_DIGITS, SAMPLES } from '../support/paths';
 import { randomData, rng, tinyModel } from '../support/tiny-model';
@@ -127,6 +127,18 @@ describe('batch mode', function () {
     assert.ok(html.includes('Cannot decode'));
     const json = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as BatchSummary;
     assert.equal(json.images.length, s.images.length);
+    // The page has no inline style attributes (a webview's CSP would block them); a file link per overlay.
+    assert.ok(!/ style="/.test(html));
+    assert.ok(html.includes(`<a href="maps/`));
+    // As the extension's report view renders it: its CSP, the stylesheet by nonce, images through resolve, no file links.
+    const csp = "default-src 'none'; img-src vscode-resource:; style-src 'nonce-abc'";
+    const view = renderReportHtml(json, { csp, styleNonce: 'abc', resolve: (rel) => `vscode-resource:/report/${rel}` });
+    assert.ok(view.includes(`content="${escapeHtml(csp)}"`));
+    assert.ok(view.includes('<style nonce="abc">'));
+    assert.ok(!view.includes('<a href'));
+    const srcs = [...view.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(srcs.length, s.explained + s.images.reduce((n, i) => n + i.outputs.length, 0));
+    assert.ok(srcs.every((u) => u.startsWith('vscode-resource:/report/')), srcs[0]);
     await model.explainer.dispose();
   });
 

@@ -1,0 +1,176 @@
+/**
+ * The batch report: one JSON summary of a folder explained with one model, and a static HTML gallery of it
+ * (each image, its overlays per method and class, its top-k predictions and, when measured, GAIN's score
+ * drop). The page has no scripts, no inline style attributes, and links its images relatively, so the folder
+ * can be moved or served as is, and a webview can show it under its own CSP. Pure: the CLI writes it with
+ * node:fs (src/node/report.ts), the extension with vscode.workspace.fs.
+ */
+import type { Prediction } from './explainer';
+
+/** File types batch mode reads from a folder (the CLI reads all; the extension's webview decodes only browser images). */
+export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.npy'];
+
+/** GAIN's attention-mining check of one output: the class score before and after erasing what the map attends to. */
+export interface ScoreDrop {
+  /** 'softmax' probability or 'logit'. */
+  readonly score: string;
+  readonly before: number;
+  readonly after: number;
+  readonly drop: number;
+  /** The score after erasing as much of the image where the map attends least, when measured. */
+  readonly controlAfter?: number;
+}
+
+/** One explanation written for one image. */
+export interface BatchOutput {
+  readonly method: string;
+  readonly class: number;
+  readonly label: string;
+  readonly layer: string | null;
+  readonly shape: readonly number[];
+  readonly min: number;
+  readonly max: number;
+  /** Paths relative to the report folder. */
+  readonly png: string;
+  readonly npy: string;
+  readonly gain?: ScoreDrop;
+}
+
+/** One image of the folder. */
+export interface BatchImage {
+  /** The input file as given (its path relative to the current folder or absolute). */
+  readonly input: string;
+  /** The picture the model saw (the preprocessing crop; a rendering of the tensor for .npy inputs), relative to the report folder; null when the input could not be read. */
+  readonly view: string | null;
+  readonly predictions: readonly Prediction[];
+  readonly outputs: readonly BatchOutput[];
+  /** Milliseconds spent on this image (preprocessing, methods, writing). */
+  readonly ms: number;
+  /** Why the image could not be explained; it then has no outputs. */
+  readonly error?: string;
+}
+
+/** The batch summary (`summary.json`). */
+export interface BatchSummary {
+  /** Identifies the format: 'look-closer-batch', version 1. */
+  readonly format: 'look-closer-batch';
+  readonly version: 1;
+  readonly model: string;
+  readonly backend: string;
+  readonly folder: string;
+  readonly methods: readonly string[];
+  readonly layer: string | null;
+  readonly target: string;
+  /** Explicit classes (--class), or null when each image's top K are explained. */
+  readonly classes: readonly number[] | null;
+  readonly top: number | null;
+  readonly preprocessing: unknown;
+  /** Images stacked per forward pass when a method reuses it (1: one at a time). */
+  readonly batchSize: number;
+  readonly images: readonly BatchImage[];
+  readonly explained: number;
+  readonly failed: number;
+  readonly timings: { readonly load: number; readonly total: number; readonly perImage: number; readonly imagesPerSecond: number };
+  /** The HTML gallery, relative to the report folder. */
+  readonly report: string;
+  /** True when the run was cancelled: `images` lists only the images that ran. */
+  readonly cancelled?: boolean;
+}
+
+/** The last segment of a path or URI path (either slash). */
+function baseName(p: string): string {
+  return p.split(/[\\/]/).filter(Boolean).pop() ?? p;
+}
+
+/** One CSS class per bar width (1–100 %), so the page needs no inline style attributes (a webview's CSP forbids them). */
+function barWidths(): string {
+  let css = '';
+  for (let i = 1; i <= 100; i++) css += `.w${i}{width:${i}%}`;
+  return css;
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+/** A relative path as a URL path (forward slashes, each segment percent-encoded). */
+function href(rel: string): string {
+  return rel.split(/[\\/]/).map(encodeURIComponent).join('/');
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+function dropCell(g: ScoreDrop | undefined): string {
+  if (!g) return '';
+  const f = g.score === 'softmax' ? pct : (v: number) => v.toFixed(2);
+  const ctl = g.controlAfter !== undefined ? ` <span class="dim">(control ${escapeHtml(f(g.controlAfter))})</span>` : '';
+  const drop = g.drop >= 0 ? `−${f(g.drop)}` : `+${f(-g.drop)}`;
+  return `<div class="drop" title="GAIN: class ${escapeHtml(g.score)} before → after erasing the attended region">${escapeHtml(f(g.before))} → ${escapeHtml(f(g.after))} <b>${escapeHtml(drop)}</b>${ctl}</div>`;
+}
+
+function imageCard(img: BatchImage, methods: readonly string[], o: ReportHtmlOptions): string {
+  const src = (rel: string) => escapeHtml(o.resolve ? o.resolve(rel) : href(rel));
+  const name = escapeHtml(baseName(img.input));
+  const preds = img.predictions.map((p) =>
+    `<li><span class="bar w${Math.max(1, Math.round(p.score * 100))}"></span><span class="p">${pct(p.score)}</span> <span class="l">${escapeHtml(p.label)}</span> <span class="dim">#${p.index}</span></li>`).join('');
+  const view = img.view ? `<img src="${src(img.view)}" alt="${name}" loading="lazy">` : '<div class="none">(tensor input)</div>';
+  const link = (rel: string, inner: string) => (o.resolve ? inner : `<a href="${href(rel)}">${inner}</a>`);
+  const cells = methods.map((m) => {
+    const outs = img.outputs.filter((x) => x.method === m);
+    if (!outs.length) return '<td></td>';
+    return `<td>${outs.map((out) =>
+      `<figure>${link(out.png, `<img src="${src(out.png)}" alt="${escapeHtml(`${m} ${out.label}`)}" loading="lazy">`)}` +
+      `<figcaption>${escapeHtml(out.label)} <span class="dim">#${out.class}</span>${dropCell(out.gain)}</figcaption></figure>`).join('')}</td>`;
+  }).join('');
+  if (img.error) return `<tr class="failed"><th>${name}</th><td colspan="${methods.length + 1}">${escapeHtml(img.error)}</td></tr>`;
+  return `<tr><th><div class="name">${name}</div>${view}<div class="dim">${img.ms.toFixed(0)} ms</div></th><td><ol class="preds">${preds}</ol></td>${cells}</tr>`;
+}
+
+/** How the page is rendered for somewhere other than a browser opening the file (a VS Code webview). */
+export interface ReportHtmlOptions {
+  /** Maps a report-relative file path to the URL the page loads it from; also drops the links to files, which a webview cannot follow. */
+  readonly resolve?: (rel: string) => string;
+  /** The page's Content-Security-Policy (default: images from the folder, the page's own stylesheet). */
+  readonly csp?: string;
+  /** Nonce of the page's stylesheet, when the CSP allows styles by nonce. */
+  readonly styleNonce?: string;
+}
+
+/** The gallery page for a summary. */
+export function renderReportHtml(s: BatchSummary, o: ReportHtmlOptions = {}): string {
+  const csp = o.csp ?? "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'";
+  const summaryLink = o.resolve ? '<code>summary.json</code> beside <code>index.html</code>' : '<a href="summary.json">summary.json</a>';
+  const cancelled = s.cancelled ? ' · <b>cancelled</b> before every image ran' : '';
+  const title = `Look Closer — ${baseName(s.folder)} with ${baseName(s.model)}`;
+  const what = s.classes ? `classes ${s.classes.join(', ')}` : `top ${s.top ?? 1} class${(s.top ?? 1) > 1 ? 'es' : ''}`;
+  const failed = s.failed ? `, <b>${s.failed} failed</b>` : '';
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
+<title>${escapeHtml(title)}</title>
+<style${o.styleNonce ? ` nonce="${escapeHtml(o.styleNonce)}"` : ''}>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
+h1{font-size:1.3em;margin:0 0 .3em}.meta{color:#555;margin-bottom:1em}.dim{color:#888;font-size:.9em}
+table{border-collapse:collapse;background:#fff}th,td{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}
+thead th{position:sticky;top:0;background:#f0f0f0}th img,figure img{width:160px;height:auto;display:block}
+figure{display:inline-block;margin:0 6px 6px 0}figcaption{font-size:.85em;max-width:160px}
+.name{font-weight:600;max-width:160px;overflow-wrap:anywhere}.preds{margin:0;padding-left:1.2em;min-width:13em}
+.preds li{position:relative}.bar{position:absolute;left:0;top:2px;bottom:2px;background:#d8e6f7;z-index:0}
+.preds li>*:not(.bar){position:relative}.p{display:inline-block;width:3.6em;position:relative}
+.drop{color:#444}${barWidths()}.drop b{color:#b00}.failed td{color:#b00}.none{width:160px;color:#888}
+</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+<div class="meta">${s.explained} image${s.explained === 1 ? '' : 's'}${failed} · ${escapeHtml(s.methods.join(', '))} · ${escapeHtml(what)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · target ${escapeHtml(s.target)} · ${escapeHtml(s.backend)} · ${s.timings.imagesPerSecond.toFixed(2)} images/s${cancelled}</div>
+<table><thead><tr><th>image</th><th>predictions</th>${s.methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
+<tbody>
+${s.images.map((i) => imageCard(i, s.methods, o)).join('\n')}
+</tbody></table>
+<p class="dim">Summary: ${summaryLink}</p>
+</body></html>
+`;
+}
+

@@ -1,0 +1,226 @@
+/**
+ * "Look Closer: Explain Folder": explains every image of a folder with one model and writes the same report
+ * as `look-closer explain MODEL DIR` (summary.json, index.html, maps/, inputs/; src/core/batch-report.ts).
+ * The extension host has no onnxruntime, so a folder view (webview/batch/) loads the model once and explains
+ * the images the host feeds it one at a time; the host writes each image's files as they come back, then
+ * shows the written report in the same view.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml } from '../core/batch-report';
+import { LookCloserError } from '../core/errors';
+import { METHODS } from '../core/methods/registry';
+import { CancelledError, Messenger, asBytes, isCancellation } from '../protocol/messenger';
+import type { BatchSettingsPayload, BatchStarted, BatchToHost, HostToBatch } from '../protocol/protocol';
+import { executionProvider } from './explanation-panel';
+import { logger, showError } from './error-handling';
+import { webviewEndpoint } from './webview-endpoint';
+import { localResourceRoots, nonce, webviewHtml } from './webview-html';
+import { IMAGE_EXTENSIONS, ModelRef, display, outputFolder, readBytes, readModelPayload } from './workspace-files';
+
+/** The folder view's webview type. */
+export const FOLDER_VIEW_TYPE = 'lookCloser.folder';
+
+/** What to run on the folder; absent fields take the defaults (Grad-CAM, top 1, GAIN on). */
+export interface FolderOptions {
+  readonly methods?: readonly string[];
+  readonly top?: number;
+  readonly gain?: boolean;
+  readonly colormap?: string;
+  readonly opacity?: number;
+}
+
+/** A finished (or cancelled) folder run. */
+export interface FolderResult {
+  /** The report folder (summary.json, index.html, maps/, inputs/). */
+  readonly folder: vscode.Uri;
+  readonly summary: BatchSummary;
+}
+
+/** The image and tensor files of a folder (not its subfolders), sorted by name. */
+async function listInputs(folder: vscode.Uri): Promise<vscode.Uri[]> {
+  let entries: [string, vscode.FileType][];
+  try {
+    entries = await vscode.workspace.fs.readDirectory(folder);
+  } catch (e) {
+    throw new LookCloserError('bad-argument', `Cannot read folder '${display(folder)}': ${e instanceof Error ? e.message : e}.`, e);
+  }
+  const names = entries
+    .filter(([n, t]) => (t & vscode.FileType.File) !== 0 && INPUT_EXTENSIONS.includes(path.posix.extname(n).toLowerCase()))
+    .map(([n]) => n)
+    .sort((a, b) => a.localeCompare(b));
+  if (!names.length) throw new LookCloserError('bad-argument', `Folder '${display(folder)}' has no images (${IMAGE_EXTENSIONS.join(', ')}).`);
+  return names.map((n) => vscode.Uri.joinPath(folder, n));
+}
+
+/** Unique file stems: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
+function stems(files: readonly vscode.Uri[]): string[] {
+  const seen = new Map<string, number>();
+  return files.map((f) => {
+    const s = path.posix.basename(f.path).replace(/\.[^.]+$/, '');
+    const n = (seen.get(s) ?? 0) + 1;
+    seen.set(s, n);
+    return n === 1 ? s : `${s}_${n}`;
+  });
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A new report folder: look-closer-out/<folder>-report (then -2, -3, …): an earlier report is never overwritten. */
+async function reportFolder(folder: vscode.Uri): Promise<vscode.Uri> {
+  const name = path.posix.basename(folder.path) || 'folder';
+  const base = outputFolder(folder) ?? vscode.Uri.joinPath(folder.with({ path: path.posix.dirname(folder.path) }), 'look-closer-out');
+  for (let i = 1; ; i++) {
+    const out = vscode.Uri.joinPath(base, `${name}-report${i === 1 ? '' : `-${i}`}`);
+    if (!(await exists(out))) return out;
+  }
+}
+
+/** Checks and completes the options. */
+export function folderSettings(o: FolderOptions): BatchSettingsPayload {
+  const methods = o.methods?.length ? [...o.methods] : ['gradcam'];
+  for (const id of methods) {
+    if (!METHODS.some((m) => m.id === id)) throw new LookCloserError('bad-argument', `Unknown method '${id}'. Known: ${METHODS.map((m) => m.id).join(', ')}.`);
+  }
+  const top = o.top ?? 1;
+  if (!Number.isInteger(top) || top < 1) throw new LookCloserError('bad-argument', `top must be a whole number ≥ 1, not ${top}.`);
+  return { methods, top, gain: o.gain ?? true, colormap: o.colormap ?? 'jet', opacity: o.opacity ?? 0.5 };
+}
+
+/** The report page as the view shows it: images through webview URIs, styles by nonce, no scripts. */
+function reportPage(webview: vscode.Webview, out: vscode.Uri, s: BatchSummary): string {
+  const n = nonce();
+  const csp = [
+    "default-src 'none'",
+    // The report's overlays and inputs, from the report folder only.
+    `img-src ${webview.cspSource}`,
+    // The page's one stylesheet, by nonce.
+    `style-src 'nonce-${n}'`,
+  ].join('; ');
+  return renderReportHtml(s, { csp, styleNonce: n, resolve: (rel) => webview.asWebviewUri(vscode.Uri.joinPath(out, ...rel.split('/'))).toString() });
+}
+
+/**
+ * Explains every image of `folder` with `model`, writing the report as it goes; resolves with the report
+ * folder and summary. Cancelling (the notification's button, `token`, or closing the view) stops after the
+ * current image and still writes the report of the images that ran.
+ */
+export async function explainFolder(
+  folder: vscode.Uri, model: ModelRef, options: FolderOptions, extensionUri: vscode.Uri,
+  run: { readonly token?: vscode.CancellationToken; readonly onProgress?: (done: number, total: number, name: string) => void } = {},
+): Promise<FolderResult> {
+  const { token } = run;
+  const settings = folderSettings(options);
+  const files = await listInputs(folder);
+  const names = stems(files);
+  const out = await reportFolder(folder);
+  const modelPayload = await readModelPayload(model, extensionUri);
+  const folderName = path.posix.basename(folder.path) || display(folder);
+  const panel = vscode.window.createWebviewPanel(FOLDER_VIEW_TYPE, `Explain Folder: ${folderName}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
+    enableScripts: true,
+    // The bundles and media while it runs; the report folder for the finished report's images.
+    localResourceRoots: [...localResourceRoots(extensionUri), out],
+    retainContextWhenHidden: true,
+  });
+  panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
+  const stop = new AbortController();
+  let closed = false;
+  panel.onDidDispose(() => {
+    closed = true;
+    stop.abort();
+  });
+  const sub = token?.onCancellationRequested(() => stop.abort());
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => (markReady = r));
+  const messenger = new Messenger<HostToBatch, BatchToHost>(webviewEndpoint(panel.webview), {
+    request: () => Promise.reject(new LookCloserError('runtime', 'The folder view sends no requests.')),
+    notify: (n) => {
+      if (n.type === 'ready') markReady();
+      else if (n.type === 'error') showError(new LookCloserError('runtime', n.message), 'Explain Folder');
+    },
+  });
+  panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'batch.js', style: 'batch.css', runsOnnx: true });
+  try {
+    await Promise.race([ready, new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new CancelledError('The folder view was closed.'))))]);
+    const t0 = Date.now();
+    const started: BatchStarted = await messenger.request({ type: 'batchStart', model: modelPayload, executionProvider: executionProvider(), folder: display(folder), total: files.length, settings }, stop.signal);
+    for (const n of started.notices) logger()?.info(n);
+    const maps = vscode.Uri.joinPath(out, 'maps');
+    const inputs = vscode.Uri.joinPath(out, 'inputs');
+    await vscode.workspace.fs.createDirectory(maps);
+    await vscode.workspace.fs.createDirectory(inputs);
+    const images: BatchImage[] = [];
+    for (let i = 0; i < files.length && !stop.signal.aborted; i++) {
+      const file = files[i];
+      const shown = display(file);
+      const ext = path.posix.extname(file.path).toLowerCase();
+      const failed = (error: string, ms = 0): BatchImage => ({ input: shown, view: null, predictions: [], outputs: [], ms, error });
+      let img: BatchImage;
+      const t = Date.now();
+      if (!IMAGE_EXTENSIONS.includes(ext)) {
+        img = failed(`${ext} inputs are read by the CLI only (look-closer explain MODEL DIR); VS Code's webview decodes ${IMAGE_EXTENSIONS.join(', ')}.`);
+      } else {
+        try {
+          const bytes = await readBytes(file, 'image');
+          const r = await messenger.request({ type: 'batchImage', image: { key: file.toString(), name: path.posix.basename(file.path), bytes }, index: i }, stop.signal);
+          const stem = names[i];
+          const view = vscode.Uri.joinPath(inputs, `${stem}.png`);
+          const writes = [vscode.workspace.fs.writeFile(view, asBytes(r.view))];
+          const outputs = r.outputs.map((o) => {
+            const base = `${stem}_${o.method}_c${o.class}`;
+            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.png`), asBytes(o.png)));
+            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.npy`), asBytes(o.npy)));
+            return {
+              method: o.method, class: o.class, label: o.label, layer: o.layer, shape: o.shape, min: o.min, max: o.max,
+              png: `maps/${base}.png`, npy: `maps/${base}.npy`, ...(o.gain ? { gain: o.gain } : {}),
+            };
+          });
+          await Promise.all(writes);
+          img = { input: shown, view: `inputs/${stem}.png`, predictions: r.predictions, outputs, ms: Date.now() - t };
+        } catch (e) {
+          if (isCancellation(e) && stop.signal.aborted) break;
+          img = failed(e instanceof Error ? e.message : String(e), Date.now() - t);
+        }
+      }
+      images.push(img);
+      run.onProgress?.(images.length, files.length, path.posix.basename(file.path));
+      if (!closed) messenger.notify({ type: 'recorded', index: i, name: path.posix.basename(file.path), top: img.predictions[0], error: img.error });
+    }
+    const total = Date.now() - t0;
+    const explained = images.filter((i) => !i.error).length;
+    const summary: BatchSummary = {
+      format: 'look-closer-batch', version: 1,
+      model: model.bundled ? model.name : display(model.uri), backend: started.backend, folder: display(folder),
+      methods: settings.methods, layer: started.layer, target: 'logit', classes: null, top: settings.top,
+      preprocessing: started.preprocessing, batchSize: 1, images, explained, failed: images.length - explained,
+      timings: { load: started.loadMs, total, perImage: total / Math.max(1, images.length), imagesPerSecond: images.length / Math.max(total / 1000, 1e-3) },
+      report: 'index.html',
+      ...(images.length < files.length ? { cancelled: true } : {}),
+    };
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(out, 'index.html'), new TextEncoder().encode(renderReportHtml(summary)));
+    logger()?.info(`Explain Folder: ${explained} of ${files.length} images of ${display(folder)} → ${display(out)}`);
+    if (!closed) {
+      // The run is over: the view drops onnxruntime and shows the report just written, without scripts.
+      messenger.dispose();
+      panel.title = `Report: ${folderName}`;
+      panel.webview.options = { enableScripts: false, localResourceRoots: [out] };
+      panel.webview.html = reportPage(panel.webview, out, summary);
+    }
+    return { folder: out, summary };
+  } catch (e) {
+    if (!closed) panel.dispose();
+    if (isCancellation(e)) throw new LookCloserError('cancelled', 'Explain Folder was cancelled before the model loaded.');
+    throw e;
+  } finally {
+    sub?.dispose();
+    messenger.dispose();
+  }
+}
