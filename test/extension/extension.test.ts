@@ -236,6 +236,28 @@ describe('Look Closer extension', () => {
       await assert.rejects(api.explainFolder(workspaceFile('empty')), /Folder 'empty' has no images/);
       await assert.rejects(api.explainFolder(workspaceFile('photos'), { methods: ['gradcamx'] }), /Unknown method 'gradcamx'/);
     });
+
+    it('closing the folder view part way stops the run and still writes the report of the images that ran', async () => {
+      const run = api.explainFolder(workspaceFile('photos'), { methods: ['gradcam', 'guided-backprop'], gain: true });
+      const inputs = workspaceFile('look-closer-out/photos-report-3/inputs');
+      // Wait until the first image's files are written, then close the view.
+      for (let i = 0; i < 600; i++) {
+        const written = await vscode.workspace.fs.readDirectory(inputs).then((e) => e.length, () => 0);
+        if (written) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'Explain Folder: photos');
+      assert.ok(tab, 'the folder view is open while it runs');
+      await vscode.window.tabGroups.close(tab);
+      const r = await run;
+      log(`    closed after ${r.summary.images.length} of 4 images`);
+      assert.equal(r.summary.cancelled, true);
+      assert.ok(r.summary.images.length >= 1 && r.summary.images.length < 4, `${r.summary.images.length} images ran`);
+      const disk = JSON.parse(await read(vscode.Uri.joinPath(r.folder, 'summary.json')));
+      assert.equal(disk.cancelled, true);
+      assert.equal(disk.images.length, r.summary.images.length);
+      assert.ok((await read(vscode.Uri.joinPath(r.folder, 'index.html'))).includes('cancelled'));
+    });
   });
 
   describe('models', () => {
