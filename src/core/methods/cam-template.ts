@@ -31,16 +31,27 @@ export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array
   return out;
 }
 
+/** Indices where a run of equal taps starts or ends: the samples at which a piecewise-linear interpolation can peak. */
+function runEnds(taps: Int32Array): number[] {
+  const ends: number[] = [];
+  for (let i = 0; i < taps.length; i++) {
+    if (i === 0 || taps[i] !== taps[i - 1] || i === taps.length - 1 || taps[i] !== taps[i + 1]) ends.push(i);
+  }
+  return ends;
+}
+
 /**
  * The display map: bilinear half-pixel upsampling to the input size, then min-max normalisation; the same
- * values as normalizeMinMax(resizeBilinear(…)) in one buffer and two passes (it runs once per class). Each
- * source row is interpolated horizontally once (in float64, as resizeBilinear does per pixel), so an output
- * pixel costs one vertical interpolation.
+ * values as normalizeMinMax(resizeBilinear(…)) in one output pass (it runs once per class). Each source row
+ * is interpolated horizontally once (in float64, as resizeBilinear does per pixel). Within one cell of the
+ * source grid the interpolant is bilinear, so over the cell's output samples it peaks at the samples on the
+ * cell's edges: the minimum and maximum come from those few samples (first and last of each run of equal
+ * taps) before the pass, which then writes normalised values directly (clamped to [0, 1] against rounding).
  */
 export function displayMap(raw: Float32Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(outW * outH);
-  const sy = h / outH;
   const { x0s, x1s, fxs } = bilinearTaps(w, outW);
+  const { x0s: y0s, x1s: y1s, fxs: fys } = bilinearTaps(h, outH);
   const rows = new Float64Array(h * outW);
   for (let r = 0; r < h; r++) {
     for (let x = 0; x < outW; x++) {
@@ -49,26 +60,33 @@ export function displayMap(raw: Float32Array, h: number, w: number, outH: number
       rows[r * outW + x] = a + (b - a) * fxs[x];
     }
   }
+  const at = (y: number, x: number) => {
+    const top = rows[y0s[y] * outW + x];
+    return Math.fround(top + (rows[y1s[y] * outW + x] - top) * fys[y]);
+  };
   let lo = Infinity;
   let hi = -Infinity;
-  for (let y = 0; y < outH; y++) {
-    const fy = Math.max((y + 0.5) * sy - 0.5, 0);
-    const y0 = Math.min(Math.floor(fy), h - 1);
-    const r0 = y0 * outW;
-    const r1 = Math.min(y0 + 1, h - 1) * outW;
-    const ly = fy - y0;
-    const row = y * outW;
-    for (let x = 0; x < outW; x++) {
-      const top = rows[r0 + x];
-      const v = Math.fround(top + (rows[r1 + x] - top) * ly);
-      out[row + x] = v;
+  const xs = runEnds(x0s);
+  for (const y of runEnds(y0s)) {
+    for (const x of xs) {
+      const v = at(y, x);
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
   }
   const range = hi - lo;
-  if (!(range > 0) || !Number.isFinite(range)) return out.fill(0);
-  for (let i = 0; i < out.length; i++) out[i] = (out[i] - lo) / range;
+  if (!(range > 0) || !Number.isFinite(range)) return out;
+  for (let y = 0; y < outH; y++) {
+    const r0 = y0s[y] * outW;
+    const r1 = y1s[y] * outW;
+    const ly = fys[y];
+    const row = y * outW;
+    for (let x = 0; x < outW; x++) {
+      const top = rows[r0 + x];
+      const v = (Math.fround(top + (rows[r1 + x] - top) * ly) - lo) / range;
+      out[row + x] = v > 1 ? 1 : v < 0 ? 0 : v;
+    }
+  }
   return out;
 }
 
