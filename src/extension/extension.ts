@@ -6,7 +6,7 @@ import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protoc
 import { guarded, initLog, showError } from './error-handling';
 import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-panel';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
-import { FolderOptions, FolderResult, explainFolder } from './folder-run';
+import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
 import { ModelResolver } from './model-resolver';
 import { IMAGE_EXTENSIONS, display } from './workspace-files';
 import { METHODS } from '../core/methods/registry';
@@ -25,6 +25,8 @@ export interface LookCloserApi {
   layersViewReady(): Promise<void>;
   /** Explains every image of a folder (as "Look Closer: Explain Folder", without asking) and resolves with the written report. */
   explainFolder(folder: vscode.Uri, options?: FolderOptions): Promise<FolderResult>;
+  /** Shows a written batch report (its folder, summary.json or index.html), the CLI's included. */
+  openReport(file: vscode.Uri): Promise<void>;
 }
 
 /** Opens, tracks and restores explanation panels; the Layers view follows the active one. */
@@ -199,6 +201,15 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
         if (!options) return undefined;
         return runFolder(folder, options);
       })),
+    vscode.commands.registerCommand('lookCloser.openReport', (uri?: vscode.Uri) =>
+      guarded('Open Report', async () => {
+        const file = uri instanceof vscode.Uri
+          ? uri
+          : (await vscode.window.showOpenDialog({ canSelectMany: false, title: 'A report\'s summary.json', filters: { 'Look Closer report': ['json', 'html'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri }))?.[0];
+        if (!file) return undefined;
+        await openReport(file);
+        return undefined;
+      })),
     vscode.commands.registerCommand('lookCloser.useModel', (uri?: vscode.Uri) =>
       guarded('Use This Model', async () => {
         let ref;
@@ -227,6 +238,9 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
     activations: (layer) => panels.current().activations(layer),
     layersViewReady: () => layers.ready,
     explainFolder: (folder, options = {}) => runFolder(folder, options),
+    openReport: async (file) => {
+      await openReport(file);
+    },
   };
 }
 

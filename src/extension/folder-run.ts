@@ -20,6 +20,8 @@ import { IMAGE_EXTENSIONS, ModelRef, display, outputFolder, readBytes, readModel
 
 /** The folder view's webview type. */
 export const FOLDER_VIEW_TYPE = 'lookCloser.folder';
+/** A report view's webview type (a report opened from its files). */
+export const REPORT_VIEW_TYPE = 'lookCloser.report';
 
 /** What to run on the folder; absent fields take the defaults (Grad-CAM, top 1, GAIN on). */
 export interface FolderOptions {
@@ -105,6 +107,27 @@ function reportPage(webview: vscode.Webview, out: vscode.Uri, s: BatchSummary): 
     `style-src 'nonce-${n}'`,
   ].join('; ');
   return renderReportHtml(s, { csp, styleNonce: n, resolve: (rel) => webview.asWebviewUri(vscode.Uri.joinPath(out, ...rel.split('/'))).toString() });
+}
+
+/** Shows a written report (the extension's or the CLI's) in a webview: reads `summary.json` of its folder. */
+export async function openReport(file: vscode.Uri): Promise<vscode.WebviewPanel> {
+  const out = /\/(index\.html|summary\.json)$/.test(file.path) ? file.with({ path: path.posix.dirname(file.path) }) : file;
+  const summaryUri = vscode.Uri.joinPath(out, 'summary.json');
+  let summary: BatchSummary;
+  try {
+    summary = JSON.parse(new TextDecoder().decode(await readBytes(summaryUri, 'report summary'))) as BatchSummary;
+  } catch (e) {
+    if (e instanceof LookCloserError) throw e;
+    throw new LookCloserError('bad-argument', `'${display(summaryUri)}' is not valid JSON: ${e instanceof Error ? e.message : e}.`, e);
+  }
+  if (summary?.format !== 'look-closer-batch' || !Array.isArray(summary.images) || !Array.isArray(summary.methods)) {
+    throw new LookCloserError('bad-argument', `'${display(summaryUri)}' is not a Look Closer batch summary (format 'look-closer-batch'); make one with "Look Closer: Explain Folder" or \`look-closer explain MODEL DIR\`.`);
+  }
+  const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, `Report: ${path.posix.basename(summary.folder.replace(/\\/g, '/')) || 'folder'}`, vscode.ViewColumn.Active, {
+    enableScripts: false, localResourceRoots: [out],
+  });
+  panel.webview.html = reportPage(panel.webview, out, summary);
+  return panel;
 }
 
 /**

@@ -60,7 +60,7 @@ describe('Look Closer extension', () => {
     it('activates and returns its API', () => {
       const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
       assert.equal(ext.isActive, true);
-      for (const k of ['explain', 'update', 'summary', 'activations', 'layersViewReady', 'explainFolder']) assert.equal(typeof (api as unknown as Record<string, unknown>)[k], 'function', k);
+      for (const k of ['explain', 'update', 'summary', 'activations', 'layersViewReady', 'explainFolder', 'openReport']) assert.equal(typeof (api as unknown as Record<string, unknown>)[k], 'function', k);
     });
 
     it('registers its commands', async () => {
@@ -223,6 +223,19 @@ describe('Look Closer extension', () => {
       }
       const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
       assert.ok(tabs.includes('Report: photos'), `the report is shown (tabs: ${tabs.join(', ')})`);
+    });
+
+    it('"Open Report" shows a report the CLI wrote, and refuses a JSON file that is not one', async () => {
+      const count = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.label === 'Report: photos').length;
+      const before = count();
+      await api.openReport(vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, '..', 'fixtures', 'cli-report', 'summary.json'));
+      for (let i = 0; i < 50 && count() === before; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(count(), before + 1, `tabs: ${vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label).join(', ')}`);
+      const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON;
+      assert.match(pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'lookCloser.openReport').when, /resourceFilename == summary\.json/);
+      await vscode.workspace.fs.writeFile(workspaceFile('other/summary.json'), new TextEncoder().encode('{"format": "something-else"}'));
+      await assert.rejects(api.openReport(workspaceFile('other/summary.json')), /is not a Look Closer batch summary/);
+      await assert.rejects(api.openReport(workspaceFile('nowhere/summary.json')), /Cannot read report summary/);
     });
 
     it('never overwrites an earlier report, and names the problem for a folder without images', async () => {
