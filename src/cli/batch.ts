@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gainCheck } from '../core/attention/gain';
-import { INPUT_EXTENSIONS } from '../core/batch-report';
+import { INPUT_EXTENSIONS, uniqueStems, valueRange } from '../core/batch-report';
 import { explanationHeatmap } from '../core/attention/heatmap';
 import { LookCloserError, messageOf } from '../core/errors';
 import { ForwardResult, Prediction, topK } from '../core/explainer';
@@ -83,27 +83,6 @@ function predictionsOf(model: LoadedModel, probs: Float32Array, k: number): Pred
   return topK(probs, k).map((i) => ({ index: i, label: labelOf(model.labels, i), score: probs[i] }));
 }
 
-function range(data: Float32Array): { min: number; max: number } {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of data) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return { min, max };
-}
-
-/** Unique file stems: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
-function stems(files: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return files.map((f) => {
-    const s = path.basename(f).replace(/\.[^.]+$/, '');
-    const n = (seen.get(s) ?? 0) + 1;
-    seen.set(s, n);
-    return n === 1 ? s : `${s}_${n}`;
-  });
-}
-
 type Loaded = { input: LoadedInput } | { error: unknown };
 
 /** Explains every image of `folder`; writes the maps, overlays, summary.json and index.html into `settings.outDir`. */
@@ -111,7 +90,7 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
   const t0 = performance.now();
   const ex = model.explainer;
   const files = listInputs(folder);
-  const names = stems(files);
+  const names = uniqueStems(files);
   const outDir = settings.outDir;
   const mapsDir = path.join(outDir, 'maps');
   const viewsDir = path.join(outDir, 'inputs');
@@ -213,7 +192,7 @@ async function explainImage(
     const base = `${stem}_${e.method}_c${e.classIndex}`;
     outputs.push({
       method: e.method, class: e.classIndex, label: labelOf(model.labels, e.classIndex), layer: e.layer ?? null,
-      shape: e.raw.dims, ...range(e.raw.data),
+      shape: e.raw.dims, ...valueRange(e.raw.data),
       png: rel(path.join(mapsDir, `${base}.png`)), npy: rel(path.join(mapsDir, `${base}.npy`)), ...(gain ? { gain } : {}),
     });
     writes.push(writeExplanation(e, input, mapsDir, stem, { colormap: s.colormap, alpha: s.alpha, channelOrder: model.preprocessing.preprocessing.channels }));

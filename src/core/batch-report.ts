@@ -10,6 +10,28 @@ import type { Prediction } from './explainer';
 /** File types batch mode reads from a folder (the CLI reads all; the extension's webview decodes only browser images). */
 export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.npy'];
 
+/** Minimum and maximum of a raw map, as a batch output records them. */
+export function valueRange(data: Float32Array): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of data) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}
+
+/** Unique file stems for the report's file names: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
+export function uniqueStems(fileNames: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return fileNames.map((f) => {
+    const s = baseName(f).replace(/\.[^.]+$/, '');
+    const n = (seen.get(s) ?? 0) + 1;
+    seen.set(s, n);
+    return n === 1 ? s : `${s}_${n}`;
+  });
+}
+
 /** GAIN's attention-mining check of one output: the class score before and after erasing what the map attends to. */
 export interface ScoreDrop {
   /** 'softmax' probability or 'logit'. */

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml } from '../core/batch-report';
+import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml, uniqueStems } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
 import { CancelledError, Messenger, asBytes, isCancellation } from '../protocol/messenger';
@@ -16,7 +16,7 @@ import { executionProvider } from './explanation-panel';
 import { logger, showError } from './error-handling';
 import { webviewEndpoint } from './webview-endpoint';
 import { localResourceRoots, nonce, webviewHtml } from './webview-html';
-import { IMAGE_EXTENSIONS, ModelRef, display, outputFolder, readBytes, readModelPayload } from './workspace-files';
+import { IMAGE_EXTENSIONS, ModelRef, display, exists, outputFolder, readBytes, readModelPayload } from './workspace-files';
 
 /** The folder view's webview type. */
 export const FOLDER_VIEW_TYPE = 'lookCloser.folder';
@@ -53,26 +53,6 @@ async function listInputs(folder: vscode.Uri): Promise<vscode.Uri[]> {
     .sort((a, b) => a.localeCompare(b));
   if (!names.length) throw new LookCloserError('bad-argument', `Folder '${display(folder)}' has no images (${IMAGE_EXTENSIONS.join(', ')}).`);
   return names.map((n) => vscode.Uri.joinPath(folder, n));
-}
-
-/** Unique file stems: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
-function stems(files: readonly vscode.Uri[]): string[] {
-  const seen = new Map<string, number>();
-  return files.map((f) => {
-    const s = path.posix.basename(f.path).replace(/\.[^.]+$/, '');
-    const n = (seen.get(s) ?? 0) + 1;
-    seen.set(s, n);
-    return n === 1 ? s : `${s}_${n}`;
-  });
-}
-
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A new report folder: look-closer-out/<folder>-report (then -2, -3, …): an earlier report is never overwritten. */
@@ -142,7 +122,7 @@ export async function explainFolder(
   const { token } = run;
   const settings = folderSettings(options);
   const files = await listInputs(folder);
-  const names = stems(files);
+  const names = uniqueStems(files.map((f) => f.path));
   const out = await reportFolder(folder);
   const modelPayload = await readModelPayload(model, extensionUri);
   const folderName = path.posix.basename(folder.path) || display(folder);
@@ -200,10 +180,7 @@ export async function explainFolder(
             const base = `${stem}_${o.method}_c${o.class}`;
             writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.png`), asBytes(o.png)));
             writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.npy`), asBytes(o.npy)));
-            return {
-              method: o.method, class: o.class, label: o.label, layer: o.layer, shape: o.shape, min: o.min, max: o.max,
-              png: `maps/${base}.png`, npy: `maps/${base}.npy`, ...(o.gain ? { gain: o.gain } : {}),
-            };
+            return { ...o, png: `maps/${base}.png`, npy: `maps/${base}.npy` };
           });
           await Promise.all(writes);
           img = { input: shown, view: `inputs/${stem}.png`, predictions: r.predictions, outputs, ms: Date.now() - t };
@@ -232,7 +209,6 @@ export async function explainFolder(
     logger()?.info(`Explain Folder: ${explained} of ${files.length} images of ${display(folder)} → ${display(out)}`);
     if (!closed) {
       // The run is over: the view drops onnxruntime and shows the report just written, without scripts.
-      messenger.dispose();
       panel.title = `Report: ${folderName}`;
       panel.webview.options = { enableScripts: false, localResourceRoots: [out] };
       panel.webview.html = reportPage(panel.webview, out, summary);

@@ -6,6 +6,7 @@
  */
 import { gainCheck } from '../../src/core/attention/gain';
 import { explanationHeatmap } from '../../src/core/attention/heatmap';
+import { valueRange } from '../../src/core/batch-report';
 import { LookCloserError } from '../../src/core/errors';
 import { topK } from '../../src/core/explainer';
 import { labelOf } from '../../src/core/model-config';
@@ -76,16 +77,6 @@ async function start(r: BatchStartRequest, signal: AbortSignal): Promise<BatchSt
   };
 }
 
-function range(data: Float32Array): { min: number; max: number } {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of data) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return { min, max };
-}
-
 async function explainOne(r: BatchImageRequest, signal: AbortSignal): Promise<BatchImageResult> {
   if (!run) throw new LookCloserError('runtime', 'The folder view has no model loaded (it was reloaded); run Explain Folder again.');
   const { model, methods, settings, layer } = run;
@@ -117,7 +108,7 @@ async function explainOne(r: BatchImageRequest, signal: AbortSignal): Promise<Ba
         : gradientToImage(e.display.grad.data, e.display.grad.dims[0], e.display.grad.dims[1], e.display.grad.dims[2], model.preprocessing.preprocessing.channels === 'bgr' ? 'bgr' : 'rgb');
       outputs.push({
         method: e.method, class: e.classIndex, label: labelOf(model.labels, e.classIndex), layer: e.layer ?? null,
-        shape: e.raw.dims, ...range(e.raw.data), png: await encodePng(pic), npy: encodeNpy(e.raw.data, e.raw.dims), ...(gain ? { gain } : {}),
+        shape: e.raw.dims, ...valueRange(e.raw.data), png: await encodePng(pic), npy: encodeNpy(e.raw.data, e.raw.dims), ...(gain ? { gain } : {}),
       });
     }
   }
