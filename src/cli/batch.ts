@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gainCheck } from '../core/attention/gain';
+import { gainCheck } from '../core/metrics/gain';
 import { INPUT_EXTENSIONS, uniqueStems, valueRange } from '../core/batch-report';
-import { explanationHeatmap } from '../core/attention/heatmap';
+import { explanationHeatmap } from '../core/methods/explanation-heatmap';
 import { LookCloserError, messageOf } from '../core/errors';
 import { ForwardResult, Prediction, topK } from '../core/explainer';
 import { labelOf } from '../core/model-config';

@@ -8,9 +8,9 @@ import { labelOf } from '../core/model-config';
 import { METHODS, methodById } from '../core/methods/registry';
 import type { ScoreTarget } from '../core/methods/method';
 import { COLORMAPS } from '../core/render/colormap';
-import { gainCheck } from '../core/attention/gain';
+import { gainCheck } from '../core/metrics/gain';
 import { gateValues, listGates } from '../core/attention/gates';
-import { explanationHeatmap } from '../core/attention/heatmap';
+import { explanationHeatmap } from '../core/methods/explanation-heatmap';
 import { projectChannel } from '../core/attention/projection';
 import type { Method } from '../core/methods/method';
 import type { OptionValues } from '../core/methods/options';
@@ -173,7 +173,7 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
         control: g.control,
       };
     }
-    if (r.crops) extra.attentionCrop = await writeAttentionCrops(model, r.crops, outDir, stem);
+    if (r.payload?.kind === 'attention-crops') extra.attentionCrop = await writeAttentionCrops(model, r.payload.crops, outDir, stem);
     outputs.push({ method: r.method, class: r.classIndex, label: labelOf(model.labels, r.classIndex), layer: r.layer ?? null, shape: r.raw.dims, min: lo, max: hi, ...files, ...extra });
   }
   const tEnd = performance.now();

@@ -8,6 +8,7 @@ import { boxFromMap, boxRect, constrainBox } from '../../src/core/attention/box'
 import { cropImage, cropTensor } from '../../src/core/attention/crop';
 import { Explainer } from '../../src/core/explainer';
 import { methodById } from '../../src/core/methods/registry';
+import { methodMapper } from '../../src/core/methods/attention-crop';
 import { onnx } from '../../src/core/onnx/model';
 import { preprocessImage } from '../../src/core/preprocess/preprocess';
 import type { Box } from '../../src/core/render/overlay';
@@ -100,7 +101,7 @@ describe('attention crops on SqueezeNet (two-class photo)', function () {
     const r = await methodById('attention-crop').run(model.explainer, {
       input: input.tensor, classes: [243, 281], target: 'logit', source: inputSource(model, input),
     });
-    [dog, cat] = r.explanations.map((e) => e.crops!);
+    [dog, cat] = r.explanations.map((e) => (e.payload?.kind === 'attention-crops' ? e.payload.crops : undefined)!);
   });
   after(() => model.explainer.dispose());
 
@@ -154,7 +155,7 @@ describe('attention crops on SqueezeNet (two-class photo)', function () {
   });
 
   it('without an image the crops come from the tensor; with one, from the original at full resolution', async () => {
-    const bare = await attentionCrops(model.explainer, input.tensor, { classIndex: 243, mapMethod: methodById('gradcam') });
+    const bare = await attentionCrops(model.explainer, input.tensor, { classIndex: 243, mapper: methodMapper(model.explainer, methodById('gradcam'), { target: 'logit' }) });
     assert.ok(bare.scales.slice(1).every((s) => !s.input.fromImage && !s.input.view));
     const r2 = bare.scales[1].input.region;
     assert.deepEqual(Array.from(bare.scales[1].input.tensor.data), Array.from(cropTensor(input.tensor, 'NCHW', r2, 224, 224).data));
@@ -167,7 +168,7 @@ describe('attention crops on SqueezeNet (two-class photo)', function () {
 
   it('crops of a large original keep its detail (flamingo, 1333×2000, squashed to 224×224)', async () => {
     const flamingo = await loadInput(model, path.join(SAMPLES, 'wm_flamingo.jpg'));
-    const opts = { classIndex: 130, mapMethod: methodById('gradcam') };
+    const opts = { classIndex: 130, mapper: methodMapper(model.explainer, methodById('gradcam'), { target: 'logit' }) };
     const fromImage = await attentionCrops(model.explainer, flamingo.tensor, { ...opts, source: inputSource(model, flamingo) });
     const fromTensor = await attentionCrops(model.explainer, flamingo.tensor, opts);
     const r = fromImage.scales[2].input.region;
@@ -233,8 +234,8 @@ describe("attention crops from the model's own proposal output", () => {
     const x = float32(new Float32Array(3 * 32 * 32).fill(0.5), [1, 3, 32, 32]);
     const r = await methodById('attention-crop').run(ex, { input: x, classes: [0], target: 'logit', options: { proposal: 'apn' } });
     const e = r.explanations[0];
-    assert.equal(e.crops!.proposer.kind, 'proposal');
-    assert.equal(e.crops!.scales[0].box!.tl, 12);
+    assert.equal((e.payload?.kind === 'attention-crops' ? e.payload.crops : undefined)!.proposer.kind, 'proposal');
+    assert.equal((e.payload?.kind === 'attention-crops' ? e.payload.crops : undefined)!.scales[0].box!.tl, 12);
     // The display map marks the proposed box.
     assert.equal(e.display.kind === 'heatmap' && e.display.map[16 * 32 + 16], 1);
     assert.equal(e.display.kind === 'heatmap' && e.display.map[0], 0);

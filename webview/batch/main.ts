@@ -4,8 +4,8 @@
  * back as predictions, overlays (PNG) and raw maps (.npy), which the host writes into the report folder.
  * The view shows progress and a line per image; the host replaces it with the finished report.
  */
-import { gainCheck } from '../../src/core/attention/gain';
-import { explanationHeatmap } from '../../src/core/attention/heatmap';
+import { gainCheck } from '../../src/core/metrics/gain';
+import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { valueRange } from '../../src/core/batch-report';
 import { LookCloserError } from '../../src/core/errors';
 import { topK } from '../../src/core/explainer';

@@ -2,8 +2,8 @@
 import { GateValues, gateValues } from '../../src/core/attention/gates';
 import { projectChannel, projectionImages } from '../../src/core/attention/projection';
 import { attentionStrip, barChart } from '../../src/core/attention/render';
-import { gainCheck } from '../../src/core/attention/gain';
-import { explanationHeatmap } from '../../src/core/attention/heatmap';
+import { gainCheck } from '../../src/core/metrics/gain';
+import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { LookCloserError } from '../../src/core/errors';
 import { METHODS } from '../../src/core/methods/registry';
 import type { Explanation } from '../../src/core/methods/method';
@@ -423,7 +423,7 @@ function showGain(classIndex: number): void {
 }
 
 function showCrops(e: Explanation | undefined): void {
-  const c = e?.crops;
+  const c = e?.payload?.kind === 'attention-crops' ? e.payload.crops : undefined;
   cropsBox.hidden = !c || !!channelView || !!gateView;
   if (!c || channelView || gateView) return;
   try {
@@ -469,10 +469,10 @@ function makeSummary(classIndex: number): ExplainSummary {
     preset: { name: m.preprocessing.preprocessing.name, source: m.preprocessing.source, reason: m.preprocessing.reason },
     labelsSource: m.labelsSource,
     predictions: o.top, method: o.method.id, layer: o.layer, defaultLayer: m.defaultLayer, gain: gains.get(classIndex),
-    crops: e.crops && {
-      scales: e.crops.scales.map((s) => ({ index: s.top[0].index, label: labelOfClass(s.top[0].index), score: s.top[0].score })),
-      fused: { index: e.crops.fusedTop[0].index, label: labelOfClass(e.crops.fusedTop[0].index), score: e.crops.fusedTop[0].score },
-    },
+    crops: e.payload?.kind === 'attention-crops' ? {
+      scales: e.payload.crops.scales.map((s) => ({ index: s.top[0].index, label: labelOfClass(s.top[0].index), score: s.top[0].score })),
+      fused: { index: e.payload.crops.fusedTop[0].index, label: labelOfClass(e.payload.crops.fusedTop[0].index), score: e.payload.crops.fusedTop[0].score },
+    } : undefined,
     classIndex, label: labelOfClass(classIndex), rawRange: [lo, hi], display: e.display.kind, peak,
     rendered: { width: baseCanvas.width, height: baseCanvas.height }, timings: lastTimings,
   };

@@ -8,13 +8,12 @@
  */
 import { LookCloserError } from '../errors';
 import { Explainer, ForwardResult, topK } from '../explainer';
-import type { Method, ScoreTarget } from '../methods/method';
-import { CancelSignal, OptionValues, ProgressCallback, throwIfCancelled } from '../methods/options';
+import { CancelSignal, ProgressCallback, throwIfCancelled } from '../methods/options';
 import type { ModelInputSpec } from '../preprocess/preprocess';
 import { asFloat32, Float32Tensor } from '../tensor';
 import { AttentionBox, boxFromMap, boxRect, constrainBox } from './box';
 import { InputSource, ZoomedInput, baseInput, zoomInput } from './crop';
-import { explanationHeatmap, heatmapAt } from './heatmap';
+import { Heatmap, heatmapAt } from './heatmap';
 
 /** A class and its probability. */
 export interface ClassScore {
@@ -58,16 +57,19 @@ export interface AttentionCrops {
   readonly fusedTop: readonly ClassScore[];
 }
 
+/** Maps one scale's input for the explained class: its heat map and the forward pass that came with it. */
+export interface ScaleMapper {
+  /** Id of the method that makes the map, and the layer it explains (CAM family). */
+  readonly method: string;
+  readonly layer?: string;
+  map(input: Float32Tensor, classIndex: number, signal?: CancelSignal): Promise<{ readonly heatmap: Heatmap; readonly forward: ForwardResult }>;
+}
+
 /** Settings of an attention-crop run. */
 export interface AttentionCropOptions {
   readonly classIndex: number;
-  /** Method whose map proposes the boxes (any registry method; the Method wrapper defaults to Grad-CAM). */
-  readonly mapMethod?: Method;
-  /** Settings passed on to the map method. */
-  readonly mapOptions?: OptionValues;
-  /** Layer for CAM-family map methods (their default when absent). */
-  readonly layer?: string;
-  readonly target?: ScoreTarget;
+  /** What maps each scale for the class (any registry method, wrapped by the attention-crop method; Grad-CAM by default). */
+  readonly mapper?: ScaleMapper;
   /** Number of scales including the input (default 3, as in RA-CNN). */
   readonly scales?: number;
   /** Strong-attention threshold on the normalised map (default 0.5). */
@@ -108,7 +110,7 @@ export function proposalBox(t: Float32Tensor | undefined, p: AttentionProposal, 
 export async function attentionCrops(explainer: Explainer, input: Float32Tensor, opts: AttentionCropOptions): Promise<AttentionCrops> {
   const n = opts.scales ?? 3;
   if (!Number.isInteger(n) || n < 1) throw new LookCloserError('bad-argument', `Attention crops need at least one scale, got ${n}.`);
-  if (!opts.proposal && !opts.mapMethod) throw new LookCloserError('bad-argument', 'Attention crops need a map method or a proposal output.');
+  if (!opts.proposal && !opts.mapper) throw new LookCloserError('bad-argument', 'Attention crops need a map method or a proposal output.');
   const spec = inputSpec(explainer);
   const { width: W, height: H } = spec;
   const k = opts.top ?? 5;
@@ -125,13 +127,9 @@ export async function attentionCrops(explainer: Explainer, input: Float32Tensor,
       const raw = forward.tensors[opts.proposal.output];
       if (!last) box = constrainBox(proposalBox(raw && asFloat32(raw), opts.proposal, W, H), W, H, opts.minHalfSide);
     } else if (!last) {
-      const r = await opts.mapMethod!.run(explainer, {
-        input: cur.tensor, classes: [opts.classIndex], layer: opts.layer, target: opts.target ?? 'logit', options: opts.mapOptions, signal: opts.signal,
-      });
-      const e = r.explanations.find((x) => x.classIndex === opts.classIndex) ?? r.explanations[0];
-      if (!e) throw new LookCloserError('runtime', `Internal: ${opts.mapMethod!.title} returned no map for class ${opts.classIndex}.`);
+      const r = await opts.mapper!.map(cur.tensor, opts.classIndex, opts.signal);
       forward = r.forward;
-      map = heatmapAt(explanationHeatmap(e), W, H);
+      map = heatmapAt(r.heatmap, W, H);
       box = boxFromMap(map, W, H, { threshold: opts.threshold, minHalfSide: opts.minHalfSide });
     } else {
       forward = await explainer.forward(cur.tensor);
@@ -145,6 +143,6 @@ export async function attentionCrops(explainer: Explainer, input: Float32Tensor,
   for (const sc of scales) for (let i = 0; i < fused.length; i++) fused[i] += sc.probs[i] / scales.length;
   const proposer: AttentionCrops['proposer'] = opts.proposal
     ? { kind: 'proposal', ...opts.proposal }
-    : { kind: 'map', method: opts.mapMethod!.id, layer: opts.layer };
+    : { kind: 'map', method: opts.mapper!.method, layer: opts.mapper!.layer };
   return { classIndex: opts.classIndex, proposer, scales, fused, fusedTop: topScores(fused, k) };
 }

@@ -5,12 +5,13 @@
  * `attention/attention-crops.ts`; this file is the registry entry and its options.
  */
 import { LookCloserError } from '../errors';
-import { topK } from '../explainer';
-import { AttentionCrops, attentionCrops, inputSpec } from '../attention/attention-crops';
+import { Explainer, topK } from '../explainer';
+import { AttentionCrops, ScaleMapper, attentionCrops, inputSpec } from '../attention/attention-crops';
+import { explanationHeatmap } from './explanation-heatmap';
 import { boxRect } from '../attention/box';
 import { float32 } from '../tensor';
-import type { Explanation, Method } from './method';
-import { MethodOption, numberOption, stringOption } from './options';
+import type { Explanation, Method, ScoreTarget } from './method';
+import { MethodOption, OptionValues, numberOption, stringOption } from './options';
 
 /** The settings of the attention-crop method. */
 export const ATTENTION_CROP_OPTIONS: readonly MethodOption[] = [
@@ -32,6 +33,20 @@ function boxMask(c: AttentionCrops, width: number, height: number): Float32Array
   return out;
 }
 
+/** A registry method as the map of each scale: its explanation of the class, as a heat map. */
+export function methodMapper(explainer: Explainer, method: Method, settings: { layer?: string; target: ScoreTarget; options?: OptionValues }): ScaleMapper {
+  return {
+    method: method.id,
+    layer: settings.layer,
+    async map(input, classIndex, signal) {
+      const r = await method.run(explainer, { input, classes: [classIndex], layer: settings.layer, target: settings.target, options: settings.options, signal });
+      const e = r.explanations.find((x) => x.classIndex === classIndex) ?? r.explanations[0];
+      if (!e) throw new LookCloserError('runtime', `Internal: ${method.title} returned no map for class ${classIndex}.`);
+      return { heatmap: explanationHeatmap(e), forward: r.forward };
+    },
+  };
+}
+
 /** Builds the attention-crop method; `lookup` resolves the map method's id (the registry passes its own lookup). */
 export function attentionCropMethod(lookup: (id: string) => Method): Method {
   const self: Method = {
@@ -48,6 +63,8 @@ export function attentionCropMethod(lookup: (id: string) => Method): Method {
       const proposalOutput = stringOption(ATTENTION_CROP_OPTIONS, o, 'proposal', title);
       const units = (stringOption(ATTENTION_CROP_OPTIONS, o, 'proposal-units', title) ?? 'pixels') as 'pixels' | 'fraction';
       const mapMethod = proposalOutput ? undefined : lookup(mapId);
+      const layer = mapMethod?.family === 'cam' ? (request.layer ?? (await explainer.defaultLayer())) : undefined;
+      const mapper = mapMethod && methodMapper(explainer, mapMethod, { layer, target: request.target, options: o });
       const first = request.forward ?? (await explainer.forward(request.input));
       const classes = request.classes ?? topK(first.probs, request.top ?? 1);
       const { width, height } = inputSpec(explainer);
@@ -56,10 +73,7 @@ export function attentionCropMethod(lookup: (id: string) => Method): Method {
       for (let i = 0; i < classes.length; i++) {
         const crops = await attentionCrops(explainer, request.input, {
           classIndex: classes[i],
-          mapMethod,
-          mapOptions: o,
-          layer: mapMethod?.family === 'cam' ? request.layer : undefined,
-          target: request.target,
+          mapper,
           scales: numberOption(ATTENTION_CROP_OPTIONS, o, 'scales', title),
           threshold: numberOption(ATTENTION_CROP_OPTIONS, o, 'threshold', title),
           minHalfSide: numberOption(ATTENTION_CROP_OPTIONS, o, 'min-half-side', title),
@@ -71,10 +85,10 @@ export function attentionCropMethod(lookup: (id: string) => Method): Method {
         forward = i === 0 ? crops.scales[0].forward : forward;
         const map = crops.scales[0].map ?? boxMask(crops, width, height);
         explanations.push({
-          method: self.id, classIndex: classes[i], layer: mapMethod?.family === 'cam' ? (request.layer ?? (await explainer.defaultLayer())) : undefined,
+          method: self.id, classIndex: classes[i], layer,
           raw: float32(map, [height, width]),
           display: { kind: 'heatmap', map, width, height },
-          crops,
+          payload: { kind: 'attention-crops', crops },
         });
       }
       return { explanations, forward };

@@ -41,9 +41,12 @@ export interface Explanation {
   readonly display:
     | { readonly kind: 'heatmap'; readonly map: Float32Array; readonly width: number; readonly height: number }
     | { readonly kind: 'gradient'; readonly grad: Float32Tensor };
-  /** The attention-crop method's scales, boxes and predictions. */
-  readonly crops?: AttentionCrops;
+  /** What only some methods produce, tagged by kind (attention crops: scales, boxes and predictions). */
+  readonly payload?: MethodPayload;
 }
+
+/** Method-specific results carried by an explanation, one variant per kind. */
+export type MethodPayload = { readonly kind: 'attention-crops'; readonly crops: AttentionCrops };
 
 /** What a method returns: its explanations and the forward pass it ran (predictions come from it). */
 export interface ExplainResult {

@@ -2,8 +2,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { controlMask, eraseAttended, gainCheck, gainMask } from '../../src/core/attention/gain';
-import { explanationHeatmap } from '../../src/core/attention/heatmap';
+import { controlMask, eraseAttended, gainCheck, gainMask } from '../../src/core/metrics/gain';
+import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { topK } from '../../src/core/explainer';
 import { methodById } from '../../src/core/methods/registry';
 import { preprocessImage } from '../../src/core/preprocess/preprocess';

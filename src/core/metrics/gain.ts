@@ -13,7 +13,7 @@ import { LookCloserError } from '../errors';
 import type { Explainer, ForwardResult } from '../explainer';
 import type { ScoreTarget } from '../methods/method';
 import { Float32Tensor, float32 } from '../tensor';
-import { Heatmap, heatmapAt } from './heatmap';
+import { Heatmap, heatmapAt } from '../attention/heatmap';
 
 /** Settings of the check. */
 export interface GainOptions {
