@@ -41,7 +41,7 @@ export function startWorker(base: string): Promise<{ messenger: Messenger<PanelT
           w.addEventListener('message', h);
           return { dispose: () => w.removeEventListener('message', h) };
         },
-      }, { request: async () => undefined, notify: () => undefined });
+      }, { requests: {}, notes: {} });
       const { version } = await messenger.request({ type: 'init', glue, wasm });
       return { messenger, version };
     } catch (e) {

@@ -54,7 +54,6 @@ export interface WorkerResponses {
   readonly create: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
   readonly run: Record<string, Tensor>;
   readonly release: void;
-  readonly [type: string]: unknown;
 }
 
 /** What the panel sends to the worker. */
@@ -67,6 +66,6 @@ export interface PanelToWorker extends Direction {
 /** What the worker sends to the panel (answers only). */
 export interface WorkerToPanel extends Direction {
   readonly requests: never;
-  readonly responses: { readonly [type: string]: unknown };
+  readonly responses: Record<never, never>;
   readonly notes: never;
 }

@@ -3,9 +3,9 @@
  * button works) while a model runs. Loaded from a blob URL, as webviews require for workers.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import { Messenger, assertNever } from '../src/protocol/messenger';
+import { Messenger, RequestHandlers } from '../src/protocol/messenger';
 import type { Tensor } from '../src/core/tensor';
-import type { GpuProbe, PanelToWorker, WorkerRequest, WorkerResponses, WorkerToPanel } from './ort-worker-protocol';
+import type { GpuProbe, PanelToWorker, WorkerToPanel } from './ort-worker-protocol';
 
 interface GpuAdapterLike {
   readonly features: { has(name: string): boolean };
@@ -42,60 +42,56 @@ function fromOrt(t: ort.Tensor): Tensor {
   return { type: t.type as Tensor['type'], dims: [...t.dims], data };
 }
 
-async function handle(r: WorkerRequest): Promise<WorkerResponses[string]> {
-  switch (r.type) {
-    case 'init': {
-      // The glue module is imported from a blob URL and the binary handed over, so nothing is fetched here.
-      ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([r.glue], { type: 'text/javascript' })) };
-      ort.env.wasm.wasmBinary = r.wasm;
-      // Webviews are not cross-origin isolated: no SharedArrayBuffer, so one thread.
-      ort.env.wasm.numThreads = 1;
-      ort.env.wasm.proxy = false;
-      ort.env.logLevel = 'error';
-      return { version: ort.env.versions.web ?? '' };
+/** The worker's requests, one handler per type. */
+const handlers: RequestHandlers<PanelToWorker> = {
+  init: async (r) => {
+    // The glue module is imported from a blob URL and the binary handed over, so nothing is fetched here.
+    ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([r.glue], { type: 'text/javascript' })) };
+    ort.env.wasm.wasmBinary = r.wasm;
+    // Webviews are not cross-origin isolated: no SharedArrayBuffer, so one thread.
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    ort.env.logLevel = 'error';
+    return { version: ort.env.versions.web ?? '' };
+  },
+  probe: async () => probe(),
+  create: async (r) => {
+    const ep: ort.InferenceSession.ExecutionProviderConfig = r.backend === 'webgpu'
+      // MaxPool with an Indices output is placed on WebGPU but only runs on the CPU: the backward graph names such nodes.
+      ? { name: 'webgpu', ...(r.cpuNodes?.length ? { forceCpuNodeNames: [...r.cpuNodes] } : {}) }
+      : 'wasm';
+    let s: ort.InferenceSession;
+    try {
+      s = await ort.InferenceSession.create(r.model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
+    } catch (e) {
+      throw new Error(clean(e));
     }
-    case 'probe':
-      return probe();
-    case 'create': {
-      const ep: ort.InferenceSession.ExecutionProviderConfig = r.backend === 'webgpu'
-        // MaxPool with an Indices output is placed on WebGPU but only runs on the CPU: the backward graph names such nodes.
-        ? { name: 'webgpu', ...(r.cpuNodes?.length ? { forceCpuNodeNames: [...r.cpuNodes] } : {}) }
-        : 'wasm';
-      let s: ort.InferenceSession;
-      try {
-        s = await ort.InferenceSession.create(r.model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
-      } catch (e) {
-        throw new Error(clean(e));
-      }
-      const id = nextSession++;
-      sessions.set(id, s);
-      return { session: id, inputNames: s.inputNames, outputNames: s.outputNames };
+    const id = nextSession++;
+    sessions.set(id, s);
+    return { session: id, inputNames: s.inputNames, outputNames: s.outputNames };
+  },
+  run: async (r) => {
+    const s = sessions.get(r.session);
+    if (!s) throw new Error(`Session ${r.session} was released.`);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [k, t] of Object.entries(r.feeds)) feeds[k] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims as number[]);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = r.fetches ? await s.run(feeds, [...r.fetches]) : await s.run(feeds);
+    } catch (e) {
+      throw new Error(clean(e));
     }
-    case 'run': {
-      const s = sessions.get(r.session);
-      if (!s) throw new Error(`Session ${r.session} was released.`);
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const [k, t] of Object.entries(r.feeds)) feeds[k] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims as number[]);
-      let out: ort.InferenceSession.ReturnType;
-      try {
-        out = r.fetches ? await s.run(feeds, [...r.fetches]) : await s.run(feeds);
-      } catch (e) {
-        throw new Error(clean(e));
-      }
-      const res: Record<string, Tensor> = {};
-      for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
-      return res;
-    }
-    case 'release': {
-      const s = sessions.get(r.session);
-      sessions.delete(r.session);
-      await s?.release();
-      return;
-    }
-    default:
-      return assertNever(r);
-  }
-}
+    const res: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
+    return res;
+  },
+  release: async (r) => {
+    const s = sessions.get(r.session);
+    sessions.delete(r.session);
+    await s?.release();
+    return;
+  },
+};
 
 const scope = self as unknown as { postMessage(m: unknown): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; removeEventListener(t: 'message', h: (e: MessageEvent) => void): void };
 new Messenger<WorkerToPanel, PanelToWorker>({
@@ -105,7 +101,4 @@ new Messenger<WorkerToPanel, PanelToWorker>({
     scope.addEventListener('message', h);
     return { dispose: () => scope.removeEventListener('message', h) };
   },
-}, {
-  request: (r) => handle(r),
-  notify: () => undefined,
-});
+}, { requests: handlers, notes: {} });

@@ -1,10 +1,10 @@
 /** The host side of the explanation panel: one webview panel per image, running onnxruntime-web. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { CancelledError, Messenger, asBytes, asFloat32, assertNever } from '../protocol/messenger';
+import { CancelledError, Messenger, asBytes, asFloat32 } from '../protocol/messenger';
 import type {
-  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostResponses, HostToPanel, LayerActivations, LayersState,
-  PanelToHost, PanelToHostNote, PanelToHostRequest,
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState,
+  PanelToHost, SaveRequest, SaveSidecarRequest,
 } from '../protocol/protocol';
 import { logger, showError } from './error-handling';
 import { webviewEndpoint } from './webview-endpoint';
@@ -54,8 +54,25 @@ export class ExplanationPanel {
     panel.webview.options = webviewOptions(extensionUri);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
     this.messenger = new Messenger<HostToPanel, PanelToHost>(webviewEndpoint(panel.webview), {
-      request: (r, signal) => this.onRequest(r, signal),
-      notify: (n) => this.onNote(n),
+      requests: {
+        progress: (r, signal) => this.progress(r.title, signal),
+        save: (r) => this.save(r),
+        pickLabels: () => pickLabels(),
+        saveSidecar: (r) => this.saveSidecar(r),
+      },
+      notes: {
+        ready: () => this.markReady(),
+        error: (n) => showError(new LookCloserError('runtime', n.message), 'Panel'),
+        notice: (n) => {
+          logger()?.info(n.message);
+          if (n.level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${n.message}`);
+          else void vscode.window.showInformationMessage(`Look Closer: ${n.message}`);
+        },
+        layersChanged: (n) => {
+          this.layers = { ...n.state, thumbnail: { ...n.state.thumbnail, data: asBytes(n.state.thumbnail.data) } };
+          this.events.onLayers(this, this.layers);
+        },
+      },
     });
     panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'panel.js', style: 'panel.css', runsOnnx: true });
     panel.onDidChangeViewState((e) => e.webviewPanel.active && this.events.onActive(this));
@@ -141,61 +158,35 @@ export class ExplanationPanel {
     await this.ready;
   }
 
-  private async onRequest(r: PanelToHostRequest, signal: AbortSignal): Promise<HostResponses[string]> {
-    switch (r.type) {
-      case 'progress':
-        return vscode.window.withProgress(
-          { location: vscode.ProgressLocation.Notification, title: `Look Closer: ${r.title}`, cancellable: true },
-          (_progress, token) => new Promise<{ cancelled: boolean }>((resolve) => {
-            token.onCancellationRequested(() => resolve({ cancelled: true }));
-            if (signal.aborted) resolve({ cancelled: false });
-            signal.addEventListener('abort', () => resolve({ cancelled: false }));
-          }),
-        );
-      case 'save': {
-        const uri = await saveOutput(r.fileName, asBytes(r.bytes), this.imageUri);
-        if (!uri) throw new CancelledError();
-        const shown = display(uri);
-        void vscode.window.showInformationMessage(`Look Closer: saved ${r.what} to ${shown}`, 'Open').then((a) => {
-          if (a === 'Open') void vscode.commands.executeCommand('vscode.open', uri);
-        });
-        return { path: shown };
-      }
-      case 'pickLabels':
-        return pickLabels();
-      case 'saveSidecar': {
-        if (!this.model || this.model.uri.toString() !== r.modelKey) throw new LookCloserError('bad-argument', 'The panel changed models before the sidecar could be saved; try again.');
-        if (this.model.bundled) {
-          throw new LookCloserError('bad-argument', "The bundled SqueezeNet's settings cannot be changed on disk; copy the model into your workspace and use it there to save a sidecar.");
-        }
-        const side = await writeSidecar(this.model.uri, r.preset, r.labelsUri);
-        void vscode.window.showInformationMessage(`Look Closer: saved preprocessing and labels to ${display(side)}`);
-        return { path: display(side) };
-      }
-      default:
-        return assertNever(r);
-    }
+  /** A cancellable VS Code progress notification; answers when the user cancels or the panel's work ends. */
+  private progress(title: string, signal: AbortSignal): Promise<{ cancelled: boolean }> {
+    return Promise.resolve(vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Look Closer: ${title}`, cancellable: true },
+      (_progress, token) => new Promise<{ cancelled: boolean }>((resolve) => {
+        token.onCancellationRequested(() => resolve({ cancelled: true }));
+        if (signal.aborted) resolve({ cancelled: false });
+        signal.addEventListener('abort', () => resolve({ cancelled: false }));
+      }),
+    ));
   }
 
-  private onNote(n: PanelToHostNote): void {
-    switch (n.type) {
-      case 'ready':
-        this.markReady();
-        return;
-      case 'error':
-        showError(new LookCloserError('runtime', n.message), 'Panel');
-        return;
-      case 'notice':
-        logger()?.info(n.message);
-        if (n.level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${n.message}`);
-        else void vscode.window.showInformationMessage(`Look Closer: ${n.message}`);
-        return;
-      case 'layersChanged':
-        this.layers = { ...n.state, thumbnail: { ...n.state.thumbnail, data: asBytes(n.state.thumbnail.data) } };
-        this.events.onLayers(this, this.layers);
-        return;
-      default:
-        assertNever(n);
+  private async save(r: SaveRequest): Promise<{ path: string }> {
+    const uri = await saveOutput(r.fileName, asBytes(r.bytes), this.imageUri);
+    if (!uri) throw new CancelledError();
+    const shown = display(uri);
+    void vscode.window.showInformationMessage(`Look Closer: saved ${r.what} to ${shown}`, 'Open').then((a) => {
+      if (a === 'Open') void vscode.commands.executeCommand('vscode.open', uri);
+    });
+    return { path: shown };
+  }
+
+  private async saveSidecar(r: SaveSidecarRequest): Promise<{ path: string }> {
+    if (!this.model || this.model.uri.toString() !== r.modelKey) throw new LookCloserError('bad-argument', 'The panel changed models before the sidecar could be saved; try again.');
+    if (this.model.bundled) {
+      throw new LookCloserError('bad-argument', "The bundled SqueezeNet's settings cannot be changed on disk; copy the model into your workspace and use it there to save a sidecar.");
     }
+    const side = await writeSidecar(this.model.uri, r.preset, r.labelsUri);
+    void vscode.window.showInformationMessage(`Look Closer: saved preprocessing and labels to ${display(side)}`);
+    return { path: display(side) };
   }
 }

@@ -143,10 +143,10 @@ export async function explainFolder(
   let markReady!: () => void;
   const ready = new Promise<void>((r) => (markReady = r));
   const messenger = new Messenger<HostToBatch, BatchToHost>(webviewEndpoint(panel.webview), {
-    request: () => Promise.reject(new LookCloserError('runtime', 'The folder view sends no requests.')),
-    notify: (n) => {
-      if (n.type === 'ready') markReady();
-      else if (n.type === 'error') showError(new LookCloserError('runtime', n.message), 'Explain Folder');
+    requests: {},
+    notes: {
+      ready: () => markReady(),
+      error: (n) => showError(new LookCloserError('runtime', n.message), 'Explain Folder'),
     },
   });
   panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'batch.js', style: 'batch.css', runsOnnx: true });

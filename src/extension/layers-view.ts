@@ -1,8 +1,8 @@
 /** The "Look Closer: Layers" side view: the active panel's layers and channel activations; replays its state when shown again. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { Messenger, assertNever } from '../protocol/messenger';
-import type { HostToLayers, LayerActivations, LayersResponses, LayersToHost, LayersToHostNote, LayersToHostRequest, ShowLayersNote } from '../protocol/protocol';
+import { Messenger } from '../protocol/messenger';
+import type { HostToLayers, LayerActivations, LayersToHost, ShowLayersNote } from '../protocol/protocol';
 import { showError } from './error-handling';
 import type { ExplanationPanel } from './explanation-panel';
 import { webviewEndpoint } from './webview-endpoint';
@@ -29,8 +29,26 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
     view.webview.options = webviewOptions(this.extensionUri);
     this.messenger?.dispose();
     this.messenger = new Messenger<HostToLayers, LayersToHost>(webviewEndpoint(view.webview), {
-      request: (r, signal) => this.onRequest(r, signal),
-      notify: (n) => this.onNote(n),
+      requests: { selectLayer: (r, signal) => this.selectLayer(r.layer, signal) },
+      notes: {
+        ready: () => {
+          this.readyResolve?.();
+          this.replay();
+        },
+        error: (n) => showError(new LookCloserError('runtime', n.message), 'Layers'),
+        useAsTarget: (n) => {
+          const panel = this.panel;
+          if (!panel) return;
+          panel.reveal();
+          panel.explain({ layer: n.layer }).catch((e) => showError(e, 'Use as target layer'));
+        },
+        showChannel: (n) => {
+          this.channel = n.channel;
+          this.panel?.showChannel(n.layer, n.channel).catch((e) => showError(e, 'Show channel'));
+        },
+        showGate: (n) => void this.panel?.showGate(n.tensor).catch((e) => showError(e, 'Show attention gate')),
+        projectChannel: (n) => void this.panel?.projectChannel(n.layer, n.channel).catch((e) => showError(e, 'Project to pixels')),
+      },
     });
     view.webview.html = webviewHtml(view.webview, this.extensionUri, { title: 'Layers', script: 'layers.js', style: 'layers.css', runsOnnx: false });
     // Without retainContextWhenHidden the webview reloads when shown again and posts `ready`; the state is replayed then.
@@ -80,51 +98,14 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
     if (this.view?.visible) this.messenger?.notify(this.state());
   }
 
-  private async onRequest(r: LayersToHostRequest, signal: AbortSignal): Promise<LayersResponses[string]> {
-    switch (r.type) {
-      case 'selectLayer': {
-        const panel = this.requirePanel();
-        const a = await panel.activations(r.layer, signal);
-        if (panel === this.panel) {
-          this.selected = a;
-          this.channel = undefined;
-        }
-        return a;
-      }
-      default:
-        return assertNever(r.type);
+  private async selectLayer(layer: string, signal: AbortSignal): Promise<LayerActivations> {
+    const panel = this.requirePanel();
+    const a = await panel.activations(layer, signal);
+    if (panel === this.panel) {
+      this.selected = a;
+      this.channel = undefined;
     }
-  }
-
-  private onNote(n: LayersToHostNote): void {
-    switch (n.type) {
-      case 'ready':
-        this.readyResolve?.();
-        this.replay();
-        return;
-      case 'error':
-        showError(new LookCloserError('runtime', n.message), 'Layers');
-        return;
-      case 'useAsTarget': {
-        const panel = this.panel;
-        if (!panel) return;
-        panel.reveal();
-        panel.explain({ layer: n.layer }).catch((e) => showError(e, 'Use as target layer'));
-        return;
-      }
-      case 'showChannel':
-        this.channel = n.channel;
-        this.panel?.showChannel(n.layer, n.channel).catch((e) => showError(e, 'Show channel'));
-        return;
-      case 'showGate':
-        this.panel?.showGate(n.tensor).catch((e) => showError(e, 'Show attention gate'));
-        return;
-      case 'projectChannel':
-        this.panel?.projectChannel(n.layer, n.channel).catch((e) => showError(e, 'Project to pixels'));
-        return;
-      default:
-        assertNever(n);
-    }
+    return a;
   }
 
   private requirePanel(): ExplanationPanel {

@@ -20,12 +20,37 @@ export interface WireError {
   readonly kind?: string;
 }
 
-/** What one side sends: its requests, the response type of each request type, and its notifications. */
+/** What one side sends: its requests, the response type of each request type (keyed by the request's `type`), and its notifications. */
 export interface Direction {
   readonly requests: { readonly type: string };
-  readonly responses: { readonly [type: string]: unknown };
+  readonly responses: object;
   readonly notes: { readonly type: string };
 }
+
+/** The response type a direction declares for request type K. */
+export type ResponseOf<D extends Direction, K extends string> = K extends keyof D['responses'] ? D['responses'][K] : never;
+
+/** The request of type K in a direction. */
+export type RequestOf<D extends Direction, K extends D['requests']['type']> = Extract<D['requests'], { readonly type: K }>;
+
+/** One handler per request type; the compiler checks each returns the declared response type. */
+export type RequestHandlers<D extends Direction> = {
+  readonly [K in D['requests']['type']]: (request: RequestOf<D, K>, signal: AbortSignal) => Promise<ResponseOf<D, K>>;
+};
+
+/** One handler per notification type. */
+export type NoteHandlers<D extends Direction> = {
+  readonly [K in D['notes']['type']]: (note: Extract<D['notes'], { readonly type: K }>) => void;
+};
+
+/**
+ * Compile-time check that a direction's response map names exactly its request types: `true` when it does,
+ * else the offending keys (a protocol file asserts `const _: ResponsesMatch<X> = true`).
+ */
+export type ResponsesMatch<D extends Direction> =
+  [Exclude<D['requests']['type'], keyof D['responses']>, Exclude<keyof D['responses'], D['requests']['type']>] extends [never, never]
+    ? true
+    : { readonly missing: Exclude<D['requests']['type'], keyof D['responses']>; readonly extra: Exclude<keyof D['responses'], D['requests']['type']> };
 
 /** The transport: post a message, subscribe to incoming ones. */
 export interface Endpoint {
@@ -33,11 +58,11 @@ export interface Endpoint {
   listen(onMessage: (message: unknown) => void): { dispose(): void };
 }
 
-/** How the receiving side handles what the peer sends. */
+/** How the receiving side handles what the peer sends: a table of request handlers and one of note handlers. */
 export interface Handlers<Peer extends Direction> {
-  /** Answers a request; throwing (or rejecting) answers with the error. */
-  request(request: Peer['requests'], signal: AbortSignal): Promise<unknown>;
-  notify(note: Peer['notes']): void;
+  /** Answer requests; throwing (or rejecting) answers with the error. */
+  readonly requests: RequestHandlers<Peer>;
+  readonly notes: NoteHandlers<Peer>;
 }
 
 /** Error of a request the peer failed; keeps the peer's error name and kind. */
@@ -80,6 +105,14 @@ function toWire(e: unknown): WireError {
   return { name: 'Error', message: String(e) };
 }
 
+/** The handler for a message's type, looked up as an own property only (a peer's `__proto__` or `toString` finds nothing). */
+function ownHandler(table: object, body: unknown): ((body: never, signal: AbortSignal) => unknown) | undefined {
+  const type = typeof body === 'object' && body !== null ? (body as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(table, type)) return undefined;
+  const h = (table as Record<string, unknown>)[type];
+  return typeof h === 'function' ? (h.bind(table) as (body: never, signal: AbortSignal) => unknown) : undefined;
+}
+
 function isEnvelope(m: unknown): m is Envelope {
   return typeof m === 'object' && m !== null && typeof (m as { lc?: unknown }).lc === 'string';
 }
@@ -96,7 +129,7 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
   }
 
   /** Sends a request and resolves with the peer's answer; aborting `signal` cancels it on the peer too. */
-  request<R extends Me['requests']>(body: R, signal?: AbortSignal): Promise<Me['responses'][R['type']]> {
+  request<R extends Me['requests']>(body: R, signal?: AbortSignal): Promise<ResponseOf<Me, R['type']>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(new CancelledError());
@@ -107,7 +140,7 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
-        resolve: (v) => (signal?.removeEventListener('abort', onAbort), resolve(v as Me['responses'][R['type']])),
+        resolve: (v) => (signal?.removeEventListener('abort', onAbort), resolve(v as ResponseOf<Me, R['type']>)),
         reject: (e) => (signal?.removeEventListener('abort', onAbort), reject(e)),
       });
       this.endpoint.post({ lc: 'request', id, body });
@@ -141,7 +174,9 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
         };
         let work: Promise<unknown>;
         try {
-          work = this.handlers.request(m.body as Peer['requests'], controller.signal);
+          const handler = ownHandler(this.handlers.requests, m.body);
+          if (!handler) throw new Error(`Unknown request type '${String(m.body?.type)}'.`);
+          work = Promise.resolve(handler(m.body as never, controller.signal));
         } catch (e) {
           work = Promise.reject(e);
         }
@@ -165,9 +200,11 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
         c?.abort();
         return;
       }
-      case 'notify':
-        this.handlers.notify(m.body as Peer['notes']);
+      case 'notify': {
+        // A note of a type this side does not know is dropped: notes have no answer to carry an error.
+        ownHandler(this.handlers.notes, m.body)?.(m.body as never, new AbortController().signal);
         return;
+      }
       default:
         assertNever(m);
     }

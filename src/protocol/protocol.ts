@@ -3,7 +3,7 @@
  * Layers side view). Each direction is a closed union switched on `type`; requests name their response
  * type in the matching `…Responses` map. Pure TypeScript: no `vscode`, no DOM.
  */
-import type { Direction } from './messenger';
+import type { Direction, ResponsesMatch } from './messenger';
 
 export { assertNever } from './messenger';
 
@@ -236,7 +236,6 @@ export interface PanelResponses {
   readonly showChannel: void;
   readonly showGate: void;
   readonly projectChannel: void;
-  readonly [type: string]: unknown;
 }
 
 /** The host changed a setting the panel uses. */
@@ -289,7 +288,6 @@ export interface HostResponses {
   readonly save: { readonly path: string };
   readonly pickLabels: LabelsFile | undefined;
   readonly saveSidecar: { readonly path: string };
-  readonly [type: string]: unknown;
 }
 
 /** The webview is listening; the host may send. */
@@ -343,7 +341,7 @@ export type HostToLayersRequest = never;
 /** What the host sends to the Layers view. */
 export interface HostToLayers extends Direction {
   readonly requests: HostToLayersRequest;
-  readonly responses: { readonly [type: string]: unknown };
+  readonly responses: Record<never, never>;
   readonly notes: HostToLayersNote;
 }
 
@@ -358,7 +356,6 @@ export type LayersToHostRequest = SelectLayerRequest;
 /** Response type of each Layers-view request. */
 export interface LayersResponses {
   readonly selectLayer: LayerActivations;
-  readonly [type: string]: unknown;
 }
 
 /** Make a layer the panel's target layer. */
@@ -481,7 +478,6 @@ export type BatchViewRequest = BatchStartRequest | BatchImageRequest;
 export interface BatchViewResponses {
   readonly batchStart: BatchStarted;
   readonly batchImage: BatchImageResult;
-  readonly [type: string]: unknown;
 }
 
 /** The host recorded one image (explained or failed): the view lists it. */
@@ -509,6 +505,14 @@ export type BatchToHostNote = ReadyNote | ErrorNote;
 /** What the folder view sends to the host (no requests). */
 export interface BatchToHost extends Direction {
   readonly requests: never;
-  readonly responses: { readonly [type: string]: unknown };
+  readonly responses: Record<never, never>;
   readonly notes: BatchToHostNote;
 }
+
+// ---------------------------------------------------------------- compile-time checks
+
+/** Every request type has exactly one response type, in each direction (a missing or extra key fails to compile). */
+export const RESPONSE_MAPS_MATCH: readonly [
+  ResponsesMatch<HostToPanel>, ResponsesMatch<PanelToHost>, ResponsesMatch<HostToLayers>, ResponsesMatch<LayersToHost>,
+  ResponsesMatch<HostToBatch>, ResponsesMatch<BatchToHost>,
+] = [true, true, true, true, true, true];

@@ -14,7 +14,7 @@ import type { Method } from '../../src/core/methods/method';
 import { methodById } from '../../src/core/methods/registry';
 import { encodeNpy } from '../../src/core/npy';
 import { gradientToImage, overlayHeatmap } from '../../src/core/render/overlay';
-import { Messenger, assertNever, throwIfAborted } from '../../src/protocol/messenger';
+import { Messenger, throwIfAborted } from '../../src/protocol/messenger';
 import type {
   BatchImageRequest, BatchImageResult, BatchOutputPayload, BatchSettingsPayload, BatchStartRequest, BatchStarted, BatchToHost, HostToBatch,
   PredictionRow,
@@ -128,19 +128,8 @@ function recorded(index: number, name: string, top: PredictionRow | undefined, e
 }
 
 const messenger = new Messenger<BatchToHost, HostToBatch>(endpoint, {
-  request: async (r, signal) => {
-    switch (r.type) {
-      case 'batchStart':
-        return start(r, signal);
-      case 'batchImage':
-        return explainOne(r, signal);
-      default:
-        return assertNever(r);
-    }
-  },
-  notify: (n) => {
-    if (n.type === 'recorded') recorded(n.index, n.name, n.top, n.error);
-  },
+  requests: { batchStart: start, batchImage: explainOne },
+  notes: { recorded: (n) => recorded(n.index, n.name, n.top, n.error) },
 });
 
 window.addEventListener('error', (e) => messenger.notify({ type: 'error', message: `Folder view: ${e.message}` }));

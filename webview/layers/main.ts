@@ -48,8 +48,8 @@ let pending: AbortController | undefined;
 let selectedGate: string | undefined;
 
 const messenger = new Messenger<LayersToHost, HostToLayers>(endpoint, {
-  request: async (r) => assertNever(r),
-  notify: (n) => onNote(n),
+  requests: {},
+  notes: { show: (n) => onNote(n) },
 });
 
 function onNote(n: HostToLayersNote): void {

@@ -15,7 +15,7 @@ import { gradientToImage, normalizeMinMax, overlayHeatmap } from '../../src/core
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { Messenger, asBytes, assertNever, isCancellation, throwIfAborted } from '../../src/protocol/messenger';
 import type {
-  ExecutionProviderSetting, ExplainOptions, ExplainSummary, GainSummary, HostToPanel, HostToPanelNote, LayerActivations, PanelRequest, PanelResponses,
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, GainSummary, HostToPanel, HostToPanelNote, LayerActivations, PanelRequest,
   PanelToHost, Timings,
 } from '../../src/protocol/protocol';
 import { colorize, encodePng, paint } from '../image';
@@ -145,8 +145,16 @@ app.append(progressBar, header, toolbar, errorBox, noteBox, h('main', { class: '
 // ------------------------------------------------------------------ messenger and jobs
 
 const messenger = new Messenger<PanelToHost, HostToPanel>(endpoint, {
-  request: (r, signal) => onRequest(r, signal),
-  notify: (n) => onNote(n),
+  requests: {
+    open: (r, s) => onRequest(r, s) as Promise<ExplainSummary>,
+    explain: (r, s) => onRequest(r, s) as Promise<ExplainSummary>,
+    summary: async () => summary,
+    activations: (r, s) => onRequest(r, s) as Promise<LayerActivations>,
+    showChannel: async (r, s) => void (await onRequest(r, s)),
+    showGate: async (r, s) => void (await onRequest(r, s)),
+    projectChannel: async (r, s) => void (await onRequest(r, s)),
+  },
+  notes: { settings: (n) => onNote(n) },
 });
 
 let queue: Promise<unknown> = Promise.resolve();
@@ -213,7 +221,7 @@ function notice(message: string, level: 'info' | 'warning' = 'info'): void {
 
 // ------------------------------------------------------------------ requests from the host
 
-async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<PanelResponses[string]> {
+async function onRequest(r: PanelRequest, signal: AbortSignal): Promise<unknown> {
   switch (r.type) {
     case 'open': {
       const modelPayload = { ...r.model, bytes: asBytes(r.model.bytes) };
