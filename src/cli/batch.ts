@@ -7,17 +7,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gainCheck } from '../core/metrics/gain';
-import { INPUT_EXTENSIONS, uniqueStems, valueRange } from '../core/batch-report';
-import { explanationHeatmap } from '../core/methods/explanation-heatmap';
+import { batchSummary } from '../core/app/batch';
+import { explainImage, outputRow } from '../core/app/explain-image';
+import { INPUT_EXTENSIONS, uniqueStems } from '../core/batch-report';
 import { LookCloserError, messageOf } from '../core/errors';
-import { ForwardResult, Prediction, topK } from '../core/explainer';
-import { labelOf } from '../core/model-config';
-import type { ExplainRequest, Explanation, Method, ScoreTarget } from '../core/methods/method';
+import type { ForwardResult } from '../core/explainer';
+import type { Method, ScoreTarget } from '../core/methods/method';
 import type { OptionValues } from '../core/methods/options';
-import { inputSource } from '../node/attention-io';
 import { encodePng } from '../node/image-io';
-import { BatchImage, BatchOutput, BatchSummary, ScoreDrop, writeBatchReport } from '../node/report';
+import { BatchImage, BatchOutput, BatchSummary, writeBatchReport } from '../node/report';
 import { LoadedInput, LoadedModel, loadInput, writeExplanation } from '../node/workbench';
 
 export { INPUT_EXTENSIONS };
@@ -79,10 +77,6 @@ export function terminalProgress(stream: NodeJS.WriteStream): ((done: number, to
   };
 }
 
-function predictionsOf(model: LoadedModel, probs: Float32Array, k: number): Prediction[] {
-  return topK(probs, k).map((i) => ({ index: i, label: labelOf(model.labels, i), score: probs[i] }));
-}
-
 type Loaded = { input: LoadedInput } | { error: unknown };
 
 /** Explains every image of `folder`; writes the maps, overlays, summary.json and index.html into `settings.outDir`. */
@@ -97,13 +91,12 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
   fs.mkdirSync(mapsDir, { recursive: true });
   fs.mkdirSync(viewsDir, { recursive: true });
   const needsLayer = settings.methods.some((m) => m.family === 'cam');
-  const layer = settings.layer ?? (needsLayer ? await ex.defaultLayer() : undefined);
+  const layer = settings.layer ?? (needsLayer ? await model.defaultLayer() : undefined);
   const stacked = settings.methods.some((m) => m.reusesForward);
   const native = !ex.runtime.backend.includes('wasm');
   // Measured on 2 cores: stacking 8 ResNet-18 inputs is ≈1.5× faster per image on onnxruntime-node but no
   // faster (MobileNetV2: slower) on wasm, so wasm runs one at a time unless asked.
   const batchSize = stacked ? Math.max(1, settings.batchSize ?? (native ? 8 : 1)) : 1;
-  const classes = settings.classes;
   const n = files.length;
   const images: BatchImage[] = new Array(n);
   const writes: Promise<unknown>[] = [];
@@ -134,7 +127,7 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
         images[i] = { input: files[i], view: null, predictions: [], outputs: [], ms: 0, error: messageOf(c.error) };
       } else {
         try {
-          const img = await explainImage(model, c.input, names[i], forwards[ok.findIndex((x) => x.i === i)], { ...settings, layer }, mapsDir, viewsDir, outDir, writes);
+          const img = await explainOne(model, c.input, names[i], forwards[ok.findIndex((x) => x.i === i)], { ...settings, layer }, mapsDir, viewsDir, outDir, writes);
           images[i] = { ...img, ms: performance.now() - tImage + (stacked ? chunkForwardMs : 0) };
         } catch (e) {
           images[i] = { input: files[i], view: null, predictions: [], outputs: [], ms: performance.now() - tImage, error: messageOf(e) };
@@ -147,57 +140,36 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
     if (writes.length > 16) await Promise.all(writes.splice(0));
   }
   await Promise.all(writes);
-  const total = performance.now() - t0;
-  const explained = images.filter((i) => !i.error).length;
-  const summary: BatchSummary = {
-    format: 'look-closer-batch', version: 1,
-    model: model.path, backend: ex.runtime.backend, folder,
-    methods: settings.methods.map((m) => m.id), layer: layer ?? null, target: settings.target,
-    classes: classes ? [...classes] : null, top: classes ? null : settings.top,
-    preprocessing: { ...model.preprocessing.preprocessing, source: model.preprocessing.source, reason: model.preprocessing.reason, inputSize: ex.inputSize, layout: model.spec.layout },
-    batchSize, images, explained, failed: n - explained,
-    timings: { load: settings.loadMs ?? 0, total, perImage: total / n, imagesPerSecond: n / (total / 1000) },
-    report: 'index.html',
-  };
+  const summary = batchSummary({
+    model: model.path, backend: ex.runtime.backend, folder, methods: settings.methods.map((m) => m.id), layer: layer ?? null,
+    target: settings.target, classes: settings.classes ?? null, top: settings.top, preprocessing: model.preprocessingInfo(),
+    batchSize, loadMs: settings.loadMs ?? 0, totalMs: performance.now() - t0,
+  }, images);
   writeBatchReport(summary, outDir);
   return summary;
 }
 
-/** Runs every method on one image and starts writing its files (pushed to `writes`); `ms` is left to the caller. */
-async function explainImage(
+/** Runs every method on one image (src/core/app/explain-image.ts) and starts writing its files (pushed to `writes`); `ms` is left to the caller. */
+async function explainOne(
   model: LoadedModel, input: LoadedInput, stem: string, forward: ForwardResult | undefined, s: BatchSettings,
   mapsDir: string, viewsDir: string, outDir: string, writes: Promise<unknown>[],
 ): Promise<BatchImage> {
-  const ex = model.explainer;
   let first: ForwardResult | undefined = forward;
-  const results: { e: Explanation; method: Method }[] = [];
-  for (const m of s.methods) {
-    const request: ExplainRequest = {
-      input: input.tensor, ...(s.classes ? { classes: s.classes } : { top: s.top }),
-      layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
-      forward: m.reusesForward ? forward : undefined, options: s.options(m), source: inputSource(model, input),
-    };
-    const r = await m.run(ex, request);
-    first ??= r.forward;
-    for (const e of r.explanations) results.push({ e, method: m });
-  }
   const outputs: BatchOutput[] = [];
   const rel = (p: string) => path.relative(outDir, p);
-  for (const { e } of results) {
-    let gain: ScoreDrop | undefined;
-    if (s.gain) {
-      const g = await gainCheck(ex, input.tensor, explanationHeatmap(e), e.classIndex, { before: first });
-      gain = { score: g.score, before: g.before, after: g.after, drop: g.drop, controlAfter: g.control?.after };
-    }
-    const base = `${stem}_${e.method}_c${e.classIndex}`;
-    outputs.push({
-      method: e.method, class: e.classIndex, label: labelOf(model.labels, e.classIndex), layer: e.layer ?? null,
-      shape: e.raw.dims, ...valueRange(e.raw.data),
-      png: rel(path.join(mapsDir, `${base}.png`)), npy: rel(path.join(mapsDir, `${base}.npy`)), ...(gain ? { gain } : {}),
+  for (const m of s.methods) {
+    const o = await explainImage(model, input, {
+      method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
+      options: s.options(m), forward: m.reusesForward ? forward : undefined, gain: s.gain ? { control: true } : undefined,
     });
-    writes.push(writeExplanation(e, input, mapsDir, stem, { colormap: s.colormap, alpha: s.alpha, channelOrder: model.preprocessing.preprocessing.channels }));
+    first ??= o.forward;
+    for (const out of o.outputs) {
+      const base = `${stem}_${out.explanation.method}_c${out.explanation.classIndex}`;
+      outputs.push(outputRow(out, { png: rel(path.join(mapsDir, `${base}.png`)), npy: rel(path.join(mapsDir, `${base}.npy`)) }));
+      writes.push(writeExplanation(out.explanation, input, mapsDir, stem, { colormap: s.colormap, alpha: s.alpha, channelOrder: model.preprocessing.preprocessing.channels }));
+    }
   }
   const view = path.join(viewsDir, `${stem}.png`);
   writes.push(encodePng(input.base).then((png) => fs.promises.writeFile(view, png)));
-  return { input: input.path, view: rel(view), predictions: first ? predictionsOf(model, first.probs, 5) : [], outputs, ms: 0 };
+  return { input: input.path, view: rel(view), predictions: first ? model.predictions(first.probs, 5) : [], outputs, ms: 0 };
 }

@@ -2,19 +2,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LookCloserError, messageOf } from '../core/errors';
-import { Prediction, topK } from '../core/explainer';
-import { labelOf } from '../core/model-config';
-import { METHODS, methodById } from '../core/methods/registry';
-import type { ScoreTarget } from '../core/methods/method';
-import { COLORMAPS } from '../core/render/colormap';
-import { gainCheck } from '../core/metrics/gain';
+import { explainImage, outputRow } from '../core/app/explain-image';
+import { METHOD_OPTION_NAMES, methodOptionsFor } from '../core/app/method-options';
 import { gateValues, listGates } from '../core/attention/gates';
-import { explanationHeatmap } from '../core/methods/explanation-heatmap';
 import { projectChannel } from '../core/attention/projection';
-import type { Method } from '../core/methods/method';
-import type { OptionValues } from '../core/methods/options';
-import { inputSource, writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
+import { LookCloserError, messageOf } from '../core/errors';
+import type { Method, ScoreTarget } from '../core/methods/method';
+import { METHODS, methodById } from '../core/methods/registry';
+import { COLORMAPS } from '../core/render/colormap';
+import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { selectRuntime } from '../node/ort-runtime';
 import { explainFolder, listInputs, terminalProgress } from './batch';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
@@ -84,10 +80,6 @@ function need<T>(v: T | undefined, what: string): T {
   return v;
 }
 
-function predictions(model: LoadedModel, probs: Float32Array, k: number): Prediction[] {
-  return topK(probs, k).map((i) => ({ index: i, label: labelOf(model.labels, i), score: probs[i] }));
-}
-
 async function open(values: Values, modelPath: string): Promise<LoadedModel> {
   const backend = (values.backend ?? 'auto') as 'auto' | 'node' | 'wasm';
   if (!['auto', 'node', 'wasm'].includes(backend)) throw new LookCloserError('bad-argument', `--backend must be auto, node or wasm, got '${backend}'.`);
@@ -95,18 +87,14 @@ async function open(values: Values, modelPath: string): Promise<LoadedModel> {
   return loadModel(selectRuntime(backend), modelPath, { preset: values.preset, labels: values.labels, inputSize });
 }
 
-function preprocessingJson(model: LoadedModel) {
-  return { ...model.preprocessing.preprocessing, source: model.preprocessing.source, reason: model.preprocessing.reason, inputSize: model.explainer.inputSize, layout: model.spec.layout };
-}
-
 async function cmdPredict(values: Values, args: string[]): Promise<void> {
   const t0 = performance.now();
   const model = await open(values, need(args[0], 'MODEL'));
   const input = await loadInput(model, need(args[1], 'INPUT'));
   const fw = await model.explainer.forward(input.tensor);
-  const top = predictions(model, fw.probs, intArg(values.top, 'top', 5));
+  const top = model.predictions(fw.probs, intArg(values.top, 'top', 5));
   if (values.json) {
-    console.log(JSON.stringify({ model: model.path, input: input.path, backend: model.explainer.runtime.backend, preprocessing: preprocessingJson(model), predictions: top, timings: { total: performance.now() - t0 } }, null, 2));
+    console.log(JSON.stringify({ model: model.path, input: input.path, backend: model.explainer.runtime.backend, preprocessing: model.preprocessingInfo(), predictions: top, timings: { total: performance.now() - t0 } }, null, 2));
   } else {
     for (const p of top) console.log(`${(p.score * 100).toFixed(2).padStart(6)}%  ${String(p.index).padStart(4)}  ${p.label}`);
   }
@@ -115,13 +103,8 @@ async function cmdPredict(values: Values, args: string[]): Promise<void> {
 
 async function cmdLayers(values: Values, args: string[]): Promise<void> {
   const model = await open(values, need(args[0], 'MODEL'));
-  const layers = await model.explainer.layers();
-  let def: string | undefined;
-  try {
-    def = await model.explainer.defaultLayer();
-  } catch {
-    def = undefined;
-  }
+  const layers = await model.layers();
+  const def = await model.defaultLayer();
   if (values.json) {
     console.log(JSON.stringify({ model: model.path, defaultLayer: def, layers }, null, 2));
   } else {
@@ -132,57 +115,51 @@ async function cmdLayers(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
-/** Explains one input with one model; returns the JSON report. */
+/** Parses --class values (repeatable, comma-separated) as class indices of the model. */
+function classesArg(values: Values, model: LoadedModel): number[] | undefined {
+  if (!values.class?.length) return undefined;
+  return values.class.flatMap((c) => c.split(',')).map((c) => {
+    const n = c.trim() === '' ? NaN : Number(c);
+    if (!Number.isInteger(n) || n < 0 || n >= model.classes) throw new LookCloserError('bad-argument', `--class ${c === '' ? '""' : c} is not a class index of this model (0–${model.classes - 1}).`);
+    return n;
+  });
+}
+
+function targetArg(values: Values): ScoreTarget {
+  const target = values.target ?? 'logit';
+  if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
+  return target;
+}
+
+/** Explains one input with one model (src/core/app/explain-image.ts) and writes its files; returns the JSON report. */
 async function explainOne(values: Values, model: LoadedModel, inputPath: string, outDir: string, tLoad: number, t0: number) {
+  const method = methodById(need(values.method, '--method'));
+  const target = targetArg(values);
+  const { colormap, alpha } = overlayChoice(values);
+  const classes = classesArg(values, model);
+  const options = methodOptionsFor(model, method, values);
   const tp = performance.now();
   const input = await loadInput(model, inputPath);
   const tf = performance.now();
-  const method = methodById(need(values.method, '--method'));
-  const target = (values.target ?? 'logit') as ScoreTarget;
-  if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
-  const layer = values.layer ?? (method.family === 'cam' ? await model.explainer.defaultLayer() : undefined);
-  // Only CAM reads the layer's activations from this pass; the others would pay for a second session.
-  const forward = await model.explainer.forward(input.tensor, layer && method.reusesForward ? [layer] : []);
-  const te = performance.now();
-  const nClasses = forward.logits.length;
-  const classes = values.class?.length
-    ? values.class.flatMap((c) => c.split(',')).map((c) => {
-      const n = Number(c);
-      if (!Number.isInteger(n) || n < 0 || n >= nClasses) throw new LookCloserError('bad-argument', `--class ${c} is not a class index of this model (0–${nClasses - 1}).`);
-      return n;
-    })
-    : topK(forward.probs, intArg(values.top, 'top', 1));
-  const options = methodOptions(values, model, method);
-  const { explanations: results } = await method.run(model.explainer, { input: input.tensor, classes, layer, target, forward, options, source: inputSource(model, input) });
-  const colormap = values.colormap ?? 'jet';
-  if (!COLORMAPS[colormap]) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
-  const alpha = values.alpha !== undefined ? Number(values.alpha) : 0.5;
-  if (!(alpha >= 0 && alpha <= 1)) throw new LookCloserError('bad-argument', `--alpha must be between 0 and 1, got '${values.alpha}'.`);
+  const o = await explainImage(model, input, {
+    method: method.id, ...(classes ? { classes } : { top: intArg(values.top, 'top', 1) }), layer: values.layer, target, options,
+    gain: values.gain ? { control: true } : undefined,
+  });
   const stem = path.basename(inputPath).replace(/\.[^.]+$/, '');
   const outputs = [];
-  for (const r of results) {
-    const files = await writeExplanation(r, input, outDir, stem, { colormap, alpha, channelOrder: model.preprocessing.preprocessing.channels });
-    let lo = Infinity, hi = -Infinity;
-    for (const v of r.raw.data) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
-    const extra: Record<string, unknown> = {};
-    if (values.gain) {
-      const g = await gainCheck(model.explainer, input.tensor, explanationHeatmap(r), r.classIndex, { before: forward });
-      extra.gain = {
-        score: g.score, before: g.before, after: g.after, drop: g.drop,
-        probBefore: g.probBefore, probAfter: g.probAfter, logitBefore: g.logitBefore, logitAfter: g.logitAfter, erased: g.erased,
-        control: g.control,
-      };
-    }
-    if (r.payload?.kind === 'attention-crops') extra.attentionCrop = await writeAttentionCrops(model, r.payload.crops, outDir, stem);
-    outputs.push({ method: r.method, class: r.classIndex, label: labelOf(model.labels, r.classIndex), layer: r.layer ?? null, shape: r.raw.dims, min: lo, max: hi, ...files, ...extra });
+  for (const out of o.outputs) {
+    const e = out.explanation;
+    const files = await writeExplanation(e, input, outDir, stem, { colormap, alpha, channelOrder: model.preprocessing.preprocessing.channels });
+    const attentionCrop = e.payload?.kind === 'attention-crops' ? await writeAttentionCrops(model, e.payload.crops, outDir, stem) : undefined;
+    outputs.push({ ...outputRow(out, files), ...(attentionCrop ? { attentionCrop } : {}) });
   }
   const tEnd = performance.now();
   return {
     model: model.path, input: input.path, backend: model.explainer.runtime.backend,
-    preprocessing: preprocessingJson(model),
-    predictions: predictions(model, forward.probs, 5),
-    method: method.id, layer: layer ?? null, target, outputs,
-    timings: { load: tLoad, preprocess: tf - tp, forward: te - tf, explain: tEnd - te, total: tEnd - t0 },
+    preprocessing: model.preprocessingInfo(),
+    predictions: o.predictions,
+    method: method.id, layer: o.layer ?? null, target, outputs,
+    timings: { load: tLoad, preprocess: tf - tp, forward: o.timings.forward, explain: o.timings.explain + o.timings.metrics, total: tEnd - t0 },
   };
 }
 
@@ -208,33 +185,25 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
 async function cmdExplainFolder(values: Values, modelPath: string, folder: string): Promise<void> {
   const t0 = performance.now();
   const methods = need(values.method, '--method').split(',').map((id) => methodById(id.trim()));
-  const target = (values.target ?? 'logit') as ScoreTarget;
-  if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
+  const target = targetArg(values);
   const { colormap, alpha } = overlayChoice(values);
   const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
   listInputs(folder);
   const model = await open(values, modelPath);
   const loadMs = performance.now() - t0;
-  const nClasses = await model.explainer.numClasses();
-  const classes = values.class?.length
-    ? values.class.flatMap((c) => c.split(',')).map((c) => {
-      const n = Number(c);
-      if (!Number.isInteger(n) || n < 0 || n >= nClasses) throw new LookCloserError('bad-argument', `--class ${c} is not a class index of this model (0–${nClasses - 1}).`);
-      return n;
-    })
-    : undefined;
+  const classes = classesArg(values, model);
   // With several methods, each gets only the method flags it (or the map method it names) declares.
   const flags = values as Record<string, unknown>;
-  for (const name of Object.keys(METHOD_FLAGS)) {
+  for (const name of METHOD_OPTION_NAMES) {
     if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
       const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
       throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${methods.map((m) => m.id).join(',')}.`);
     }
   }
   const optionsFor = (m: Method) => {
-    if (m.options?.some((o) => o.name === 'map-method')) return methodOptions(values, model, m);
-    const own = Object.fromEntries(Object.entries(values).filter(([k]) => !(k in METHOD_FLAGS) || m.options?.some((o) => o.name === k))) as Values;
-    return methodOptions(own, model, m);
+    if (m.options?.some((o) => o.name === 'map-method')) return methodOptionsFor(model, m, values);
+    const own = Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k)));
+    return methodOptionsFor(model, m, own);
   };
   const outDir = values.out ?? path.join('look-closer-out', path.basename(path.resolve(folder)));
   const summary = await explainFolder(model, folder, {
@@ -250,29 +219,6 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
     for (const i of summary.images) if (i.error) console.log(`  failed: ${i.input}: ${i.error}`);
   }
   if (summary.failed) throw new LookCloserError('bad-input', `${summary.failed} of ${summary.images.length} images could not be explained; see ${path.join(outDir, 'summary.json')}.`);
-}
-
-/** Method options: the sidecar's `methodOptions` for the method (and for the map method it names), overridden by flags. */
-function methodOptions(values: Values, model: LoadedModel, method: Method): OptionValues {
-  const flags = values as Record<string, unknown>;
-  const side = model.sidecar?.methodOptions ?? {};
-  const pick = (m: Method, into: Record<string, string | number | boolean | undefined>) => {
-    for (const o of m.options ?? []) if (typeof flags[o.name] === 'string') into[o.name] = flags[o.name] as string;
-  };
-  const out: Record<string, string | number | boolean | undefined> = { ...side[method.id] };
-  pick(method, out);
-  const mapId = out['map-method'];
-  const mapMethod = typeof mapId === 'string' && mapId !== method.id ? METHODS.find((m) => m.id === mapId) : undefined;
-  const merged = { ...(mapMethod ? side[mapMethod.id] : {}), ...out };
-  if (mapMethod) pick(mapMethod, merged);
-  const known = new Set([...(method.options ?? []), ...(mapMethod?.options ?? [])].map((o) => o.name));
-  for (const name of Object.keys(METHOD_FLAGS)) {
-    if (flags[name] !== undefined && !known.has(name)) {
-      const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
-      throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${method.id}.`);
-    }
-  }
-  return merged;
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;

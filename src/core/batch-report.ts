@@ -5,21 +5,13 @@
  * can be moved or served as is, and a webview can show it under its own CSP. Pure: the CLI writes it with
  * node:fs (src/node/report.ts), the extension with vscode.workspace.fs.
  */
-import type { Prediction } from './explainer';
+import type { BatchImageRow, OutputRow, PreprocessingInfo } from './app/types';
+import type { GainJson } from './metrics/gain';
 
 /** File types batch mode reads from a folder (the CLI reads all; the extension's webview decodes only browser images). */
 export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.npy'];
 
-/** Minimum and maximum of a raw map, as a batch output records them. */
-export function valueRange(data: Float32Array): { min: number; max: number } {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of data) {
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return { min, max };
-}
+export { valueRange } from './app/explain-image';
 
 /** Unique file stems for the report's file names: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
 export function uniqueStems(fileNames: readonly string[]): string[] {
@@ -32,45 +24,14 @@ export function uniqueStems(fileNames: readonly string[]): string[] {
   });
 }
 
-/** GAIN's attention-mining check of one output: the class score before and after erasing what the map attends to. */
-export interface ScoreDrop {
-  /** 'softmax' probability or 'logit'. */
-  readonly score: string;
-  readonly before: number;
-  readonly after: number;
-  readonly drop: number;
-  /** The score after erasing as much of the image where the map attends least, when measured. */
-  readonly controlAfter?: number;
-}
+/** GAIN's check of one output, as the summary stores it (the one GAIN result type). */
+export type ScoreDrop = GainJson;
 
-/** One explanation written for one image. */
-export interface BatchOutput {
-  readonly method: string;
-  readonly class: number;
-  readonly label: string;
-  readonly layer: string | null;
-  readonly shape: readonly number[];
-  readonly min: number;
-  readonly max: number;
-  /** Paths relative to the report folder. */
-  readonly png: string;
-  readonly npy: string;
-  readonly gain?: ScoreDrop;
-}
+/** One explanation written for one image; paths relative to the report folder. */
+export type BatchOutput = OutputRow<string>;
 
 /** One image of the folder. */
-export interface BatchImage {
-  /** The input file as given (its path relative to the current folder or absolute). */
-  readonly input: string;
-  /** The picture the model saw (the preprocessing crop; a rendering of the tensor for .npy inputs), relative to the report folder; null when the input could not be read. */
-  readonly view: string | null;
-  readonly predictions: readonly Prediction[];
-  readonly outputs: readonly BatchOutput[];
-  /** Milliseconds spent on this image (preprocessing, methods, writing). */
-  readonly ms: number;
-  /** Why the image could not be explained; it then has no outputs. */
-  readonly error?: string;
-}
+export type BatchImage = BatchImageRow<string>;
 
 /** The batch summary (`summary.json`). */
 export interface BatchSummary {
@@ -86,7 +47,7 @@ export interface BatchSummary {
   /** Explicit classes (--class), or null when each image's top K are explained. */
   readonly classes: readonly number[] | null;
   readonly top: number | null;
-  readonly preprocessing: unknown;
+  readonly preprocessing: PreprocessingInfo;
   /** Images stacked per forward pass when a method reuses it (1: one at a time). */
   readonly batchSize: number;
   readonly images: readonly BatchImage[];

@@ -6,3 +6,5 @@ declare class TextDecoder {
   constructor(label?: string);
   decode(input?: Uint8Array): string;
 }
+/** The high-resolution clock (browsers, workers and Node ≥ 16). */
+declare const performance: { now(): number };

@@ -3,6 +3,9 @@
  * Layers side view). Each direction is a closed union switched on `type`; requests name their response
  * type in the matching `…Responses` map. Pure TypeScript: no `vscode`, no DOM.
  */
+import type { OutputRow, PreprocessingInfo } from '../core/app/types';
+import type { Prediction } from '../core/explainer';
+import type { GainJson } from '../core/metrics/gain';
 import type { Direction, ResponsesMatch } from './messenger';
 
 export { assertNever } from './messenger';
@@ -109,16 +112,8 @@ export interface ExplainSummary {
   readonly timings: Timings;
 }
 
-/** GAIN's attention-mining check (Li et al. 2018) of one heat map: softmax probabilities, 0..1. */
-export interface GainSummary {
-  readonly classIndex: number;
-  readonly before: number;
-  readonly after: number;
-  /** before − after. */
-  readonly drop: number;
-  /** Share of the image erased (mean of the soft mask). */
-  readonly erased: number;
-}
+/** GAIN's attention-mining check (Li et al. 2018) of the shown heat map, for its class (the core's one GAIN result type). */
+export type GainSummary = GainJson & { readonly classIndex: number };
 
 /** Statistics of one channel of a layer's activation for the current image. */
 export interface ChannelStats {
@@ -423,7 +418,7 @@ export interface BatchStarted {
   /** Target layer of the CAM-family methods, or null when none runs. */
   readonly layer: string | null;
   /** The preprocessing in effect (the same fields as the CLI's summary). */
-  readonly preprocessing: Readonly<Record<string, unknown>>;
+  readonly preprocessing: PreprocessingInfo;
   readonly loadMs: number;
   /** Why WebGPU was not used, or how the model was converted, when that happened. */
   readonly notices: readonly string[];
@@ -437,36 +432,14 @@ export interface BatchImageRequest {
   readonly index: number;
 }
 
-/** GAIN's check of one output, as the batch summary stores it. */
-export interface BatchScoreDrop {
-  readonly score: string;
-  readonly before: number;
-  readonly after: number;
-  readonly drop: number;
-  readonly controlAfter?: number;
-}
-
-/** One explanation of one image, with the files the host writes. */
-export interface BatchOutputPayload {
-  readonly method: string;
-  readonly class: number;
-  readonly label: string;
-  readonly layer: string | null;
-  readonly shape: readonly number[];
-  readonly min: number;
-  readonly max: number;
-  /** The overlay (or gradient image), PNG bytes. */
-  readonly png: Uint8Array;
-  /** The raw map, .npy bytes (float32). */
-  readonly npy: Uint8Array;
-  readonly gain?: BatchScoreDrop;
-}
+/** One explanation of one image: the batch summary's output row, with the PNG and .npy as bytes for the host to write. */
+export type BatchOutputPayload = OutputRow<Uint8Array>;
 
 /** Everything one image produced. */
 export interface BatchImageResult {
   /** The picture the model saw (the preprocessing crop), PNG bytes. */
   readonly view: Uint8Array;
-  readonly predictions: readonly PredictionRow[];
+  readonly predictions: readonly Prediction[];
   readonly outputs: readonly BatchOutputPayload[];
   readonly ms: number;
 }

@@ -2,7 +2,7 @@
 import { GateValues, gateValues } from '../../src/core/attention/gates';
 import { projectChannel, projectionImages } from '../../src/core/attention/projection';
 import { attentionStrip, barChart } from '../../src/core/attention/render';
-import { gainCheck } from '../../src/core/metrics/gain';
+import { gainCheck, gainJson } from '../../src/core/metrics/gain';
 import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { LookCloserError } from '../../src/core/errors';
 import { METHODS } from '../../src/core/methods/registry';
@@ -415,7 +415,7 @@ async function explainNow(signal: AbortSignal, timings: Timings): Promise<Explai
 async function checkGain(m: wb.LoadedModel, img: wb.LoadedImage, o: wb.Outcome, classIndex: number): Promise<GainSummary> {
   const e = o.explanations.get(classIndex)!;
   const r = await gainCheck(m.explainer, img.tensor!, explanationHeatmap(e), classIndex, { before: o.forward, control: false });
-  return { classIndex, before: r.probBefore, after: r.probAfter, drop: r.probBefore - r.probAfter, erased: r.erased };
+  return { classIndex, ...gainJson(r) };
 }
 
 function pct(v: number): string {

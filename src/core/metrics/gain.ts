@@ -117,3 +117,31 @@ export async function gainCheck(explainer: Explainer, input: Float32Tensor, map:
   }
   return { classIndex, score, before: b, after: a, drop: b - a, probBefore: pb, probAfter: pa, logitBefore: lb, logitAfter: la, erased, control, erasedInput };
 }
+
+/**
+ * GAIN's result as every output reports it (--json, summary.json, the panel): the scores (`score` says which),
+ * probabilities and logits before and after, the share erased and, when measured, the control. `controlAfter`
+ * repeats `control.after` for readers of the batch summary's version 1.
+ */
+export interface GainJson {
+  readonly score: ScoreTarget;
+  readonly before: number;
+  readonly after: number;
+  readonly drop: number;
+  readonly probBefore: number;
+  readonly probAfter: number;
+  readonly logitBefore: number;
+  readonly logitAfter: number;
+  readonly erased: number;
+  readonly control?: GainControl;
+  readonly controlAfter?: number;
+}
+
+/** The JSON form of a GAIN result (without the erased input tensor). */
+export function gainJson(g: GainResult): GainJson {
+  return {
+    score: g.score, before: g.before, after: g.after, drop: g.drop,
+    probBefore: g.probBefore, probAfter: g.probAfter, logitBefore: g.logitBefore, logitAfter: g.logitAfter, erased: g.erased,
+    ...(g.control ? { control: g.control, controlAfter: g.control.after } : {}),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Loading a classifier for explanation, the same in every front end: model bytes, sidecar and labels in;
+ * a model with its preprocessing, labels, class count and (lazily) layers out. Front ends only read files:
+ * the CLI with node:fs, the panel and the folder view from what the extension host sends. The same bad input
+ * gives the same message everywhere because every check is made here.
+ */
+import { Gate, listGates } from '../attention/gates';
+import { LookCloserError } from '../errors';
+import { Explainer, Prediction, topK } from '../explainer';
+import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../model-config';
+import type { LayerInfo } from '../model-info';
+import type { ModelInputSpec } from '../preprocess/preprocess';
+import type { Runtime } from '../runtime';
+import type { PreprocessingInfo } from './types';
+
+/** A text file a front end read for the model: its text and the name to show in messages. */
+export interface TextFile {
+  readonly text: string;
+  readonly name: string;
+}
+
+/** Where a labels file was named: a flag, the sidecar, or picked in the panel. */
+export type LabelsOrigin = 'flag' | 'sidecar' | 'picked';
+
+/** Everything a front end read for one model. */
+export interface ModelSource {
+  /** The model's path or name as the user knows it (reported as `model` in --json and summaries). */
+  readonly path: string;
+  /** File name, used in messages. */
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  /** The sidecar `<model>.onnx.json`, when there is one. */
+  readonly sidecar?: TextFile;
+  /** A labels file: from `--labels`, or the one the sidecar names (see `sidecarLabels`). */
+  readonly labels?: TextFile & { readonly origin: LabelsOrigin };
+  /** `--preset`. */
+  readonly preset?: string;
+  /** `--input-size` (a side, or [height, width]). */
+  readonly inputSize?: number | readonly [number, number];
+  /** The bundled label sets, used by class count when nothing names labels. */
+  readonly bundledLabels?: (kind: 'imagenet' | 'digits') => TextFile | undefined;
+}
+
+/** Largest input side accepted from a flag or a sidecar (a 4096² float32 RGB input is 200 MB). */
+export const MAX_INPUT_SIDE = 4096;
+
+/** Parses a sidecar and returns the labels path it names (relative to the sidecar), so a front end can read that file. */
+export function sidecarLabels(sidecar: TextFile | undefined): string | undefined {
+  if (!sidecar) return undefined;
+  const labels = parseSidecar(sidecar.text, sidecar.name).labels;
+  if (labels !== undefined && typeof labels !== 'string') throw new LookCloserError('bad-argument', `Sidecar '${sidecar.name}': "labels" must be a file name (a string).`);
+  return labels;
+}
+
+/** A classifier ready to explain images: the explainer plus preprocessing, labels and class count. */
+export class Classifier {
+  private layerList?: Promise<LayerInfo[]>;
+  private defaultLayerName?: Promise<string | undefined>;
+  private gateList?: Promise<Gate[]>;
+  /** Labels picked in the panel (not yet in a sidecar). */
+  pickedLabels?: TextFile;
+
+  private constructor(
+    readonly path: string,
+    readonly name: string,
+    readonly explainer: Explainer,
+    readonly sidecar: Sidecar | undefined,
+    readonly metadata: Readonly<Record<string, string>>,
+    readonly classes: number,
+    public preprocessing: ChosenPreprocessing,
+    public labels: readonly string[] | undefined,
+    public labelsSource: string,
+    private readonly bundledLabels: ModelSource['bundledLabels'],
+  ) {}
+
+  /** Decodes and checks a model, creates its forward session, and chooses preprocessing and labels. */
+  static async load(runtime: Runtime, src: ModelSource): Promise<Classifier> {
+    const sidecar = src.sidecar ? parseSidecar(src.sidecar.text, src.sidecar.name) : undefined;
+    const explainer = await Explainer.load(runtime, src.bytes, src.name);
+    try {
+      const metadata: Record<string, string> = {};
+      for (const p of explainer.graph.model.metadataProps) if (p.key) metadata[p.key] = p.value ?? '';
+      const preprocessing = choosePreprocessing(explainer.input, { flag: src.preset, sidecar, metadata });
+      setInputSize(explainer, src, sidecar);
+      const classes = await explainer.numClasses();
+      if (!(classes >= 1)) throw new LookCloserError('unsupported-model', `${src.name} scores no classes; Look Closer explains classifiers whose output has one score per class.`);
+      const c = new Classifier(src.path, src.name, explainer, sidecar, metadata, classes, preprocessing, undefined, '', src.bundledLabels);
+      if (src.labels) c.useLabels(src.labels, src.labels.origin);
+      else c.guessLabels();
+      return c;
+    } catch (e) {
+      await explainer.dispose();
+      throw e;
+    }
+  }
+
+  /** The model input's geometry as preprocessing describes it. */
+  get spec(): ModelInputSpec {
+    const e = this.explainer;
+    return { ...e.inputSize, channels: e.input.channels, layout: e.input.layout };
+  }
+
+  /** The preprocessing in effect, as --json, summaries and the panel report it. */
+  preprocessingInfo(): PreprocessingInfo {
+    const p = this.preprocessing;
+    return { ...p.preprocessing, source: p.source, reason: p.reason, inputSize: this.explainer.inputSize, layout: this.explainer.input.layout };
+  }
+
+  /** A class's label, or "class N". */
+  label(index: number): string {
+    return labelOf(this.labels, index);
+  }
+
+  /** The k most probable classes, with labels. */
+  predictions(probs: Float32Array, k = 5): Prediction[] {
+    return topK(probs, k).map((index) => ({ index, label: this.label(index), score: probs[index] }));
+  }
+
+  /** Sets the preprocessing: a preset picked in the panel, or (undefined) the sidecar's, the metadata's or a guess. */
+  usePreset(preset: string | undefined): void {
+    const chosen = choosePreprocessing(this.explainer.input, { flag: preset, sidecar: this.sidecar, metadata: this.metadata });
+    this.preprocessing = preset ? { ...chosen, source: 'flag', reason: 'picked in the panel (not saved)' } : chosen;
+  }
+
+  /** Uses a labels file; throws, keeping the current labels, when it lists another number of classes than the model scores. */
+  useLabels(file: TextFile, origin: LabelsOrigin): void {
+    const labels = parseLabels(file.text, file.name);
+    const source = `${origin}: ${file.name}`;
+    if (labels.length !== this.classes) {
+      throw new LookCloserError('bad-argument', `Labels (${source}) list ${labels.length} classes but ${this.name} scores ${this.classes}.`);
+    }
+    this.labels = labels;
+    this.labelsSource = source;
+    this.pickedLabels = origin === 'picked' ? file : undefined;
+  }
+
+  private guessLabels(): void {
+    const kind = this.classes === 1000 ? 'imagenet' : this.classes === 10 && this.explainer.input.channels === 1 ? 'digits' : undefined;
+    const file = kind && this.bundledLabels?.(kind);
+    if (file) {
+      this.labels = parseLabels(file.text, file.name);
+      this.labelsSource = kind === 'imagenet' ? 'guessed: ImageNet-1k (1000 classes)' : 'guessed: digits 0–9';
+    } else {
+      this.labels = undefined;
+      this.labelsSource = 'none (class indices)';
+    }
+  }
+
+  /** Every tensor that can be explained or inspected (one probe pass, cached). */
+  layers(): Promise<LayerInfo[]> {
+    return (this.layerList ??= this.explainer.layers());
+  }
+
+  /** The suggested target layer (the map feeding the global pooling), or undefined when the model has no 4-D map. */
+  defaultLayer(): Promise<string | undefined> {
+    return (this.defaultLayerName ??= this.explainer.defaultLayer().catch((e) => {
+      if (e instanceof LookCloserError && e.kind === 'unsupported-model') return undefined;
+      throw e;
+    }));
+  }
+
+  /** Layers a CAM-family method can target: 4-D maps with a spatial extent. */
+  async targetLayers(): Promise<LayerInfo[]> {
+    return (await this.layers()).filter((l) => l.shape.length === 4 && l.shape[2] * l.shape[3] > 1);
+  }
+
+  /** The model's attention gates (SE, CBAM, residual attention); none when the search fails. */
+  gates(): Promise<Gate[]> {
+    return (this.gateList ??= listGates(this.explainer).catch(() => []));
+  }
+
+  /** Releases every session. */
+  dispose(): Promise<void> {
+    return this.explainer.dispose();
+  }
+}
+
+/** Applies `--input-size` or the sidecar's `inputSize`: positive whole sides up to MAX_INPUT_SIDE, and only where the model's dims are free. */
+function setInputSize(explainer: Explainer, src: ModelSource, sidecar: Sidecar | undefined): void {
+  const size = src.inputSize ?? sidecar?.inputSize;
+  if (size === undefined) return;
+  const from = src.inputSize !== undefined ? '--input-size' : `the sidecar's inputSize (${src.sidecar?.name})`;
+  const pair = typeof size === 'number' ? [size, size] : Array.isArray(size) && size.length === 2 ? size : undefined;
+  if (!pair || !pair.every((v) => Number.isInteger(v) && v >= 2 && v <= MAX_INPUT_SIDE)) {
+    throw new LookCloserError('bad-argument', `${from} must be a whole number of pixels (or [height, width]) between 2 and ${MAX_INPUT_SIDE}, got ${JSON.stringify(size)}.`);
+  }
+  const [h, w] = pair;
+  if ((explainer.input.height && explainer.input.height !== h) || (explainer.input.width && explainer.input.width !== w)) {
+    throw new LookCloserError('bad-argument', `${from} asks for ${h}×${w}, but ${src.name}'s input is fixed at ${explainer.input.height ?? '?'}×${explainer.input.width ?? '?'}; remove it.`);
+  }
+  explainer.inputSize = { height: h, width: w };
+}
