@@ -7,6 +7,7 @@ import { Classifier } from '../src/core/app/classifier';
 import { float32Copy, usesFloat16 } from '../src/core/onnx/float32';
 import { decodeModel, encodeModel } from '../src/core/onnx/model';
 import { throwIfAborted } from '../src/protocol/messenger';
+import { modelSourceOf } from '../src/protocol/model-payload';
 import type { ExecutionProviderSetting, ModelPayload } from '../src/protocol/protocol';
 import { WebRuntime, probeWebGpu, webRuntime } from './ort-runtime';
 
@@ -43,12 +44,7 @@ export async function loadWebModel(p: ModelPayload, ep: ExecutionProviderSetting
   }
   const runtime = await webRuntime(ep);
   throwIfAborted(signal);
-  const classifier = await Classifier.load(runtime, {
-    path: p.writable ? p.origin : p.name, name: p.name, bytes,
-    sidecar: p.sidecarText !== undefined ? { text: p.sidecarText, name: `${p.name}.json` } : undefined,
-    labels: p.labels && { text: p.labels.text, name: p.labels.name, origin: 'sidecar' },
-    bundledLabels: (kind) => ({ text: kind === 'imagenet' ? p.fallbackLabels.imagenet : p.fallbackLabels.digits, name: kind === 'imagenet' ? 'imagenet-simple-labels.json' : 'mnist_labels.txt' }),
-  });
+  const classifier = await Classifier.load(runtime, modelSourceOf(p, bytes));
   if (signal.aborted) {
     await classifier.dispose();
     throwIfAborted(signal);

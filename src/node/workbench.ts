@@ -39,7 +39,7 @@ export function readFileOr(p: string, what: string): Buffer {
 }
 
 function textFile(p: string, what: string): TextFile {
-  return { text: readFileOr(p, what).toString('utf8'), name: p };
+  return { text: readFileOr(p, what).toString('utf8'), name: path.basename(p) };
 }
 
 /** The bundled label sets (ImageNet-1k, digits), read when a model's class count calls for them. */
