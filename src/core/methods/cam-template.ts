@@ -1,22 +1,61 @@
 /**
- * The template shared by the CAM family (pytorch-grad-cam's base_cam): a method supplies per-class
- * channel weights α_ck; the template forms ReLU(Σ_k α_ck·A_k) at the layer's resolution (the raw map)
- * and the display map, upsampled bilinearly with half-pixel centres to the input size, then min-max normalised.
+ * The template shared by the CAM family (pytorch-grad-cam's base_cam): it resolves and checks the layer, fetches
+ * what the method declares it needs (the layer's activations, and the explained scores' gradients there), and turns
+ * the method's maths into maps. A method supplies only the maths, as pure functions of tensors: channel weights α_ck
+ * (get_cam_weights), giving Σ_k α_ck·A_k, or the whole map per class (get_cam_image). The template applies ReLU
+ * at the layer's resolution (the raw map) and forms the display map, upsampled bilinearly with half-pixel centres
+ * to the input size, then min-max normalised.
  */
-import type { Explainer, ForwardResult } from '../explainer';
+import { LookCloserError } from '../errors';
+import { type Explainer, type ForwardResult, topK } from '../explainer';
 import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
-import type { ExplainRequest, Explanation, Method } from './method';
+import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
 
-/** What a CAM-family rule returns: the layer's activations A [1,C,h,w], the explained classes and α per class. */
-export interface ChannelWeights {
+/** What a CAM method's maths reads: the forward pass only, or also the explained scores' gradients at the layer. */
+export type CamNeeds = 'activations' | 'gradients';
+
+/** The layer's activations and the explained classes, as every CAM method's maths receives them. */
+export interface CamTensors {
+  /** A: the layer's activations, [1, C, h, w]. */
   readonly activations: Float32Tensor;
+  /** The explained classes, in output order. */
   readonly classes: readonly number[];
-  readonly alphas: readonly Float32Array[];
-  readonly forward: ForwardResult;
 }
 
-/** Σ_k α_k·A_k followed by ReLU, for A of shape [1,C,h,w]. */
+/** CamTensors plus ∂y_c/∂A, one row per explained class, for methods that need gradients. */
+export interface CamGradients extends CamTensors {
+  /** ∂y_c/∂A: [K, C, h, w], row i for classes[i]. */
+  readonly gradients: Float32Tensor;
+}
+
+/** What the maths of a method that needs `N` receives, with what its `prepare` step returned. */
+export type CamContext<N extends CamNeeds, X extends object> = (N extends 'gradients' ? CamGradients : CamTensors) & X;
+
+/** A CAM method's maths on one context: channel weights α per class (the map is Σ_k α_k·A_k), or the map per class before ReLU ([h·w], owned by the template). */
+export type CamMaths<C> =
+  | { weights(ctx: C): Float32Array[]; map?: undefined }
+  | { map(ctx: C): Float32Array[]; weights?: undefined };
+
+/** Where a CAM method is asked to look: the layer, its [1,C,h,w] shape and the explained score. */
+export interface CamLayer {
+  readonly layer: string;
+  readonly shape: readonly number[];
+  readonly target: ScoreTarget;
+}
+
+/** A CAM method as written: names, what it needs, an optional look-up in the model, and its maths. */
+export type CamSpec<N extends CamNeeds, X extends object> = {
+  readonly id: string;
+  readonly title: string;
+  readonly citation: string;
+  /** 'activations' methods need only a forward pass, so a precomputed `request.forward` holding the layer is reused. */
+  readonly needs: N;
+  /** Reads what the maths needs from the model besides tensors (CAM: the linear head) and refuses requests the method cannot serve; runs before any pass. */
+  prepare?(explainer: Explainer, at: CamLayer): X;
+} & CamMaths<CamContext<N, X>>;
+
+/** Σ_k α_k·A_k for A of shape [1,C,h,w] (channels with α_k = 0 are skipped: CAM's identity head is one-hot). */
 export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array {
   const [, c, h, w] = a.dims;
   const hw = h * w;
@@ -27,8 +66,13 @@ export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array
     const base = k * hw;
     for (let i = 0; i < hw; i++) out[i] += wk * a.data[base + i];
   }
-  for (let i = 0; i < hw; i++) if (!(out[i] > 0)) out[i] = 0;
   return out;
+}
+
+/** ReLU in place (NaN and -0 become 0). */
+function relu(m: Float32Array): Float32Array {
+  for (let i = 0; i < m.length; i++) if (!(m[i] > 0)) m[i] = 0;
+  return m;
 }
 
 /** Indices where a run of equal taps starts or ends: the samples at which a piecewise-linear interpolation can peak. */
@@ -90,35 +134,55 @@ export function displayMap(raw: Float32Array, h: number, w: number, outH: number
   return out;
 }
 
-/** Builds a CAM-family method from its channel-weight rule. */
-export function camMethod(spec: {
-  id: string;
-  title: string;
-  citation: string;
-  /** The rule needs only the forward pass (CAM), so a precomputed `request.forward` holding the layer is reused. */
-  reusesForward?: boolean;
-  weights(explainer: Explainer, request: ExplainRequest & { layer: string }): Promise<ChannelWeights>;
-}): Method {
+/** The template's pure part: per class, the raw map ReLU(M_c) [h,w] at the layer and the display map at the input size. */
+export function camExplanations<C extends CamTensors>(
+  id: string, maths: CamMaths<C>, ctx: C, layer: string, size: { readonly height: number; readonly width: number },
+): Explanation[] {
+  const [, , h, w] = ctx.activations.dims;
+  const maps = maths.map ? maths.map(ctx) : maths.weights(ctx).map((alpha) => weightedSum(ctx.activations, alpha));
+  if (maps.length !== ctx.classes.length) throw new LookCloserError('runtime', `Internal: ${id} gave ${maps.length} maps for ${ctx.classes.length} classes.`);
+  const { height, width } = size;
+  return ctx.classes.map((c, i): Explanation => {
+    const raw = relu(maps[i]);
+    return {
+      method: id, classIndex: c, layer,
+      raw: float32(raw, [h, w]),
+      display: { kind: 'heatmap', map: displayMap(raw, h, w, height, width), width, height },
+    };
+  });
+}
+
+/** Runs the passes a method needs at `layer`: a forward pass (reusing `request.forward` when it holds the layer), or the gradients of the explained scores. */
+async function fetchTensors(
+  explainer: Explainer, request: ExplainRequest, layer: string, needs: CamNeeds, title: string,
+): Promise<{ tensors: CamTensors | CamGradients; forward: ForwardResult }> {
+  if (needs === 'gradients') {
+    const r = await explainer.gradients(request.input, {
+      targets: [layer], score: request.target, mode: 'plain', method: title,
+      ...(request.classes ? { classes: request.classes } : { top: request.top ?? 1 }),
+    });
+    return { tensors: { activations: r.forward.tensors[layer], gradients: r.grads[layer], classes: r.classes }, forward: r.forward };
+  }
+  const forward = request.forward?.tensors[layer] ? request.forward : await explainer.forward(request.input, [layer]);
+  return { tensors: { activations: forward.tensors[layer], classes: request.classes ?? topK(forward.probs, request.top ?? 1) }, forward };
+}
+
+/** Builds a CAM-family method from what it needs and its maths. */
+export function camMethod<N extends CamNeeds, X extends object = Record<never, never>>(spec: CamSpec<N, X>): Method {
   return {
     id: spec.id,
     title: spec.title,
     citation: spec.citation,
     family: 'cam',
-    reusesForward: spec.reusesForward,
+    reusesForward: spec.needs === 'activations',
     async run(explainer, request) {
       const layer = request.layer ?? (await explainer.defaultLayer());
-      const [, , h, w] = await explainer.featureMapShape(layer, spec.title);
-      const { activations, classes, alphas, forward } = await spec.weights(explainer, { ...request, layer });
-      const { height, width } = explainer.inputSize;
-      const explanations = classes.map((c, i): Explanation => {
-        const raw = weightedSum(activations, alphas[i]);
-        return {
-          method: spec.id, classIndex: c, layer,
-          raw: float32(raw, [h, w]),
-          display: { kind: 'heatmap', map: displayMap(raw, h, w, height, width), width, height },
-        };
-      });
-      return { explanations, forward };
+      const shape = await explainer.featureMapShape(layer, spec.title);
+      const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, target: request.target }) : ({} as X);
+      const { tensors, forward } = await fetchTensors(explainer, request, layer, spec.needs, spec.title);
+      // fetchTensors returns gradients exactly when spec.needs is 'gradients', which is what CamContext<N, X> says.
+      const ctx = { ...tensors, ...extra } as CamContext<N, X>;
+      return { explanations: camExplanations(spec.id, spec, ctx, layer, explainer.inputSize), forward };
     },
   };
 }

@@ -7,8 +7,8 @@
 import { LookCloserError } from '../errors';
 import { Graph, Node, attrFloat, attrInt } from '../onnx/graph';
 import { asFloat32 } from '../tensor';
-import { camMethod } from './cam-template';
-import { Explainer, topK } from '../explainer';
+import { type CamTensors, camMethod } from './cam-template';
+import type { Explainer } from '../explainer';
 
 const PASSTHROUGH = new Set(['Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
 
@@ -117,29 +117,30 @@ function linearHead(explainer: Explainer, layer: string, shape: readonly number[
   return head;
 }
 
+/** CAM's channel weights (eq. 2): α_c = row c of the head's W, or the one-hot e_c for the identity head. */
+export function camWeights({ classes, head }: CamTensors & { readonly head: LinearHead }): Float32Array[] {
+  return classes.map((c) => {
+    if (!Number.isInteger(c) || c < 0 || c >= head.classes) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${head.classes} classes (0–${head.classes - 1}).`);
+    if (!head.weights) {
+      const alpha = new Float32Array(head.channels);
+      alpha[c] = 1;
+      return alpha;
+    }
+    return head.weights.slice(c * head.channels, (c + 1) * head.channels);
+  });
+}
+
 /** CAM as a CAM-family method: α_ck = w_ck of the linear head. */
 export const cam = camMethod({
   id: 'cam',
   title: 'CAM',
   citation: 'Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016, eq. 2',
-  reusesForward: true,
-  async weights(explainer, request) {
-    if (request.target !== 'logit') {
+  needs: 'activations',
+  prepare(explainer, { layer, shape, target }) {
+    if (target !== 'logit') {
       throw new LookCloserError('method-not-applicable', `CAM explains the pre-softmax logit (the class weights of the linear head); use --method gradcam for --target softmax.`);
     }
-    const shape = await explainer.featureMapShape(request.layer, 'CAM');
-    const head = linearHead(explainer, request.layer, shape);
-    const forward = request.forward?.tensors[request.layer] ? request.forward : await explainer.forward(request.input, [request.layer]);
-    const classes = request.classes ?? topK(forward.probs, request.top ?? 1);
-    const alphas = classes.map((c) => {
-      if (!Number.isInteger(c) || c < 0 || c >= head.classes) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${head.classes} classes (0–${head.classes - 1}).`);
-      if (!head.weights) {
-        const alpha = new Float32Array(head.channels);
-        alpha[c] = 1;
-        return alpha;
-      }
-      return head.weights.slice(c * head.channels, (c + 1) * head.channels);
-    });
-    return { activations: forward.tensors[request.layer], classes, alphas, forward };
+    return { head: linearHead(explainer, layer, shape) };
   },
+  weights: camWeights,
 });
