@@ -3,8 +3,9 @@
  * extension's panel uses (webview/ort-runtime.ts: onnxruntime-web in a worker, WASM or WebGPU). bench/run-browser.ts
  * serves this bundle, the model and the preprocessed input, and calls `window.runBench`.
  */
-import type { ExplainRequest } from '../src/core/methods/method';
-import { Explainer } from '../src/core/explainer';
+import { Classifier } from '../src/core/app/classifier';
+import type { PreparedInput } from '../src/core/app/explain-image';
+import type { CropBox } from '../src/core/preprocess/preprocess';
 import { METHODS } from '../src/core/methods/registry';
 import { float32 } from '../src/core/tensor';
 import { configureOrt, webRuntime } from '../webview/ort-runtime';
@@ -17,8 +18,9 @@ export interface PageOptions {
   readonly dims: number[];
   readonly inputSize: { height: number; width: number };
   readonly image?: { width: number; height: number };
-  readonly crop?: unknown;
-  readonly preprocessing: unknown;
+  readonly crop?: CropBox;
+  /** The preset the Node side chose, so the page's classifier preprocesses (and crops) the same way. */
+  readonly preset: string;
   readonly methods?: string[];
   readonly reps: number;
   readonly warmup: number;
@@ -42,21 +44,19 @@ async function runBench(o: PageOptions) {
   const runtimeStartMs = performance.now() - t;
   const model = new Uint8Array(await bytes('/model.onnx'));
   t = performance.now();
-  const ex = await Explainer.load(runtime, model, o.name);
-  ex.inputSize = o.inputSize;
-  await ex.numClasses();
+  const classifier = await Classifier.load(runtime, { path: o.name, name: o.name, bytes: model, preset: o.preset, inputSize: [o.inputSize.height, o.inputSize.width] });
   const loadMs = performance.now() - t;
-  const x = float32(new Float32Array(await bytes('/input.bin')), o.dims);
+  const tensor = float32(new Float32Array(await bytes('/input.bin')), o.dims);
   const image = o.image ? { ...o.image, data: new Uint8Array(await bytes('/image.rgba')) } : undefined;
-  const extra = { source: { image, region: o.crop, preprocessing: o.preprocessing } } as unknown as Partial<ExplainRequest>;
+  const input: PreparedInput = { tensor, base: image ?? { width: 1, height: 1, data: new Uint8Array(4) }, crop: o.crop, image };
   const memory = () => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0;
   let peakHeap = memory();
-  const rows = await measureMethods(ex, x, METHODS.filter((m) => !o.methods || o.methods.includes(m.id)), {
-    reps: o.reps, warmup: o.warmup, maxSecondsPerRow: o.maxSeconds, top5: o.top5, extra,
+  const rows = await measureMethods(classifier, input, METHODS.filter((m) => !o.methods || o.methods.includes(m.id)), {
+    reps: o.reps, warmup: o.warmup, maxSecondsPerRow: o.maxSeconds, top5: o.top5,
     onStep: () => (peakHeap = Math.max(peakHeap, memory())),
     log: (line) => console.log(line),
   });
-  await ex.dispose();
+  await classifier.dispose();
   return { backend: runtime.backend, fallbacks: runtime.fallbacks, runtimeStartMs, loadMs, rows, peakHeapMB: peakHeap / 2 ** 20 };
 }
 

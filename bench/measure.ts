@@ -6,9 +6,9 @@
  * the median of those pairs' ratios, so that load from other processes on a small machine shifts both
  * sides of a ratio alike. Nothing here imports Node or DOM APIs.
  */
-import type { Explainer } from '../src/core/explainer';
-import type { ExplainRequest, Method } from '../src/core/methods/method';
-import type { Float32Tensor } from '../src/core/tensor';
+import type { Classifier } from '../src/core/app/classifier';
+import { ExplainSettings, PreparedInput, explainImage } from '../src/core/app/explain-image';
+import type { Method } from '../src/core/methods/method';
 
 /** One measured line of the table. */
 export interface BenchRow {
@@ -41,8 +41,6 @@ export interface MeasureOptions {
   readonly maxSecondsPerRow: number;
   /** Method ids measured for the top 5 classes as well as for one. */
   readonly top5: readonly string[];
-  /** Extra request fields (e.g. the source image for attention crops). */
-  readonly extra?: Partial<ExplainRequest>;
   /** Process CPU time in ms (Node's process.cpuUsage); CPU ratios are less sensitive to other processes than wall time. */
   readonly cpuMs?: () => number;
   /** Called before each timed pair, e.g. to collect garbage so that no collection lands inside a timing. */
@@ -74,9 +72,10 @@ async function timedBoth(f: () => Promise<unknown>, cpu: () => number): Promise<
 }
 
 /** Measures the forward pass and each method (once for 1 class, and for 5 where asked). */
-export async function measureMethods(explainer: Explainer, input: Float32Tensor, methods: readonly Method[], opts: MeasureOptions): Promise<BenchRow[]> {
+export async function measureMethods(classifier: Classifier, input: PreparedInput, methods: readonly Method[], opts: MeasureOptions): Promise<BenchRow[]> {
   const log = opts.log ?? (() => undefined);
-  const forward = () => explainer.forward(input);
+  const explainer = classifier.explainer;
+  const forward = () => explainer.forward(input.tensor);
   await forward();
   for (let i = 0; i < opts.warmup; i++) await forward();
   const cpu = opts.cpuMs ?? (() => NaN);
@@ -98,8 +97,9 @@ export async function measureMethods(explainer: Explainer, input: Float32Tensor,
     for (const k of opts.top5.includes(m.id) ? [1, 5] : [1]) {
       const id = k === 1 ? m.id : `${m.id} ×${k}`;
       if (k > classCount) continue;
-      const request: ExplainRequest = { input, top: k, target: 'logit', ...opts.extra };
-      const run = () => m.run(explainer, request);
+      // End to end through the application layer, as every front end runs a method.
+      const settings: ExplainSettings = { method: m.id, top: k, target: 'logit' };
+      const run = () => explainImage(classifier, input, settings);
       let firstMs: number;
       try {
         firstMs = await timed(run);

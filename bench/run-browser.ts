@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     await page.waitForFunction(() => 'runBench' in window);
     const opts: PageOptions = {
       name: path.basename(modelPath), ep, dims: [...input.tensor.dims], inputSize: model.explainer.inputSize,
-      image: image ? { width: image.width, height: image.height } : undefined, crop: input.crop, preprocessing: model.preprocessing.preprocessing,
+      image: image ? { width: image.width, height: image.height } : undefined, crop: input.crop, preset: model.preprocessing.preprocessing.name,
       methods: values.methods?.split(','), reps: Number(values.reps ?? 7), warmup: Number(values.warmup ?? 1), maxSeconds: Number(values['max-seconds'] ?? 20),
       top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
     };

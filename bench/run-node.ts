@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { METHODS } from '../src/core/methods/registry';
-import type { ExplainRequest } from '../src/core/methods/method';
 import { nodeRuntime, webRuntime } from '../src/node/ort-runtime';
 import { loadInput, loadModel } from '../src/node/workbench';
 import { BenchRow, measureMethods } from './measure';
@@ -64,15 +63,11 @@ async function main(): Promise<void> {
   const input = await loadInput(model, values.image!);
   const wanted = values.methods?.split(',');
   const methods = METHODS.filter((m) => !wanted || wanted.includes(m.id));
-  // Attention crops resample the original picture; the field exists once that method does.
-  const loaded = input as typeof input & { image?: unknown };
-  const extra = { source: { image: loaded.image, region: input.crop, preprocessing: model.preprocessing.preprocessing } } as unknown as Partial<ExplainRequest>;
-  const rows = await measureMethods(model.explainer, input.tensor, methods, {
+  const rows = await measureMethods(model, input, methods, {
     reps: Number(values.reps ?? 7),
     warmup: Number(values.warmup ?? 1),
     maxSecondsPerRow: Number(values['max-seconds'] ?? 20),
     top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
-    extra,
     onStep: sample,
     beforeRun: () => (globalThis as { gc?: () => void }).gc?.(),
     cpuMs: () => {
