@@ -1,0 +1,146 @@
+/**
+ * The application layer under every front end: each registered method runs through the explain use case on
+ * a real model (so registering a method covers it), and a bad input gets the same message from the CLI's
+ * single-image and batch modes and from the path the webviews take (the host's payload → modelSourceOf →
+ * Classifier.load).
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../src/cli/main';
+import { Classifier, sidecarLabels } from '../../src/core/app/classifier';
+import { explainImage } from '../../src/core/app/explain-image';
+import { messageOf } from '../../src/core/errors';
+import { METHODS } from '../../src/core/methods/registry';
+import { modelSourceOf } from '../../src/protocol/model-payload';
+import type { ModelPayload } from '../../src/protocol/protocol';
+import { webRuntime } from '../../src/node/ort-runtime';
+import { LoadedInput, LoadedModel, loadInput, loadModel } from '../../src/node/workbench';
+import { MNIST_BURN, ROOT, SQUEEZENET, TWO_CLASS } from '../support/paths';
+
+describe('the explain use case runs every registered method', function () {
+  let model: LoadedModel;
+  let input: LoadedInput;
+  before(async () => {
+    model = await loadModel(webRuntime(), SQUEEZENET);
+    input = await loadInput(model, TWO_CLASS);
+  });
+  after(() => model.dispose());
+
+  for (const m of METHODS) {
+    it(`${m.id}: predictions, one finite map per class, the right display, GAIN's check`, async () => {
+      const o = await explainImage(model, input, { method: m.id, classes: [243], top: 1, gain: { control: false } });
+      assert.equal(o.method.id, m.id);
+      assert.equal(o.predictions[0].index, 243, 'top-1 of the dog-and-cat photo');
+      assert.equal(o.predictions[0].label, 'Bullmastiff');
+      assert.deepEqual(o.outputs.map((x) => x.explanation.classIndex), [243]);
+      const out = o.outputs[0];
+      const e = out.explanation;
+      assert.equal(e.method, m.id);
+      assert.ok(e.raw.data.every(Number.isFinite), 'finite raw map');
+      assert.ok(out.max > out.min, `a map that varies (${out.min} … ${out.max})`);
+      if (e.display.kind === 'heatmap') {
+        assert.equal(e.display.map.length, e.display.width * e.display.height);
+        assert.ok(e.display.map.every((v) => v >= 0 && v <= 1));
+      } else assert.deepEqual(e.display.grad.dims, [3, 224, 224]);
+      if (m.family === 'cam') assert.ok(o.layer, 'CAM-family methods report their layer');
+      const g = out.metrics.gain!;
+      assert.equal(g.score, 'softmax');
+      assert.ok(g.probBefore > 0 && g.probBefore <= 1 && g.probAfter >= 0 && g.probAfter <= 1);
+      assert.ok(Math.abs(g.drop - (g.before - g.after)) < 1e-9);
+    });
+  }
+
+  it('no method asked for: the first registry method that applies runs, and says why the others did not', async () => {
+    const mnist = await loadModel(webRuntime(), MNIST_BURN);
+    try {
+      const digit = await loadInput(mnist, path.join(ROOT, 'test', 'fixtures', 'images', 'mnist', 'mnist_3_1020.png'));
+      const o = await explainImage(mnist, digit, {});
+      assert.equal(o.method.id, 'gradcam');
+      assert.match(o.note!, /^CAM does not apply to this model \(CAM needs global average pooling .*\); showing Grad-CAM\.$/);
+      assert.equal(o.predictions[0].index, 3);
+    } finally {
+      await mnist.dispose();
+    }
+  });
+});
+
+describe('a bad input gets the same message in every front end', function () {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lc-same-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const squeeze = fs.readFileSync(SQUEEZENET);
+  const folder = path.join(tmp, 'images');
+  fs.mkdirSync(folder);
+  fs.copyFileSync(TWO_CLASS, path.join(folder, 'photo.png'));
+
+  /** Writes a model (and its sidecar and labels) into its own folder; returns the model path. */
+  const modelCase = (name: string, bytes: Uint8Array, sidecar?: string, labels?: string) => {
+    const dir = path.join(tmp, name);
+    fs.mkdirSync(dir);
+    const p = path.join(dir, 'model.onnx');
+    fs.writeFileSync(p, bytes);
+    if (sidecar !== undefined) fs.writeFileSync(`${p}.json`, sidecar);
+    if (labels !== undefined) fs.writeFileSync(path.join(dir, 'labels.txt'), labels);
+    return p;
+  };
+
+  /** What the extension host sends the panel and the folder view for this model (src/extension/workspace-files.ts). */
+  const payload = (p: string): ModelPayload => {
+    const sidecarText = fs.existsSync(`${p}.json`) ? fs.readFileSync(`${p}.json`, 'utf8') : undefined;
+    const named = sidecarText !== undefined ? sidecarLabels({ text: sidecarText, name: 'model.onnx.json' }) : undefined;
+    const labelsPath = named && path.join(path.dirname(p), named);
+    return {
+      key: p, name: path.basename(p), origin: p, bytes: new Uint8Array(fs.readFileSync(p)), sidecarText,
+      labels: labelsPath ? { text: fs.readFileSync(labelsPath, 'utf8'), name: `models/${named}`, uri: labelsPath } : undefined,
+      fallbackLabels: { imagenet: fs.readFileSync(path.join(ROOT, 'assets', 'labels', 'imagenet-simple-labels.json'), 'utf8'), digits: '' },
+      writable: true,
+    };
+  };
+
+  /** The CLI's message for a command (what follows 'look-closer: ' on stderr) and its exit code. */
+  const cliMessage = async (args: string[]) => {
+    const lines: string[] = [];
+    const err = console.error;
+    console.error = (...a: unknown[]) => lines.push(a.join(' '));
+    try {
+      const code = await main(args);
+      return { code, message: lines.join('\n').replace(/^look-closer: /, '') };
+    } finally {
+      console.error = err;
+    }
+  };
+
+  const webviewMessage = async (p: string) => {
+    try {
+      const c = await Classifier.load(webRuntime(), modelSourceOf(payload(p)));
+      await c.dispose();
+      return '(loaded)';
+    } catch (e) {
+      return messageOf(e);
+    }
+  };
+
+  const cases: [string, () => string, RegExp][] = [
+    ['random bytes as a model', () => modelCase('random', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), /model\.onnx/],
+    ['a truncated model', () => modelCase('truncated', squeeze.subarray(0, 1_000_000)), /truncated/],
+    ['a sidecar that is not JSON', () => modelCase('sidecar-text', squeeze, 'preset: torchvision'), /Sidecar 'model\.onnx\.json' is not valid JSON/],
+    ['a sidecar input size on a fixed-size model', () => modelCase('fixed-size', squeeze, '{"inputSize": 320}'), /the sidecar's inputSize \(model\.onnx\.json\) asks for 320×320, but model\.onnx's input is fixed at 224×224/],
+    ['a sidecar input size out of range', () => modelCase('huge-size', squeeze, '{"inputSize": 100000}'), /inputSize \(model\.onnx\.json\) must be a whole number of pixels .* between 2 and 4096, got 100000/],
+    ['an unknown preset in the sidecar', () => modelCase('preset', squeeze, '{"preset": "imagenette"}'), /imagenette/],
+    ['labels that do not match the class count', () => modelCase('labels', squeeze, '{"labels": "labels.txt"}', 'cat\ndog\n'), /Labels \(sidecar: labels\.txt\) list 2 classes but model\.onnx scores 1000\./],
+  ];
+  for (const [name, make, expected] of cases) {
+    it(name, async () => {
+      const p = make();
+      const single = await cliMessage(['predict', p, TWO_CLASS]);
+      const batch = await cliMessage(['explain', p, folder, '--method', 'gradcam', '--out', path.join(tmp, `${path.basename(path.dirname(p))}-report`)]);
+      const web = await webviewMessage(p);
+      assert.notEqual(single.code, 0);
+      assert.notEqual(batch.code, 0);
+      assert.match(single.message, expected);
+      assert.equal(batch.message, single.message, 'batch mode says what the single-image command says');
+      assert.equal(web, single.message, 'the panel and the folder view say what the CLI says');
+    });
+  }
+});
