@@ -14,6 +14,7 @@ import { LookCloserError, messageOf } from '../core/errors';
 import type { ForwardResult } from '../core/explainer';
 import type { Method, ScoreTarget } from '../core/methods/method';
 import type { OptionValues } from '../core/methods/options';
+import { makeOutputDir, writeOutput } from '../node/files';
 import { encodePng } from '../node/image-io';
 import { BatchImage, BatchOutput, BatchSummary, writeBatchReport } from '../node/report';
 import { LoadedInput, LoadedModel, loadInput, writeExplanation } from '../node/workbench';
@@ -55,7 +56,14 @@ export function listInputs(folder: string): string[] {
   const files = names
     .filter((n) => INPUT_EXTENSIONS.includes(path.extname(n).toLowerCase()))
     .map((n) => path.join(folder, n))
-    .filter((p) => fs.statSync(p).isFile())
+    // A broken link stays listed: it fails with its own message in the report, and the rest still run.
+    .filter((p) => {
+      try {
+        return fs.statSync(p).isFile();
+      } catch {
+        return true;
+      }
+    })
     .sort((a, b) => a.localeCompare(b));
   if (!files.length) throw new LookCloserError('bad-argument', `Folder '${folder}' has no images (${INPUT_EXTENSIONS.join(', ')}).`);
   return files;
@@ -88,8 +96,8 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
   const outDir = settings.outDir;
   const mapsDir = path.join(outDir, 'maps');
   const viewsDir = path.join(outDir, 'inputs');
-  fs.mkdirSync(mapsDir, { recursive: true });
-  fs.mkdirSync(viewsDir, { recursive: true });
+  makeOutputDir(mapsDir);
+  makeOutputDir(viewsDir);
   const needsLayer = settings.methods.some((m) => m.family === 'cam');
   const layer = settings.layer ?? (needsLayer ? await model.defaultLayer() : undefined);
   const stacked = settings.methods.some((m) => m.reusesForward);
@@ -99,7 +107,8 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
   const batchSize = stacked ? Math.max(1, settings.batchSize ?? (native ? 8 : 1)) : 1;
   const n = files.length;
   const images: BatchImage[] = new Array(n);
-  const writes: Promise<unknown>[] = [];
+  /** Methods that do not apply to this model, with the reason: skipped for every image, the others still run. */
+  const skipped = new Map<string, string>();
   const load = (i: number): Promise<Loaded> => loadInput(model, files[i]).then((input) => ({ input }), (error) => ({ error }));
 
   let next: Promise<Loaded>[] = files.slice(0, batchSize).map((_, i) => load(i));
@@ -127,7 +136,7 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
         images[i] = { input: files[i], view: null, predictions: [], outputs: [], ms: 0, error: messageOf(c.error) };
       } else {
         try {
-          const img = await explainOne(model, c.input, names[i], forwards[ok.findIndex((x) => x.i === i)], { ...settings, layer }, mapsDir, viewsDir, outDir, writes);
+          const img = await explainOne(model, c.input, names[i], forwards[ok.findIndex((x) => x.i === i)], { ...settings, layer }, { mapsDir, viewsDir, outDir, skipped });
           images[i] = { ...img, ms: performance.now() - tImage + (stacked ? chunkForwardMs : 0) };
         } catch (e) {
           images[i] = { input: files[i], view: null, predictions: [], outputs: [], ms: performance.now() - tImage, error: messageOf(e) };
@@ -136,40 +145,56 @@ export async function explainFolder(model: LoadedModel, folder: string, settings
       done++;
       settings.onProgress?.(done, n, path.basename(files[i]));
     }
-    // Keep at most a couple of images' files in flight.
-    if (writes.length > 16) await Promise.all(writes.splice(0));
   }
-  await Promise.all(writes);
   const summary = batchSummary({
     model: model.path, backend: ex.runtime.backend, folder, methods: settings.methods.map((m) => m.id), layer: layer ?? null,
     target: settings.target, classes: settings.classes ?? null, top: settings.top, preprocessing: model.preprocessingInfo(),
     batchSize, loadMs: settings.loadMs ?? 0, totalMs: performance.now() - t0,
-  }, images);
-  writeBatchReport(summary, outDir);
+  }, images, [...skipped].map(([method, reason]) => ({ method, reason })));
+  await writeBatchReport(summary, outDir);
   return summary;
 }
 
-/** Runs every method on one image (src/core/app/explain-image.ts) and starts writing its files (pushed to `writes`); `ms` is left to the caller. */
-async function explainOne(
-  model: LoadedModel, input: LoadedInput, stem: string, forward: ForwardResult | undefined, s: BatchSettings,
-  mapsDir: string, viewsDir: string, outDir: string, writes: Promise<unknown>[],
-): Promise<BatchImage> {
+/** Where one image's files go, and the methods found not to apply. */
+interface ImageContext {
+  readonly mapsDir: string;
+  readonly viewsDir: string;
+  readonly outDir: string;
+  readonly skipped: Map<string, string>;
+}
+
+/**
+ * Runs every method on one image (src/core/app/explain-image.ts) and writes its files, awaiting each write here
+ * so a failed write fails this image only. A method that does not apply to the model is skipped (and remembered);
+ * `ms` is left to the caller.
+ */
+async function explainOne(model: LoadedModel, input: LoadedInput, stem: string, forward: ForwardResult | undefined, s: BatchSettings, ctx: ImageContext): Promise<BatchImage> {
   let first: ForwardResult | undefined = forward;
   const outputs: BatchOutput[] = [];
-  const rel = (p: string) => path.relative(outDir, p);
+  const rel = (p: string) => path.relative(ctx.outDir, p);
   for (const m of s.methods) {
-    const o = await explainImage(model, input, {
-      method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
-      options: s.options(m), forward: m.reusesForward ? forward : undefined, gain: s.gain ? { control: true } : undefined,
-    });
+    if (ctx.skipped.has(m.id)) continue;
+    let o;
+    try {
+      o = await explainImage(model, input, {
+        method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
+        options: s.options(m), forward: m.reusesForward ? forward : undefined, gain: s.gain ? { control: true } : undefined,
+      });
+    } catch (e) {
+      if (!(e instanceof LookCloserError && e.kind === 'method-not-applicable')) throw e;
+      ctx.skipped.set(m.id, e.message);
+      continue;
+    }
     first ??= o.forward;
     for (const out of o.outputs) {
-      const base = `${stem}_${out.explanation.method}_c${out.explanation.classIndex}`;
-      outputs.push(outputRow(out, { png: rel(path.join(mapsDir, `${base}.png`)), npy: rel(path.join(mapsDir, `${base}.npy`)) }));
-      writes.push(writeExplanation(out.explanation, input, mapsDir, stem, { colormap: s.colormap, alpha: s.alpha, channelOrder: model.preprocessing.preprocessing.channels }));
+      const files = await writeExplanation(out.explanation, input, ctx.mapsDir, stem, { colormap: s.colormap, alpha: s.alpha, channelOrder: model.preprocessing.preprocessing.channels });
+      outputs.push(outputRow(out, { png: rel(files.png), npy: rel(files.npy) }));
     }
   }
-  const view = path.join(viewsDir, `${stem}.png`);
-  writes.push(encodePng(input.base).then((png) => fs.promises.writeFile(view, png)));
+  if (!outputs.length && ctx.skipped.size === s.methods.length) {
+    throw new LookCloserError('method-not-applicable', [...ctx.skipped.values()].join(' '));
+  }
+  const view = path.join(ctx.viewsDir, `${stem}.png`);
+  await writeOutput(view, await encodePng(input.base));
   return { input: input.path, view: rel(view), predictions: first ? model.predictions(first.probs, 5) : [], outputs, ms: 0 };
 }

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { MAX_INPUT_SIDE } from '../core/app/classifier';
 import { explainImage, outputRow } from '../core/app/explain-image';
 import { METHOD_OPTION_NAMES, methodOptionsFor } from '../core/app/method-options';
 import { gateValues, listGates } from '../core/attention/gates';
@@ -11,6 +12,7 @@ import type { Method, ScoreTarget } from '../core/methods/method';
 import { METHODS, methodById } from '../core/methods/registry';
 import { COLORMAPS } from '../core/render/colormap';
 import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
+import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
 import { explainFolder, listInputs, terminalProgress } from './batch';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
@@ -68,10 +70,10 @@ const METHOD_FLAGS = Object.fromEntries(METHODS.flatMap((m) => m.options ?? []).
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-function intArg(v: string | undefined, name: string, def: number, min = 1): number {
+function intArg(v: string | undefined, name: string, def: number, min = 1, max = 1_000_000): number {
   if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new LookCloserError('bad-argument', `--${name} must be an integer ≥ ${min}, got '${v}'.`);
+  const n = /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new LookCloserError('bad-argument', `--${name} must be a whole number from ${min} to ${max}, got '${v}'.`);
   return n;
 }
 
@@ -83,7 +85,7 @@ function need<T>(v: T | undefined, what: string): T {
 async function open(values: Values, modelPath: string): Promise<LoadedModel> {
   const backend = (values.backend ?? 'auto') as 'auto' | 'node' | 'wasm';
   if (!['auto', 'node', 'wasm'].includes(backend)) throw new LookCloserError('bad-argument', `--backend must be auto, node or wasm, got '${backend}'.`);
-  const inputSize = values['input-size'] ? intArg(values['input-size'], 'input-size', 224, 8) : undefined;
+  const inputSize = values['input-size'] !== undefined ? intArg(values['input-size'], 'input-size', 224, 8, MAX_INPUT_SIDE) : undefined;
   return loadModel(selectRuntime(backend), modelPath, { preset: values.preset, labels: values.labels, inputSize });
 }
 
@@ -92,6 +94,7 @@ async function cmdPredict(values: Values, args: string[]): Promise<void> {
   const model = await open(values, need(args[0], 'MODEL'));
   const input = await loadInput(model, need(args[1], 'INPUT'));
   const fw = await model.explainer.forward(input.tensor);
+  model.checkScores(fw);
   const top = model.predictions(fw.probs, intArg(values.top, 'top', 5));
   if (values.json) {
     console.log(JSON.stringify({ model: model.path, input: input.path, backend: model.explainer.runtime.backend, preprocessing: model.preprocessingInfo(), predictions: top, timings: { total: performance.now() - t0 } }, null, 2));
@@ -167,9 +170,11 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   const t0 = performance.now();
   const inputArg = need(args[1], 'INPUT');
   if (fs.existsSync(inputArg) && fs.statSync(inputArg).isDirectory()) return cmdExplainFolder(values, need(args[0], 'MODEL'), inputArg);
+  const outDir = values.out ?? 'look-closer-out';
+  makeOutputDir(outDir);
   const model = await open(values, need(args[0], 'MODEL'));
   const tLoad = performance.now() - t0;
-  const report = await explainOne(values, model, inputArg, values.out ?? 'look-closer-out', tLoad, t0);
+  const report = await explainOne(values, model, inputArg, outDir, tLoad, t0);
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else {
     console.log(`top-1: ${report.predictions[0].label} (${(report.predictions[0].score * 100).toFixed(1)}%)  method: ${report.method}${report.layer ? `  layer: ${report.layer}` : ''}`);
@@ -189,6 +194,8 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   const { colormap, alpha } = overlayChoice(values);
   const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
   listInputs(folder);
+  const outDir = values.out ?? path.join('look-closer-out', path.basename(path.resolve(folder)));
+  makeOutputDir(outDir);
   const model = await open(values, modelPath);
   const loadMs = performance.now() - t0;
   const classes = classesArg(values, model);
@@ -205,7 +212,6 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
     const own = Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k)));
     return methodOptionsFor(model, m, own);
   };
-  const outDir = values.out ?? path.join('look-closer-out', path.basename(path.resolve(folder)));
   const summary = await explainFolder(model, folder, {
     methods, classes, top: intArg(values.top, 'top', 1), layer: values.layer, target, colormap, alpha,
     options: optionsFor, gain: !!values.gain, batchSize, outDir, onProgress: terminalProgress(process.stderr), loadMs,
@@ -216,6 +222,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
     const secs = (summary.timings.total / 1000).toFixed(1);
     console.log(`${summary.explained} of ${summary.images.length} images explained with ${summary.methods.join(', ')} in ${secs} s (${summary.timings.imagesPerSecond.toFixed(2)} images/s, ${summary.backend})`);
     console.log(`  report: ${path.join(outDir, summary.report)}  summary: ${path.join(outDir, 'summary.json')}`);
+    for (const k of summary.skipped ?? []) console.log(`  skipped ${k.method}: ${k.reason}`);
     for (const i of summary.images) if (i.error) console.log(`  failed: ${i.input}: ${i.error}`);
   }
   if (summary.failed) throw new LookCloserError('bad-input', `${summary.failed} of ${summary.images.length} images could not be explained; see ${path.join(outDir, 'summary.json')}.`);
@@ -243,13 +250,14 @@ function printExtras(out: object): void {
 
 function overlayChoice(values: Values): { colormap: string; alpha: number } {
   const colormap = values.colormap ?? 'jet';
-  if (!COLORMAPS[colormap]) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
+  if (!Object.prototype.hasOwnProperty.call(COLORMAPS, colormap)) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
   const alpha = values.alpha !== undefined ? Number(values.alpha) : 0.5;
   if (!(alpha >= 0 && alpha <= 1)) throw new LookCloserError('bad-argument', `--alpha must be between 0 and 1, got '${values.alpha}'.`);
   return { colormap, alpha };
 }
 
 async function cmdAttention(values: Values, args: string[]): Promise<void> {
+  makeOutputDir(values.out ?? 'look-closer-out');
   const model = await open(values, need(args[0], 'MODEL'));
   const inputPath = need(args[1], 'INPUT');
   const input = await loadInput(model, inputPath);
@@ -270,6 +278,7 @@ async function cmdAttention(values: Values, args: string[]): Promise<void> {
 }
 
 async function cmdProject(values: Values, args: string[]): Promise<void> {
+  makeOutputDir(values.out ?? 'look-closer-out');
   const model = await open(values, need(args[0], 'MODEL'));
   const inputPath = need(args[1], 'INPUT');
   const input = await loadInput(model, inputPath);
@@ -295,7 +304,7 @@ async function cmdProject(values: Values, args: string[]): Promise<void> {
 }
 
 async function cmdDemo(values: Values): Promise<void> {
-  const outDir = path.resolve(values.out ?? path.join('look-closer-out', 'demo'));
+  const outDir = makeOutputDir(values.out ?? path.join('look-closer-out', 'demo'));
   const model = await open(values, SAMPLE_MODEL);
   const samples = fs.readdirSync(path.join(ASSETS_DIR, 'samples')).sort();
   console.log(`Look Closer demo: ${path.basename(SAMPLE_MODEL)} on ${samples.length} photos (${model.explainer.runtime.backend})`);
@@ -317,7 +326,13 @@ async function cmdDemo(values: Values): Promise<void> {
 export async function main(argv: string[]): Promise<number> {
   let values: Values = {};
   try {
-    const parsed = parseArgs({ args: argv, options: { ...METHOD_FLAGS, ...OPTIONS }, allowPositionals: true, strict: true });
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: { ...METHOD_FLAGS, ...OPTIONS }, allowPositionals: true, strict: true });
+    } catch (e) {
+      // Node's own wording ("argument is ambiguous …") names the flag; it is a usage error (exit 2).
+      throw new LookCloserError('bad-argument', `${messageOf(e)}\nRun 'look-closer --help' for the options.`);
+    }
     values = parsed.values as Values;
     const [cmd, ...rest] = parsed.positionals;
     if (values.help || !cmd) {

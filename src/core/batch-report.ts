@@ -13,14 +13,19 @@ export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif
 
 export { valueRange } from './app/explain-image';
 
-/** Unique file stems for the report's file names: 'cat', 'cat_2', … when two inputs share a name with different extensions. */
+/**
+ * Unique file stems for the report's file names: 'cat', then 'cat_2', 'cat_3', … for later inputs with the same
+ * stem; a suffixed name never takes a stem another input has ('b.png', 'b.jpg', 'b_2.png' → 'b', 'b_3', 'b_2').
+ */
 export function uniqueStems(fileNames: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return fileNames.map((f) => {
-    const s = baseName(f).replace(/\.[^.]+$/, '');
-    const n = (seen.get(s) ?? 0) + 1;
-    seen.set(s, n);
-    return n === 1 ? s : `${s}_${n}`;
+  const stems = fileNames.map((f) => baseName(f).replace(/\.[^.]+$/, ''));
+  const taken = new Set(stems);
+  const used = new Set<string>();
+  return stems.map((s) => {
+    let name = s;
+    for (let n = 2; used.has(name) || (name !== s && taken.has(name)); n++) name = `${s}_${n}`;
+    used.add(name);
+    return name;
   });
 }
 
@@ -56,6 +61,8 @@ export interface BatchSummary {
   readonly timings: { readonly load: number; readonly total: number; readonly perImage: number; readonly imagesPerSecond: number };
   /** The HTML gallery, relative to the report folder. */
   readonly report: string;
+  /** Methods that do not apply to the model, with the reason; the others ran on every image. */
+  readonly skipped?: readonly { readonly method: string; readonly reason: string }[];
   /** True when the run was cancelled: `images` lists only the images that ran. */
   readonly cancelled?: boolean;
 }
@@ -148,6 +155,7 @@ figure{display:inline-block;margin:0 6px 6px 0}figcaption{font-size:.85em;max-wi
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
 <div class="meta">${s.explained} image${s.explained === 1 ? '' : 's'}${failed} · ${escapeHtml(s.methods.join(', '))} · ${escapeHtml(what)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · target ${escapeHtml(s.target)} · ${escapeHtml(s.backend)} · ${s.timings.imagesPerSecond.toFixed(2)} images/s${cancelled}</div>
+${(s.skipped ?? []).map((k) => `<p class="failed">Skipped <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.reason)}</p>`).join('\n')}
 <table><thead><tr><th>image</th><th>predictions</th>${s.methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
 <tbody>
 ${s.images.map((i) => imageCard(i, s.methods, o)).join('\n')}

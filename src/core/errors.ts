@@ -30,3 +30,23 @@ export function messageOf(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** " (did you mean 'x'?)" for the closest of `known` to a mistyped name (edit distance ≤ 2 or a shared prefix), else "". */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    return d[a.length][b.length];
+  };
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dk = dist(lower, k.toLowerCase());
+    if (dk < bestD) [best, bestD] = [k, dk];
+  }
+  return best !== undefined && (bestD <= 2 || (lower.length >= 3 && best.toLowerCase().startsWith(lower))) ? ` (did you mean '${best}'?)` : '';
+}

@@ -1,5 +1,5 @@
 /** Which preprocessing and labels a model gets: from flags, a sidecar `<model>.onnx.json`, or a guess from the model itself. */
-import { LookCloserError } from './errors';
+import { LookCloserError, didYouMean } from './errors';
 import type { ImageInput } from './model-info';
 import type { OptionValues } from './methods/options';
 import { Preprocessing, PreprocessingOverride, resolvePreset } from './preprocess/presets';
@@ -41,7 +41,40 @@ export function parseSidecar(text: string, fileName: string): Sidecar {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new LookCloserError('bad-argument', `Sidecar '${fileName}' must hold a JSON object like {"preset": "torchvision", "labels": "labels.txt"}.`);
   }
+  checkSidecar(v as Record<string, unknown>, fileName);
   return v as Sidecar;
+}
+
+/** The fields a sidecar may hold. */
+export const SIDECAR_KEYS: readonly string[] = ['preset', 'preprocessing', 'labels', 'inputSize', 'methodOptions'];
+
+/** Checks a sidecar's fields: known keys only (with a did-you-mean), and the type of each; values are checked where they are used. */
+function checkSidecar(o: Record<string, unknown>, fileName: string): void {
+  const bad = (field: string, want: string) =>
+    new LookCloserError('bad-argument', `Sidecar '${fileName}': "${field}" must be ${want}, got ${JSON.stringify(o[field])?.slice(0, 80)}.`);
+  for (const k of Object.keys(o)) {
+    if (!SIDECAR_KEYS.includes(k)) {
+      throw new LookCloserError('bad-argument', `Sidecar '${fileName}' has an unknown field "${k}"${didYouMean(k, SIDECAR_KEYS)}. Fields: ${SIDECAR_KEYS.join(', ')}.`);
+    }
+  }
+  const isObject = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (o.preset !== undefined && typeof o.preset !== 'string' && !isObject(o.preset)) throw bad('preset', 'a preset name or an object of preprocessing fields');
+  if (o.preprocessing !== undefined && !isObject(o.preprocessing)) throw bad('preprocessing', 'an object of preprocessing fields');
+  if (o.labels !== undefined && (typeof o.labels !== 'string' || !o.labels)) throw bad('labels', 'a labels file name');
+  if (o.inputSize !== undefined && typeof o.inputSize !== 'number' && !(Array.isArray(o.inputSize) && o.inputSize.length === 2)) {
+    throw bad('inputSize', 'a number of pixels or [height, width]');
+  }
+  if (o.methodOptions !== undefined) {
+    if (!isObject(o.methodOptions)) throw bad('methodOptions', 'an object keyed by method id');
+    for (const [id, opts] of Object.entries(o.methodOptions as Record<string, unknown>)) {
+      if (!isObject(opts)) throw new LookCloserError('bad-argument', `Sidecar '${fileName}': "methodOptions.${id}" must be an object of option values.`);
+      for (const [name, value] of Object.entries(opts as Record<string, unknown>)) {
+        if (!['string', 'number', 'boolean'].includes(typeof value)) {
+          throw new LookCloserError('bad-argument', `Sidecar '${fileName}': "methodOptions.${id}.${name}" must be a string, number or boolean.`);
+        }
+      }
+    }
+  }
 }
 
 /** Chooses preprocessing: flag, then sidecar, then model metadata (`look-closer.preset`), then a guess from the input. */

@@ -1,5 +1,4 @@
 /** Node-side outputs of the attention tools: crop PNGs, the zoom strip, boxes JSON, gate maps and charts, projections. */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttentionCrops, ClassScore } from '../core/attention/attention-crops';
 import type { InputSource } from '../core/attention/crop';
@@ -10,6 +9,7 @@ import { labelOf } from '../core/model-config';
 import { encodeNpy } from '../core/npy';
 import type { Box } from '../core/render/overlay';
 import { normalizeMinMax, overlayHeatmap } from '../core/render/overlay';
+import { makeOutputDir, writeOutput } from './files';
 import { encodePng } from './image-io';
 import type { LoadedInput, LoadedModel } from './workbench';
 
@@ -29,14 +29,14 @@ function round(b: Box) {
 
 /** Writes each scale's crop, the strip with the boxes, and a boxes JSON; returns the report fragment. */
 export async function writeAttentionCrops(model: LoadedModel, crops: AttentionCrops, outDir: string, stem: string) {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeOutputDir(outDir);
   const base = path.join(outDir, `${stem}_attention-crop_c${crops.classIndex}`);
   const scales = [];
   for (const s of crops.scales) {
     let png: string | null = null;
     if (s.input.view) {
       png = `${base}_scale${s.scale}.png`;
-      fs.writeFileSync(png, await encodePng(s.input.view));
+      await writeOutput(png, await encodePng(s.input.view));
     }
     scales.push({
       scale: s.scale,
@@ -49,14 +49,14 @@ export async function writeAttentionCrops(model: LoadedModel, crops: AttentionCr
     });
   }
   const boxes = `${base}_boxes.json`;
-  fs.writeFileSync(boxes, JSON.stringify({
+  await writeOutput(boxes, JSON.stringify({
     class: crops.classIndex, label: labelOf(model.labels, crops.classIndex), proposer: crops.proposer,
     scales: scales.map((s) => ({ scale: s.scale, box: s.box, region: s.region, regionIn: s.regionIn })),
   }, null, 2));
   let strip: string | null = null;
   if (crops.scales.every((s) => s.input.view)) {
     strip = `${base}_scales.png`;
-    fs.writeFileSync(strip, await encodePng(attentionStrip(crops)));
+    await writeOutput(strip, await encodePng(attentionStrip(crops)));
   }
   return {
     proposer: crops.proposer, scales, boxes, strip,
@@ -66,19 +66,19 @@ export async function writeAttentionCrops(model: LoadedModel, crops: AttentionCr
 
 /** Writes each gate's values (.npy) and picture (overlay for spatial/full, bar chart for channel); returns the report rows. */
 export async function writeGates(gates: readonly GateValues[], input: LoadedInput, outDir: string, stem: string, opts: { colormap: string; alpha: number }) {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeOutputDir(outDir);
   const rows = [];
   for (let i = 0; i < gates.length; i++) {
     const g = gates[i];
     const base = path.join(outDir, `${stem}_gate${i}_${g.gate.kind}`);
     const npy = `${base}.npy`;
-    fs.writeFileSync(npy, encodeNpy(g.values.data, g.values.dims));
+    await writeOutput(npy, encodeNpy(g.values.data, g.values.dims));
     const png = `${base}.png`;
     if (g.map) {
       const [, h, w] = g.gate.shape;
-      fs.writeFileSync(png, await encodePng(overlayHeatmap(input.base, normalizeMinMax(g.map), w, h, opts)));
+      await writeOutput(png, await encodePng(overlayHeatmap(input.base, normalizeMinMax(g.map), w, h, opts)));
     } else {
-      fs.writeFileSync(png, await encodePng(barChart(g.weights!)));
+      await writeOutput(png, await encodePng(barChart(g.weights!)));
     }
     rows.push({
       index: i, kind: g.gate.kind, shape: g.gate.shape, featureShape: g.gate.featureShape, activation: g.gate.activation,
@@ -92,15 +92,15 @@ export async function writeGates(gates: readonly GateValues[], input: LoadedInpu
 
 /** Writes a projection's reconstruction, its image patch, both side by side, and the raw projection (.npy). */
 export async function writeProjection(p: ChannelProjection, model: LoadedModel, input: LoadedInput, outDir: string, stem: string) {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeOutputDir(outDir);
   const safe = p.layer.replace(/[^A-Za-z0-9_.-]+/g, '_');
   const base = path.join(outDir, `${stem}_project_${safe}_k${p.channel}`);
   const order = model.preprocessing.preprocessing.channels === 'bgr' ? 'bgr' : 'rgb';
   const { reconstruction, patch } = projectionImages(p, input.base, order);
   const files = { npy: `${base}.npy`, reconstruction: `${base}_reconstruction.png`, patch: `${base}_patch.png`, pair: `${base}.png` };
-  fs.writeFileSync(files.npy, encodeNpy(p.projection.data, p.projection.dims));
-  fs.writeFileSync(files.reconstruction, await encodePng(reconstruction));
-  fs.writeFileSync(files.patch, await encodePng(patch));
-  fs.writeFileSync(files.pair, await encodePng(sideBySide([reconstruction, patch])));
+  await writeOutput(files.npy, encodeNpy(p.projection.data, p.projection.dims));
+  await writeOutput(files.reconstruction, await encodePng(reconstruction));
+  await writeOutput(files.patch, await encodePng(patch));
+  await writeOutput(files.pair, await encodePng(sideBySide([reconstruction, patch])));
   return files;
 }

@@ -1,10 +1,10 @@
 /** Decoding image files to RGBA and encoding PNGs in Node: sharp for most formats, a small reader for BMP. */
 
-import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { LookCloserError, messageOf } from '../core/errors';
 import type { RgbaImage } from '../core/preprocess/image';
 import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
+import { readUserFile } from './files';
 
 const SUPPORTED = 'Supported formats: PNG, JPEG, WebP, BMP, GIF, TIFF.';
 
@@ -28,9 +28,9 @@ function checkSize(name: string, w: number, h: number): void {
 export async function decodeImageFile(path: string): Promise<RgbaImage> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = readUserFile(path, 'image');
   } catch (e) {
-    throw new LookCloserError('bad-image', `Cannot read image file '${path}': ${messageOf(e)}`, e);
+    throw new LookCloserError('bad-image', messageOf(e).replace(/^Cannot read image '/, "Cannot read image file '"), e);
   }
   return decodeImageBytes(bytes, path);
 }

@@ -3,13 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Classifier, ModelSource, TextFile, sidecarLabels } from '../core/app/classifier';
 import { PreparedInput, prepareImage, prepareTensor } from '../core/app/explain-image';
-import { LookCloserError } from '../core/errors';
 import type { Explanation } from '../core/methods/method';
 import { decodeNpy, encodeNpy } from '../core/npy';
 import type { RgbaImage } from '../core/preprocess/image';
 import { gradientToImage, overlayHeatmap } from '../core/render/overlay';
 import type { Runtime } from '../core/runtime';
 import { float32 } from '../core/tensor';
+import { FileKind, makeOutputDir, readUserFile, writeOutput } from './files';
 import { decodeImageFile, encodePng } from './image-io';
 
 /** Folder of the bundled assets (models, labels, sample photos): the package root's assets/, found from dist/ or src/node/. */
@@ -27,19 +27,8 @@ export const SAMPLE_MODEL = path.join(ASSETS_DIR, 'models', 'squeezenet1.0-fp16-
 /** A model loaded with everything needed to explain images (the core's Classifier; `path` is the file as given). */
 export type LoadedModel = Classifier;
 
-/** Reads a file the user named, with a message that names it and why it cannot be read. */
-export function readFileOr(p: string, what: string): Buffer {
-  try {
-    return fs.readFileSync(p);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
-    throw new LookCloserError('bad-argument', `Cannot read ${what} '${p}': ${why}.`);
-  }
-}
-
-function textFile(p: string, what: string): TextFile {
-  return { text: readFileOr(p, what).toString('utf8'), name: path.basename(p) };
+function textFile(p: string, what: FileKind): TextFile {
+  return { text: readUserFile(p, what).toString('utf8'), name: path.basename(p) };
 }
 
 /** The bundled label sets (ImageNet-1k, digits), read when a model's class count calls for them. */
@@ -53,7 +42,7 @@ export async function loadModel(
   modelPath: string,
   flags: { preset?: string; labels?: string; inputSize?: number } = {},
 ): Promise<LoadedModel> {
-  const bytes = readFileOr(modelPath, 'model');
+  const bytes = readUserFile(modelPath, 'model');
   const sidecarPath = `${modelPath}.json`;
   const sidecar = fs.existsSync(sidecarPath) ? textFile(sidecarPath, 'sidecar') : undefined;
   let labels: ModelSource['labels'];
@@ -74,7 +63,7 @@ export type LoadedInput = PreparedInput & { readonly path: string };
 /** Reads an image (decoded and preprocessed) or a .npy tensor (fed as is). */
 export async function loadInput(model: LoadedModel, inputPath: string): Promise<LoadedInput> {
   if (inputPath.toLowerCase().endsWith('.npy')) {
-    const { data, shape } = decodeNpy(new Uint8Array(readFileOr(inputPath, 'input tensor')));
+    const { data, shape } = decodeNpy(new Uint8Array(readUserFile(inputPath, 'input tensor')));
     return { ...prepareTensor(model, float32(data, shape), inputPath), path: inputPath };
   }
   return { ...prepareImage(model, await decodeImageFile(inputPath)), path: inputPath };
@@ -88,11 +77,11 @@ export async function writeExplanation(
   stem: string,
   opts: { colormap: string; alpha: number; channelOrder: 'rgb' | 'bgr' | 'gray' },
 ): Promise<{ npy: string; png: string }> {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeOutputDir(outDir);
   const base = `${stem}_${e.method}_c${e.classIndex}`;
   const npy = path.join(outDir, `${base}.npy`);
   const png = path.join(outDir, `${base}.png`);
-  fs.writeFileSync(npy, encodeNpy(e.raw.data, e.raw.dims));
+  await writeOutput(npy, encodeNpy(e.raw.data, e.raw.dims));
   let img: RgbaImage;
   if (e.display.kind === 'heatmap') {
     img = overlayHeatmap(input.base, e.display.map, e.display.width, e.display.height, { colormap: opts.colormap, alpha: opts.alpha });
@@ -100,6 +89,6 @@ export async function writeExplanation(
     const [c, h, w] = e.display.grad.dims;
     img = gradientToImage(e.display.grad.data, c, h, w, opts.channelOrder === 'bgr' ? 'bgr' : 'rgb');
   }
-  fs.writeFileSync(png, await encodePng(img));
+  await writeOutput(png, await encodePng(img));
   return { npy, png };
 }

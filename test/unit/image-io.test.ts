@@ -173,7 +173,7 @@ describe('decodeImageBytes: errors', () => {
   });
 
   it('reports a missing file', async () => {
-    await rejectsBadImage(decodeImageFile('test/fixtures/images/no-such-file.png'), /^Cannot read image file 'test\/fixtures\/images\/no-such-file.png': .*ENOENT/);
+    await rejectsBadImage(decodeImageFile('test/fixtures/images/no-such-file.png'), /^Cannot read image file 'test\/fixtures\/images\/no-such-file.png': no such file/);
   });
 });
 

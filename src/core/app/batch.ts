@@ -22,8 +22,14 @@ export interface BatchRun {
   readonly cancelled?: boolean;
 }
 
+/** A method that did not apply to the model, and why; the other methods ran. */
+export interface SkippedMethod {
+  readonly method: string;
+  readonly reason: string;
+}
+
 /** The summary of a batch run: counts, timings and the images in order. */
-export function batchSummary(run: BatchRun, images: readonly BatchImageRow[]): BatchSummary {
+export function batchSummary(run: BatchRun, images: readonly BatchImageRow[], skipped: readonly SkippedMethod[] = []): BatchSummary {
   const n = images.length;
   const explained = images.filter((i) => !i.error).length;
   return {
@@ -35,6 +41,7 @@ export function batchSummary(run: BatchRun, images: readonly BatchImageRow[]): B
     images, explained, failed: n - explained,
     timings: { load: run.loadMs, total: run.totalMs, perImage: run.totalMs / Math.max(1, n), imagesPerSecond: n / Math.max(run.totalMs / 1000, 1e-3) },
     report: 'index.html',
+    ...(skipped.length ? { skipped } : {}),
     ...(run.cancelled ? { cancelled: true } : {}),
   };
 }

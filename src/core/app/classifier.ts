@@ -6,7 +6,7 @@
  */
 import { Gate, listGates } from '../attention/gates';
 import { LookCloserError } from '../errors';
-import { Explainer, Prediction, topK } from '../explainer';
+import { Explainer, ForwardResult, Prediction, topK } from '../explainer';
 import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../model-config';
 import type { LayerInfo } from '../model-info';
 import type { ModelInputSpec } from '../preprocess/preprocess';
@@ -82,6 +82,10 @@ export class Classifier {
       for (const p of explainer.graph.model.metadataProps) if (p.key) metadata[p.key] = p.value ?? '';
       const preprocessing = choosePreprocessing(explainer.input, { flag: src.preset, sidecar, metadata });
       setInputSize(explainer, src, sidecar);
+      const dtype = explainer.graph.dtype(explainer.scores.output);
+      if (dtype && dtype !== 'float32' && dtype !== 'float16' && dtype !== 'float64') {
+        throw new LookCloserError('unsupported-model', `${src.name}'s output '${explainer.scores.output}' is ${dtype}; Look Closer explains classifiers that output one floating-point score per class.`);
+      }
       const classes = await explainer.numClasses();
       if (!(classes >= 1)) throw new LookCloserError('unsupported-model', `${src.name} scores no classes; Look Closer explains classifiers whose output has one score per class.`);
       const c = new Classifier(src.path, src.name, explainer, sidecar, metadata, classes, preprocessing, undefined, '', src.bundledLabels);
@@ -114,6 +118,14 @@ export class Classifier {
   /** The k most probable classes, with labels. */
   predictions(probs: Float32Array, k = 5): Prediction[] {
     return topK(probs, k).map((index) => ({ index, label: this.label(index), score: probs[index] }));
+  }
+
+  /** Throws naming the first class whose score is NaN or infinite (NaN weights, or an input the model overflows on). */
+  checkScores(f: ForwardResult): void {
+    const bad = f.logits.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new LookCloserError('bad-model', `${this.name} scored class ${bad} as ${f.logits[bad]} on this input: its weights or the input hold NaN or infinite values, so nothing can be explained.`);
+    }
   }
 
   /** Sets the preprocessing: a preset picked in the panel, or (undefined) the sidecar's, the metadata's or a guess. */

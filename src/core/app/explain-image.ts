@@ -35,6 +35,7 @@ export interface PreparedInput {
 /** Preprocesses a decoded image for the classifier's current preprocessing. */
 export function prepareImage(c: Classifier, image: RgbaImage): PreparedInput {
   const pre = preprocessImage(image, c.preprocessing.preprocessing, c.spec);
+  if (!pre.tensor.data.every(Number.isFinite)) throw new LookCloserError('bad-input', `Preprocessing '${c.preprocessing.preprocessing.name}' turned the image into non-finite values; check the scale, mean and std (${c.preprocessing.reason}).`);
   return { tensor: pre.tensor, base: cropAndFit(image, pre.crop, MAX_BASE_SIDE), crop: pre.crop, image };
 }
 
@@ -139,12 +140,17 @@ async function explainWith(c: Classifier, input: PreparedInput, method: Method, 
   });
   const t2 = performance.now();
   const shown = forward ?? r.forward;
+  c.checkScores(shown);
   const outputs: ExplainedOutput[] = [];
   for (const e of r.explanations) {
+    const range = valueRange(e.raw.data);
+    if (!Number.isFinite(range.min) || !Number.isFinite(range.max)) {
+      throw new LookCloserError('runtime', `${method.title}'s map for class ${e.classIndex} holds non-finite values (range ${range.min} … ${range.max}); the model overflows on this input.`);
+    }
     const metrics = s.gain && (!s.gain.classes || s.gain.classes.includes(e.classIndex))
       ? await measureMetrics(c, input, e, shown, { control: s.gain.control })
       : {};
-    outputs.push({ explanation: e, label: c.label(e.classIndex), ...valueRange(e.raw.data), metrics });
+    outputs.push({ explanation: e, label: c.label(e.classIndex), ...range, metrics });
   }
   return {
     method, layer: method.family === 'cam' ? (r.explanations[0]?.layer ?? layer) : undefined, target, forward: shown,

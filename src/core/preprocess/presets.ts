@@ -1,6 +1,6 @@
 /** Named input normalisations of common training pipelines, and how a sidecar overrides them. */
 
-import { LookCloserError } from '../errors';
+import { LookCloserError, didYouMean } from '../errors';
 
 /** How an image becomes a model input: geometry, channel order and per-channel normalisation. */
 export interface Preprocessing {
@@ -85,19 +85,29 @@ function presetByName(name: string): Preprocessing {
   return p;
 }
 
+/** Largest magnitude accepted for scale, mean and std: beyond it a 0–255 pixel overflows float32 arithmetic or rounds away. */
+const MAX_MAGNITUDE = 1e6;
+
 function checkNumbers(field: string, v: unknown, positive: boolean): readonly number[] {
   const ok =
     Array.isArray(v) &&
     (v.length === 1 || v.length === 3) &&
-    v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x !== 0));
+    v.every((x) => typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= MAX_MAGNITUDE && (!positive || x > 0));
   if (!ok) {
-    const what = positive ? 'non-zero finite numbers' : 'finite numbers';
+    const what = positive ? `positive numbers up to ${MAX_MAGNITUDE}` : `finite numbers between −${MAX_MAGNITUDE} and ${MAX_MAGNITUDE}`;
     throw new LookCloserError('bad-argument', `Preprocessing '${field}' must be a list of 1 or 3 ${what}, got ${JSON.stringify(v)}.`);
   }
   return v as number[];
 }
 
+/** The fields a preprocessing override may set. */
+const OVERRIDE_KEYS: readonly string[] = ['preset', 'name', 'resize', 'resizeShorter', 'channels', 'interpolation', 'scale', 'mean', 'std'];
+
 function checkOverride(o: PreprocessingOverride): void {
+  for (const k of Object.keys(o)) {
+    if (!OVERRIDE_KEYS.includes(k)) throw new LookCloserError('bad-argument', `Preprocessing has an unknown field '${k}'${didYouMean(k, OVERRIDE_KEYS)}. Fields: ${OVERRIDE_KEYS.join(', ')}.`);
+  }
+  if (o.name !== undefined && typeof o.name !== 'string') throw new LookCloserError('bad-argument', `Preprocessing 'name' must be a string, got ${JSON.stringify(o.name)}.`);
   if (o.resize !== undefined && !RESIZES.includes(o.resize)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'resize' must be one of ${RESIZES.join(', ')}, got ${JSON.stringify(o.resize)}.`);
   }
@@ -107,8 +117,8 @@ function checkOverride(o: PreprocessingOverride): void {
   if (o.channels !== undefined && !CHANNELS.includes(o.channels)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'channels' must be one of ${CHANNELS.join(', ')}, got ${JSON.stringify(o.channels)}.`);
   }
-  if (o.scale !== undefined && !(typeof o.scale === 'number' && Number.isFinite(o.scale) && o.scale !== 0)) {
-    throw new LookCloserError('bad-argument', `Preprocessing 'scale' must be a non-zero number, got ${JSON.stringify(o.scale)}.`);
+  if (o.scale !== undefined && !(typeof o.scale === 'number' && o.scale > 0 && o.scale <= MAX_MAGNITUDE)) {
+    throw new LookCloserError('bad-argument', `Preprocessing 'scale' must be a positive number up to ${MAX_MAGNITUDE}, got ${JSON.stringify(o.scale)}.`);
   }
   if (o.resizeShorter !== undefined && !(Number.isInteger(o.resizeShorter) && o.resizeShorter >= 1)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'resizeShorter' must be a positive integer, got ${JSON.stringify(o.resizeShorter)}.`);
@@ -120,7 +130,7 @@ function checkOverride(o: PreprocessingOverride): void {
 /** Returns the full preprocessing for a preset name or a sidecar's partial override of one. */
 export function resolvePreset(nameOrPartial: string | PreprocessingOverride): Preprocessing {
   if (typeof nameOrPartial === 'string') return presetByName(nameOrPartial);
-  if (typeof nameOrPartial !== 'object' || nameOrPartial === null) {
+  if (typeof nameOrPartial !== 'object' || nameOrPartial === null || Array.isArray(nameOrPartial)) {
     throw new LookCloserError('bad-argument', `Preprocessing must be a preset name or an object, got ${JSON.stringify(nameOrPartial)}.`);
   }
   const o = nameOrPartial;
