@@ -1,14 +1,14 @@
 /** The host side of the explanation panel: one webview panel per image, running onnxruntime-web. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { CancelledError, Messenger, asBytes, asFloat32 } from '../protocol/messenger';
+import { CancelledError, asBytes, asFloat32 } from '../protocol/messenger';
 import type {
   ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState,
   PanelToHost, SaveRequest, SaveSidecarRequest,
 } from '../protocol/protocol';
-import { logger, showError } from './error-handling';
-import { webviewEndpoint } from './webview-endpoint';
-import { webviewHtml, webviewOptions } from './webview-html';
+import { logger } from './error-handling';
+import { PAGES } from './webview-html';
+import { WebviewHost, webviewOptions } from './webview-host';
 import { ModelRef, display, pickLabels, readImagePayload, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
 
 /** The webview panel type (also the `onWebviewPanel:` activation event). */
@@ -34,12 +34,9 @@ export function executionProvider(): ExecutionProviderSetting {
   return v === 'webgpu' || v === 'wasm' ? v : 'auto';
 }
 
-/** One explanation panel: the webview, its messenger, and the image and model it shows. */
+/** One explanation panel: the webview, its host, and the image and model it shows. */
 export class ExplanationPanel {
-  private readonly messenger: Messenger<HostToPanel, PanelToHost>;
-  private readonly ready: Promise<void>;
-  private markReady!: () => void;
-  private disposed = false;
+  private readonly host: WebviewHost<HostToPanel, PanelToHost>;
   /** The last layers state the panel reported (the Layers view follows it). */
   layers?: LayersState;
   model?: ModelRef;
@@ -50,10 +47,9 @@ export class ExplanationPanel {
     private readonly extensionUri: vscode.Uri,
     private readonly events: PanelEvents,
   ) {
-    this.ready = new Promise((r) => (this.markReady = r));
-    panel.webview.options = webviewOptions(extensionUri);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
-    this.messenger = new Messenger<HostToPanel, PanelToHost>(webviewEndpoint(panel.webview), {
+    this.host = new WebviewHost<HostToPanel, PanelToHost>(panel, {
+      what: 'Panel',
       requests: {
         progress: (r, signal) => this.progress(r.title, signal),
         save: (r) => this.save(r),
@@ -61,8 +57,6 @@ export class ExplanationPanel {
         saveSidecar: (r) => this.saveSidecar(r),
       },
       notes: {
-        ready: () => this.markReady(),
-        error: (n) => showError(new LookCloserError('runtime', n.message), 'Panel'),
         notice: (n) => {
           logger()?.info(n.message);
           if (n.level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${n.message}`);
@@ -74,13 +68,9 @@ export class ExplanationPanel {
         },
       },
     });
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'panel.js', style: 'panel.css', runsOnnx: true });
+    this.host.showPage(PAGES.panel, panel.title, extensionUri);
     panel.onDidChangeViewState((e) => e.webviewPanel.active && this.events.onActive(this));
-    panel.onDidDispose(() => {
-      this.disposed = true;
-      this.messenger.dispose();
-      this.events.onDispose(this);
-    });
+    panel.onDidDispose(() => this.events.onDispose(this));
   }
 
   /** Creates a panel for an image beside the active editor. */
@@ -98,51 +88,44 @@ export class ExplanationPanel {
   async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal): Promise<ExplainSummary> {
     const [modelPayload, image] = await Promise.all([readModelPayload(model, this.extensionUri), readImagePayload(this.imageUri)]);
     this.model = model;
-    await this.whenReady();
     logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
-    return this.messenger.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options }, signal);
+    return this.host.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options }, signal);
   }
 
   /** Re-explains the current image with other options. */
   async explain(options: ExplainOptions, signal?: AbortSignal): Promise<ExplainSummary> {
-    await this.whenReady();
-    return this.messenger.request({ type: 'explain', options }, signal);
+    return this.host.request({ type: 'explain', options }, signal);
   }
 
   /** What the panel shows now. */
   async summary(): Promise<ExplainSummary | undefined> {
-    await this.whenReady();
-    return this.messenger.request({ type: 'summary' });
+    return this.host.request({ type: 'summary' });
   }
 
   /** A layer's activations for the current image. */
   async activations(layer: string, signal?: AbortSignal): Promise<LayerActivations> {
-    await this.whenReady();
-    const a = await this.messenger.request({ type: 'activations', layer }, signal);
+    const a = await this.host.request({ type: 'activations', layer }, signal);
     return { ...a, data: asFloat32(a.data) };
   }
 
   /** Shows one channel large over the image (undefined: back to the explanation). */
   async showChannel(layer: string, channel: number | undefined): Promise<void> {
-    await this.whenReady();
-    await this.messenger.request({ type: 'showChannel', layer, channel });
+    await this.host.request({ type: 'showChannel', layer, channel });
   }
 
   /** Shows an attention gate for the current image (undefined: back to the explanation). */
   async showGate(tensor: string | undefined): Promise<void> {
-    await this.whenReady();
-    await this.messenger.request({ type: 'showGate', tensor });
+    await this.host.request({ type: 'showGate', tensor });
   }
 
   /** Projects a channel's strongest activation to the pixels and shows it next to its image patch. */
   async projectChannel(layer: string, channel: number): Promise<void> {
-    await this.whenReady();
-    await this.messenger.request({ type: 'projectChannel', layer, channel });
+    await this.host.request({ type: 'projectChannel', layer, channel });
   }
 
   /** Tells the webview about a changed setting. */
   settingsChanged(): void {
-    if (!this.disposed) this.messenger.notify({ type: 'settings', executionProvider: executionProvider() });
+    this.host.notify({ type: 'settings', executionProvider: executionProvider() });
   }
 
   reveal(): void {
@@ -150,12 +133,7 @@ export class ExplanationPanel {
   }
 
   get isDisposed(): boolean {
-    return this.disposed;
-  }
-
-  private async whenReady(): Promise<void> {
-    if (this.disposed) throw new CancelledError('The panel was closed.');
-    await this.ready;
+    return this.host.isDisposed;
   }
 
   /** A cancellable VS Code progress notification; answers when the user cancels or the panel's work ends. */

@@ -7,15 +7,16 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { batchSummary } from '../core/app/batch';
 import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml, uniqueStems } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
-import { CancelledError, Messenger, asBytes, isCancellation } from '../protocol/messenger';
+import { asBytes, isCancellation } from '../protocol/messenger';
 import type { BatchSettingsPayload, BatchStarted, BatchToHost, HostToBatch } from '../protocol/protocol';
 import { executionProvider } from './explanation-panel';
-import { logger, showError } from './error-handling';
-import { webviewEndpoint } from './webview-endpoint';
-import { localResourceRoots, nonce, webviewHtml } from './webview-html';
+import { logger } from './error-handling';
+import { PAGES } from './webview-html';
+import { WebviewHost, showReportPage, webviewOptions } from './webview-host';
 import { IMAGE_EXTENSIONS, ModelRef, display, exists, outputFolder, readBytes, readModelPayload } from './workspace-files';
 
 /** The folder view's webview type. */
@@ -76,19 +77,6 @@ export function folderSettings(o: FolderOptions): BatchSettingsPayload {
   return { methods, top, gain: o.gain ?? true, colormap: o.colormap ?? 'jet', opacity: o.opacity ?? 0.5 };
 }
 
-/** The report page as the view shows it: images through webview URIs, styles by nonce, no scripts. */
-function reportPage(webview: vscode.Webview, out: vscode.Uri, s: BatchSummary): string {
-  const n = nonce();
-  const csp = [
-    "default-src 'none'",
-    // The report's overlays and inputs, from the report folder only.
-    `img-src ${webview.cspSource}`,
-    // The page's one stylesheet, by nonce.
-    `style-src 'nonce-${n}'`,
-  ].join('; ');
-  return renderReportHtml(s, { csp, styleNonce: n, resolve: (rel) => webview.asWebviewUri(vscode.Uri.joinPath(out, ...rel.split('/'))).toString() });
-}
-
 /** Shows a written report (the extension's or the CLI's) in a webview: reads `summary.json` of its folder. */
 export async function openReport(file: vscode.Uri): Promise<vscode.WebviewPanel> {
   const out = /\/(index\.html|summary\.json)$/.test(file.path) ? file.with({ path: path.posix.dirname(file.path) }) : file;
@@ -106,7 +94,7 @@ export async function openReport(file: vscode.Uri): Promise<vscode.WebviewPanel>
   const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, `Report: ${path.posix.basename(summary.folder.replace(/\\/g, '/')) || 'folder'}`, vscode.ViewColumn.Active, {
     enableScripts: false, localResourceRoots: [out],
   });
-  panel.webview.html = reportPage(panel.webview, out, summary);
+  showReportPage(panel.webview, out, summary);
   return panel;
 }
 
@@ -127,9 +115,8 @@ export async function explainFolder(
   const modelPayload = await readModelPayload(model, extensionUri);
   const folderName = path.posix.basename(folder.path) || display(folder);
   const panel = vscode.window.createWebviewPanel(FOLDER_VIEW_TYPE, `Explain Folder: ${folderName}`, { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, {
-    enableScripts: true,
-    // The bundles and media while it runs; the report folder for the finished report's images.
-    localResourceRoots: [...localResourceRoots(extensionUri), out],
+    // The bundles and media while it runs; the finished report gets the report folder only (showReport).
+    ...webviewOptions(extensionUri),
     retainContextWhenHidden: true,
   });
   panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
@@ -140,20 +127,11 @@ export async function explainFolder(
     stop.abort();
   });
   const sub = token?.onCancellationRequested(() => stop.abort());
-  let markReady!: () => void;
-  const ready = new Promise<void>((r) => (markReady = r));
-  const messenger = new Messenger<HostToBatch, BatchToHost>(webviewEndpoint(panel.webview), {
-    requests: {},
-    notes: {
-      ready: () => markReady(),
-      error: (n) => showError(new LookCloserError('runtime', n.message), 'Explain Folder'),
-    },
-  });
-  panel.webview.html = webviewHtml(panel.webview, extensionUri, { title: panel.title, script: 'batch.js', style: 'batch.css', runsOnnx: true });
+  const host = new WebviewHost<HostToBatch, BatchToHost>(panel, { what: 'Explain Folder', requests: {}, notes: {} });
+  host.showPage(PAGES.folder, panel.title, extensionUri);
   try {
-    await Promise.race([ready, new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new CancelledError('The folder view was closed.'))))]);
     const t0 = Date.now();
-    const started: BatchStarted = await messenger.request({ type: 'batchStart', model: modelPayload, executionProvider: executionProvider(), folder: display(folder), total: files.length, settings }, stop.signal);
+    const started: BatchStarted = await host.request({ type: 'batchStart', model: modelPayload, executionProvider: executionProvider(), folder: display(folder), total: files.length, settings }, stop.signal);
     for (const n of started.notices) logger()?.info(n);
     const maps = vscode.Uri.joinPath(out, 'maps');
     const inputs = vscode.Uri.joinPath(out, 'inputs');
@@ -172,11 +150,15 @@ export async function explainFolder(
       } else {
         try {
           const bytes = await readBytes(file, 'image');
-          const r = await messenger.request({ type: 'batchImage', image: { key: file.toString(), name: path.posix.basename(file.path), bytes }, index: i }, stop.signal);
+          const r = await host.request({ type: 'batchImage', image: { key: file.toString(), name: path.posix.basename(file.path), bytes }, index: i }, stop.signal);
           const stem = names[i];
           const view = vscode.Uri.joinPath(inputs, `${stem}.png`);
           const writes = [vscode.workspace.fs.writeFile(view, asBytes(r.view))];
           const outputs = r.outputs.map((o) => {
+            // The reply names the files: only a registered method id and a class index may go into a name.
+            if (!METHODS.some((m) => m.id === o.method) || !Number.isSafeInteger(o.class) || o.class < 0) {
+              throw new LookCloserError('runtime', `The folder view sent an output for method ${JSON.stringify(o.method)} and class ${JSON.stringify(o.class)}; nothing was written for it.`);
+            }
             const base = `${stem}_${o.method}_c${o.class}`;
             writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.png`), asBytes(o.png)));
             writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.npy`), asBytes(o.npy)));
@@ -191,27 +173,22 @@ export async function explainFolder(
       }
       images.push(img);
       run.onProgress?.(images.length, files.length, path.posix.basename(file.path));
-      if (!closed) messenger.notify({ type: 'recorded', index: i, name: path.posix.basename(file.path), top: img.predictions[0], error: img.error });
+      host.notify({ type: 'recorded', index: i, name: path.posix.basename(file.path), top: img.predictions[0], error: img.error });
     }
-    const total = Date.now() - t0;
-    const explained = images.filter((i) => !i.error).length;
-    const summary: BatchSummary = {
-      format: 'look-closer-batch', version: 1,
+    const summary = batchSummary({
       model: model.bundled ? model.name : display(model.uri), backend: started.backend, folder: display(folder),
       methods: settings.methods, layer: started.layer, target: 'logit', classes: null, top: settings.top,
-      preprocessing: started.preprocessing, batchSize: 1, images, explained, failed: images.length - explained,
-      timings: { load: started.loadMs, total, perImage: total / Math.max(1, images.length), imagesPerSecond: images.length / Math.max(total / 1000, 1e-3) },
-      report: 'index.html',
-      ...(images.length < files.length ? { cancelled: true } : {}),
-    };
+      preprocessing: started.preprocessing, batchSize: 1, loadMs: started.loadMs, totalMs: Date.now() - t0,
+      cancelled: images.length < files.length,
+    }, images);
+    const explained = summary.explained;
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`));
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(out, 'index.html'), new TextEncoder().encode(renderReportHtml(summary)));
     logger()?.info(`Explain Folder: ${explained} of ${files.length} images of ${display(folder)} → ${display(out)}`);
     if (!closed) {
       // The run is over: the view drops onnxruntime and shows the report just written, without scripts.
       panel.title = `Report: ${folderName}`;
-      panel.webview.options = { enableScripts: false, localResourceRoots: [out] };
-      panel.webview.html = reportPage(panel.webview, out, summary);
+      host.showReport(out, summary);
     }
     return { folder: out, summary };
   } catch (e) {
@@ -220,6 +197,6 @@ export async function explainFolder(
     throw e;
   } finally {
     sub?.dispose();
-    messenger.dispose();
+    host.dispose();
   }
 }

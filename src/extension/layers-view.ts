@@ -1,12 +1,11 @@
 /** The "Look Closer: Layers" side view: the active panel's layers and channel activations; replays its state when shown again. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { Messenger } from '../protocol/messenger';
 import type { HostToLayers, LayerActivations, LayersToHost, ShowLayersNote } from '../protocol/protocol';
 import { showError } from './error-handling';
 import type { ExplanationPanel } from './explanation-panel';
-import { webviewEndpoint } from './webview-endpoint';
-import { webviewHtml, webviewOptions } from './webview-html';
+import { PAGES } from './webview-html';
+import { WebviewHost } from './webview-host';
 
 /** The view's id in package.json. */
 export const LAYERS_VIEW_ID = 'lookCloser.layers';
@@ -14,7 +13,7 @@ export const LAYERS_VIEW_ID = 'lookCloser.layers';
 /** Provides the Layers webview view and keeps what it shows. */
 export class LayersViewProvider implements vscode.WebviewViewProvider {
   private view?: vscode.WebviewView;
-  private messenger?: Messenger<HostToLayers, LayersToHost>;
+  private host?: WebviewHost<HostToLayers, LayersToHost>;
   private panel?: ExplanationPanel;
   private selected?: LayerActivations;
   private channel?: number;
@@ -26,16 +25,16 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    view.webview.options = webviewOptions(this.extensionUri);
-    this.messenger?.dispose();
-    this.messenger = new Messenger<HostToLayers, LayersToHost>(webviewEndpoint(view.webview), {
+    this.host?.dispose();
+    // Without retainContextWhenHidden the page reloads when the view is shown again and posts `ready`; the state is replayed then.
+    const host = new WebviewHost<HostToLayers, LayersToHost>(view, {
+      what: 'Layers',
+      onReady: () => {
+        this.readyResolve?.();
+        this.replay();
+      },
       requests: { selectLayer: (r, signal) => this.selectLayer(r.layer, signal) },
       notes: {
-        ready: () => {
-          this.readyResolve?.();
-          this.replay();
-        },
-        error: (n) => showError(new LookCloserError('runtime', n.message), 'Layers'),
         useAsTarget: (n) => {
           const panel = this.panel;
           if (!panel) return;
@@ -50,12 +49,12 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
         projectChannel: (n) => void this.panel?.projectChannel(n.layer, n.channel).catch((e) => showError(e, 'Project to pixels')),
       },
     });
-    view.webview.html = webviewHtml(view.webview, this.extensionUri, { title: 'Layers', script: 'layers.js', style: 'layers.css', runsOnnx: false });
-    // Without retainContextWhenHidden the webview reloads when shown again and posts `ready`; the state is replayed then.
+    this.host = host;
+    host.showPage(PAGES.layers, 'Layers', this.extensionUri);
     view.onDidChangeVisibility(() => view.visible && this.replay());
     view.onDidDispose(() => {
-      this.messenger?.dispose();
-      this.messenger = undefined;
+      if (this.host !== host) return;
+      this.host = undefined;
       this.view = undefined;
       this.ready = new Promise((r) => (this.readyResolve = r));
     });
@@ -95,7 +94,7 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
   }
 
   private replay(): void {
-    if (this.view?.visible) this.messenger?.notify(this.state());
+    if (this.view?.visible) this.host?.notify(this.state());
   }
 
   private async selectLayer(layer: string, signal: AbortSignal): Promise<LayerActivations> {

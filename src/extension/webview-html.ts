@@ -1,71 +1,105 @@
-/** Builds every webview's HTML and Content-Security-Policy in one place. */
-import * as vscode from 'vscode';
+/**
+ * Builds every Look Closer webview page and its Content-Security-Policy in one place: the script pages (the
+ * panel, the Layers view, the folder view) and the static report page. Pure strings in, strings out: the
+ * webview host (webview-host.ts) turns VS Code URIs into the strings this module takes.
+ */
+import { randomBytes } from 'node:crypto';
+import { BatchSummary, renderReportHtml } from '../core/batch-report';
 
-/** Which webview is being built and what it loads. */
-export interface WebviewPage {
-  readonly title: string;
+/** A page that runs one of the webview bundles. */
+export interface ScriptPage {
   /** Bundle under dist/webview/, e.g. 'panel.js'. */
   readonly script: string;
   /** Stylesheet under media/, e.g. 'panel.css'. */
   readonly style: string;
-  /** True only for the webview that runs onnxruntime-web (it compiles WebAssembly and fetches the .wasm). */
+  /** True only for a page that runs onnxruntime-web (it compiles WebAssembly and starts a worker). */
   readonly runsOnnx: boolean;
 }
 
-/** Folders a webview may load from: the bundles (and the onnxruntime wasm pair beside them) and media. */
-export function localResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
-  return [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')];
+/** Every script page by name: the one list the hosts and the CSP tests share. */
+export const PAGES = {
+  panel: { script: 'panel.js', style: 'panel.css', runsOnnx: true },
+  layers: { script: 'layers.js', style: 'layers.css', runsOnnx: false },
+  folder: { script: 'batch.js', style: 'batch.css', runsOnnx: true },
+} as const satisfies Record<string, ScriptPage>;
+
+/** What a page's CSP allows: a static page (no scripts), a script page, or a script page that runs onnxruntime-web. */
+export type PageKind = 'static' | 'script' | 'onnx';
+
+/** The kind of a script page. */
+export function kindOf(page: ScriptPage): PageKind {
+  return page.runsOnnx ? 'onnx' : 'script';
 }
 
-/** Options shared by every Look Closer webview. */
-export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
-  return { enableScripts: true, localResourceRoots: localResourceRoots(extensionUri) };
-}
-
-/** A fresh random nonce for a CSP. */
+/** A fresh nonce for one page: 24 bytes from Node's cryptographic generator, base64 (32 characters). */
 export function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
-  return s;
+  return randomBytes(24).toString('base64');
 }
 
-/** The HTML of a Look Closer webview, with a strict CSP and a fresh nonce. */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, page: WebviewPage): string {
-  const n = nonce();
-  const src = webview.cspSource;
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', page.script));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', page.style));
-  const bundles = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview')).toString() + '/';
-  const csp = [
+/**
+ * The Content-Security-Policy of a page. `cspSource` is the webview's source for local resources (which the
+ * webview's localResourceRoots narrow to the extension's bundles and media, or to one report folder).
+ */
+export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNonce: string): string {
+  const scripted = kind !== 'static';
+  const onnx = kind === 'onnx';
+  return [
     // Nothing is allowed unless a directive below says so.
     "default-src 'none'",
-    // Our stylesheet from the extension; no inline styles.
-    `style-src ${src}`,
-    // Canvases export PNGs as blobs; icons come from the extension.
-    `img-src ${src} blob: data:`,
-    // Our bundle by nonce. The onnxruntime webview also compiles WebAssembly ('wasm-unsafe-eval', not
-    // 'unsafe-eval'), and its worker imports onnxruntime's .mjs glue from a blob URL the panel made.
-    page.runsOnnx ? `script-src 'nonce-${n}' 'wasm-unsafe-eval' blob:` : `script-src 'nonce-${n}'`,
-    // Webviews only start workers from blob URLs: the onnxruntime worker is one.
-    page.runsOnnx ? 'worker-src blob:' : "worker-src 'none'",
-    // The panel fetches the worker bundle and onnxruntime's .mjs and .wasm from the extension; nothing remote.
-    page.runsOnnx ? `connect-src ${src}` : "connect-src 'none'",
+    // Script pages: our stylesheet from the extension, no inline styles. The report: its one <style>, by nonce.
+    scripted ? `style-src ${cspSource}` : `style-src 'nonce-${pageNonce}'`,
+    // Script pages: icons from the extension, canvases exported as blobs and data URLs. The report: its
+    // overlays and inputs, from the report folder (its only local resource root).
+    scripted ? `img-src ${cspSource} blob: data:` : `img-src ${cspSource}`,
+    // Our bundle by nonce; the report runs no script. The onnxruntime page also compiles WebAssembly
+    // ('wasm-unsafe-eval', never 'unsafe-eval'), and its worker imports onnxruntime's .mjs glue from a blob URL
+    // the page made.
+    !scripted ? "script-src 'none'" : onnx ? `script-src 'nonce-${pageNonce}' 'wasm-unsafe-eval' blob:` : `script-src 'nonce-${pageNonce}'`,
+    // Webviews start workers only from blob URLs: the onnxruntime worker is one. No other page starts a worker.
+    onnx ? 'worker-src blob:' : "worker-src 'none'",
+    // The onnxruntime page fetches the worker bundle and onnxruntime's .mjs and .wasm from the extension; nothing
+    // remote, and no other page fetches anything.
+    onnx ? `connect-src ${cspSource}` : "connect-src 'none'",
   ].join('; ');
+}
+
+/** Where a script page's files are, as the webview addresses them (webview URIs as strings). */
+export interface PageResources {
+  /** The webview's CSP source (`webview.cspSource`). */
+  readonly cspSource: string;
+  /** The page's bundle. */
+  readonly script: string;
+  /** The page's stylesheet. */
+  readonly style: string;
+  /** The bundles folder, ending in '/': the onnxruntime page loads its worker and wasm pair from it. */
+  readonly bundles: string;
+}
+
+/** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
+export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources, pageNonce = nonce()): string {
+  const csp = contentSecurityPolicy(kindOf(page), r.cspSource, pageNonce);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
-<title>${escapeHtml(page.title)}</title>
+<link rel="stylesheet" href="${escapeHtml(r.style)}">
+<title>${escapeHtml(title)}</title>
 </head>
-<body data-bundles="${escapeHtml(bundles)}">
+<body data-bundles="${escapeHtml(r.bundles)}">
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
-<script type="module" nonce="${n}" src="${script}"></script>
+<script type="module" nonce="${escapeHtml(pageNonce)}" src="${escapeHtml(r.script)}"></script>
 </body>
 </html>`;
+}
+
+/**
+ * The static report page of a folder run as a webview shows it: no scripts, its images through `resolve`
+ * (a report-relative path to a webview URI), its one stylesheet by nonce.
+ */
+export function reportPageHtml(summary: BatchSummary, cspSource: string, resolve: (rel: string) => string, pageNonce = nonce()): string {
+  return renderReportHtml(summary, { csp: contentSecurityPolicy('static', cspSource, pageNonce), styleNonce: pageNonce, resolve });
 }
 
 function escapeHtml(s: string): string {

@@ -113,8 +113,10 @@ function ownHandler(table: object, body: unknown): ((body: never, signal: AbortS
   return typeof h === 'function' ? (h.bind(table) as (body: never, signal: AbortSignal) => unknown) : undefined;
 }
 
+const KINDS: ReadonlySet<unknown> = new Set<Envelope['lc']>(['request', 'response', 'cancel', 'notify']);
+
 function isEnvelope(m: unknown): m is Envelope {
-  return typeof m === 'object' && m !== null && typeof (m as { lc?: unknown }).lc === 'string';
+  return typeof m === 'object' && m !== null && KINDS.has((m as { lc?: unknown }).lc);
 }
 
 /** One end of a typed channel: `Me` is what this end sends, `Peer` what the other end sends. */
@@ -123,6 +125,7 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
   private readonly running = new Map<number, AbortController>();
   private readonly subscription: { dispose(): void };
+  private disposed = false;
 
   constructor(private readonly endpoint: Endpoint, private readonly handlers: Handlers<Peer>) {
     this.subscription = endpoint.listen((m) => this.receive(m));
@@ -132,6 +135,7 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
   request<R extends Me['requests']>(body: R, signal?: AbortSignal): Promise<ResponseOf<Me, R['type']>> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.disposed) return reject(new CancelledError('The view was closed.'));
       if (signal?.aborted) return reject(new CancelledError());
       const onAbort = () => {
         if (!this.pending.delete(id)) return;
@@ -152,8 +156,9 @@ export class Messenger<Me extends Direction, Peer extends Direction> {
     this.endpoint.post({ lc: 'notify', body });
   }
 
-  /** Rejects every request still waiting (the peer went away) and stops listening. */
+  /** Rejects every request still waiting (the peer went away), aborts the handlers running, and stops listening; later requests reject at once. */
   dispose(): void {
+    this.disposed = true;
     this.subscription.dispose();
     for (const p of this.pending.values()) p.reject(new CancelledError('The view was closed.'));
     this.pending.clear();
