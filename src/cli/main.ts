@@ -201,7 +201,8 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   const classes = classesArg(values, model);
   // With several methods, each gets only the method flags it (or the map method it names) declares.
   const flags = values as Record<string, unknown>;
-  for (const name of METHOD_OPTION_NAMES) {
+  // --batch-size is also batch mode's own flag (images stacked per forward pass), so it never does nothing here.
+  for (const name of METHOD_OPTION_NAMES.filter((n) => n !== 'batch-size')) {
     if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
       const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
       throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${methods.map((m) => m.id).join(',')}.`);

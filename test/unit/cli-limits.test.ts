@@ -100,6 +100,16 @@ describe('the CLI under hostile input', function () {
     refuses(cli(['explain', SQUEEZENET, p, '--method', 'gradcam', '--out', tmp]), 1, /'.*nan\.npy' holds a non-finite value \(NaN\) at index 5/);
   });
 
+  it("batch mode takes README's --batch-size with --method cam (occlusion's option of the same name does not claim it)", () => {
+    const dir = path.join(tmp, 'two');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(TWO_CLASS, path.join(dir, 'a.png'));
+    fs.copyFileSync(TWO_CLASS, path.join(dir, 'b.png'));
+    const r = cli(['explain', SQUEEZENET, dir, '--method', 'cam', '--batch-size', '2', '--out', path.join(tmp, 'two-report'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).batchSize, 2);
+  });
+
   it('batch mode survives any one file and skips a method that does not apply, running the others', () => {
     const dir = path.join(tmp, 'folder');
     fs.mkdirSync(dir);
