@@ -37,9 +37,8 @@ export interface GainControl {
   readonly logitAfter: number;
 }
 
-/** The outcome for one class. */
-export interface GainResult {
-  readonly classIndex: number;
+/** The scores GAIN's check reports for one class (what --json, summaries and the panel show). */
+export interface GainScores {
   readonly score: ScoreTarget;
   /** The class score on the input and on the erased input, and before − after. */
   readonly before: number;
@@ -54,6 +53,11 @@ export interface GainResult {
   readonly erased: number;
   /** The same erasure on the least-attended pixels (absent when `control` is false). */
   readonly control?: GainControl;
+}
+
+/** The outcome for one class: its scores, and the erased input for display. */
+export interface GainResult extends GainScores {
+  readonly classIndex: number;
   /** The erased input tensor, for display. */
   readonly erasedInput: Float32Tensor;
 }
@@ -118,22 +122,8 @@ export async function gainCheck(explainer: Explainer, input: Float32Tensor, map:
   return { classIndex, score, before: b, after: a, drop: b - a, probBefore: pb, probAfter: pa, logitBefore: lb, logitAfter: la, erased, control, erasedInput };
 }
 
-/**
- * GAIN's result as every output reports it (--json, summary.json, the panel): the scores (`score` says which),
- * probabilities and logits before and after, the share erased and, when measured, the control. `controlAfter`
- * repeats `control.after` for readers of the batch summary's version 1.
- */
-export interface GainJson {
-  readonly score: ScoreTarget;
-  readonly before: number;
-  readonly after: number;
-  readonly drop: number;
-  readonly probBefore: number;
-  readonly probAfter: number;
-  readonly logitBefore: number;
-  readonly logitAfter: number;
-  readonly erased: number;
-  readonly control?: GainControl;
+/** GAIN's result as every output reports it; `controlAfter` repeats `control.after` for readers of the batch summary's version 1. */
+export interface GainJson extends GainScores {
   readonly controlAfter?: number;
 }
 
