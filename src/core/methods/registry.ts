@@ -3,6 +3,8 @@ import { LookCloserError } from '../errors';
 import { attentionCropMethod } from './attention-crop';
 import { cam } from './cam';
 import { deconvnet } from './deconvnet';
+import { eigenCam } from './eigen-cam';
+import { eigenGradCam } from './eigen-grad-cam';
 import { gradCam } from './grad-cam';
 import { gradCamElementwise } from './grad-cam-elementwise';
 import { gradCamPlusPlus } from './grad-cam-plus-plus';
@@ -18,7 +20,7 @@ import { xGradCam } from './xgrad-cam';
 /** The registered methods, in the order they are offered. */
 export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
-  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam,
+  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */
