@@ -12,7 +12,7 @@ import { type Explainer, type ForwardResult, topK } from '../explainer';
 import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
-import type { CancelSignal, MethodOption, OptionValues, ProgressCallback } from './options';
+import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
 
 /**
  * What a CAM method's maths reads: the forward pass only, also the explained scores' gradients at the layer,
@@ -46,6 +46,16 @@ export interface CamReruns extends CamTensors {
   readonly options?: OptionValues;
   readonly signal?: CancelSignal;
   readonly onProgress?: ProgressCallback;
+}
+
+/** The batch-size setting of 'reruns' methods (each sets its own default). */
+export const BATCH_SIZE_OPTION: MethodOption = {
+  name: 'batch-size', kind: 'int', min: 1, max: 1024, description: 'Edited inputs per run when the model takes a batch.',
+};
+
+/** The batch size a rerunning method uses: its `batch-size` option, else `fallback`. */
+export function rerunBatchSize(ctx: { readonly options?: OptionValues }, method: string, fallback: number): number {
+  return numberOption([BATCH_SIZE_OPTION], ctx.options, 'batch-size', method) ?? fallback;
 }
 
 /** What the maths of a method that needs `N` receives, with what its `prepare` step returned. */

@@ -15,12 +15,13 @@ import { layerCam } from './layer-cam';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
 import { saliency } from './saliency';
+import { scoreCam } from './score-cam';
 import { xGradCam } from './xgrad-cam';
 
 /** The registered methods, in the order they are offered. */
 export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
-  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam,
+  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */
