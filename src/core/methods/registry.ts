@@ -1,5 +1,6 @@
 /** Every explanation method, keyed by id: the CLI's choices, the panel's picker and the tests read this table. */
 import { LookCloserError } from '../errors';
+import { ablationCam } from './ablation-cam';
 import { attentionCropMethod } from './attention-crop';
 import { cam } from './cam';
 import { deconvnet } from './deconvnet';
@@ -14,6 +15,7 @@ import { hiResCam } from './hires-cam';
 import { layerCam } from './layer-cam';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
+import { reciproCam } from './recipro-cam';
 import { saliency } from './saliency';
 import { scoreCam } from './score-cam';
 import { xGradCam } from './xgrad-cam';
@@ -21,7 +23,7 @@ import { xGradCam } from './xgrad-cam';
 /** The registered methods, in the order they are offered. */
 export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
-  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam,
+  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */
