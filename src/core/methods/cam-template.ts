@@ -1,19 +1,24 @@
 /**
  * The template shared by the CAM family (pytorch-grad-cam's base_cam): it resolves and checks the layer, fetches
- * what the method declares it needs (the layer's activations, and the explained scores' gradients there), and turns
- * the method's maths into maps. A method supplies only the maths, as pure functions of tensors: channel weights α_ck
- * (get_cam_weights), giving Σ_k α_ck·A_k, or the whole map per class (get_cam_image). The template applies ReLU
- * at the layer's resolution (the raw map) and forms the display map, upsampled bilinearly with half-pixel centres
- * to the input size, then min-max normalised.
+ * what the method declares it needs (the layer's activations, the explained scores' gradients there, or the model
+ * itself for methods that rerun it), and turns the method's maths into maps. A method supplies only the maths, as
+ * functions of tensors (async for those that rerun the model): channel weights α_ck (get_cam_weights), giving
+ * Σ_k α_ck·A_k, or the whole map per class (get_cam_image). The template applies ReLU at the layer's resolution
+ * (the raw map) and forms the display map, upsampled bilinearly with half-pixel centres to the input size, then
+ * min-max normalised.
  */
 import { LookCloserError } from '../errors';
 import { type Explainer, type ForwardResult, topK } from '../explainer';
 import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
+import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
 
-/** What a CAM method's maths reads: the forward pass only, or also the explained scores' gradients at the layer. */
-export type CamNeeds = 'activations' | 'gradients';
+/**
+ * What a CAM method's maths reads: the forward pass only, also the explained scores' gradients at the layer,
+ * or also the model, to rerun it on altered inputs or activations (Score-CAM, Ablation-CAM).
+ */
+export type CamNeeds = 'activations' | 'gradients' | 'reruns';
 
 /** The layer's activations and the explained classes, as every CAM method's maths receives them. */
 export interface CamTensors {
@@ -29,13 +34,42 @@ export interface CamGradients extends CamTensors {
   readonly gradients: Float32Tensor;
 }
 
-/** What the maths of a method that needs `N` receives, with what its `prepare` step returned. */
-export type CamContext<N extends CamNeeds, X extends object> = (N extends 'gradients' ? CamGradients : CamTensors) & X;
+/** CamTensors plus what a method needs to rerun the model: the explainer, the input, the layer and the explained score. */
+export interface CamReruns extends CamTensors {
+  readonly explainer: Explainer;
+  /** The model input the activations come from, [1, …]. */
+  readonly input: Float32Tensor;
+  readonly layer: string;
+  readonly target: ScoreTarget;
+  /** The explained classes' scores (logit or softmax, as `target`) on the unaltered input, in `classes` order. */
+  readonly scores: Float32Array;
+  readonly options?: OptionValues;
+  readonly signal?: CancelSignal;
+  readonly onProgress?: ProgressCallback;
+}
 
-/** A CAM method's maths on one context: channel weights α per class (the map is Σ_k α_k·A_k), or the map per class before ReLU ([h·w], owned by the template). */
-export type CamMaths<C> =
-  | { weights(ctx: C): Float32Array[]; map?: undefined }
-  | { map(ctx: C): Float32Array[]; weights?: undefined };
+/** The batch-size setting of 'reruns' methods (each sets its own default). */
+export const BATCH_SIZE_OPTION: MethodOption = {
+  name: 'batch-size', kind: 'int', min: 1, max: 1024, description: 'Edited inputs per run when the model takes a batch.',
+};
+
+/** The batch size a rerunning method uses: its `batch-size` option, else `fallback`. */
+export function rerunBatchSize(ctx: { readonly options?: OptionValues }, method: string, fallback: number): number {
+  return numberOption([BATCH_SIZE_OPTION], ctx.options, 'batch-size', method) ?? fallback;
+}
+
+/** What the maths of a method that needs `N` receives, with what its `prepare` step returned. */
+export type CamContext<N extends CamNeeds, X extends object> =
+  (N extends 'gradients' ? CamGradients : N extends 'reruns' ? CamReruns : CamTensors) & X;
+
+/**
+ * A CAM method's maths on one context: channel weights α per class (the map is Σ_k α_k·A_k), or the map per class
+ * before ReLU ([h·w], owned by the template). `R` is what they return: the arrays, or a promise of them for
+ * methods that rerun the model.
+ */
+export type CamMaths<C, R = Float32Array[]> =
+  | { weights(ctx: C): R; map?: undefined }
+  | { map(ctx: C): R; weights?: undefined };
 
 /** Where a CAM method is asked to look: the layer, its [1,C,h,w] shape and the explained score. */
 export interface CamLayer {
@@ -49,11 +83,13 @@ export type CamSpec<N extends CamNeeds, X extends object> = {
   readonly id: string;
   readonly title: string;
   readonly citation: string;
-  /** 'activations' methods need only a forward pass, so a precomputed `request.forward` holding the layer is reused. */
+  /** 'activations' and 'reruns' methods read the layer from a forward pass, so a precomputed `request.forward` holding the layer is reused. */
   readonly needs: N;
+  /** Settings the maths reads from `ctx.options` ('reruns' methods). */
+  readonly options?: readonly MethodOption[];
   /** Reads what the maths needs from the model besides tensors (CAM: the linear head) and refuses requests the method cannot serve; runs before any pass. */
   prepare?(explainer: Explainer, at: CamLayer): X;
-} & CamMaths<CamContext<N, X>>;
+} & CamMaths<CamContext<N, X>, Float32Array[] | Promise<Float32Array[]>>;
 
 /** Σ_k α_k·A_k for A of shape [1,C,h,w] (channels with α_k = 0 are skipped: CAM's identity head is one-hot). */
 export function weightedSum(a: Float32Tensor, alpha: Float32Array): Float32Array {
@@ -138,8 +174,15 @@ export function displayMap(raw: Float32Array, h: number, w: number, outH: number
 export function camExplanations<C extends CamTensors>(
   id: string, maths: CamMaths<C>, ctx: C, layer: string, size: { readonly height: number; readonly width: number },
 ): Explanation[] {
-  const [, , h, w] = ctx.activations.dims;
   const maps = maths.map ? maths.map(ctx) : maths.weights(ctx).map((alpha) => weightedSum(ctx.activations, alpha));
+  return mapsToExplanations(id, maps, ctx, layer, size);
+}
+
+/** Per class, ReLU of the map M_c [h·w] (in place) as the raw map and its display map. */
+function mapsToExplanations(
+  id: string, maps: Float32Array[], ctx: CamTensors, layer: string, size: { readonly height: number; readonly width: number },
+): Explanation[] {
+  const [, , h, w] = ctx.activations.dims;
   if (maps.length !== ctx.classes.length) throw new LookCloserError('runtime', `Internal: ${id} gave ${maps.length} maps for ${ctx.classes.length} classes.`);
   const { height, width } = size;
   return ctx.classes.map((c, i): Explanation => {
@@ -155,7 +198,7 @@ export function camExplanations<C extends CamTensors>(
 /** Runs the passes a method needs at `layer`: a forward pass (reusing `request.forward` when it holds the layer), or the gradients of the explained scores. */
 async function fetchTensors(
   explainer: Explainer, request: ExplainRequest, layer: string, needs: CamNeeds, title: string,
-): Promise<{ tensors: CamTensors | CamGradients; forward: ForwardResult }> {
+): Promise<{ tensors: CamTensors | CamGradients | CamReruns; forward: ForwardResult }> {
   if (needs === 'gradients') {
     const r = await explainer.gradients(request.input, {
       targets: [layer], score: request.target, mode: 'plain', method: title,
@@ -164,7 +207,16 @@ async function fetchTensors(
     return { tensors: { activations: r.forward.tensors[layer], gradients: r.grads[layer], classes: r.classes }, forward: r.forward };
   }
   const forward = request.forward?.tensors[layer] ? request.forward : await explainer.forward(request.input, [layer]);
-  return { tensors: { activations: forward.tensors[layer], classes: request.classes ?? topK(forward.probs, request.top ?? 1) }, forward };
+  const tensors: CamTensors = { activations: forward.tensors[layer], classes: request.classes ?? topK(forward.probs, request.top ?? 1) };
+  if (needs === 'activations') return { tensors, forward };
+  const n = forward.logits.length;
+  for (const c of tensors.classes) if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
+  const all = request.target === 'softmax' ? forward.probs : forward.logits;
+  const reruns: CamReruns = {
+    ...tensors, explainer, input: request.input, layer, target: request.target, scores: Float32Array.from(tensors.classes, (c) => all[c]),
+    options: request.options, signal: request.signal, onProgress: request.onProgress,
+  };
+  return { tensors: reruns, forward };
 }
 
 /** Builds a CAM-family method from what it needs and its maths. */
@@ -174,15 +226,17 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
     title: spec.title,
     citation: spec.citation,
     family: 'cam',
-    reusesForward: spec.needs === 'activations',
+    ...(spec.options ? { options: spec.options } : {}),
+    reusesForward: spec.needs !== 'gradients',
     async run(explainer, request) {
       const layer = request.layer ?? (await explainer.defaultLayer());
       const shape = await explainer.featureMapShape(layer, spec.title);
       const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, target: request.target }) : ({} as X);
       const { tensors, forward } = await fetchTensors(explainer, request, layer, spec.needs, spec.title);
-      // fetchTensors returns gradients exactly when spec.needs is 'gradients', which is what CamContext<N, X> says.
+      // fetchTensors returns gradients exactly when spec.needs is 'gradients', and the model access exactly when it is 'reruns', which is what CamContext<N, X> says.
       const ctx = { ...tensors, ...extra } as CamContext<N, X>;
-      return { explanations: camExplanations(spec.id, spec, ctx, layer, explainer.inputSize), forward };
+      const maps = spec.map ? await spec.map(ctx) : (await spec.weights(ctx)).map((alpha) => weightedSum(ctx.activations, alpha));
+      return { explanations: mapsToExplanations(spec.id, maps, ctx, layer, explainer.inputSize), forward };
     },
   };
 }

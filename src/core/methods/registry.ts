@@ -1,17 +1,30 @@
 /** Every explanation method, keyed by id: the CLI's choices, the panel's picker and the tests read this table. */
 import { LookCloserError } from '../errors';
+import { ablationCam } from './ablation-cam';
 import { attentionCropMethod } from './attention-crop';
 import { cam } from './cam';
 import { deconvnet } from './deconvnet';
+import { eigenCam } from './eigen-cam';
+import { eigenGradCam } from './eigen-grad-cam';
 import { gradCam } from './grad-cam';
+import { gradCamElementwise } from './grad-cam-elementwise';
+import { gradCamPlusPlus } from './grad-cam-plus-plus';
 import { guidedBackprop } from './guided-backprop';
 import { guidedGradCam } from './guided-grad-cam';
+import { hiResCam } from './hires-cam';
+import { layerCam } from './layer-cam';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
+import { reciproCam } from './recipro-cam';
 import { saliency } from './saliency';
+import { scoreCam } from './score-cam';
+import { xGradCam } from './xgrad-cam';
 
 /** The registered methods, in the order they are offered. */
-export const METHODS: readonly Method[] = [cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id))];
+export const METHODS: readonly Method[] = [
+  cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
+  gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
+];
 
 /** Looks a method up by id, or throws listing the valid ids. */
 export function methodById(id: string): Method {
