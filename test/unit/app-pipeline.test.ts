@@ -20,21 +20,24 @@ import { LoadedInput, LoadedModel, loadInput, loadModel } from '../../src/node/w
 import { MNIST_BURN, ROOT, SQUEEZENET, TWO_CLASS } from '../support/paths';
 
 describe('the explain use case runs every registered method', function () {
+  // A ResNet-style export (random weights, 24×24, GAP → Linear, so every method applies) keeps the rerunning
+  // methods (Score-CAM: one pass per channel) quick; the photo test below runs on the bundled SqueezeNet.
+  const REF = path.join(ROOT, 'test', 'fixtures', 'ref');
+  const [top1, third] = (JSON.parse(fs.readFileSync(path.join(REF, 'resnet', 'classes.json'), 'utf8')) as { classes: number[] }).classes;
   let model: LoadedModel;
   let input: LoadedInput;
   before(async () => {
-    model = await loadModel(webRuntime(), SQUEEZENET);
-    input = await loadInput(model, TWO_CLASS);
+    model = await loadModel(webRuntime(), path.join(REF, 'resnet_op17.onnx'));
+    input = await loadInput(model, path.join(REF, 'resnet', 'input.npy'));
   });
   after(() => model.dispose());
 
   for (const m of METHODS) {
     it(`${m.id}: predictions, one finite map per class, the right display, GAIN's check`, async () => {
-      const o = await explainImage(model, input, { method: m.id, classes: [243], top: 1, gain: { control: false } });
+      const o = await explainImage(model, input, { method: m.id, classes: [third], top: 1, gain: { control: false, classes: [third] } });
       assert.equal(o.method.id, m.id);
-      assert.equal(o.predictions[0].index, 243, 'top-1 of the dog-and-cat photo');
-      assert.equal(o.predictions[0].label, 'Bullmastiff');
-      assert.deepEqual(o.outputs.map((x) => x.explanation.classIndex), [243]);
+      assert.equal(o.predictions[0].index, top1, 'top-1 as PyTorch predicted it');
+      assert.deepEqual(o.outputs.map((x) => x.explanation.classIndex), [third, top1]);
       const out = o.outputs[0];
       const e = out.explanation;
       assert.equal(e.method, m.id);
@@ -43,14 +46,27 @@ describe('the explain use case runs every registered method', function () {
       if (e.display.kind === 'heatmap') {
         assert.equal(e.display.map.length, e.display.width * e.display.height);
         assert.ok(e.display.map.every((v) => v >= 0 && v <= 1));
-      } else assert.deepEqual(e.display.grad.dims, [3, 224, 224]);
+      } else assert.deepEqual(e.display.grad.dims, [3, 24, 24]);
       if (m.family === 'cam') assert.ok(o.layer, 'CAM-family methods report their layer');
+      assert.equal(o.outputs[1].metrics.gain, undefined, 'GAIN measured only where asked');
       const g = out.metrics.gain!;
       assert.equal(g.score, 'softmax');
       assert.ok(g.probBefore > 0 && g.probBefore <= 1 && g.probAfter >= 0 && g.probAfter <= 1);
       assert.ok(Math.abs(g.drop - (g.before - g.after)) < 1e-9);
     });
   }
+
+  it('the bundled SqueezeNet on a photo: labels, top-1 and a map for the asked class', async () => {
+    const squeeze = await loadModel(webRuntime(), SQUEEZENET);
+    try {
+      const o = await explainImage(squeeze, await loadInput(squeeze, TWO_CLASS), { method: 'gradcam', classes: [281] });
+      assert.equal(o.predictions[0].label, 'Bullmastiff');
+      assert.equal(o.outputs[0].label, 'tabby cat');
+      assert.deepEqual(o.outputs[0].explanation.raw.dims, [13, 13]);
+    } finally {
+      await squeeze.dispose();
+    }
+  });
 
   it('no method asked for: the first registry method that applies runs, and says why the others did not', async () => {
     const mnist = await loadModel(webRuntime(), MNIST_BURN);
