@@ -77,10 +77,33 @@ function littleEndianView(raw: Uint8Array): DataView {
   return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
+/** How one ONNX element type is read: its byte size, its array, a raw little-endian element, and the typed field that holds it otherwise. */
+interface ElementReader {
+  readonly bytes: number;
+  make(n: number): Tensor['data'];
+  raw(v: DataView, i: number): number | bigint;
+  field(t: onnx.ITensorProto): ArrayLike<number | Long | string> | null | undefined;
+  value(x: number | Long | string): number | bigint;
+}
+
+type Long = { low: number; high: number; unsigned: boolean };
+
+const asNumber = (x: number | Long | string) => Number(x);
+const READERS: Readonly<Record<DType, ElementReader>> = {
+  float32: { bytes: 4, make: (n) => new Float32Array(n), raw: (v, i) => v.getFloat32(i * 4, true), field: (t) => t.floatData, value: asNumber },
+  float64: { bytes: 8, make: (n) => new Float64Array(n), raw: (v, i) => v.getFloat64(i * 8, true), field: (t) => t.doubleData, value: asNumber },
+  // float16 keeps its IEEE half bits (in int32Data when not raw).
+  float16: { bytes: 2, make: (n) => new Uint16Array(n), raw: (v, i) => v.getUint16(i * 2, true), field: (t) => t.int32Data, value: asNumber },
+  int64: { bytes: 8, make: (n) => new BigInt64Array(n), raw: (v, i) => v.getBigInt64(i * 8, true), field: (t) => t.int64Data, value: (x) => toBigInt(x) },
+  int32: { bytes: 4, make: (n) => new Int32Array(n), raw: (v, i) => v.getInt32(i * 4, true), field: (t) => t.int32Data, value: asNumber },
+  int8: { bytes: 1, make: (n) => new Int8Array(n), raw: (v, i) => v.getInt8(i), field: (t) => t.int32Data, value: asNumber },
+  uint8: { bytes: 1, make: (n) => new Uint8Array(n), raw: (v, i) => v.getUint8(i), field: (t) => t.int32Data, value: asNumber },
+  bool: { bytes: 1, make: (n) => new Uint8Array(n), raw: (v, i) => v.getUint8(i), field: (t) => t.int32Data, value: asNumber },
+};
+
 /** Reads a TensorProto (initializer or Constant value) into a core tensor. */
 export function tensorFromProto(t: onnx.ITensorProto, context = ''): Tensor {
   const dims = (t.dims ?? []).map(toNum);
-  const n = sizeOf(dims);
   const code = t.dataType ?? 0;
   const type = dtypeOfOnnx(code);
   const where = context || `tensor '${t.name ?? ''}'`;
@@ -88,72 +111,22 @@ export function tensorFromProto(t: onnx.ITensorProto, context = ''): Tensor {
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     throw new LookCloserError('unsupported-model', `${where} uses external data; embed the weights in the model file.`);
   }
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new LookCloserError('bad-model', `${where} has dims [${dims.join(', ')}]; the model is corrupt.`);
+  const n = sizeOf(dims);
+  const r = READERS[type];
   const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
-  const bad = (got: number) => new LookCloserError('bad-model', `${where} holds ${got} values but its dims [${dims.join(', ')}] need ${n}; the model is corrupt.`);
-  switch (type) {
-    case 'float32': {
-      const out = new Float32Array(n);
-      if (raw) {
-        if (raw.length !== n * 4) throw bad(raw.length / 4);
-        const v = littleEndianView(raw);
-        for (let i = 0; i < n; i++) out[i] = v.getFloat32(i * 4, true);
-      } else {
-        if ((t.floatData?.length ?? 0) !== n) throw bad(t.floatData?.length ?? 0);
-        out.set(t.floatData!);
-      }
-      return { type, dims, data: out };
-    }
-    case 'float64': {
-      const out = new Float64Array(n);
-      if (raw) {
-        if (raw.length !== n * 8) throw bad(raw.length / 8);
-        const v = littleEndianView(raw);
-        for (let i = 0; i < n; i++) out[i] = v.getFloat64(i * 8, true);
-      } else {
-        if ((t.doubleData?.length ?? 0) !== n) throw bad(t.doubleData?.length ?? 0);
-        out.set(t.doubleData!);
-      }
-      return { type, dims, data: out };
-    }
-    case 'float16': {
-      const out = new Uint16Array(n);
-      if (raw) {
-        if (raw.length !== n * 2) throw bad(raw.length / 2);
-        const v = littleEndianView(raw);
-        for (let i = 0; i < n; i++) out[i] = v.getUint16(i * 2, true);
-      } else {
-        if ((t.int32Data?.length ?? 0) !== n) throw bad(t.int32Data?.length ?? 0);
-        for (let i = 0; i < n; i++) out[i] = t.int32Data![i];
-      }
-      return { type, dims, data: out };
-    }
-    case 'int64': {
-      const out = new BigInt64Array(n);
-      if (raw) {
-        if (raw.length !== n * 8) throw bad(raw.length / 8);
-        const v = littleEndianView(raw);
-        for (let i = 0; i < n; i++) out[i] = v.getBigInt64(i * 8, true);
-      } else {
-        if ((t.int64Data?.length ?? 0) !== n) throw bad(t.int64Data?.length ?? 0);
-        for (let i = 0; i < n; i++) out[i] = toBigInt(t.int64Data![i]);
-      }
-      return { type, dims, data: out };
-    }
-    case 'int32': case 'int8': case 'uint8': case 'bool': {
-      const out = type === 'int32' ? new Int32Array(n) : type === 'int8' ? new Int8Array(n) : new Uint8Array(n);
-      if (raw) {
-        const bytesPer = type === 'int32' ? 4 : 1;
-        if (raw.length !== n * bytesPer) throw bad(raw.length / bytesPer);
-        const v = littleEndianView(raw);
-        for (let i = 0; i < n; i++) out[i] = type === 'int32' ? v.getInt32(i * 4, true) : type === 'int8' ? v.getInt8(i) : v.getUint8(i);
-      } else {
-        if ((t.int32Data?.length ?? 0) !== n) throw bad(t.int32Data?.length ?? 0);
-        for (let i = 0; i < n; i++) out[i] = t.int32Data![i];
-      }
-      return { type, dims, data: out };
-    }
+  const field = raw ? undefined : r.field(t);
+  const got = raw ? raw.length / r.bytes : field?.length ?? 0;
+  // Checked before allocating: a corrupt dims list must not ask for a huge array.
+  if (got !== n) throw new LookCloserError('bad-model', `${where} holds ${got} values but its dims [${dims.join(', ')}] need ${n}; the model is corrupt.`);
+  const out = r.make(n) as { [i: number]: number | bigint };
+  if (raw) {
+    const v = littleEndianView(raw);
+    for (let i = 0; i < n; i++) out[i] = r.raw(v, i);
+  } else {
+    for (let i = 0; i < n; i++) out[i] = r.value(field![i]);
   }
-  throw new LookCloserError('unsupported-model', `${where}: unsupported data type ${type}`);
+  return { type, dims, data: out as Tensor['data'] } as Tensor;
 }
 
 /** Builds a TensorProto holding a core tensor as raw little-endian data. */
