@@ -54,42 +54,40 @@ function picture(c: Classifier, base: RgbaImage, e: Explanation, settings: Batch
     : gradientToImage(e.display.grad.data, e.display.grad.dims[0], e.display.grad.dims[1], e.display.grad.dims[2], c.preprocessing.preprocessing.channels === 'bgr' ? 'bgr' : 'rgb');
 }
 
-/** Starts the folder view: its DOM, its messenger and the run it holds. */
-function startView(): void {
-  const ui = layout();
-  let run: Run | undefined;
+/** The folder view: its DOM and the run it holds; the host drives it through `start` and `explainOne`. */
+class FolderView {
+  private readonly ui = layout();
+  private run: Run | undefined;
 
-  async function start(r: BatchStartRequest, signal: AbortSignal): Promise<BatchStarted> {
-    void run?.model.classifier.dispose();
-    run = undefined;
+  /** Loads the model for a folder run and reports the backend, layer and preprocessing. */
+  async start(r: BatchStartRequest, signal: AbortSignal): Promise<BatchStarted> {
+    void this.run?.model.classifier.dispose();
+    this.run = undefined;
+    const ui = this.ui;
     ui.list.textContent = '';
     ui.title.textContent = `Explain Folder: ${r.folder}`;
     ui.subtitle.textContent = `Loading ${r.model.name}…`;
     const methods = r.settings.methods.map((id) => methodById(id));
     if (!methods.length) throw new LookCloserError('bad-argument', 'Choose at least one method to run on the folder.');
     const model = await loadWebModel(r.model, r.executionProvider, signal);
-    const c = model.classifier;
-    let layer: string | undefined;
-    if (methods.some((m) => m.family === 'cam')) {
-      layer = await c.defaultLayer();
-      if (!layer) throw new LookCloserError('method-not-applicable', `${r.model.name} has no 4-D feature map feeding its classifier, so ${methods.filter((m) => m.family === 'cam').map((m) => m.title).join(' and ')} cannot run; choose gradient methods (guided backprop, saliency) instead.`);
-    }
+    const layer = await camLayer(model.classifier, methods, r.model.name);
     throwIfAborted(signal);
-    run = { model, methods, settings: r.settings, layer, total: r.total, started: performance.now(), done: 0 };
+    this.run = { model, methods, settings: r.settings, layer, total: r.total, started: performance.now(), done: 0 };
     const backend = `onnxruntime-web ${backendLabel(model.runtime)}`;
     ui.bar.max = Math.max(1, r.total);
     ui.bar.value = 0;
     ui.subtitle.textContent = `${r.model.name} · ${r.settings.methods.join(', ')} · top ${r.settings.top}${layer ? ` · layer ${layer}` : ''} · ${backend}`;
     ui.status.textContent = `0 of ${r.total} images`;
     return {
-      backend, layer: layer ?? null, loadMs: model.loadMs, preprocessing: c.preprocessingInfo(),
+      backend, layer: layer ?? null, loadMs: model.loadMs, preprocessing: model.classifier.preprocessingInfo(),
       notices: [...(model.conversion ? [model.conversion] : []), ...model.runtime.fallbacks],
     };
   }
 
-  async function explainOne(r: BatchImageRequest, signal: AbortSignal): Promise<BatchImageResult> {
-    if (!run) throw new LookCloserError('runtime', 'The folder view has no model loaded (it was reloaded); run Explain Folder again.');
-    const { model, methods, settings, layer } = run;
+  /** Explains one image with every method of the run (the core's explain use case) and returns its files as bytes. */
+  async explainOne(r: BatchImageRequest, signal: AbortSignal): Promise<BatchImageResult> {
+    if (!this.run) throw new LookCloserError('runtime', 'The folder view has no model loaded (it was reloaded); run Explain Folder again.');
+    const { model, methods, settings, layer } = this.run;
     const c = model.classifier;
     const t0 = performance.now();
     const input = prepareImage(c, await decodeImage(r.image.bytes, r.image.name));
@@ -110,7 +108,9 @@ function startView(): void {
     return { view: await encodePng(input.base), predictions, outputs, ms: performance.now() - t0 };
   }
 
-  function recorded(index: number, name: string, top: PredictionRow | undefined, error: string | undefined): void {
+  /** Lists an image the host recorded (explained or failed) and updates the progress. */
+  recorded(index: number, name: string, top: PredictionRow | undefined, error: string | undefined): void {
+    const { ui, run } = this;
     const done = run ? ++run.done : 0;
     ui.bar.value = done;
     const total = run?.total ?? done;
@@ -120,10 +120,23 @@ function startView(): void {
     ui.list.append(h('li', { class: error ? 'row failed' : 'row', 'data-index': index, text }));
     if (ui.list.children.length > 200) ui.list.firstElementChild?.remove();
   }
+}
 
+/** The layer the CAM-family methods of a run explain, or an error when the model has none. */
+async function camLayer(c: Classifier, methods: readonly Method[], name: string): Promise<string | undefined> {
+  const cams = methods.filter((m) => m.family === 'cam');
+  if (!cams.length) return undefined;
+  const layer = await c.defaultLayer();
+  if (!layer) throw new LookCloserError('method-not-applicable', `${name} has no 4-D feature map feeding its classifier, so ${cams.map((m) => m.title).join(' and ')} cannot run; choose gradient methods (guided backprop, saliency) instead.`);
+  return layer;
+}
+
+/** Wires the view to the host: the messenger's handler tables, the error note, and `ready`. */
+function startView(): void {
+  const view = new FolderView();
   const messenger = new Messenger<BatchToHost, HostToBatch>(endpoint, {
-    requests: { batchStart: start, batchImage: explainOne },
-    notes: { recorded: (n) => recorded(n.index, n.name, n.top, n.error) },
+    requests: { batchStart: (r, s) => view.start(r, s), batchImage: (r, s) => view.explainOne(r, s) },
+    notes: { recorded: (n) => view.recorded(n.index, n.name, n.top, n.error) },
   });
   window.addEventListener('error', (e) => messenger.notify({ type: 'error', message: `Folder view: ${e.message}` }));
   messenger.notify({ type: 'ready' });
