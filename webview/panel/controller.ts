@@ -182,11 +182,14 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
   switch (m.type) {
     case 'imageLoaded':
       s = { ...s, image: m.image, acts: undefined, job: { ...job, timings: { ...job.timings, decode: m.decodeMs } } };
+      fx.push({ kind: 'persist', value: persistedOf(s) });
       break;
     case 'modelLoaded':
       newFallbacks([], m.model.fallbacks, fx);
       if (m.model.conversion) fx.push({ kind: 'notify', note: { type: 'notice', level: 'info', message: m.model.conversion } });
       s = { ...s, model: m.model, acts: undefined, job: { ...job, timings: { ...job.timings, loadModel: m.loadMs } } };
+      // What is loaded is kept at once: a reload brings the panel back even when explaining then fails.
+      fx.push({ kind: 'persist', value: persistedOf(s) });
       break;
     case 'presetUsed':
       s = { ...s, model: s.model && { ...s.model, preset: m.preset, preprocessing: m.preprocessing }, acts: undefined };
