@@ -1,10 +1,12 @@
 /** The explanation panel's controller, in Node: host requests, user events and job results in; state and effects out. */
 import { strict as assert } from 'node:assert';
-import type { ExplainSettings } from '../../src/core/app/explain-image';
+import type { ExplainOutcome, ExplainSettings, PreparedInput } from '../../src/core/app/explain-image';
+import { float32 } from '../../src/core/tensor';
 import { LookCloserError } from '../../src/core/errors';
 import { CancelledError } from '../../src/protocol/messenger';
 import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
 import { initialState, update } from '../../webview/panel/controller';
+import { outcomeView } from '../../webview/panel/outcome-view';
 import type { Effect, PanelMsg } from '../../webview/panel/messages';
 import { classMatches, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
 import type { ModelInfo, OutcomeView, PanelState, Work } from '../../webview/panel/state';
@@ -450,6 +452,33 @@ describe('panel controller', () => {
       assert.deepEqual(classMatches(s, 'CAT').map((m) => m.index), [1]);
       assert.deepEqual(classMatches(s, '5').map((m) => m.label), ['zebra']);
       assert.deepEqual(classMatches(s, '  '), []);
+    });
+  });
+
+  describe('what the state keeps of an outcome', () => {
+    it('the peak in original-image fractions through the preprocessing crop, the size drawn, and the raw range', () => {
+      const map = new Float32Array(4 * 4);
+      map[1 * 4 + 3] = 1;
+      const heat = { method: 'cam', classIndex: 3, layer: '/conv/Relu', raw: float32(new Float32Array(16), [4, 4]), display: { kind: 'heatmap', map, width: 4, height: 4 } } as const;
+      const grad = { method: 'cam', classIndex: 1, raw: float32(new Float32Array(12), [3, 2, 2]), display: { kind: 'gradient', grad: float32(new Float32Array(12), [3, 2, 2]) } } as const;
+      const probs = Float32Array.from([0.1, 0.2, 0.3, 0.4]);
+      const o = {
+        method: { id: 'cam', title: 'CAM', family: 'cam' }, layer: '/conv/Relu', target: 'logit', forward: { probs },
+        predictions: [{ index: 3, label: 'x', score: 0.4 }], note: 'why',
+        outputs: [{ explanation: heat, label: 'x', min: -2, max: 5, metrics: {} }, { explanation: grad, label: 'y', min: 0, max: 1, metrics: {} }],
+        timings: { forward: 1, explain: 2, metrics: 0 },
+      } as unknown as ExplainOutcome;
+      const input = {
+        base: { width: 100, height: 50, data: new Uint8Array(0) }, image: { width: 400, height: 200, data: new Uint8Array(0) },
+        crop: { x: 200, y: 0, width: 200, height: 200 },
+      } as unknown as PreparedInput;
+      const v = outcomeView(7, o, input);
+      assert.deepEqual([v.id, v.method.id, v.layer, v.note, v.predictions], [7, 'cam', '/conv/Relu', 'why', [{ index: 3, score: 0.4 }]]);
+      // Cell (row 1, column 3) of 4×4 over the crop [200, 400) × [0, 200) of a 400×200 image.
+      assert.deepEqual(v.outputs[0].peak, { x: (200 + 3.5 / 4 * 200) / 400, y: (1.5 / 4 * 200) / 200 });
+      assert.deepEqual(v.outputs[0].rendered, { width: 100, height: 50 });
+      assert.deepEqual(v.outputs[0].rawRange, [-2, 5]);
+      assert.deepEqual([v.outputs[1].display, v.outputs[1].peak, v.outputs[1].rendered], ['gradient', undefined, { width: 2, height: 2 }]);
     });
   });
 });
