@@ -3,6 +3,7 @@
  * Layers side view). Each direction is a closed union switched on `type`; requests name their response
  * type in the matching `…Responses` map. Pure TypeScript: no `vscode`, no DOM.
  */
+import type { ChannelStats, LayerActivations } from '../core/app/layer-activations';
 import type { OutputRow, PreprocessingInfo } from '../core/app/types';
 import type { Prediction } from '../core/explainer';
 import type { GainJson } from '../core/metrics/gain';
@@ -115,32 +116,8 @@ export interface ExplainSummary {
 /** GAIN's attention-mining check (Li et al. 2018) of the shown heat map, for its class (the core's one GAIN result type). */
 export type GainSummary = GainJson & { readonly classIndex: number };
 
-/** Statistics of one channel of a layer's activation for the current image. */
-export interface ChannelStats {
-  readonly index: number;
-  readonly min: number;
-  readonly max: number;
-  readonly mean: number;
-  /** Share of exact zeros, 0..1. */
-  readonly zeros: number;
-  /** Constant over the whole map (e.g. a ReLU that never fires). */
-  readonly dead: boolean;
-}
-
-/** A layer's activation for the current image, ready to draw as channel tiles. */
-export interface LayerActivations {
-  readonly layer: string;
-  readonly op: string;
-  readonly shape: readonly number[];
-  /** Tile size: spatial dims for a 4-D map, 1×1 for a vector. */
-  readonly height: number;
-  readonly width: number;
-  readonly channels: readonly ChannelStats[];
-  /** Channel-major values [C·H·W]. */
-  readonly data: Float32Array;
-  /** Whether the layer can be a CAM target (a 4-D map with spatial extent). */
-  readonly targetable: boolean;
-}
+/** A layer's activation for the current image and its per-channel statistics (the core's application-layer types). */
+export type { ChannelStats, LayerActivations };
 
 /** A small picture of the image the model saw, RGBA bytes. */
 export interface Thumbnail {

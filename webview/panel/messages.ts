@@ -1,0 +1,86 @@
+/** What the panel controller takes (host requests and notes, user events, job results) and what it asks the driver to do. */
+import type {
+  ExecutionProviderSetting, ExplainOptions, GainSummary, ImagePayload, LabelsFile, LayersState, ModelPayload, PanelToHostNote, Timings,
+} from '../../src/protocol/protocol';
+import type { ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, Work } from './state';
+
+/** The backend as it stands after some work. */
+export interface RuntimeNote {
+  readonly backend: ModelInfo['backend'];
+  readonly fallbacks: readonly string[];
+}
+
+/** Host requests: `ticket` names the driver's pending answer. */
+export type HostMsg =
+  | { readonly type: 'open'; readonly ticket: number; readonly model: ModelPayload; readonly image: ImagePayload; readonly ep: ExecutionProviderSetting; readonly options: ExplainOptions }
+  | { readonly type: 'explain'; readonly ticket: number; readonly options: ExplainOptions }
+  | { readonly type: 'activations'; readonly ticket: number; readonly layer: string }
+  | { readonly type: 'showChannel'; readonly ticket: number; readonly layer: string; readonly channel?: number }
+  | { readonly type: 'showGate'; readonly ticket: number; readonly tensor?: string }
+  | { readonly type: 'projectChannel'; readonly ticket: number; readonly layer: string; readonly channel: number }
+  | { readonly type: 'settings'; readonly ep: ExecutionProviderSetting };
+
+/** What the user does in the panel. */
+export type UserMsg =
+  | { readonly type: 'pickMethod'; readonly method: string }
+  | { readonly type: 'pickLayer'; readonly layer: string }
+  | { readonly type: 'pickClass'; readonly classIndex: number }
+  | { readonly type: 'pickColormap'; readonly colormap: string }
+  | { readonly type: 'pickOpacity'; readonly opacity: number }
+  | { readonly type: 'pickPreset'; readonly preset: string }
+  /** Cancel the job in flight (ticket: only when it is that host request's job). */
+  | { readonly type: 'cancel'; readonly ticket?: number }
+  /** Back from a channel, gate or projection to the explanation. */
+  | { readonly type: 'back' }
+  | { readonly type: 'save'; readonly what: 'PNG' | '.npy' }
+  | { readonly type: 'pickLabels' }
+  | { readonly type: 'saveSidecar' };
+
+/** Results of work and host answers. */
+export type ResultMsg =
+  | { readonly type: 'imageLoaded'; readonly job: number; readonly image: ImageInfo; readonly decodeMs: number }
+  | { readonly type: 'modelLoaded'; readonly job: number; readonly model: ModelInfo; readonly loadMs: number }
+  | { readonly type: 'presetUsed'; readonly job?: number; readonly preset: string | undefined; readonly preprocessing: PresetInfo }
+  | { readonly type: 'explained'; readonly job: number; readonly outcome: OutcomeView; readonly timings: Timings; readonly runtime: RuntimeNote }
+  | { readonly type: 'gainMeasured'; readonly job: number; readonly outcome: number; readonly gain: GainSummary; readonly runtime: RuntimeNote }
+  | { readonly type: 'activationsRead'; readonly job: number; readonly layer: string; readonly channels: number }
+  | { readonly type: 'gateRead'; readonly job: number; readonly tensor: string; readonly kind: string }
+  | { readonly type: 'projected'; readonly job: number; readonly layer: string; readonly channel: number }
+  | { readonly type: 'progress'; readonly job: number; readonly done: number; readonly total: number }
+  | { readonly type: 'labelsPicked'; readonly file?: LabelsFile }
+  | { readonly type: 'labelsUsed'; readonly labels?: readonly string[]; readonly labelsSource: string; readonly pickedUri?: string }
+  | { readonly type: 'saved'; readonly path: string }
+  /** The picture of a new outcome was drawn in `ms`. */
+  | { readonly type: 'drawn'; readonly ms: number }
+  /** Work failed or was cancelled: of a job, or (no job) something the user started. */
+  | { readonly type: 'failed'; readonly job?: number; readonly error: unknown; readonly cancelled: boolean };
+
+/** Everything the controller takes. */
+export type PanelMsg = HostMsg | UserMsg | ResultMsg;
+
+/** What the controller asks the driver to do. */
+export type Effect =
+  /** Start a job: its cancel switch, and VS Code progress after half a second. */
+  | { readonly kind: 'begin'; readonly job: number; readonly title: string }
+  /** Run a step with the app layer, after the work before it stopped; its result comes back as a message. */
+  | { readonly kind: 'work'; readonly job: number; readonly work: Work }
+  | { readonly kind: 'abort'; readonly job: number }
+  /** A job is over: answer its host request, if any. */
+  | { readonly kind: 'end'; readonly job: number; readonly ticket?: number; readonly result: { readonly reply: Reply } | { readonly error: unknown } }
+  /** vscode.setState: the one place the panel persists. */
+  | { readonly kind: 'persist'; readonly value: Persisted }
+  | { readonly kind: 'notify'; readonly note: Extract<PanelToHostNote, { readonly type: 'notice' | 'error' }> }
+  /** Tell the host the layers changed (the driver adds the thumbnail). */
+  | { readonly kind: 'layersChanged'; readonly state: Omit<LayersState, 'thumbnail'> }
+  /** Set the classifier's preset at once (going back after a failed change). */
+  | { readonly kind: 'usePreset'; readonly preset: string | undefined }
+  | { readonly kind: 'useLabels'; readonly file: LabelsFile }
+  | { readonly kind: 'save'; readonly what: 'PNG' | '.npy' }
+  | { readonly kind: 'pickLabels' }
+  | { readonly kind: 'saveSidecar'; readonly modelKey: string; readonly preset: string; readonly labelsUri?: string };
+
+/** A transition: the next state and what to do. */
+export interface Transition {
+  readonly state: PanelState;
+  readonly effects: readonly Effect[];
+}

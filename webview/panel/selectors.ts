@@ -1,0 +1,111 @@
+/** What the panel derives from its state: the class and layer shown, the summary for the host, explain settings, class search. */
+import type { ExplainSettings } from '../../src/core/app/explain-image';
+import { METHODS } from '../../src/core/methods/registry';
+import { labelOf as labelIn } from '../../src/core/model-config';
+import type { ExplainOptions, ExplainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
+import type { Choices, OutcomeView, OutputView, PanelState, Persisted } from './state';
+
+/** Classes explained besides the chosen one: the top 5, as the predictions list shows them. */
+export const TOP = 5;
+
+/** A class's label, or "class N". */
+export function labelOf(s: PanelState, index: number): string {
+  return labelIn(s.model?.labels, index);
+}
+
+/** The explained output of a class, if the outcome has one. */
+export function outputOf(o: OutcomeView | undefined, classIndex: number): OutputView | undefined {
+  return o?.outputs.find((x) => x.classIndex === classIndex);
+}
+
+/** The class shown: the chosen one when it was explained, else the top-1; -1 before any outcome. */
+export function shownClass(s: PanelState): number {
+  const o = s.outcome;
+  if (!o) return -1;
+  const k = s.choices.classIndex;
+  return k !== undefined && outputOf(o, k) ? k : o.predictions[0].index;
+}
+
+/** The output shown. */
+export function shownOutput(s: PanelState): OutputView | undefined {
+  return outputOf(s.outcome, shownClass(s));
+}
+
+/** Whether a CAM-family method can target the layer. */
+export function isTargetLayer(s: PanelState, layer: string | undefined): layer is string {
+  return !!layer && !!s.model?.targetLayers.some((l) => l.name === layer);
+}
+
+/** The layer the layer picker shows: the one being explained while a job runs, else the outcome's (or the chosen or default one). */
+export function shownLayer(s: PanelState): string {
+  const chosen = isTargetLayer(s, s.choices.layer) ? s.choices.layer : undefined;
+  if (s.job && chosen) return chosen;
+  return s.outcome?.layer ?? chosen ?? s.model?.defaultLayer ?? '';
+}
+
+/** The settings for explainImage: the chosen method (or the first that applies), a valid target layer, the chosen class and the top 5. */
+export function explainSettings(s: PanelState): ExplainSettings {
+  const c = s.choices;
+  const family = c.method === undefined ? undefined : METHODS.find((m) => m.id === c.method)?.family;
+  const layer = (c.method === undefined || family === 'cam') && isTargetLayer(s, c.layer) ? c.layer : undefined;
+  const k = c.classIndex;
+  const classes = k !== undefined && Number.isInteger(k) && k >= 0 && k < (s.model?.classes ?? 0) ? [k] : undefined;
+  return { method: c.method, layer, classes, top: TOP, target: 'logit' };
+}
+
+/** What the panel shows, as the host and the tests read it; undefined before the first explanation. */
+export function summaryOf(s: PanelState): ExplainSummary | undefined {
+  const { outcome: o, model: m, image } = s;
+  const k = shownClass(s);
+  const out = outputOf(o, k);
+  if (!o || !m || !image || !out) return undefined;
+  const row = (p: { index: number; score: number }) => ({ index: p.index, label: labelOf(s, p.index), score: p.score });
+  return {
+    model: m.name, image: image.name,
+    backend: m.backend === 'WASM' ? 'WASM' : 'WebGPU',
+    fallback: m.fallbacks.length ? m.fallbacks.join(' ') : undefined,
+    preset: { name: m.preprocessing.name, source: m.preprocessing.source, reason: m.preprocessing.reason },
+    labelsSource: m.labelsSource,
+    predictions: o.predictions.map(row),
+    method: o.method.id, layer: o.layer, defaultLayer: m.defaultLayer,
+    classIndex: k, label: labelOf(s, k), rawRange: out.rawRange, display: out.display, peak: out.peak,
+    gain: s.gains[k],
+    crops: out.crops && { scales: out.crops.scales.map(row), fused: row(out.crops.fused) },
+    rendered: out.rendered, timings: s.timings,
+  };
+}
+
+/** Classes whose label contains the query, or whose index is it (at most 30). */
+export function classMatches(s: PanelState, query: string): { index: number; label: string }[] {
+  const q = query.trim().toLowerCase();
+  const out: { index: number; label: string }[] = [];
+  if (!s.model || !q) return out;
+  for (let i = 0; i < s.model.classes && out.length < 30; i++) {
+    const label = labelOf(s, i);
+    if (label.toLowerCase().includes(q) || String(i) === q) out.push({ index: i, label });
+  }
+  return out;
+}
+
+/** What to persist: the image, the model and the explain options. */
+export function persistedOf(s: PanelState): Persisted {
+  const { method, layer, classIndex, colormap, opacity } = s.choices;
+  return { imageUri: s.image?.key, modelUri: s.model?.key, options: { method, layer, classIndex, colormap, opacity } };
+}
+
+/** The options the host gave, as a change of choices (absent fields keep the current choice). */
+export function choicesFrom(o: ExplainOptions): Partial<Choices> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as Partial<Choices>;
+}
+
+/** Identity of a model payload: the same key, bytes, sidecar and labels load the same model. */
+export function modelFingerprint(p: ModelPayload): string {
+  return JSON.stringify([p.key, p.bytes.byteLength, p.sidecarText ?? null, p.labels?.text ?? null]);
+}
+
+/** Identity of an image payload. */
+export function imageFingerprint(p: ImagePayload): string {
+  return JSON.stringify([p.key, p.bytes.byteLength]);
+}

@@ -1,0 +1,197 @@
+/**
+ * The explanation panel's state: what the user chose, what is loaded, what is shown, and the job in flight.
+ * Plain data only (no DOM, no onnxruntime): the controller computes it, the views draw it, and it runs in Node tests.
+ */
+import type { ExplainSettings } from '../../src/core/app/explain-image';
+import type {
+  ExecutionProviderSetting, ExplainOptions, GainSummary, GateRow, ImagePayload, LayerRow, ModelPayload, Timings,
+} from '../../src/protocol/protocol';
+
+/** What the user chose in the panel; the explain options of it are persisted. */
+export interface Choices {
+  /** A registry method id; undefined: the first registry method that applies. */
+  readonly method?: string;
+  readonly layer?: string;
+  readonly classIndex?: number;
+  readonly colormap: string;
+  /** Heat-map opacity, 0..1. */
+  readonly opacity: number;
+  /** A preset picked in the panel; undefined: the sidecar's, the metadata's or a guess. */
+  readonly preset?: string;
+}
+
+/** What the webview keeps with vscode.setState; the host reads it to restore the panel after a reload. */
+export interface Persisted {
+  readonly imageUri?: string;
+  readonly modelUri?: string;
+  readonly options?: ExplainOptions;
+}
+
+/** The preprocessing in effect, as the panel shows it. */
+export interface PresetInfo {
+  readonly name: string;
+  readonly source: string;
+  readonly reason: string;
+  readonly channels: 'rgb' | 'bgr' | 'gray';
+}
+
+/** The loaded model, as far as the panel shows it. */
+export interface ModelInfo {
+  readonly key: string;
+  /** Identity of what was loaded (key, size, sidecar, labels): another fingerprint means another load. */
+  readonly fingerprint: string;
+  readonly ep: ExecutionProviderSetting;
+  readonly name: string;
+  readonly origin: string;
+  readonly writable: boolean;
+  readonly classes: number;
+  readonly layers: readonly LayerRow[];
+  /** Layers a CAM-family method can target. */
+  readonly targetLayers: readonly LayerRow[];
+  readonly defaultLayer?: string;
+  readonly gates: readonly GateRow[];
+  readonly preprocessing: PresetInfo;
+  /** The preset the classifier uses now (undefined: its own choice). */
+  readonly preset?: string;
+  readonly labels?: readonly string[];
+  readonly labelsSource: string;
+  /** URI of labels picked in the panel (for the sidecar). */
+  readonly pickedLabelsUri?: string;
+  /** The backend that ran last: "WebGPU", "WASM" or both. */
+  readonly backend: 'WebGPU + WASM' | 'WebGPU' | 'WASM';
+  /** Why WebGPU was not used, every reason so far. */
+  readonly fallbacks: readonly string[];
+  /** Set when a float32 copy of the model runs, and why. */
+  readonly conversion?: string;
+}
+
+/** The loaded image. */
+export interface ImageInfo {
+  readonly key: string;
+  /** Identity of the bytes loaded (key and size). */
+  readonly fingerprint: string;
+  readonly name: string;
+}
+
+/** A class and its probability. */
+export interface ClassScore {
+  readonly index: number;
+  readonly score: number;
+}
+
+/** One explained class of an outcome, as shown and summarised. */
+export interface OutputView {
+  readonly classIndex: number;
+  readonly display: 'heatmap' | 'gradient';
+  /** Minimum and maximum of the raw map (the .npy values). */
+  readonly rawRange: readonly [number, number];
+  /** Dims of the raw map. */
+  readonly shape: readonly number[];
+  /** Where the heat map peaks, as fractions of the original image. */
+  readonly peak?: { readonly x: number; readonly y: number };
+  /** Pixel size of the picture drawn for it. */
+  readonly rendered: { readonly width: number; readonly height: number };
+  /** Attention crops: each scale's top-1 and the fused top-1. */
+  readonly crops?: { readonly scales: readonly (ClassScore & { readonly scale: number })[]; readonly fused: ClassScore };
+}
+
+/** What one explain run produced, without its pixels (the driver keeps those under the same id). */
+export interface OutcomeView {
+  /** The job that produced it. */
+  readonly id: number;
+  readonly method: { readonly id: string; readonly title: string; readonly family: 'cam' | 'input' | 'perturbation' };
+  readonly layer?: string;
+  /** Why another method ran than the first one, when one did not apply. */
+  readonly note?: string;
+  /** Top 5. */
+  readonly predictions: readonly ClassScore[];
+  /** Probability of every class. */
+  readonly probs: ArrayLike<number>;
+  readonly outputs: readonly OutputView[];
+}
+
+/** What the stage shows: the explanation, one channel of a layer, or an attention gate. */
+export type Shown =
+  | { readonly kind: 'explanation' }
+  | { readonly kind: 'channel'; readonly layer: string; readonly channel: number }
+  | { readonly kind: 'gate'; readonly tensor: string };
+
+/** A step of a job; the controller runs the pure ones itself and hands the others to the driver as work. */
+export type Step =
+  | { readonly kind: 'loadImage'; readonly image: ImagePayload }
+  /** Loads a model (undefined: the current one again, e.g. on another backend) and applies a preset. */
+  | { readonly kind: 'loadModel'; readonly model?: ModelPayload; readonly ep: ExecutionProviderSetting; readonly preset?: string }
+  | { readonly kind: 'usePreset'; readonly preset: string | undefined }
+  /** Explains with the settings the state gives when the step is reached. */
+  | { readonly kind: 'explain' }
+  | { readonly kind: 'measureGain'; readonly outcome: number; readonly classIndex: number }
+  /** Shows the outcome explained by this job with its GAIN (pure). */
+  | { readonly kind: 'commit' }
+  | { readonly kind: 'readActivations'; readonly layer: string }
+  /** Shows a channel of the activations just read (pure). */
+  | { readonly kind: 'showChannel'; readonly layer: string; readonly channel: number }
+  | { readonly kind: 'readGate'; readonly tensor: string }
+  | { readonly kind: 'project'; readonly layer: string; readonly channel: number };
+
+/** What the driver runs for a step; `explain` carries the settings for explainImage. */
+export type Work =
+  | Exclude<Step, { readonly kind: 'explain' | 'commit' | 'showChannel' }>
+  | { readonly kind: 'explain'; readonly settings: ExplainSettings };
+
+/** What a finished job answers: the summary, the activations read, or nothing. */
+export type Reply = 'summary' | 'activations' | 'none';
+
+/** Long work in flight: one at a time; a new job supersedes it. */
+export interface Job {
+  readonly id: number;
+  readonly title: string;
+  /** The host request waiting for it. */
+  readonly ticket?: number;
+  readonly reply: Reply;
+  /** Choices to go back to when it fails or is cancelled; undefined: it changes no choice. */
+  readonly restore?: Choices;
+  /** Whether a failure is told to the host (work the user started; the host reports failures of its own requests). */
+  readonly tellHost: boolean;
+  /** The step running now. */
+  readonly running?: Step['kind'];
+  readonly steps: readonly Step[];
+  readonly timings: Timings;
+  /** The outcome explained by this job, shown once its GAIN is measured. */
+  readonly candidate?: OutcomeView;
+  readonly candidateGain?: GainSummary;
+}
+
+/** The whole panel state. */
+export interface PanelState {
+  readonly choices: Choices;
+  /** The execution-provider setting last given by the host. */
+  readonly ep: ExecutionProviderSetting;
+  readonly model?: ModelInfo;
+  readonly image?: ImageInfo;
+  readonly outcome?: OutcomeView;
+  /** GAIN of the outcome's explanations, by class. */
+  readonly gains: Readonly<Record<number, GainSummary>>;
+  readonly view: Shown;
+  /** A channel projected to pixels, shown in the inspect box. */
+  readonly projection?: { readonly layer: string; readonly channel: number };
+  /** The layer whose activations the driver holds for the current input. */
+  readonly acts?: { readonly layer: string; readonly channels: number };
+  readonly timings: Timings;
+  readonly job?: Job;
+  readonly nextJob: number;
+  readonly status: string;
+  readonly error?: string;
+}
+
+/** Colormap and opacity before the user picks any. */
+export const DEFAULT_COLORMAP = 'jet';
+export const DEFAULT_OPACITY = 0.5;
+
+/** The state of a new panel, with the choices it persisted before a reload. */
+export function initialState(persisted?: Persisted): PanelState {
+  const o = persisted?.options;
+  return {
+    choices: { method: o?.method, layer: o?.layer, classIndex: o?.classIndex, colormap: o?.colormap ?? DEFAULT_COLORMAP, opacity: o?.opacity ?? DEFAULT_OPACITY },
+    ep: 'auto', gains: {}, view: { kind: 'explanation' }, timings: {}, nextJob: 1, status: '',
+  };
+}

@@ -1,0 +1,50 @@
+/** The toolbar: method, target layer, colormap and opacity. */
+import { METHODS } from '../../../src/core/methods/registry';
+import { COLORMAPS } from '../../../src/core/render/colormap';
+import { h } from '../../vscode-api';
+import { shownLayer, shownOutput } from '../selectors';
+import { labeledSelect, setValue } from './fields';
+import { Dispatch, Scene, View, memo } from './scene';
+
+/** Creates the toolbar. */
+export function createToolbar(dispatch: Dispatch): View {
+  const method = labeledSelect('method', 'Method', METHODS.map((m) => ({ value: m.id, text: m.title, title: m.citation })));
+  const layer = labeledSelect('layer', 'Target layer', [], 'The feature map a CAM-family method explains');
+  const colormap = labeledSelect('colormap', 'Colormap', Object.keys(COLORMAPS).map((n) => ({ value: n, text: n })));
+  const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 5, value: 50, 'aria-valuetext': '' });
+  const opacityOut = h('output', { for: 'opacity', class: 'opacity-value' });
+  const opacityWrap = h('div', { class: 'field' }, h('label', { for: 'opacity', text: 'Opacity' }), h('div', { class: 'inline' }, opacity, opacityOut));
+  const el = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Explanation options' }, method.wrap, layer.wrap, colormap.wrap, opacityWrap);
+  const layersChanged = memo();
+
+  method.el.addEventListener('change', () => dispatch({ type: 'pickMethod', method: method.el.value }));
+  layer.el.addEventListener('change', () => dispatch({ type: 'pickLayer', layer: layer.el.value }));
+  colormap.el.addEventListener('change', () => dispatch({ type: 'pickColormap', colormap: colormap.el.value }));
+  opacity.addEventListener('input', () => dispatch({ type: 'pickOpacity', opacity: Number(opacity.value) / 100 }));
+
+  function render({ state: s }: Scene): void {
+    const percent = `${Math.round(s.choices.opacity * 100)}%`;
+    setValue(opacity, String(Math.round(s.choices.opacity * 100)));
+    opacityOut.textContent = percent;
+    opacity.setAttribute('aria-valuetext', percent);
+    setValue(colormap.el, s.choices.colormap);
+    const m = s.model;
+    const o = s.outcome;
+    if (!m || !o) return;
+    if (layersChanged([m.targetLayers, m.defaultLayer])) {
+      layer.el.textContent = '';
+      for (const l of m.targetLayers) {
+        const mark = l.name === m.defaultLayer ? ' ★ default' : '';
+        layer.el.append(h('option', { value: l.name, text: `${l.name}${mark} — ${l.op} [${l.shape.join('×')}]` }));
+      }
+    }
+    setValue(method.el, s.choices.method ?? o.method.id);
+    setValue(layer.el, shownLayer(s));
+    layer.el.disabled = o.method.family !== 'cam';
+    layer.wrap.title = layer.el.disabled ? `${o.method.title} backpropagates to the pixels; it has no target layer.` : '';
+    const gradient = shownOutput(s)?.display === 'gradient';
+    opacity.disabled = gradient;
+    colormap.el.disabled = gradient;
+  }
+  return { el, render };
+}

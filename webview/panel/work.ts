@@ -1,0 +1,198 @@
+/**
+ * The panel's work, done with the core's application layer: load the model and the image, explain, measure
+ * GAIN, read activations and gates, project a channel. Holds what the state only names (the classifier,
+ * decoded pixels, explanations); every result goes back to the controller as a message.
+ */
+import type { Classifier } from '../../src/core/app/classifier';
+import { PreparedInput, explainImage, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
+import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
+import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
+import { GateValues, gateValues } from '../../src/core/attention/gates';
+import { ChannelProjection, projectChannel, projectionImages } from '../../src/core/attention/projection';
+import { LookCloserError } from '../../src/core/errors';
+import type { RgbaImage } from '../../src/core/preprocess/image';
+import { throwIfAborted } from '../../src/protocol/messenger';
+import type { ExecutionProviderSetting, ImagePayload, LabelsFile, ModelPayload } from '../../src/protocol/protocol';
+import { decodeImage } from '../image';
+import { WebModel, backendLabel, loadWebModel } from '../model-loader';
+import type { ResultMsg, RuntimeNote } from './messages';
+import { outcomeView } from './outcome-view';
+import { thumbnail } from './pictures';
+import { imageFingerprint, modelFingerprint } from './selectors';
+import type { ModelInfo, PresetInfo, Work } from './state';
+
+/** A channel projected to pixels, as the inspect box shows it. */
+export interface ProjectionPictures {
+  readonly projection: ChannelProjection;
+  readonly patch: RgbaImage;
+  readonly reconstruction: RgbaImage;
+}
+
+/** What the panel holds besides its state. */
+export interface Resources {
+  model?: WebModel;
+  image?: { readonly payload: ImagePayload; readonly rgba: RgbaImage };
+  prepared?: { readonly key: string; readonly input: PreparedInput };
+  /** Explain outcomes by job id, with the input they were explained on. */
+  readonly outcomes: Map<number, { readonly outcome: ExplainOutcome; readonly input: PreparedInput }>;
+  acts?: LayerActivations;
+  gate?: GateValues;
+  projection?: ProjectionPictures;
+}
+
+function runtimeNote(m: WebModel): RuntimeNote {
+  return { backend: backendLabel(m.runtime), fallbacks: [...m.runtime.fallbacks] };
+}
+
+/** The preprocessing in effect, as the state keeps it. */
+export function presetInfo(c: Classifier): PresetInfo {
+  const p = c.preprocessing;
+  return { name: p.preprocessing.name, source: p.source, reason: p.reason, channels: p.preprocessing.channels };
+}
+
+async function modelInfo(m: WebModel): Promise<ModelInfo> {
+  const c = m.classifier;
+  const p = m.payload;
+  const layers = await c.layers();
+  const targets = await c.targetLayers();
+  const defaultLayer = await c.defaultLayer().catch(() => undefined);
+  const gates = await c.gates();
+  const row = (l: { name: string; op: string; shape: readonly number[] }) => ({ name: l.name, op: l.op, shape: l.shape });
+  return {
+    key: p.key, fingerprint: modelFingerprint(p), ep: m.ep, name: p.name, origin: p.origin, writable: p.writable, classes: c.classes,
+    layers: layers.map(row), targetLayers: targets.map(row), defaultLayer,
+    gates: gates.map((g) => ({ tensor: g.tensor, node: g.node, activation: g.activation, kind: g.kind, shape: g.shape, featureShape: g.featureShape, residual: g.residual })),
+    preprocessing: presetInfo(c), labels: c.labels, labelsSource: c.labelsSource,
+    backend: backendLabel(m.runtime), fallbacks: [...m.runtime.fallbacks], conversion: m.conversion,
+  };
+}
+
+/** Runs work for the controller; `onProgress` reports the passes of long methods. */
+export class PanelWork {
+  readonly res: Resources = { outcomes: new Map() };
+
+  constructor(private readonly onProgress: (job: number, done: number, total: number) => void) {}
+
+  /** Runs one piece of work of job `job`. */
+  async run(job: number, w: Work, signal: AbortSignal): Promise<ResultMsg> {
+    switch (w.kind) {
+      case 'loadImage': {
+        const t0 = performance.now();
+        const rgba = await decodeImage(w.image.bytes, w.image.name);
+        this.res.image = { payload: w.image, rgba };
+        this.forgetInput();
+        return { type: 'imageLoaded', job, image: { key: w.image.key, fingerprint: imageFingerprint(w.image), name: w.image.name }, decodeMs: performance.now() - t0 };
+      }
+      case 'loadModel':
+        return this.loadModel(job, w.model, w.ep, signal);
+      case 'usePreset':
+        return this.usePreset(w.preset, job);
+      case 'explain':
+        return this.explain(job, w.settings, signal);
+      case 'measureGain': {
+        const { c, model } = this.loaded();
+        const r = this.res.outcomes.get(w.outcome);
+        const e = r?.outcome.outputs.find((o) => o.explanation.classIndex === w.classIndex)?.explanation;
+        if (!r || !e) throw new LookCloserError('runtime', `Class ${w.classIndex} is not explained in this panel any more; explain it again.`);
+        const { gain } = await measureMetrics(c, r.input, e, r.outcome.forward, { control: false });
+        return { type: 'gainMeasured', job, outcome: w.outcome, gain: { classIndex: w.classIndex, ...gain! }, runtime: runtimeNote(model) };
+      }
+      case 'readActivations': {
+        const { c, input } = this.prepared();
+        this.res.acts = await layerActivations(c, input, w.layer);
+        return { type: 'activationsRead', job, layer: w.layer, channels: this.res.acts.channels.length };
+      }
+      case 'readGate': {
+        const { c, input } = this.prepared();
+        const gate = (await c.gates()).find((g) => g.tensor === w.tensor);
+        if (!gate) throw new LookCloserError('bad-argument', `${c.name} has no attention gate '${w.tensor}'.`);
+        [this.res.gate] = await gateValues(c.explainer, input.tensor, [gate]);
+        return { type: 'gateRead', job, tensor: w.tensor, kind: gate.kind };
+      }
+      case 'project':
+        return this.project(job, w.layer, w.channel);
+    }
+  }
+
+  /** Sets the classifier's preset (undefined: its own choice). */
+  usePreset(preset: string | undefined, job?: number): ResultMsg {
+    const { c } = this.loaded();
+    c.usePreset(preset);
+    return { type: 'presetUsed', job, preset, preprocessing: presetInfo(c) };
+  }
+
+  /** Uses a labels file the user picked; throws, keeping the labels, when its class count differs. */
+  useLabels(file: LabelsFile): ResultMsg {
+    const { c } = this.loaded();
+    c.useLabels({ text: file.text, name: file.name }, 'picked');
+    return { type: 'labelsUsed', labels: c.labels, labelsSource: c.labelsSource, pickedUri: file.uri };
+  }
+
+  /** Drops the pixels of outcomes the state no longer names. */
+  keepOutcomes(ids: readonly (number | undefined)[]): void {
+    for (const id of [...this.res.outcomes.keys()]) if (!ids.includes(id)) this.res.outcomes.delete(id);
+  }
+
+  private forgetInput(): void {
+    this.res.prepared = undefined;
+    this.res.acts = undefined;
+    this.res.gate = undefined;
+    this.res.projection = undefined;
+  }
+
+  private loaded(): { model: WebModel; c: Classifier } {
+    const model = this.res.model;
+    if (!model) throw new LookCloserError('bad-argument', 'No model is loaded in this panel yet.');
+    return { model, c: model.classifier };
+  }
+
+  /** The image preprocessed for the classifier's current preprocessing (cached), and how long that took when it ran. */
+  private prepared(): { model: WebModel; c: Classifier; input: PreparedInput; ms?: number } {
+    const { model, c } = this.loaded();
+    const image = this.res.image;
+    if (!image) throw new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
+    const key = JSON.stringify([model.payload.key, image.payload.key, c.preprocessing.preprocessing, c.explainer.inputSize]);
+    if (this.res.prepared?.key === key) return { model, c, input: this.res.prepared.input };
+    const t0 = performance.now();
+    const input = prepareImage(c, image.rgba);
+    this.forgetInput();
+    this.res.prepared = { key, input };
+    return { model, c, input, ms: performance.now() - t0 };
+  }
+
+  private async loadModel(job: number, payload: ModelPayload | undefined, ep: ExecutionProviderSetting, signal: AbortSignal): Promise<ResultMsg> {
+    const p = payload ?? this.res.model?.payload;
+    if (!p) throw new LookCloserError('bad-argument', 'No model is loaded in this panel yet.');
+    const old = this.res.model;
+    this.res.model = undefined;
+    this.res.outcomes.clear();
+    this.forgetInput();
+    void old?.classifier.dispose();
+    const m = await loadWebModel(p, ep, signal);
+    this.res.model = m;
+    const info = await modelInfo(m);
+    throwIfAborted(signal);
+    return { type: 'modelLoaded', job, model: info, loadMs: m.loadMs };
+  }
+
+  private async explain(job: number, settings: ExplainSettings, signal: AbortSignal): Promise<ResultMsg> {
+    const { model, c, input, ms } = this.prepared();
+    model.runtime.used.clear();
+    const o = await explainImage(c, input, { ...settings, signal, onProgress: (done, total) => this.onProgress(job, done, total) });
+    throwIfAborted(signal);
+    this.res.outcomes.set(job, { outcome: o, input });
+    return {
+      type: 'explained', job, outcome: outcomeView(job, o, input),
+      timings: { preprocess: ms, forward: o.timings.forward, explain: o.timings.explain }, runtime: runtimeNote(model),
+    };
+  }
+
+  private async project(job: number, layer: string, channel: number): Promise<ResultMsg> {
+    const { c, input } = this.prepared();
+    const p = await projectChannel(c.explainer, input.tensor, { layer, channel });
+    const { width, height } = c.explainer.inputSize;
+    const pics = projectionImages(p, thumbnail(input.base, Math.max(width, height)), c.preprocessing.preprocessing.channels === 'bgr' ? 'bgr' : 'rgb', 160);
+    this.res.projection = { projection: p, ...pics };
+    return { type: 'projected', job, layer, channel };
+  }
+}
