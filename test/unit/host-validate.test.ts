@@ -1,5 +1,7 @@
 /** The extension host's checks of what a webview sends (src/extension/validate.ts), played by a hostile webview. */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { METHODS } from '../../src/core/methods/registry';
 import { PRESETS } from '../../src/core/preprocess/presets';
 import {
@@ -206,6 +208,16 @@ describe('host validation of webview messages (src/extension/validate.ts)', () =
       const ok = placeSidecarLabels('../labels/l.txt', model, folders);
       assert.ok(ok.ok && ok.candidates[0].path === '/home/u/ws/labels/l.txt');
     });
+  });
+
+  it('declares Restricted Mode (lookCloser.model restricted) and virtual workspaces in package.json', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    const untrusted = pkg.capabilities.untrustedWorkspaces;
+    assert.equal(untrusted.supported, 'limited');
+    assert.deepEqual(untrusted.restrictedConfigurations, ['lookCloser.model']);
+    assert.match(untrusted.description, /lookCloser\.model/);
+    assert.equal(pkg.capabilities.virtualWorkspaces, true);
+    assert.ok(pkg.contributes.configuration.properties['lookCloser.model'], 'the restricted setting exists');
   });
 
   it('quotes hostile values short', () => {
