@@ -69,7 +69,8 @@ export interface BatchSummary {
 
 /** The last segment of a path or URI path (either slash). */
 function baseName(p: string): string {
-  return p.split(/[\\/]/).filter(Boolean).pop() ?? p;
+  const t = String(p);
+  return t.split(/[\\/]/).filter(Boolean).pop() ?? t;
 }
 
 /** One CSS class per bar width (1–100 %), so the page needs no inline style attributes (a webview's CSP forbids them). */
@@ -81,42 +82,63 @@ function barWidths(): string {
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Escapes text for HTML content and attribute values. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+/** Escapes text for HTML content and attribute values; a value that is not a string (a crafted summary's) is shown as its String(). */
+export function escapeHtml(s: unknown): string {
+  return (typeof s === 'string' ? s : s === undefined || s === null ? '' : String(s)).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+/**
+ * A number as page text: only a finite number's digits, else '–'. A summary.json is read back from disk ("Open
+ * Report"), so a "number" in it may be any JSON; nothing but this function's output reaches the page for one.
+ */
+export function num(v: unknown, digits = 0): string {
+  return typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–';
+}
+
+/** An array field of a summary read from disk, or none. */
+function list<T>(x: readonly T[] | undefined | null): readonly T[] {
+  return Array.isArray(x) ? x : [];
+}
+
+/** The rows of an array field of a summary read from disk: its objects only. */
+function rows<T extends object>(x: readonly T[] | undefined | null): readonly T[] {
+  return list(x).filter((r) => typeof r === 'object' && r !== null);
 }
 
 /** A relative path as a URL path (forward slashes, each segment percent-encoded). */
 function href(rel: string): string {
-  return rel.split(/[\\/]/).map(encodeURIComponent).join('/');
+  return String(rel).split(/[\\/]/).map(encodeURIComponent).join('/');
 }
 
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const pct = (v: number) => (typeof v === 'number' && Number.isFinite(v) ? `${num(v * 100, 1)}%` : '–');
+
+/** The bar-width class of a score: w1 … w100. */
+const barClass = (score: number) => `w${typeof score === 'number' && Number.isFinite(score) ? Math.min(100, Math.max(1, Math.round(score * 100))) : 1}`;
 
 function dropCell(g: ScoreDrop | undefined): string {
   if (!g) return '';
-  const f = g.score === 'softmax' ? pct : (v: number) => v.toFixed(2);
+  const f = g.score === 'softmax' ? pct : (v: number) => num(v, 2);
   const ctl = g.controlAfter !== undefined ? ` <span class="dim">(control ${escapeHtml(f(g.controlAfter))})</span>` : '';
-  const drop = g.drop >= 0 ? `−${f(g.drop)}` : `+${f(-g.drop)}`;
+  const drop = typeof g.drop !== 'number' || !Number.isFinite(g.drop) ? '–' : g.drop >= 0 ? `−${f(g.drop)}` : `+${f(-g.drop)}`;
   return `<div class="drop" title="GAIN: class ${escapeHtml(g.score)} before → after erasing the attended region">${escapeHtml(f(g.before))} → ${escapeHtml(f(g.after))} <b>${escapeHtml(drop)}</b>${ctl}</div>`;
 }
 
 function imageCard(img: BatchImage, methods: readonly string[], o: ReportHtmlOptions): string {
-  const src = (rel: string) => escapeHtml(o.resolve ? o.resolve(rel) : href(rel));
+  const src = (rel: string) => escapeHtml(o.resolve ? o.resolve(String(rel)) : href(rel));
   const name = escapeHtml(baseName(img.input));
-  const preds = img.predictions.map((p) =>
-    `<li><span class="bar w${Math.max(1, Math.round(p.score * 100))}"></span><span class="p">${pct(p.score)}</span> <span class="l">${escapeHtml(p.label)}</span> <span class="dim">#${p.index}</span></li>`).join('');
-  const view = img.view ? `<img src="${src(img.view)}" alt="${name}" loading="lazy">` : '<div class="none">(tensor input)</div>';
+  const preds = rows(img.predictions).map((p) =>
+    `<li><span class="bar ${barClass(p.score)}"></span><span class="p">${escapeHtml(pct(p.score))}</span> <span class="l">${escapeHtml(p.label)}</span> <span class="dim">#${escapeHtml(num(p.index))}</span></li>`).join('');
+  const view = typeof img.view === 'string' && img.view ? `<img src="${src(img.view)}" alt="${name}" loading="lazy">` : '<div class="none">(tensor input)</div>';
   const link = (rel: string, inner: string) => (o.resolve ? inner : `<a href="${href(rel)}">${inner}</a>`);
   const cells = methods.map((m) => {
-    const outs = img.outputs.filter((x) => x.method === m);
+    const outs = rows(img.outputs).filter((x) => x.method === m);
     if (!outs.length) return '<td></td>';
     return `<td>${outs.map((out) =>
       `<figure>${link(out.png, `<img src="${src(out.png)}" alt="${escapeHtml(`${m} ${out.label}`)}" loading="lazy">`)}` +
-      `<figcaption>${escapeHtml(out.label)} <span class="dim">#${out.class}</span>${dropCell(out.gain)}</figcaption></figure>`).join('')}</td>`;
+      `<figcaption>${escapeHtml(out.label)} <span class="dim">#${escapeHtml(num(out.class))}</span>${dropCell(out.gain)}</figcaption></figure>`).join('')}</td>`;
   }).join('');
-  if (img.error) return `<tr class="failed"><th>${name}</th><td colspan="${methods.length + 1}">${escapeHtml(img.error)}</td></tr>`;
-  return `<tr><th><div class="name">${name}</div>${view}<div class="dim">${img.ms.toFixed(0)} ms</div></th><td><ol class="preds">${preds}</ol></td>${cells}</tr>`;
+  if (img.error) return `<tr class="failed"><th>${name}</th><td colspan="${escapeHtml(num(methods.length + 1))}">${escapeHtml(img.error)}</td></tr>`;
+  return `<tr><th><div class="name">${name}</div>${view}<div class="dim">${escapeHtml(num(img.ms))} ms</div></th><td><ol class="preds">${preds}</ol></td>${cells}</tr>`;
 }
 
 /** How the page is rendered for somewhere other than a browser opening the file (a VS Code webview). */
@@ -135,8 +157,9 @@ export function renderReportHtml(s: BatchSummary, o: ReportHtmlOptions = {}): st
   const summaryLink = o.resolve ? '<code>summary.json</code> beside <code>index.html</code>' : '<a href="summary.json">summary.json</a>';
   const cancelled = s.cancelled ? ' · <b>cancelled</b> before every image ran' : '';
   const title = `Look Closer — ${baseName(s.folder)} with ${baseName(s.model)}`;
-  const what = s.classes ? `classes ${s.classes.join(', ')}` : `top ${s.top ?? 1} class${(s.top ?? 1) > 1 ? 'es' : ''}`;
-  const failed = s.failed ? `, <b>${s.failed} failed</b>` : '';
+  const methods = list(s.methods).map(String);
+  const what = s.classes ? `classes ${list(s.classes).map((c) => num(c)).join(', ')}` : `top ${num(s.top ?? 1)} class${(s.top ?? 1) > 1 ? 'es' : ''}`;
+  const failed = s.failed ? `, <b>${escapeHtml(num(s.failed))} failed</b>` : '';
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -154,11 +177,11 @@ figure{display:inline-block;margin:0 6px 6px 0}figcaption{font-size:.85em;max-wi
 .drop{color:#444}${barWidths()}.drop b{color:#b00}.failed td{color:#b00}.none{width:160px;color:#888}
 </style></head><body>
 <h1>${escapeHtml(title)}</h1>
-<div class="meta">${s.explained} image${s.explained === 1 ? '' : 's'}${failed} · ${escapeHtml(s.methods.join(', '))} · ${escapeHtml(what)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · target ${escapeHtml(s.target)} · ${escapeHtml(s.backend)} · ${s.timings.imagesPerSecond.toFixed(2)} images/s${cancelled}</div>
-${(s.skipped ?? []).map((k) => `<p class="failed">Skipped <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.reason)}</p>`).join('\n')}
-<table><thead><tr><th>image</th><th>predictions</th>${s.methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
+<div class="meta">${escapeHtml(num(s.explained))} image${s.explained === 1 ? '' : 's'}${failed} · ${escapeHtml(methods.join(', '))} · ${escapeHtml(what)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · target ${escapeHtml(s.target)} · ${escapeHtml(s.backend)} · ${escapeHtml(num(s.timings?.imagesPerSecond, 2))} images/s${cancelled}</div>
+${rows(s.skipped).map((k) => `<p class="failed">Skipped <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.reason)}</p>`).join('\n')}
+<table><thead><tr><th>image</th><th>predictions</th>${methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
 <tbody>
-${s.images.map((i) => imageCard(i, s.methods, o)).join('\n')}
+${rows(s.images).map((i) => imageCard(i, methods, o)).join('\n')}
 </tbody></table>
 <p class="dim">Summary: ${summaryLink}</p>
 </body></html>

@@ -1,15 +1,19 @@
 /** The host side of the explanation panel: one webview panel per image, running onnxruntime-web. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { CancelledError, asBytes, asFloat32 } from '../protocol/messenger';
+import { PRESETS } from '../core/preprocess/presets';
+import { CancelledError, asFloat32 } from '../protocol/messenger';
 import type {
-  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState,
-  PanelToHost, SaveRequest, SaveSidecarRequest,
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
+import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
 import { WebviewHost, webviewOptions } from './webview-host';
 import { ModelRef, display, pickLabels, readImagePayload, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
+
+/** Who sends what the panel's handlers check, in their messages. */
+const FROM = 'The explanation panel';
 
 /** The webview panel type (also the `onWebviewPanel:` activation event). */
 export const PANEL_VIEW_TYPE = 'lookCloser.explanation';
@@ -50,20 +54,22 @@ export class ExplanationPanel {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
     this.host = new WebviewHost<HostToPanel, PanelToHost>(panel, {
       what: 'Panel',
+      // Every field the webview sends is checked (validate.ts) before it is used.
       requests: {
-        progress: (r, signal) => this.progress(r.title, signal),
-        save: (r) => this.save(r),
+        progress: (r, signal) => this.progress(checkTitle(FROM, r), signal),
+        save: (r) => this.save(checkSave(FROM, r)),
         pickLabels: () => pickLabels(),
-        saveSidecar: (r) => this.saveSidecar(r),
+        saveSidecar: (r) => this.saveSidecar(checkSaveSidecar(FROM, r, PRESETS)),
       },
       notes: {
         notice: (n) => {
-          logger()?.info(n.message);
-          if (n.level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${n.message}`);
-          else void vscode.window.showInformationMessage(`Look Closer: ${n.message}`);
+          const { level, message } = checkNotice(FROM, n);
+          logger()?.info(message);
+          if (level === 'warning') void vscode.window.showWarningMessage(`Look Closer: ${message}`);
+          else void vscode.window.showInformationMessage(`Look Closer: ${message}`);
         },
         layersChanged: (n) => {
-          this.layers = { ...n.state, thumbnail: { ...n.state.thumbnail, data: asBytes(n.state.thumbnail.data) } };
+          this.layers = checkLayersState(FROM, n.state);
           this.events.onLayers(this, this.layers);
         },
       },
@@ -148,8 +154,13 @@ export class ExplanationPanel {
     ));
   }
 
-  private async save(r: SaveRequest): Promise<{ path: string }> {
-    const uri = await saveOutput(r.fileName, asBytes(r.bytes), this.imageUri);
+  /** Test hook (the extension-host tier): sends a request to this panel's handlers as its webview would, unchecked. */
+  fromWebview(body: unknown): Promise<unknown> {
+    return this.host.fromWebview(body);
+  }
+
+  private async save(r: CheckedSave): Promise<{ path: string }> {
+    const uri = await saveOutput(r.fileName, r.bytes, this.imageUri);
     if (!uri) throw new CancelledError();
     const shown = display(uri);
     void vscode.window.showInformationMessage(`Look Closer: saved ${r.what} to ${shown}`, 'Open').then((a) => {
@@ -158,12 +169,13 @@ export class ExplanationPanel {
     return { path: shown };
   }
 
-  private async saveSidecar(r: SaveSidecarRequest): Promise<{ path: string }> {
+  private async saveSidecar(r: CheckedSidecar): Promise<{ path: string }> {
     if (!this.model || this.model.uri.toString() !== r.modelKey) throw new LookCloserError('bad-argument', 'The panel changed models before the sidecar could be saved; try again.');
     if (this.model.bundled) {
       throw new LookCloserError('bad-argument', "The bundled SqueezeNet's settings cannot be changed on disk; copy the model into your workspace and use it there to save a sidecar.");
     }
     const side = await writeSidecar(this.model.uri, r.preset, r.labelsUri);
+    if (!side) throw new CancelledError();
     void vscode.window.showInformationMessage(`Look Closer: saved preprocessing and labels to ${display(side)}`);
     return { path: display(side) };
   }

@@ -8,7 +8,7 @@ import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-pan
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
 import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
 import { ModelResolver } from './model-resolver';
-import { IMAGE_EXTENSIONS, display } from './workspace-files';
+import { IMAGE_EXTENSIONS, display, scriptPrompts } from './workspace-files';
 import { METHODS } from '../core/methods/registry';
 
 /** What activate() returns: the same operations the commands use, for tests and other extensions. */
@@ -27,6 +27,18 @@ export interface LookCloserApi {
   explainFolder(folder: vscode.Uri, options?: FolderOptions): Promise<FolderResult>;
   /** Shows a written batch report (its folder, summary.json or index.html), the CLI's included. */
   openReport(file: vscode.Uri): Promise<void>;
+  /** Hooks for the extension-host tests, which play a hostile webview; not for other extensions. */
+  readonly testing: TestHooks;
+}
+
+/** What the extension-host tests reach that a user cannot: a webview's side of the channel, and the answers to modal questions. */
+export interface TestHooks {
+  /** Sends a request to the active panel's handlers as its webview would: any value, checked as a real message is. */
+  fromPanel(body: unknown): Promise<unknown>;
+  /** Sends a request to the Layers view's handlers as its webview would. */
+  fromLayers(body: unknown): Promise<unknown>;
+  /** Answers modal questions ("Replace …?") with `answer`'s result (a button title, undefined: dismissed) instead of showing them; no argument shows them again. */
+  scriptPrompts(answer?: (message: string) => string | undefined): void;
 }
 
 /** Opens, tracks and restores explanation panels; the Layers view follows the active one. */
@@ -220,6 +232,8 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
         await panels.reopenAll();
       })),
     vscode.commands.registerCommand('lookCloser.chooseModel', () => vscode.commands.executeCommand('lookCloser.useModel')),
+    // In Restricted Mode the model setting was ignored; once trusted, the open panels use it.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void guarded('Changing the model', () => panels.reopenAll())),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('lookCloser.executionProvider')) panels.settingsChanged();
       if (e.affectsConfiguration('lookCloser.model')) void guarded('Changing the model', () => panels.reopenAll());
@@ -240,6 +254,11 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
     explainFolder: (folder, options = {}) => runFolder(folder, options),
     openReport: async (file) => {
       await openReport(file);
+    },
+    testing: {
+      fromPanel: (body) => panels.current().fromWebview(body),
+      fromLayers: (body) => layers.fromWebview(body),
+      scriptPrompts: (answer) => scriptPrompts(answer && ((message) => Promise.resolve(answer(message)))),
     },
   };
 }

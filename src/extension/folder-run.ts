@@ -11,13 +11,14 @@ import { batchSummary } from '../core/app/batch';
 import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml, uniqueStems } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
-import { asBytes, isCancellation } from '../protocol/messenger';
+import { isCancellation } from '../protocol/messenger';
 import type { BatchSettingsPayload, BatchStarted, BatchToHost, HostToBatch } from '../protocol/protocol';
 import { executionProvider } from './explanation-panel';
 import { logger } from './error-handling';
 import { PAGES } from './webview-html';
+import { checkBatchReply } from './validate';
 import { WebviewHost, showReportPage, webviewOptions } from './webview-host';
-import { IMAGE_EXTENSIONS, ModelRef, display, exists, outputFolder, readBytes, readModelPayload } from './workspace-files';
+import { IMAGE_EXTENSIONS, ModelRef, display, exists, outputFolder, readBytes, readModelPayload, staysInside } from './workspace-files';
 
 /** The folder view's webview type. */
 export const FOLDER_VIEW_TYPE = 'lookCloser.folder';
@@ -60,9 +61,14 @@ async function listInputs(folder: vscode.Uri): Promise<vscode.Uri[]> {
 async function reportFolder(folder: vscode.Uri): Promise<vscode.Uri> {
   const name = path.posix.basename(folder.path) || 'folder';
   const base = outputFolder(folder) ?? vscode.Uri.joinPath(folder.with({ path: path.posix.dirname(folder.path) }), 'look-closer-out');
+  const root = base.with({ path: path.posix.dirname(base.path) });
   for (let i = 1; ; i++) {
     const out = vscode.Uri.joinPath(base, `${name}-report${i === 1 ? '' : `-${i}`}`);
-    if (!(await exists(out))) return out;
+    if (await exists(out)) continue;
+    if (!(await staysInside(out, [root]))) {
+      throw new LookCloserError('bad-argument', `The report folder '${display(out)}' would be outside '${display(root)}' (is look-closer-out/ a link?); nothing was written.`);
+    }
+    return out;
   }
 }
 
@@ -91,7 +97,7 @@ export async function openReport(file: vscode.Uri): Promise<vscode.WebviewPanel>
   if (summary?.format !== 'look-closer-batch' || !Array.isArray(summary.images) || !Array.isArray(summary.methods)) {
     throw new LookCloserError('bad-argument', `'${display(summaryUri)}' is not a Look Closer batch summary (format 'look-closer-batch'); make one with "Look Closer: Explain Folder" or \`look-closer explain MODEL DIR\`.`);
   }
-  const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, `Report: ${path.posix.basename(summary.folder.replace(/\\/g, '/')) || 'folder'}`, vscode.ViewColumn.Active, {
+  const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, `Report: ${path.posix.basename(String(summary.folder).replace(/\\/g, '/')) || 'folder'}`, vscode.ViewColumn.Active, {
     enableScripts: false, localResourceRoots: [out],
   });
   showReportPage(panel.webview, out, summary);
@@ -150,18 +156,16 @@ export async function explainFolder(
       } else {
         try {
           const bytes = await readBytes(file, 'image');
-          const r = await host.request({ type: 'batchImage', image: { key: file.toString(), name: path.posix.basename(file.path), bytes }, index: i }, stop.signal);
+          const reply: unknown = await host.request({ type: 'batchImage', image: { key: file.toString(), name: path.posix.basename(file.path), bytes }, index: i }, stop.signal);
+          // The reply names files and fills the summary: only a method id this run asked for and a class index go into a name (validate.ts).
+          const r = checkBatchReply('The folder view', reply, settings.methods);
           const stem = names[i];
           const view = vscode.Uri.joinPath(inputs, `${stem}.png`);
-          const writes = [vscode.workspace.fs.writeFile(view, asBytes(r.view))];
+          const writes = [vscode.workspace.fs.writeFile(view, r.view)];
           const outputs = r.outputs.map((o) => {
-            // The reply names the files: only a registered method id and a class index may go into a name.
-            if (!METHODS.some((m) => m.id === o.method) || !Number.isSafeInteger(o.class) || o.class < 0) {
-              throw new LookCloserError('runtime', `The folder view sent an output for method ${JSON.stringify(o.method)} and class ${JSON.stringify(o.class)}; nothing was written for it.`);
-            }
             const base = `${stem}_${o.method}_c${o.class}`;
-            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.png`), asBytes(o.png)));
-            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.npy`), asBytes(o.npy)));
+            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.png`), o.png));
+            writes.push(vscode.workspace.fs.writeFile(vscode.Uri.joinPath(maps, `${base}.npy`), o.npy));
             return { ...o, png: `maps/${base}.png`, npy: `maps/${base}.npy` };
           });
           await Promise.all(writes);

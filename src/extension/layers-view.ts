@@ -4,8 +4,12 @@ import { LookCloserError } from '../core/errors';
 import type { HostToLayers, LayerActivations, LayersToHost, ShowLayersNote } from '../protocol/protocol';
 import { showError } from './error-handling';
 import type { ExplanationPanel } from './explanation-panel';
+import { checkChannel, checkLayer, checkText, LIMITS } from './validate';
 import { PAGES } from './webview-html';
 import { WebviewHost } from './webview-host';
+
+/** Who sends what the view's handlers check, in their messages. */
+const FROM = 'The Layers view';
 
 /** The view's id in package.json. */
 export const LAYERS_VIEW_ID = 'lookCloser.layers';
@@ -33,20 +37,27 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
         this.readyResolve?.();
         this.replay();
       },
-      requests: { selectLayer: (r, signal) => this.selectLayer(r.layer, signal) },
+      // Every layer, channel and gate the view names is checked against what the followed panel reported.
+      requests: { selectLayer: (r, signal) => this.selectLayer(this.layer(r.layer), signal) },
       notes: {
         useAsTarget: (n) => {
+          const layer = this.layer(n.layer);
           const panel = this.panel;
           if (!panel) return;
           panel.reveal();
-          panel.explain({ layer: n.layer }).catch((e) => showError(e, 'Use as target layer'));
+          panel.explain({ layer }).catch((e) => showError(e, 'Use as target layer'));
         },
         showChannel: (n) => {
-          this.channel = n.channel;
-          this.panel?.showChannel(n.layer, n.channel).catch((e) => showError(e, 'Show channel'));
+          const layer = this.layer(n.layer);
+          this.channel = n.channel === undefined ? undefined : checkChannel(FROM, n.channel, this.channelCount(layer));
+          this.panel?.showChannel(layer, this.channel).catch((e) => showError(e, 'Show channel'));
         },
-        showGate: (n) => void this.panel?.showGate(n.tensor).catch((e) => showError(e, 'Show attention gate')),
-        projectChannel: (n) => void this.panel?.projectChannel(n.layer, n.channel).catch((e) => showError(e, 'Project to pixels')),
+        showGate: (n) => void this.panel?.showGate(this.gate(n.tensor)).catch((e) => showError(e, 'Show attention gate')),
+        projectChannel: (n) => {
+          const layer = this.layer(n.layer);
+          const channel = checkChannel(FROM, n.channel, this.channelCount(layer));
+          void this.panel?.projectChannel(layer, channel).catch((e) => showError(e, 'Project to pixels'));
+        },
       },
     });
     this.host = host;
@@ -105,6 +116,31 @@ export class LayersViewProvider implements vscode.WebviewViewProvider {
       this.channel = undefined;
     }
     return a;
+  }
+
+  /** A layer the view names: text, and one of the followed panel's layers when it has reported them. */
+  private layer(v: unknown): string {
+    return checkLayer(FROM, v, this.panel?.layers?.layers.map((l) => l.name));
+  }
+
+  /** Channels of a layer, when its activations are the ones shown. */
+  private channelCount(layer: string): number | undefined {
+    return this.selected?.layer === layer ? this.selected.channels.length : undefined;
+  }
+
+  /** An attention gate the view names (undefined: back to the explanation), one of the panel's gates. */
+  private gate(v: unknown): string | undefined {
+    if (v === undefined) return undefined;
+    const tensor = checkText(FROM, 'the gate', v, LIMITS.name);
+    const gates = this.panel?.layers?.gates;
+    if (gates && !gates.some((g) => g.tensor === tensor)) throw new LookCloserError('bad-argument', `${FROM} sent the gate ${JSON.stringify(tensor.slice(0, 60))}, which is refused: the model has no such gate.`);
+    return tensor;
+  }
+
+  /** Test hook (the extension-host tier): sends a request to the view's handlers as its webview would, unchecked. */
+  fromWebview(body: unknown): Promise<unknown> {
+    if (!this.host) return Promise.reject(new LookCloserError('bad-argument', 'The Layers view is not open.'));
+    return this.host.fromWebview(body);
   }
 
   private requirePanel(): ExplanationPanel {

@@ -2,7 +2,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
-import { ModelRef, display, exists } from './workspace-files';
+import { logger } from './error-handling';
+import { placeSettingPath } from './validate';
+import { ModelRef, display, exists, ignoresCase, staysInside } from './workspace-files';
 
 const MEMENTO_KEY = 'lookCloser.model';
 const BUNDLED_FILE = ['assets', 'models', 'squeezenet1.0-fp16-winml.onnx'];
@@ -10,6 +12,7 @@ const BUNDLED_FILE = ['assets', 'models', 'squeezenet1.0-fp16-winml.onnx'];
 /** Chooses and remembers models per workspace. */
 export class ModelResolver {
   private announced = false;
+  private announcedRestricted = false;
 
   constructor(private readonly context: vscode.ExtensionContext) {}
 
@@ -23,16 +26,44 @@ export class ModelResolver {
     return { uri, name: path.posix.basename(uri.path), origin: display(uri), bundled: false };
   }
 
-  /** The model from the setting, or undefined when the setting is empty; throws naming a missing file. */
+  /**
+   * The model from the setting, or undefined when the setting is empty or the workspace is not trusted (then the
+   * resolver goes on as if it were empty, and says so once); throws naming a missing file or a path outside the
+   * workspace folders.
+   */
   private async fromSetting(near?: vscode.Uri): Promise<ModelRef | undefined> {
-    const value = vscode.workspace.getConfiguration('lookCloser', near).get<string>('model')?.trim();
+    const config = vscode.workspace.getConfiguration('lookCloser', near);
+    const trusted = vscode.workspace.isTrusted;
+    // In Restricted Mode VS Code hides the workspace's value (restrictedConfigurations); inspect still shows it.
+    const inspect = config.inspect<string>('model');
+    const value = (trusted ? config.get<string>('model') : [inspect?.workspaceFolderValue, inspect?.workspaceValue, inspect?.globalValue].find((v) => typeof v === 'string' && v.trim()))?.trim();
     if (!value) return undefined;
     const folders = vscode.workspace.workspaceFolders ?? [];
     const nearFolder = near && vscode.workspace.getWorkspaceFolder(near);
-    const candidates = path.isAbsolute(value)
-      ? [vscode.Uri.file(value)]
-      : [...(nearFolder ? [nearFolder] : []), ...folders].map((f) => vscode.Uri.joinPath(f.uri, value));
-    for (const c of candidates) if (await exists(c)) return this.ref(c);
+    const absolute = path.isAbsolute(value) || path.posix.isAbsolute(value);
+    const placed = placeSettingPath(absolute ? vscode.Uri.file(value).path : value, {
+      trusted, absolute, folders: folders.map((f) => f.uri), near: nearFolder?.uri, ignoreCase: folders.some((f) => ignoresCase(f.uri)),
+    });
+    if (!placed.ok && !trusted) {
+      if (!this.announcedRestricted) {
+        this.announcedRestricted = true;
+        const text = `This workspace is in Restricted Mode, so the setting lookCloser.model ('${value}') is ignored: the model is the one picked for this workspace, else one you pick, else the bundled SqueezeNet. Trust the workspace to use the setting.`;
+        logger()?.warn(text);
+        void vscode.window.showWarningMessage(`Look Closer: ${text}`);
+      }
+      return undefined;
+    }
+    if (!placed.ok) {
+      throw new LookCloserError('bad-argument', `The setting lookCloser.model is '${value}', which is refused: ${placed.why}. Look Closer loads only a model inside the workspace; fix the setting or clear it to pick a model.`);
+    }
+    for (const c of placed.candidates) {
+      const uri = vscode.Uri.from({ scheme: c.scheme, authority: c.authority, path: c.path });
+      if (!(await exists(uri))) continue;
+      if (!(await staysInside(uri, folders.map((f) => f.uri)))) {
+        throw new LookCloserError('bad-argument', `The setting lookCloser.model is '${value}', which is refused: '${display(uri)}' links to a file outside the workspace. Look Closer loads only a model inside the workspace.`);
+      }
+      return this.ref(uri);
+    }
     throw new LookCloserError('bad-argument', `The setting lookCloser.model is '${value}', but no such file exists in the workspace. Fix the setting or clear it to pick a model.`);
   }
 

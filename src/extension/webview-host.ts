@@ -6,9 +6,10 @@
 import * as vscode from 'vscode';
 import type { BatchSummary } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
-import { CancelledError, Direction, Messenger, NoteHandlers, RequestHandlers, ResponseOf } from '../protocol/messenger';
+import { CancelledError, Direction, Endpoint, Messenger, NoteHandlers, RequestHandlers, ResponseOf } from '../protocol/messenger';
 import type { ErrorNote } from '../protocol/protocol';
 import { showError } from './error-handling';
+import { LIMITS } from './validate';
 import { webviewEndpoint } from './webview-endpoint';
 import { ScriptPage, reportPageHtml, scriptPageHtml } from './webview-html';
 
@@ -70,6 +71,7 @@ export interface WebviewContainer {
 export class WebviewHost<Me extends Direction, Peer extends Direction> {
   private readonly messenger: Messenger<Me, Peer>;
   private readonly options: HostOptions<Peer>;
+  private readonly notes: NoteHandlers<Peer>;
   private readonly readyGate: Promise<void>;
   private markReady!: () => void;
   private cancelReady!: (e: unknown) => void;
@@ -87,12 +89,24 @@ export class WebviewHost<Me extends Direction, Peer extends Direction> {
     });
     // Nobody may be waiting when the view closes before its page loaded.
     this.readyGate.catch(() => undefined);
-    const notes = {
-      ...this.options.notes,
-      ready: () => this.onReadyNote(),
-      error: (n: ErrorNote) => showError(new LookCloserError('runtime', n.message), this.options.what),
-    } as unknown as NoteHandlers<Peer>;
-    this.messenger = new Messenger<Me, Peer>(webviewEndpoint(container.webview), { requests: this.options.requests, notes });
+    // A note has no answer to carry an error: one the host refuses (validate.ts) is shown and logged instead.
+    const notes: Record<string, (n: never) => void> = {};
+    for (const [type, handler] of Object.entries(this.options.notes as Record<string, (n: never) => void>)) {
+      notes[type] = (n) => {
+        try {
+          handler(n);
+        } catch (e) {
+          showError(e, this.options.what);
+        }
+      };
+    }
+    notes.ready = () => this.onReadyNote();
+    notes.error = (n: ErrorNote) => {
+      const message = typeof n?.message === 'string' ? n.message.slice(0, LIMITS.message) : 'an error it did not describe';
+      showError(new LookCloserError('runtime', message), this.options.what);
+    };
+    this.notes = notes as unknown as NoteHandlers<Peer>;
+    this.messenger = new Messenger<Me, Peer>(webviewEndpoint(container.webview), { requests: this.options.requests, notes: this.notes });
     container.onDidDispose(() => this.dispose());
   }
 
@@ -127,6 +141,31 @@ export class WebviewHost<Me extends Direction, Peer extends Direction> {
   /** Sends a notification if the webview is ready; drops it otherwise (`onReady` sends state when it is). */
   notify(body: Me['notes']): void {
     if (this.isReady && !this.disposed) this.messenger.notify(body);
+  }
+
+  /**
+   * Test hook (the extension-host tier): sends `body` to this host's request handlers as the webview would, through
+   * a second pair of messengers over a structured-clone channel, so an unknown type, a throw or a refusal
+   * answers exactly as it would answer the webview.
+   */
+  fromWebview(body: unknown): Promise<unknown> {
+    const listeners: ((m: unknown) => void)[][] = [[], []];
+    const end = (me: 0 | 1): Endpoint => ({
+      post: (m) => {
+        const copy: unknown = structuredClone(m);
+        queueMicrotask(() => listeners[1 - me].forEach((l) => l(copy)));
+      },
+      listen: (cb) => {
+        listeners[me].push(cb);
+        return { dispose: () => (listeners[me] = listeners[me].filter((l) => l !== cb)) };
+      },
+    });
+    const host = new Messenger<Me, Peer>(end(0), { requests: this.options.requests, notes: this.notes });
+    const webview = new Messenger<Peer, Me>(end(1), { requests: {} as RequestHandlers<Me>, notes: {} as NoteHandlers<Me> });
+    return webview.request(body as Peer['requests']).finally(() => {
+      host.dispose();
+      webview.dispose();
+    });
   }
 
   /** Stops talking to the webview: pending requests reject with a CancelledError. The webview itself stays. */

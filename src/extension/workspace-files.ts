@@ -1,10 +1,13 @@
 /** Reading models, sidecars, labels and images, and writing outputs, through vscode.workspace.fs (remote and virtual workspaces work). */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { sidecarLabels } from '../core/app/classifier';
 import { LookCloserError } from '../core/errors';
 import { parseSidecar } from '../core/model-config';
 import type { ImagePayload, LabelsFile, ModelPayload } from '../protocol/protocol';
 import { logger } from './error-handling';
+import { isInside, placeSidecarLabels } from './validate';
 
 /** A model the resolver chose. */
 export interface ModelRef {
@@ -78,6 +81,59 @@ function parent(uri: vscode.Uri): vscode.Uri {
   return uri.with({ path: path.posix.dirname(uri.path) });
 }
 
+/** True where the file system compares names without case (local files on Windows and macOS). */
+export function ignoresCase(uri: vscode.Uri): boolean {
+  return uri.scheme === 'file' && (process.platform === 'win32' || process.platform === 'darwin');
+}
+
+/** The open workspace folders' URIs. */
+export function workspaceRoots(): vscode.Uri[] {
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri);
+}
+
+/** A local path with its symbolic links resolved, as far as it exists (a file still to be written keeps its name). */
+async function realPath(p: string): Promise<string> {
+  try {
+    return await fsp.realpath(p);
+  } catch {
+    const up = path.dirname(p);
+    return up === p ? p : path.join(await realPath(up), path.basename(p));
+  }
+}
+
+/**
+ * True when `uri` lies inside one of `roots`, by its path and, for local files, after following symbolic
+ * links (a link in the workspace to /etc/passwd is outside). workspace.fs has no realpath, so on other file
+ * systems a symbolic link is not followed but refused.
+ */
+export async function staysInside(uri: vscode.Uri, roots: readonly vscode.Uri[]): Promise<boolean> {
+  const root = roots.find((r) => isInside(r, uri, ignoresCase(uri)));
+  if (!root) return false;
+  if (uri.scheme === 'file') {
+    const [realRoot, real] = await Promise.all([realPath(root.fsPath), realPath(uri.fsPath)]);
+    return isInside(vscode.Uri.file(realRoot), vscode.Uri.file(real), ignoresCase(uri));
+  }
+  const type = await vscode.workspace.fs.stat(uri).then((s) => s.type, () => vscode.FileType.Unknown);
+  return (type & vscode.FileType.SymbolicLink) === 0;
+}
+
+/** What answers a modal question: VS Code's dialog, or a test's scripted answer. */
+export type Prompt = (message: string, detail: string, action: string) => Thenable<string | undefined>;
+
+const dialog: Prompt = (message, detail, action) => vscode.window.showWarningMessage(message, { modal: true, detail }, action);
+let prompt: Prompt = dialog;
+
+/** Test hook (the extension-host tier): answers modal questions with `answer` instead of showing them; undefined restores the dialogs. */
+export function scriptPrompts(answer?: Prompt): void {
+  prompt = answer ?? dialog;
+}
+
+/** Asks before replacing an existing file; true when the user chose "Replace". */
+export async function confirmReplace(uri: vscode.Uri, what: string): Promise<boolean> {
+  const answer = await prompt(`Replace ${display(uri)}?`, `${what} already exists there; replacing it loses what it holds now.`, 'Replace');
+  return answer === 'Replace';
+}
+
 const decoder = new TextDecoder();
 
 /** Reads a labels file. */
@@ -91,11 +147,9 @@ export async function readModelPayload(ref: ModelRef, extensionUri: vscode.Uri):
   const side = sidecarUri(ref.uri);
   const sideBytes = await readIfExists(side);
   const sidecarText = sideBytes ? decoder.decode(sideBytes) : undefined;
-  let labels: LabelsFile | undefined;
-  if (sidecarText !== undefined) {
-    const sidecar = parseSidecar(sidecarText, display(side));
-    if (sidecar.labels) labels = await readLabels(vscode.Uri.joinPath(parent(ref.uri), sidecar.labels));
-  }
+  // Parsed with the CLI's schema; the labels it names must stay inside the workspace (or, for the bundled model, the extension).
+  const named = sidecarLabels(sidecarText === undefined ? undefined : { text: sidecarText, name: display(side) });
+  const labels = named === undefined ? undefined : await readLabels(await sidecarLabelsUri(ref, side, named, extensionUri));
   const labelsDir = vscode.Uri.joinPath(extensionUri, 'assets', 'labels');
   const [imagenet, digits] = await Promise.all([
     readBytes(vscode.Uri.joinPath(labelsDir, 'imagenet-simple-labels.json'), 'bundled labels'),
@@ -106,6 +160,19 @@ export async function readModelPayload(ref: ModelRef, extensionUri: vscode.Uri):
     fallbackLabels: { imagenet: decoder.decode(imagenet), digits: decoder.decode(digits) },
     writable: !ref.bundled,
   };
+}
+
+/** Where a sidecar's `labels` may be read from: inside a workspace folder (the extension for the bundled model; the model's folder for a model outside every workspace folder). */
+async function sidecarLabelsUri(ref: ModelRef, side: vscode.Uri, labels: string, extensionUri: vscode.Uri): Promise<vscode.Uri> {
+  const folders = workspaceRoots().filter((r) => isInside(r, ref.uri, ignoresCase(ref.uri)));
+  const roots = ref.bundled ? [extensionUri] : folders.length ? workspaceRoots() : [parent(ref.uri)];
+  const placed = placeSidecarLabels(labels, ref.uri, roots, ignoresCase(ref.uri));
+  const target = placed.ok ? ref.uri.with({ path: placed.candidates[0].path }) : undefined;
+  if (!target || !(await staysInside(target, roots))) {
+    const where = target ? `'${display(target)}'` : 'a path';
+    throw new LookCloserError('bad-argument', `Sidecar '${display(side)}' names the labels file '${labels}', which resolves to ${where} outside the workspace${placed.ok ? '' : ` (${placed.why})`}; Look Closer reads only labels inside the workspace. Put the labels file next to the model and name it there.`);
+  }
+  return target;
 }
 
 /** Reads an image file, checking its extension first. */
@@ -128,20 +195,38 @@ export async function pickLabels(): Promise<LabelsFile | undefined> {
   return picked?.[0] ? readLabels(picked[0]) : undefined;
 }
 
-/** Writes preset and labels into the model's sidecar, keeping its other fields. */
-export async function writeSidecar(model: vscode.Uri, preset: string, labelsUri?: string): Promise<vscode.Uri> {
+/**
+ * Writes preset and labels into the model's sidecar, keeping its other fields; asks before changing an existing
+ * sidecar. Both the sidecar and the labels file must lie inside the workspace. Undefined when the user declined.
+ */
+export async function writeSidecar(model: vscode.Uri, preset: string, labelsUri?: string): Promise<vscode.Uri | undefined> {
   const side = sidecarUri(model);
+  const roots = workspaceRoots();
+  if (!(await staysInside(side, roots))) {
+    throw new LookCloserError('bad-argument', `The sidecar '${display(side)}' would be outside the workspace; Look Closer writes sidecars only next to models inside the workspace.`);
+  }
   const old = await readIfExists(side);
-  const json: Record<string, unknown> = old ? { ...parseSidecar(decoder.decode(old), display(side)) } : {};
+  const before = old ? parseSidecar(decoder.decode(old), display(side)) : undefined;
+  const json: Record<string, unknown> = { ...before };
   json.preset = preset;
   delete json.preprocessing;
-  if (labelsUri) {
-    const labels = vscode.Uri.parse(labelsUri);
+  if (labelsUri !== undefined) {
+    let labels: vscode.Uri;
+    try {
+      labels = vscode.Uri.parse(labelsUri, true);
+    } catch (e) {
+      throw new LookCloserError('bad-argument', `The labels file ${JSON.stringify(labelsUri.slice(0, 80))} is not a URI; pick the labels file again.`, e);
+    }
     if (labels.scheme !== model.scheme || labels.authority !== model.authority) {
       throw new LookCloserError('bad-argument', `The labels file '${display(labels)}' is on another file system than the model; copy it next to the model.`);
     }
+    if (!(await staysInside(labels, roots))) {
+      throw new LookCloserError('bad-argument', `The labels file '${labels.scheme === 'file' ? labels.fsPath : labels.toString()}' is outside the workspace, and a sidecar may name only labels inside it; copy the file next to the model and pick it there.`);
+    }
     json.labels = path.posix.relative(path.posix.dirname(model.path), labels.path);
   }
+  if (before && JSON.stringify(before) === JSON.stringify(json)) return side;
+  if (before && !(await confirmReplace(side, 'The sidecar with other settings'))) return undefined;
   await vscode.workspace.fs.writeFile(side, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
   logger()?.info(`Wrote ${display(side)}`);
   return side;
@@ -153,16 +238,25 @@ export function outputFolder(near?: vscode.Uri): vscode.Uri | undefined {
   return folder ? vscode.Uri.joinPath(folder.uri, 'look-closer-out') : undefined;
 }
 
-/** Saves bytes into the workspace's output folder (or where the user says when no folder is open). */
+/**
+ * Saves bytes as `fileName` (a plain file name, checked by validate.ts) into the workspace's output folder, or
+ * where the user says when no folder is open. Asks before replacing a file; undefined when the user declined.
+ */
 export async function saveOutput(fileName: string, bytes: Uint8Array, near?: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const safe = fileName.replace(/[\\/:*?"<>|]+/g, '_');
   const folder = outputFolder(near);
   let target: vscode.Uri | undefined;
   if (folder) {
+    target = vscode.Uri.joinPath(folder, fileName);
+    const root = parent(folder);
+    // The name is plain, but look-closer-out/ (or the file) may be a symbolic link out of the workspace.
+    if (!isInside(folder, target, ignoresCase(target)) || !(await staysInside(folder, [root])) || !(await staysInside(target, [root]))) {
+      throw new LookCloserError('bad-argument', `Saving '${fileName}' would write outside the workspace folder '${display(root)}' (is look-closer-out/ a link?); nothing was written.`);
+    }
     await vscode.workspace.fs.createDirectory(folder);
-    target = vscode.Uri.joinPath(folder, safe);
+    if (await exists(target) && !(await confirmReplace(target, `A file named '${fileName}'`))) return undefined;
   } else {
-    target = await vscode.window.showSaveDialog({ defaultUri: near ? vscode.Uri.joinPath(parent(near), safe) : undefined, title: `Save ${safe}` });
+    // The save dialog asks before replacing a file itself.
+    target = await vscode.window.showSaveDialog({ defaultUri: near ? vscode.Uri.joinPath(parent(near), fileName) : undefined, title: `Save ${fileName}` });
     if (!target) return undefined;
   }
   await vscode.workspace.fs.writeFile(target, bytes);

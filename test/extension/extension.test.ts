@@ -288,4 +288,147 @@ describe('Look Closer extension', () => {
       assert.notEqual(s.method, 'cam', 'CAM does not apply to this head, so the panel falls back to the next method');
     });
   });
+  describe('a hostile webview and hostile settings', () => {
+    const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const folder = () => vscode.workspace.workspaceFolders![0].uri;
+    const exists = (u: vscode.Uri) => Promise.resolve(vscode.workspace.fs.stat(u)).then(() => true, () => false);
+    const asked: string[] = [];
+    let answer: string | undefined;
+
+    before(async () => {
+      api.testing.scriptPrompts((message) => {
+        asked.push(message);
+        return answer;
+      });
+      // The "models" tests left the workspace on its MNIST model: a panel on a model the workspace holds.
+      await api.explain(workspaceFile('mnist_3_1020.png'));
+    });
+
+    after(async () => {
+      api.testing.scriptPrompts();
+      await vscode.workspace.getConfiguration('lookCloser').update('model', undefined, vscode.ConfigurationTarget.Workspace);
+    });
+
+    it('refuses every save whose file name is not one plain name, and writes nothing', async () => {
+      log(`    workspace folder URI scheme: ${folder().scheme}`);
+      const before = await vscode.workspace.fs.readDirectory(workspaceFile('look-closer-out')).then((e) => e.map(([n]) => n).sort(), () => []);
+      const names = ['../../x.png', '/etc/x.png', 'a/b.png', 'x.exe', '..', '', `${'a'.repeat(10 * 1024 * 1024)}.png`, '..\\..\\x.png', 'CON.png', 'x.npy', 42];
+      for (const fileName of names) {
+        await assert.rejects(api.testing.fromPanel({ type: 'save', what: 'PNG', fileName, bytes: PNG }), (e: Error) => {
+          assert.match(e.message, /The explanation panel sent .*refused/, String(fileName).slice(0, 40));
+          assert.ok(e.message.length < 400, 'a 10 MB name is quoted cut short');
+          return true;
+        });
+      }
+      await assert.rejects(api.testing.fromPanel({ type: 'save', what: '.exe', fileName: 'x.exe', bytes: PNG }), /neither 'PNG' nor '\.npy'/);
+      await assert.rejects(api.testing.fromPanel({ type: 'save', what: 'PNG', fileName: 'x.png', bytes: 'not bytes' }), /not bytes/);
+      await assert.rejects(api.testing.fromPanel({ type: '__proto__' }), /Unknown request type '__proto__'/);
+      await assert.rejects(api.testing.fromPanel({ type: 'progress', title: 'x'.repeat(100_000) }), /progress title .*longer than 200/);
+      const after = await vscode.workspace.fs.readDirectory(workspaceFile('look-closer-out')).then((e) => e.map(([n]) => n).sort(), () => []);
+      assert.deepEqual(after, before, 'nothing was written to look-closer-out/');
+      for (const u of [vscode.Uri.joinPath(folder(), '..', '..', 'x.png'), vscode.Uri.joinPath(folder(), '..', 'x.png'), workspaceFile('a/b.png'), workspaceFile('x.exe')]) {
+        assert.equal(await exists(u), false, `${u.path} was not written`);
+      }
+      assert.deepEqual(asked, [], 'nothing got as far as asking');
+    });
+
+    it('saves a plain name into look-closer-out/, and asks before replacing it', async () => {
+      const r = await api.testing.fromPanel({ type: 'save', what: 'PNG', fileName: 'hostile-test.png', bytes: PNG }) as { path: string };
+      assert.equal(r.path, 'look-closer-out/hostile-test.png');
+      const target = workspaceFile('look-closer-out/hostile-test.png');
+      const other = new Uint8Array([...PNG, 1, 2, 3]);
+      answer = undefined;
+      await assert.rejects(api.testing.fromPanel({ type: 'save', what: 'PNG', fileName: 'hostile-test.png', bytes: other }), (e: Error) => e.name === 'AbortError');
+      assert.equal(asked.length, 1);
+      assert.match(asked[0], /^Replace look-closer-out\/hostile-test\.png\?$/);
+      assert.deepEqual([...await vscode.workspace.fs.readFile(target)], [...PNG], 'declining keeps the file');
+      answer = 'Replace';
+      await api.testing.fromPanel({ type: 'save', what: 'PNG', fileName: 'hostile-test.png', bytes: other });
+      assert.equal(asked.length, 2);
+      assert.deepEqual([...await vscode.workspace.fs.readFile(target)], [...other], '"Replace" replaces it');
+    });
+
+    it("refuses a sidecar with preset '__proto__' or labels at file:///etc/passwd, and asks before changing a sidecar", async () => {
+      const model = workspaceFile('models/mnist-burn-pytorch.onnx');
+      const side = workspaceFile('models/mnist-burn-pytorch.onnx.json');
+      const original = await vscode.workspace.fs.readFile(side);
+      const send = (o: Record<string, unknown>) => api.testing.fromPanel({ type: 'saveSidecar', modelKey: model.toString(), preset: 'mnist-normalized', ...o });
+      await assert.rejects(send({ preset: '__proto__' }), /the preset "__proto__", which is refused: a sidecar names a built-in preset/);
+      await assert.rejects(send({ preset: 'constructor' }), /built-in preset/);
+      await assert.rejects(send({ labelsUri: 'file:///etc/passwd' }), /labels file .*(outside the workspace|another file system)/);
+      await assert.rejects(send({ labelsUri: vscode.Uri.joinPath(folder(), '..', 'fixtures', 'mnist_labels.txt').toString() }), /outside the workspace/);
+      assert.deepEqual([...await vscode.workspace.fs.readFile(side)], [...original], 'the sidecar is unchanged');
+      asked.length = 0;
+      const same = await send({}) as { path: string };
+      assert.equal(same.path, 'models/mnist-burn-pytorch.onnx.json');
+      assert.deepEqual(asked, [], 'a sidecar that would not change is not asked about');
+      answer = undefined;
+      await assert.rejects(send({ preset: 'mnist', labelsUri: workspaceFile('models/mnist_labels.txt').toString() }), (e: Error) => e.name === 'AbortError');
+      assert.match(asked[0] ?? '', /^Replace models\/mnist-burn-pytorch\.onnx\.json\?$/);
+      assert.deepEqual([...await vscode.workspace.fs.readFile(side)], [...original], 'declining keeps the sidecar');
+      answer = 'Replace';
+      await send({ preset: 'mnist', labelsUri: workspaceFile('models/mnist_labels.txt').toString() });
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(side))), { preset: 'mnist', labels: 'mnist_labels.txt' });
+      await vscode.workspace.fs.writeFile(side, original);
+    });
+
+    it('refuses a layer the model does not have (the Layers view asking for activations)', async () => {
+      await vscode.commands.executeCommand('lookCloser.layers.focus');
+      await Promise.race([api.layersViewReady(), new Promise((_, reject) => setTimeout(() => reject(new Error('the Layers view did not load')), 60_000))]);
+      const s = await api.summary();
+      await assert.rejects(api.testing.fromLayers({ type: 'selectLayer', layer: '../../../../etc/passwd' }), /The Layers view sent the layer .*no such layer/);
+      await assert.rejects(api.testing.fromLayers({ type: 'selectLayer', layer: { name: s?.layer } }), /not a string/);
+      await assert.rejects(api.testing.fromLayers({ type: 'selectLayer', layer: `${s?.layer}\u0000` }), /control characters|no such layer/);
+      if (s?.layer) {
+        const a = await api.testing.fromLayers({ type: 'selectLayer', layer: s.layer }) as { layer: string };
+        assert.equal(a.layer, s.layer, 'a layer the model has is answered');
+      }
+    });
+
+    it("refuses lookCloser.model = '../../../../etc/passwd', naming the setting and the path", async () => {
+      assert.equal(vscode.workspace.isTrusted, true, 'the suite runs in a trusted workspace (code-server with trust off)');
+      // A changed setting re-opens every panel; with none open, nothing runs behind the test's back.
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      const config = vscode.workspace.getConfiguration('lookCloser');
+      await config.update('model', '../../../../etc/passwd', vscode.ConfigurationTarget.Workspace);
+      try {
+        await assert.rejects(api.explain(workspaceFile('wm_cat.jpg')), (e: Error) => {
+          assert.match(e.message, /The setting lookCloser\.model is '\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd', which is refused: it points outside the workspace folder/);
+          return true;
+        });
+        await config.update('model', '/etc/passwd', vscode.ConfigurationTarget.Workspace);
+        await assert.rejects(api.explain(workspaceFile('wm_cat.jpg')), /lookCloser\.model is '\/etc\/passwd', which is refused/);
+        await config.update('model', 'models/../../fixtures/mnist-burn-pytorch.onnx', vscode.ConfigurationTarget.Workspace);
+        await assert.rejects(api.explain(workspaceFile('wm_cat.jpg')), /which is refused: it points outside the workspace folder/);
+      } finally {
+        await config.update('model', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    });
+
+    it("refuses a sidecar whose labels is '../../../../etc/passwd' (or a link out of the workspace), naming the sidecar", async () => {
+      const fixtures = vscode.Uri.joinPath(folder(), '..', 'fixtures');
+      await vscode.workspace.fs.copy(vscode.Uri.joinPath(fixtures, 'mnist-burn-pytorch.onnx'), workspaceFile('evil/evil.onnx'), { overwrite: true });
+      const sidecar = (labels: string) => vscode.workspace.fs.writeFile(workspaceFile('evil/evil.onnx.json'), new TextEncoder().encode(JSON.stringify({ preset: 'mnist-normalized', labels })));
+      await sidecar('../../../../etc/passwd');
+      await vscode.commands.executeCommand('lookCloser.useModel', workspaceFile('evil/evil.onnx'));
+      try {
+        await assert.rejects(api.explain(workspaceFile('mnist_3_1020.png')), (e: Error) => {
+          assert.match(e.message, /Sidecar 'evil\/evil\.onnx\.json' names the labels file '\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd', which resolves to .*outside the workspace/);
+          assert.ok(!e.message.includes('root:'), 'nothing of /etc/passwd is in the message');
+          return true;
+        });
+        if (folder().scheme === 'file') {
+          const fs = await import('node:fs');
+          fs.symlinkSync('/etc/passwd', workspaceFile('evil/labels.txt').fsPath);
+          await sidecar('labels.txt');
+          await assert.rejects(api.explain(workspaceFile('mnist_3_1020.png')), /names the labels file 'labels\.txt', which resolves to 'evil\/labels\.txt' outside the workspace/);
+        }
+        await sidecar('../models/mnist_labels.txt');
+        const s = await api.explain(workspaceFile('mnist_3_1020.png'));
+        assert.equal(s.predictions[0].label, '3', 'labels elsewhere inside the workspace are read');
+      } finally {
+        await vscode.commands.executeCommand('lookCloser.useModel', workspaceFile('models/mnist-burn-pytorch.onnx'));
+      }
+    });
+  });
 });
