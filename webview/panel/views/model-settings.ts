@@ -25,8 +25,11 @@ export function createModelSettings(dispatch: Dispatch): View {
     setValue(preset.el, s.choices.preset ?? (inUse in PRESETS ? inUse : ''));
     why.textContent = `In use: ${inUse} — ${m.preprocessing.reason}.`;
     labels.textContent = `Labels: ${m.labelsSource}.`;
-    saveSidecar.disabled = !m.writable;
-    saveSidecar.title = m.writable ? `Write ${m.name}.json next to the model` : 'The bundled model cannot be changed on disk';
+    // A sidecar stores a preset by name: a custom preprocessing (overrides in the sidecar) is edited in the file itself.
+    const named = Object.prototype.hasOwnProperty.call(PRESETS, inUse);
+    saveSidecar.disabled = !m.writable || !named;
+    saveSidecar.title = !m.writable ? 'The bundled model cannot be changed on disk'
+      : named ? `Write ${m.name}.json next to the model` : `'${inUse}' is not a named preset; edit ${m.name}.json to change custom preprocessing`;
   }
   return { el, render };
 }
