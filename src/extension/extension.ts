@@ -141,11 +141,13 @@ const FOLDER_CHOICES_KEY = 'lookCloser.folderChoices';
 async function askFolderOptions(context: vscode.ExtensionContext): Promise<FolderOptions | undefined> {
   const last = context.workspaceState.get<{ methods: string[]; top: number; gain: boolean }>(FOLDER_CHOICES_KEY) ?? { methods: ['gradcam'], top: 1, gain: true };
   type Item = vscode.QuickPickItem & { method?: string; flag?: 'gain' | 'top3' };
+  // The options first: with every registered method listed, they would otherwise sit below the fold.
   const items: Item[] = [
-    ...METHODS.map((m) => ({ label: m.title, description: m.id, detail: m.citation, method: m.id, picked: last.methods.includes(m.id) })),
     { label: 'Options', kind: vscode.QuickPickItemKind.Separator },
     { label: "GAIN's score drop", description: 'classify again with the attended region erased', flag: 'gain', picked: last.gain },
     { label: 'Top 3 classes', description: 'explain each image\'s top 3 predictions, not only its top 1', flag: 'top3', picked: last.top >= 3 },
+    { label: 'Methods', kind: vscode.QuickPickItemKind.Separator },
+    ...METHODS.map((m) => ({ label: m.title, description: m.id, detail: m.citation, method: m.id, picked: last.methods.includes(m.id) })),
   ];
   const chosen = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Look Closer: explain every image of the folder with…', placeHolder: 'Methods and options (the report opens when done)' });
   if (!chosen) return undefined;
