@@ -1,5 +1,6 @@
 /** Which preprocessing and labels a model gets: from flags, a sidecar `<model>.onnx.json`, or a guess from the model itself. */
 import { LookCloserError, didYouMean } from './errors';
+import type { ConfigSettings } from './model-configs';
 import type { ImageInput } from './model-info';
 import type { OptionValues } from './methods/options';
 import { Preprocessing, PreprocessingOverride, resolvePreset } from './preprocess/presets';
@@ -21,7 +22,7 @@ export interface Sidecar {
 }
 
 /** Where a setting came from, reported in --json output and shown in the panel. */
-export type SettingSource = 'flag' | 'sidecar' | 'model-metadata' | 'guessed';
+export type SettingSource = 'flag' | 'sidecar' | 'hf-config' | 'timm-config' | 'model-metadata' | 'guessed';
 
 /** The preprocessing chosen for a model, and why. */
 export interface ChosenPreprocessing {
@@ -77,14 +78,15 @@ function checkSidecar(o: Record<string, unknown>, fileName: string): void {
   }
 }
 
-/** Chooses preprocessing: flag, then sidecar, then model metadata (`look-closer.preset`), then a guess from the input. */
+/** Chooses preprocessing: flag, then sidecar, then the model's shipped config (Hugging Face or timm), then model metadata (`look-closer.preset`), then a guess from the input. */
 export function choosePreprocessing(
   input: ImageInput,
-  opts: { flag?: string; sidecar?: Sidecar; metadata?: Readonly<Record<string, string>> },
+  opts: { flag?: string; sidecar?: Sidecar; metadata?: Readonly<Record<string, string>>; config?: ConfigSettings['preprocessing'] },
 ): ChosenPreprocessing {
   if (opts.flag) return { preprocessing: resolvePreset(opts.flag), source: 'flag', reason: `--preset ${opts.flag}` };
   const side = opts.sidecar?.preprocessing ?? opts.sidecar?.preset;
   if (side) return { preprocessing: resolvePreset(side), source: 'sidecar', reason: 'sidecar <model>.onnx.json' };
+  if (opts.config) return { preprocessing: opts.config.preprocessing, source: opts.config.source, reason: opts.config.reason };
   const meta = opts.metadata?.['look-closer.preset'];
   if (meta) return { preprocessing: resolvePreset(meta), source: 'model-metadata', reason: "model metadata 'look-closer.preset'" };
   if (input.channels === 1) {

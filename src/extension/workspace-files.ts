@@ -150,13 +150,19 @@ export async function readModelPayload(ref: ModelRef, extensionUri: vscode.Uri):
   // Parsed with the CLI's schema; the labels it names must stay inside the workspace (or, for the bundled model, the extension).
   const named = sidecarLabels(sidecarText === undefined ? undefined : { text: sidecarText, name: display(side) });
   const labels = named === undefined ? undefined : await readLabels(await sidecarLabelsUri(ref, side, named, extensionUri));
+  // Hugging Face and timm exports ship their configs beside the model (not for the bundled model).
+  const besides = ref.bundled ? [] : await Promise.all(['config.json', 'preprocessor_config.json'].map(async (name) => {
+    const b = await readIfExists(vscode.Uri.joinPath(parent(ref.uri), name));
+    return b && { text: decoder.decode(b), name };
+  }));
+  const configs = { ...(besides[0] ? { config: besides[0] } : {}), ...(besides[1] ? { preprocessor: besides[1] } : {}) };
   const labelsDir = vscode.Uri.joinPath(extensionUri, 'assets', 'labels');
   const [imagenet, digits] = await Promise.all([
     readBytes(vscode.Uri.joinPath(labelsDir, 'imagenet-simple-labels.json'), 'bundled labels'),
     readBytes(vscode.Uri.joinPath(labelsDir, 'mnist_labels.txt'), 'bundled labels'),
   ]);
   return {
-    key: ref.uri.toString(), name: ref.name, origin: ref.origin, bytes, sidecarText, labels,
+    key: ref.uri.toString(), name: ref.name, origin: ref.origin, bytes, sidecarText, labels, configs,
     fallbackLabels: { imagenet: decoder.decode(imagenet), digits: decoder.decode(digits) },
     writable: !ref.bundled,
   };

@@ -15,6 +15,8 @@ export const FILE_LIMITS = {
   image: 512 * 1024 ** 2,
   'labels file': 16 * 1024 ** 2,
   sidecar: 1024 ** 2,
+  /** A Hugging Face or timm config.json (id2label of 21k classes is about 1 MB). */
+  'model config': 16 * 1024 ** 2,
 } as const;
 
 /** A kind of file the CLI reads. */

@@ -51,9 +51,15 @@ export async function loadModel(
     const named = sidecarLabels(sidecar);
     if (named) labels = { ...textFile(path.resolve(path.dirname(sidecarPath), named), 'labels file'), origin: 'sidecar' };
   }
+  // Hugging Face and timm exports ship config.json / preprocessor_config.json beside the model.
+  const beside = (name: string) => {
+    const p = path.join(path.dirname(modelPath), name);
+    return fs.existsSync(p) ? textFile(p, 'model config') : undefined;
+  };
+  const configs = { config: beside('config.json'), preprocessor: beside('preprocessor_config.json') };
   return Classifier.load(runtime, {
     path: modelPath, name: path.basename(modelPath), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    sidecar, labels, preset: flags.preset, inputSize: flags.inputSize, bundledLabels,
+    sidecar, labels, preset: flags.preset, inputSize: flags.inputSize, bundledLabels, configs,
   });
 }
 

@@ -8,6 +8,7 @@ export function modelSourceOf(p: ModelPayload, bytes: Uint8Array = p.bytes): Mod
     path: p.writable ? p.origin : p.name, name: p.name, bytes,
     sidecar: p.sidecarText !== undefined ? { text: p.sidecarText, name: `${p.name}.json` } : undefined,
     labels: p.labels && { text: p.labels.text, name: p.labels.name.split('/').pop() ?? p.labels.name, origin: 'sidecar' },
+    configs: p.configs,
     bundledLabels: (kind) => kind === 'imagenet'
       ? { text: p.fallbackLabels.imagenet, name: 'imagenet-simple-labels.json' }
       : { text: p.fallbackLabels.digits, name: 'mnist_labels.txt' },

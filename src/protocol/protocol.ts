@@ -7,6 +7,7 @@ import type { ChannelStats, LayerActivations } from '../core/app/layer-activatio
 import type { OutputRow, PreprocessingInfo } from '../core/app/types';
 import type { Prediction } from '../core/explainer';
 import type { GainJson } from '../core/metrics/gain';
+import type { ModelConfigs } from '../core/model-configs';
 import type { Direction, ResponsesMatch } from './messenger';
 
 export { assertNever } from './messenger';
@@ -29,6 +30,8 @@ export interface ModelPayload {
   readonly sidecarText?: string;
   /** Labels named by the sidecar. */
   readonly labels?: LabelsFile;
+  /** Hugging Face / timm `config.json` and `preprocessor_config.json` beside the model. */
+  readonly configs?: ModelConfigs;
   /** Bundled label sets, used by class count when nothing names labels (ImageNet-1k, digits). */
   readonly fallbackLabels: { readonly imagenet: string; readonly digits: string };
   /** Whether a sidecar can be written next to the model (false for the bundled model). */

@@ -91,13 +91,14 @@ describe('a bad input gets the same message in every front end', function () {
   fs.copyFileSync(TWO_CLASS, path.join(folder, 'photo.png'));
 
   /** Writes a model (and its sidecar and labels) into its own folder; returns the model path. */
-  const modelCase = (name: string, bytes: Uint8Array, sidecar?: string, labels?: string) => {
+  const modelCase = (name: string, bytes: Uint8Array, sidecar?: string, labels?: string, configs: Record<string, string> = {}) => {
     const dir = path.join(tmp, name);
     fs.mkdirSync(dir);
     const p = path.join(dir, 'model.onnx');
     fs.writeFileSync(p, bytes);
     if (sidecar !== undefined) fs.writeFileSync(`${p}.json`, sidecar);
     if (labels !== undefined) fs.writeFileSync(path.join(dir, 'labels.txt'), labels);
+    for (const [f, text] of Object.entries(configs)) fs.writeFileSync(path.join(dir, f), text);
     return p;
   };
 
@@ -106,8 +107,10 @@ describe('a bad input gets the same message in every front end', function () {
     const sidecarText = fs.existsSync(`${p}.json`) ? fs.readFileSync(`${p}.json`, 'utf8') : undefined;
     const named = sidecarText !== undefined ? sidecarLabels({ text: sidecarText, name: 'model.onnx.json' }) : undefined;
     const labelsPath = named && path.join(path.dirname(p), named);
+    const beside = (f: string) => (fs.existsSync(path.join(path.dirname(p), f)) ? { text: fs.readFileSync(path.join(path.dirname(p), f), 'utf8'), name: f } : undefined);
+    const configs = { config: beside('config.json'), preprocessor: beside('preprocessor_config.json') };
     return {
-      key: p, name: path.basename(p), origin: p, bytes: new Uint8Array(fs.readFileSync(p)), sidecarText,
+      key: p, name: path.basename(p), origin: p, bytes: new Uint8Array(fs.readFileSync(p)), sidecarText, configs,
       labels: labelsPath ? { text: fs.readFileSync(labelsPath, 'utf8'), name: `models/${named}`, uri: labelsPath } : undefined,
       fallbackLabels: { imagenet: fs.readFileSync(path.join(ROOT, 'assets', 'labels', 'imagenet-simple-labels.json'), 'utf8'), digits: '' },
       writable: true,
@@ -144,6 +147,8 @@ describe('a bad input gets the same message in every front end', function () {
     ['a sidecar input size on a fixed-size model', () => modelCase('fixed-size', squeeze, '{"inputSize": 320}'), /the sidecar's inputSize \(model\.onnx\.json\) asks for 320×320, but model\.onnx's input is fixed at 224×224/],
     ['a sidecar input size out of range', () => modelCase('huge-size', squeeze, '{"inputSize": 100000}'), /inputSize \(model\.onnx\.json\) must be a whole number of pixels .* between 2 and 4096, got 100000/],
     ['an unknown preset in the sidecar', () => modelCase('preset', squeeze, '{"preset": "imagenette"}'), /imagenette/],
+    ['config.json labels that do not match the class count', () => modelCase('config-labels', squeeze, undefined, undefined, { 'config.json': '{"id2label": {"0": "cat", "1": "dog"}}' }), /Labels \(config\.json id2label\) list 2 classes but model\.onnx scores 1000\./],
+    ['a preprocessor_config.json with no size', () => modelCase('config-size', squeeze, undefined, undefined, { 'preprocessor_config.json': '{"image_mean": [0.5]}' }), /'preprocessor_config\.json' gives no image size/],
     ['labels that do not match the class count', () => modelCase('labels', squeeze, '{"labels": "labels.txt"}', 'cat\ndog\n'), /Labels \(sidecar: labels\.txt\) list 2 classes but model\.onnx scores 1000\./],
   ];
   for (const [name, make, expected] of cases) {

@@ -8,6 +8,7 @@ import { Gate, listGates } from '../attention/gates';
 import { LookCloserError } from '../errors';
 import { Explainer, ForwardResult, Prediction, topK } from '../explainer';
 import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../model-config';
+import { ConfigSettings, ModelConfigs, readModelConfigs } from '../model-configs';
 import type { LayerInfo } from '../model-info';
 import type { ModelInputSpec } from '../preprocess/preprocess';
 import type { Runtime } from '../runtime';
@@ -37,6 +38,8 @@ export interface ModelSource {
   readonly preset?: string;
   /** `--input-size` (a side, or [height, width]). */
   readonly inputSize?: number | readonly [number, number];
+  /** `config.json` / `preprocessor_config.json` next to the model (Hugging Face, timm): preprocessing and labels when no flag or sidecar gives them. */
+  readonly configs?: ModelConfigs;
   /** The bundled label sets, used by class count when nothing names labels. */
   readonly bundledLabels?: (kind: 'imagenet' | 'digits') => TextFile | undefined;
 }
@@ -71,25 +74,33 @@ export class Classifier {
     public labels: readonly string[] | undefined,
     public labelsSource: string,
     private readonly bundledLabels: ModelSource['bundledLabels'],
+    private readonly config: ConfigSettings = {},
   ) {}
 
   /** Decodes and checks a model, creates its forward session, and chooses preprocessing and labels. */
   static async load(runtime: Runtime, src: ModelSource): Promise<Classifier> {
     const sidecar = src.sidecar ? parseSidecar(src.sidecar.text, src.sidecar.name) : undefined;
+    const config = src.configs ? readModelConfigs(src.configs) : {};
     const explainer = await Explainer.load(runtime, src.bytes, src.name);
     try {
       const metadata: Record<string, string> = {};
       for (const p of explainer.graph.model.metadataProps) if (p.key) metadata[p.key] = p.value ?? '';
-      const preprocessing = choosePreprocessing(explainer.input, { flag: src.preset, sidecar, metadata });
+      const preprocessing = choosePreprocessing(explainer.input, { flag: src.preset, sidecar, metadata, config: config.preprocessing });
       setInputSize(explainer, src, sidecar);
+      // A shipped config's size applies where the model's spatial dims are free (inputs named pixel_values with dynamic size).
+      const cfgSize = config.preprocessing?.inputSize;
+      if (cfgSize && src.inputSize === undefined && sidecar?.inputSize === undefined && !explainer.input.height && !explainer.input.width) {
+        explainer.inputSize = { height: cfgSize[0], width: cfgSize[1] };
+      }
       const dtype = explainer.graph.dtype(explainer.scores.output);
       if (dtype && dtype !== 'float32' && dtype !== 'float16' && dtype !== 'float64') {
         throw new LookCloserError('unsupported-model', `${src.name}'s output '${explainer.scores.output}' is ${dtype}; Look Closer explains classifiers that output one floating-point score per class.`);
       }
       const classes = await explainer.numClasses();
       if (!(classes >= 1)) throw new LookCloserError('unsupported-model', `${src.name} scores no classes; Look Closer explains classifiers whose output has one score per class.`);
-      const c = new Classifier(src.path, src.name, explainer, sidecar, metadata, classes, preprocessing, undefined, '', src.bundledLabels);
+      const c = new Classifier(src.path, src.name, explainer, sidecar, metadata, classes, preprocessing, undefined, '', src.bundledLabels, config);
       if (src.labels) c.useLabels(src.labels, src.labels.origin);
+      else if (config.labels) c.useConfigLabels(config.labels);
       else c.guessLabels();
       return c;
     } catch (e) {
@@ -130,7 +141,7 @@ export class Classifier {
 
   /** Sets the preprocessing: a preset picked in the panel, or (undefined) the sidecar's, the metadata's or a guess. */
   usePreset(preset: string | undefined): void {
-    const chosen = choosePreprocessing(this.explainer.input, { flag: preset, sidecar: this.sidecar, metadata: this.metadata });
+    const chosen = choosePreprocessing(this.explainer.input, { flag: preset, sidecar: this.sidecar, metadata: this.metadata, config: this.config.preprocessing });
     this.preprocessing = preset ? { ...chosen, source: 'flag', reason: 'picked in the panel (not saved)' } : chosen;
   }
 
@@ -144,6 +155,14 @@ export class Classifier {
     this.labels = labels;
     this.labelsSource = source;
     this.pickedLabels = origin === 'picked' ? file : undefined;
+  }
+
+  private useConfigLabels(l: NonNullable<ConfigSettings['labels']>): void {
+    if (l.labels.length !== this.classes) {
+      throw new LookCloserError('bad-argument', `Labels (${l.source}) list ${l.labels.length} classes but ${this.name} scores ${this.classes}.`);
+    }
+    this.labels = l.labels;
+    this.labelsSource = l.source;
   }
 
   private guessLabels(): void {
