@@ -11,6 +11,7 @@ no pretrained weights. Everything is seeded, so reruns give identical files.
 See scripts/README-reference.md for the conventions.
 """
 
+import copy
 import json
 import math
 import os
@@ -728,6 +729,57 @@ class ResidualAttentionNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(f), 1)), f
 
 
+# --------------------------------------------------------------------------------------
+# 14. regnet (RegNet-Y style)
+# --------------------------------------------------------------------------------------
+class SESigmoidReLU(nn.Module):
+    """RegNet-Y's squeeze-excitation: GAP -> 1x1 conv -> ReLU -> 1x1 conv -> Sigmoid -> Mul."""
+
+    def __init__(self, c, sq):
+        super().__init__()
+        self.avgpool = gap()
+        self.fc1 = nn.Conv2d(c, sq, 1)
+        self.relu = Rect()
+        self.fc2 = nn.Conv2d(sq, c, 1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x):
+        return x * self.sigmoid(self.fc2(self.relu(self.fc1(self.avgpool(x)))))
+
+
+class YBlock(nn.Module):
+    """1x1 CBA -> 3x3 group conv CBA (stride s, group width 8) -> SE -> 1x1 CB, plus a
+    1x1 CB projection when the shape changes, then ReLU (torchvision's ResBottleneckBlock)."""
+
+    def __init__(self, cin, cout, stride, group_width=8, se_ratio=0.25):
+        super().__init__()
+        self.a = CBA(cin, cout, 1)
+        self.b = CBA(cout, cout, 3, stride, groups=cout // group_width)
+        self.se = SESigmoidReLU(cout, max(1, int(round(cin * se_ratio))))
+        self.c = CBA(cout, cout, 1, act=None)
+        self.proj = CBA(cin, cout, 1, stride, p=0, act=None) if stride != 1 or cin != cout else None
+        self.relu = Rect()
+
+    def forward(self, x):
+        identity = x if self.proj is None else self.proj(x)
+        return self.relu(self.c(self.se(self.b(self.a(x)))) + identity)
+
+
+class RegNetY(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = CBA(3, 16, 3, 2)
+        self.block1 = YBlock(16, 24, 2)
+        self.block2 = YBlock(24, 24, 1)
+        self.block3 = YBlock(24, 32, 1)
+        self.avgpool = gap()
+        self.fc = nn.Linear(32, NUM_CLASSES)
+
+    def forward(self, x):
+        f = self.block3(self.block2(self.block1(self.stem(x))))
+        return self.fc(torch.flatten(self.avgpool(f), 1)), f
+
+
 FAMILIES = [
     # name, class, opsets, extra
     ("resnet", ResNet, OPSETS, {}),
@@ -743,6 +795,8 @@ FAMILIES = [
     ("se_net", SENet, ATTENTION_OPSETS, {"attention": "se"}),
     ("cbam", CBAMNet, ATTENTION_OPSETS, {"attention": "cbam"}),
     ("residual_attention", ResidualAttentionNet, ATTENTION_OPSETS, {"attention": "residual_attention"}),
+    # Appended last: the seeds of the families above (1000 + position) stay as they were.
+    ("regnet", RegNetY, OPSETS, {}),
 ]
 
 
@@ -888,6 +942,20 @@ def forward_grads(model, x, classes, mode, want_layer):
     return out
 
 
+def saliency_float64(model, x, classes):
+    """d logit_c / d input in float64 on a double copy of the same weights (the truth that float32
+    runs are measured against), and the max error of the float32 saliency relative to max |truth|."""
+    m64 = copy.deepcopy(model).double()
+    RULE["mode"] = "normal"
+    out = {}
+    for c in classes:
+        xx = x.double().clone().requires_grad_(True)
+        logits, _ = m64(xx)
+        (gx,) = torch.autograd.grad(logits[0, c], [xx])
+        out[c] = gx.detach()
+    return out
+
+
 def _pool_windows(x, k, s, p, ceil_mode):
     n_h, n_w = x.shape[2], x.shape[3]
 
@@ -968,6 +1036,7 @@ def main():
             "layer": "'features' is an internal tensor (not a graph output): the 4-D map feeding the global pooling",
             "gradcam": "ReLU(sum_k alpha_k A_k), alpha_k = mean_hw d logit_c / d A_k; shape (h, w), unnormalised",
             "saliency": "d logit_c / d input, batch dim dropped, shape (3, H, W)",
+            "saliency_f64": "the same in float64 on a double copy of the weights (stored as float64); saliency_float32_max_rel_error: max |saliency - saliency_f64| / max |saliency_f64|",
             "guided": "Relu / Clip(min 0): grad_in = grad_out * [lo < x < hi] * [grad_out > 0]; other ops ordinary",
             "deconv": "Relu / Clip(min 0): grad_in = max(grad_out, 0); other ops ordinary",
             "cam": "resnet: sum_k W[c,k] A_k (raw, may be negative); squeezenet: channel c of the final ReLU output",
@@ -1008,7 +1077,9 @@ def main():
         guided = forward_grads(model, x, classes, "guided", False)
         deconv = forward_grads(model, x, classes, "deconv", False)
 
+        truth = saliency_float64(model, x, classes)
         per_class = {}
+        float32_error = {}
         for c in classes:
             gl, gx, A = normal[c]
             alpha = gl[0].mean(dim=(1, 2))
@@ -1023,6 +1094,10 @@ def main():
             save(os.path.join(fdir, files["layer_grad"]), gl.numpy())
             save(os.path.join(fdir, files["gradcam"]), gradcam.numpy())
             save(os.path.join(fdir, files["saliency"]), gx[0].numpy())
+            files["saliency_f64"] = f"saliency_f64_c{c}.npy"
+            np.save(os.path.join(fdir, files["saliency_f64"]), np.ascontiguousarray(truth[c][0].numpy(), dtype=np.float64))
+            t = truth[c][0].numpy()
+            float32_error[str(c)] = float(np.abs(gx[0].numpy().astype(np.float64) - t).max() / np.abs(t).max())
             save(os.path.join(fdir, files["guided"]), guided[c][1][0].numpy())
             save(os.path.join(fdir, files["deconv"]), deconv[c][1][0].numpy())
             cam = None
@@ -1051,6 +1126,7 @@ def main():
             "rect_calls": rect_calls,
             "rect_positive_fraction_min_max": [round(min(pos_frac), 3), round(max(pos_frac), 3)] if pos_frac else None,
             "relu6_at_or_above_6_fraction_max": round(max(hi_frac), 4) if hi_frac else None,
+            "saliency_float32_max_rel_error": float32_error,
         }
         ties = maxpool_ties(model, x, classes)
         if ties is not None:
@@ -1075,6 +1151,7 @@ def main():
                 "input": fam_entry["input"],
                 "logits": fam_entry["logits"],
                 "per_class": per_class,
+                "saliency_float32_max_rel_error": float32_error,
                 "op_types": op_types(m),
                 "rectifiers": rep["rectifiers"],
                 "rectifier_patterns": rep["rectifier_patterns"],
