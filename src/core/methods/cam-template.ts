@@ -213,7 +213,7 @@ async function fetchTensors(
   const n = forward.logits.length;
   for (const c of tensors.classes) if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
   const reruns: CamReruns = {
-    ...tensors, explainer, input: request.input, layer, target: request.target, scores: targetScores(forward.logits, tensors.classes, request.target),
+    ...tensors, explainer, input: request.input, layer, target: request.target, scores: targetScores(forward.logits, tensors.classes, request.target, forward.probs),
     options: request.options, signal: request.signal, onProgress: request.onProgress,
   };
   return { tensors: reruns, forward };

@@ -107,8 +107,9 @@ export const integratedGradients: Method = {
       request.onProgress?.(k + 1, m + 1);
     }
     throwIfCancelled(request.signal, title);
-    const fx = targetScores(last.forward.logits, classes, request.target);
-    const fb = targetScores((await explainer.forward(xb)).logits, classes, request.target);
+    const fb0 = await explainer.forward(xb);
+    const fx = targetScores(last.forward.logits, classes, request.target, last.forward.probs);
+    const fb = targetScores(fb0.logits, classes, request.target, fb0.probs);
     request.onProgress?.(m + 1, m + 1);
     const diff = toChw(explainer, float32(Float32Array.from(x.data, (v, i) => v - xb.data[i]), x.dims));
     const explanations = classes.map((c, ci): Explanation => {

@@ -94,7 +94,7 @@ export const rise: Method = {
       const masks = Array.from({ length: Math.min(batch, n - start) }, next);
       const rows = await explainer.forwardBatch(masks.map((m) => applyMask(explainer, request.input, m)));
       rows.forEach((r, j) => {
-        const f = targetScores(r.logits, classes, request.target);
+        const f = targetScores(r.logits, classes, request.target, r.probs);
         const m = masks[j];
         classes.forEach((_, ci) => {
           for (let i = 0; i < m.length; i++) sal[ci][i] += f[ci] * m[i];

@@ -83,7 +83,7 @@ async function scoreCamWeights(ctx: CamReruns): Promise<Float32Array[]> {
       return float32(x, input.dims);
     });
     const rows = await explainer.forwardBatch(xs);
-    rows.forEach((r, j) => classes.forEach((cls, i) => (scores[i][ks[j]] = targetScores(r.logits, [cls], target)[0])));
+    rows.forEach((r, j) => classes.forEach((cls, i) => (scores[i][ks[j]] = targetScores(r.logits, [cls], target, r.probs)[0])));
     ctx.onProgress?.(Math.min(runs.length, start + batch), runs.length);
   }
   if (zero >= 0) for (let k = 0; k < c; k++) if (k !== zero && constant(k)) for (const s of scores) s[k] = s[zero];

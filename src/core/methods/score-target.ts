@@ -50,11 +50,11 @@ export function checkTarget(method: { readonly title: string; readonly targets?:
     `${method.title} cannot explain target '${target}'${why ? `: ${why}` : ''}; it explains ${allowed.join(', ')}.`);
 }
 
-/** The explained score of each class from the logits of one run. */
-export function targetScores(logits: Float32Array, classes: readonly number[], target: ScoreTarget): Float32Array {
+/** The explained score of each class from the logits of one run (softmax: `probs` when the run has them, as the model's own output). */
+export function targetScores(logits: Float32Array, classes: readonly number[], target: ScoreTarget, probs?: Float32Array): Float32Array {
   const kind = targetKind(target);
   if (kind === 'softmax') {
-    const p = softmax(logits);
+    const p = probs ?? softmax(logits);
     return Float32Array.from(classes, (c) => p[c]);
   }
   if (kind === 'sigmoid') return Float32Array.from(classes, (c) => 1 / (1 + Math.exp(-logits[c])));
@@ -106,7 +106,8 @@ export async function targetGradients(
 }
 
 function withScore(req: TargetGradientRequest, score: 'logit' | 'softmax'): GradientRequest {
-  return { ...req, score };
+  const { targets, ...rest } = req;
+  return { targets, score, ...rest };
 }
 
 function modeName(mode: RectifierMode): string {
