@@ -70,6 +70,10 @@ describe('input attributions on the ResNet-style reference', function () {
     await assert.rejects(explainImage(model, input, { method: 'cam', target: 'sigmoid' }), notApplicable(/^CAM cannot explain target 'sigmoid'; it explains logit, softmax\.$/));
     await assert.rejects(explainImage(model, input, { method: 'eigencam', target: 'contrast:1' }), notApplicable(/Eigen-CAM cannot explain target 'contrast:1'/));
     await assert.rejects(explainImage(model, input, { method: 'saliency', target: 'contrast:10' }), /Class 10 is out of range/);
+    // Run directly (the panel's path), the CAM template checks too; Guided Grad-CAM honours a sigmoid.
+    await assert.rejects(methodById('cam').run(model.explainer, { input: x, classes: [3], target: 'sigmoid' }), notApplicable(/^CAM cannot explain target 'sigmoid'/));
+    const g = await explainImage(model, input, { method: 'guided-gradcam', classes: [3], target: 'sigmoid' });
+    assert.ok(g.outputs[0].max > g.outputs[0].min);
   });
 
   it('a contrast with top K explains the top class minus B; a class against itself is zero', async () => {

@@ -13,7 +13,7 @@ import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
 import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
-import { ALL_TARGETS, targetGradients, targetScores } from './score-target';
+import { ALL_TARGETS, checkTarget, targetGradients, targetScores } from './score-target';
 
 /**
  * What a CAM method's maths reads: the forward pass only, also the explained scores' gradients at the layer,
@@ -221,7 +221,7 @@ async function fetchTensors(
 
 /** Builds a CAM-family method from what it needs and its maths. */
 export function camMethod<N extends CamNeeds, X extends object = Record<never, never>>(spec: CamSpec<N, X>): Method {
-  return {
+  const method: Method = {
     id: spec.id,
     title: spec.title,
     citation: spec.citation,
@@ -231,6 +231,7 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
     // Methods that read only activations (CAM, Eigen-CAM) keep the default targets; the others read the score.
     ...(spec.needs === 'activations' ? {} : { targets: ALL_TARGETS }),
     async run(explainer, request) {
+      checkTarget(method, request.target);
       const layer = request.layer ?? (await explainer.defaultLayer());
       const shape = await explainer.featureMapShape(layer, spec.title);
       const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, target: request.target }) : ({} as X);
@@ -241,4 +242,5 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
       return { explanations: mapsToExplanations(spec.id, maps, ctx, layer, explainer.inputSize), forward };
     },
   };
+  return method;
 }
