@@ -9,6 +9,7 @@ import { gateValues, listGates } from '../core/attention/gates';
 import { projectChannel } from '../core/attention/projection';
 import { LookCloserError, messageOf } from '../core/errors';
 import type { Method, ScoreTarget } from '../core/methods/method';
+import { parseScoreTarget } from '../core/methods/score-target';
 import { METHODS, methodById } from '../core/methods/registry';
 import { COLORMAPS } from '../core/render/colormap';
 import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
@@ -23,7 +24,7 @@ Usage:
   look-closer predict MODEL INPUT [--top K] [--json]
   look-closer layers MODEL [--json]
   look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--class C ...|--top K]
-                      [--target logit|softmax] [--preset P] [--labels FILE] [--out DIR]
+                      [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--json]
                       [method options, below]
   look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
@@ -129,9 +130,11 @@ function classesArg(values: Values, model: LoadedModel): number[] | undefined {
 }
 
 function targetArg(values: Values): ScoreTarget {
-  const target = values.target ?? 'logit';
-  if (target !== 'logit' && target !== 'softmax') throw new LookCloserError('bad-argument', `--target must be logit or softmax, got '${target}'.`);
-  return target;
+  try {
+    return parseScoreTarget(values.target ?? 'logit');
+  } catch (e) {
+    throw new LookCloserError('bad-argument', `--target must be logit, softmax, sigmoid or contrast:B (B a class index: explain each class minus class B), got '${values.target}'.`, e);
+  }
 }
 
 /** Explains one input with one model (src/core/app/explain-image.ts) and writes its files; returns the JSON report. */

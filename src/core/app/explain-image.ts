@@ -12,6 +12,7 @@ import { explanationHeatmap } from '../methods/explanation-heatmap';
 import type { Explanation, Method, ScoreTarget } from '../methods/method';
 import type { CancelSignal, OptionValues, ProgressCallback } from '../methods/options';
 import { METHODS, methodById } from '../methods/registry';
+import { checkTarget, contrastClass } from '../methods/score-target';
 import type { RgbaImage } from '../preprocess/image';
 import { CropBox, cropAndFit, preprocessImage, tensorToView } from '../preprocess/preprocess';
 import type { Float32Tensor } from '../tensor';
@@ -121,6 +122,9 @@ export async function explainImage(c: Classifier, input: PreparedInput, s: Expla
 
 async function explainWith(c: Classifier, input: PreparedInput, method: Method, s: ExplainSettings): Promise<ExplainOutcome> {
   const target = s.target ?? 'logit';
+  checkTarget(method, target);
+  const against = contrastClass(target);
+  if (against !== undefined) checkClass(c, against);
   const layer = s.layer ?? (method.family === 'cam' ? await c.defaultLayer() : undefined);
   for (const k of s.classes ?? []) checkClass(c, k);
   const t0 = performance.now();

@@ -13,6 +13,7 @@ import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
 import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
+import { ALL_TARGETS, checkTarget, targetGradients, targetScores } from './score-target';
 
 /**
  * What a CAM method's maths reads: the forward pass only, also the explained scores' gradients at the layer,
@@ -200,10 +201,10 @@ async function fetchTensors(
   explainer: Explainer, request: ExplainRequest, layer: string, needs: CamNeeds, title: string,
 ): Promise<{ tensors: CamTensors | CamGradients | CamReruns; forward: ForwardResult }> {
   if (needs === 'gradients') {
-    const r = await explainer.gradients(request.input, {
-      targets: [layer], score: request.target, mode: 'plain', method: title,
+    const r = await targetGradients(explainer, request.input, {
+      targets: [layer], mode: 'plain', method: title,
       ...(request.classes ? { classes: request.classes } : { top: request.top ?? 1 }),
-    });
+    }, request.target);
     return { tensors: { activations: r.forward.tensors[layer], gradients: r.grads[layer], classes: r.classes }, forward: r.forward };
   }
   const forward = request.forward?.tensors[layer] ? request.forward : await explainer.forward(request.input, [layer]);
@@ -211,9 +212,8 @@ async function fetchTensors(
   if (needs === 'activations') return { tensors, forward };
   const n = forward.logits.length;
   for (const c of tensors.classes) if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
-  const all = request.target === 'softmax' ? forward.probs : forward.logits;
   const reruns: CamReruns = {
-    ...tensors, explainer, input: request.input, layer, target: request.target, scores: Float32Array.from(tensors.classes, (c) => all[c]),
+    ...tensors, explainer, input: request.input, layer, target: request.target, scores: targetScores(forward.logits, tensors.classes, request.target, forward.probs),
     options: request.options, signal: request.signal, onProgress: request.onProgress,
   };
   return { tensors: reruns, forward };
@@ -221,14 +221,17 @@ async function fetchTensors(
 
 /** Builds a CAM-family method from what it needs and its maths. */
 export function camMethod<N extends CamNeeds, X extends object = Record<never, never>>(spec: CamSpec<N, X>): Method {
-  return {
+  const method: Method = {
     id: spec.id,
     title: spec.title,
     citation: spec.citation,
     family: 'cam',
     ...(spec.options ? { options: spec.options } : {}),
     reusesForward: spec.needs !== 'gradients',
+    // Methods that read only activations (CAM, Eigen-CAM) keep the default targets; the others read the score.
+    ...(spec.needs === 'activations' ? {} : { targets: ALL_TARGETS }),
     async run(explainer, request) {
+      checkTarget(method, request.target);
       const layer = request.layer ?? (await explainer.defaultLayer());
       const shape = await explainer.featureMapShape(layer, spec.title);
       const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, target: request.target }) : ({} as X);
@@ -239,4 +242,5 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
       return { explanations: mapsToExplanations(spec.id, maps, ctx, layer, explainer.inputSize), forward };
     },
   };
+  return method;
 }

@@ -15,6 +15,8 @@ export const guidedGradCam: Method = {
   title: 'Guided Grad-CAM',
   citation: 'Selvaraju et al., Grad-CAM, ICCV 2017, §3.1',
   family: 'cam',
+  // A sigmoid scales both factors by a positive number per class; a contrast would pass through guided backprop's sign-dependent rule.
+  targets: ['logit', 'softmax', 'sigmoid'],
   async run(explainer, request) {
     const cams = await gradCam.run(explainer, request);
     const classes = cams.explanations.map((e) => e.classIndex);

@@ -1,8 +1,9 @@
 /** The template of methods that backpropagate a class score to the pixels, differing only in the rectifier rule. */
-import type { Explainer, GradientResult } from '../explainer';
+import type { Explainer, ForwardResult, GradientResult } from '../explainer';
 import type { RectifierMode } from '../grad/rule';
 import { Float32Tensor, float32 } from '../tensor';
 import type { ExplainRequest, Explanation, Method } from './method';
+import { ALL_TARGETS, targetGradients } from './score-target';
 
 /** Per-class slices [C,H,W] of an input gradient [K,C,H,W] (NHWC inputs are transposed to C,H,W). */
 export function perClass(explainer: Explainer, g: Float32Tensor): Float32Tensor[] {
@@ -18,12 +19,23 @@ export function perClass(explainer: Explainer, g: Float32Tensor): Float32Tensor[
   });
 }
 
-/** Runs the input gradient with a rectifier mode for the requested classes. */
+/** Runs the input gradient with a rectifier mode for the requested classes and target (score-target.ts). */
 export function inputGradient(explainer: Explainer, request: ExplainRequest, mode: RectifierMode, method: string): Promise<GradientResult> {
-  return explainer.gradients(request.input, {
-    targets: [explainer.input.name], score: request.target, mode, method,
+  return targetGradients(explainer, request.input, {
+    targets: [explainer.input.name], mode, method,
     ...(request.classes ? { classes: request.classes } : { top: request.top ?? 1 }),
-  });
+  }, request.target);
+}
+
+/**
+ * The input gradient of `x` ([1, …]) per class as [C,H,W], with the classes explained and the forward pass of
+ * the same run: for `classes` when given, else for the request's (named or top K).
+ */
+export async function classGradients(
+  explainer: Explainer, x: Float32Tensor, request: ExplainRequest, mode: RectifierMode, method: string, classes?: readonly number[],
+): Promise<{ classes: number[]; grads: Float32Tensor[]; forward: ForwardResult }> {
+  const r = await inputGradient(explainer, { ...request, input: x, ...(classes ? { classes } : {}) }, mode, method);
+  return { classes: r.classes, grads: perClass(explainer, r.grads[explainer.input.name]), forward: r.forward };
 }
 
 /** Saliency as Simonyan et al. show it: max over channels of |∂y/∂x|, as a heat map. */
@@ -41,6 +53,8 @@ export function saliencyMap(grad: Float32Tensor): Float32Array {
 export function inputGradientMethod(spec: { id: string; title: string; citation: string; mode: RectifierMode; display: 'heatmap' | 'gradient' }): Method {
   return {
     id: spec.id, title: spec.title, citation: spec.citation, family: 'input',
+    // A contrast's gradient is the difference of two gradients only for the plain (linear) backward pass.
+    targets: spec.mode === 'plain' ? ALL_TARGETS : ['logit', 'softmax', 'sigmoid'],
     async run(explainer, request) {
       const r = await inputGradient(explainer, request, spec.mode, spec.title);
       const grads = perClass(explainer, r.grads[explainer.input.name]);

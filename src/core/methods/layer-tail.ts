@@ -6,13 +6,14 @@
  * (a Reshape to a fixed [1, …] after it) runs them one by one.
  */
 import { LookCloserError } from '../errors';
-import { softmax, type Explainer } from '../explainer';
+import type { Explainer } from '../explainer';
 import { Graph, type Node } from '../onnx/graph';
 import { encodeModel, onnx, ONNX_TYPE } from '../onnx/model';
 import { shallowCloneModel } from '../onnx/derived-model';
 import type { Session } from '../runtime';
 import { asFloat32, type Tensor } from '../tensor';
 import type { ScoreTarget } from './method';
+import { targetScores } from './score-target';
 
 /** Every tensor a node reads, including those its subgraphs (If, Loop, Scan) read from the outer scope. */
 function reads(n: onnx.INodeProto): string[] {
@@ -115,8 +116,7 @@ export class LayerTail {
       const k = out.data.length / n;
       for (let i = 0; i < n; i++) {
         const z = out.data.subarray(i * k, (i + 1) * k);
-        const v = target === 'softmax' ? softmax(z) : z;
-        rows.push(Float32Array.from(classes, (c) => v[c]));
+        rows.push(targetScores(z, classes, target));
       }
     };
     if (this.batched && count > 1) {

@@ -5,8 +5,14 @@ import type { AttentionCrops } from '../attention/attention-crops';
 import type { InputSource } from '../attention/crop';
 import type { CancelSignal, MethodOption, OptionValues, ProgressCallback } from './options';
 
-/** What is explained: the pre-softmax logit of a class or its softmax probability. */
-export type ScoreTarget = 'logit' | 'softmax';
+/**
+ * What is explained: the pre-softmax logit of a class, its softmax probability, its sigmoid (multi-label
+ * models), or `contrast:B`, the logit minus class B's logit ("why this class and not B"); see score-target.ts.
+ */
+export type ScoreTarget = 'logit' | 'softmax' | 'sigmoid' | `contrast:${number}`;
+
+/** The kind of a target, without its argument. */
+export type TargetKind = 'logit' | 'softmax' | 'sigmoid' | 'contrast';
 
 /** One request: which classes (explicit, or the top K predicted), at which layer, which score. */
 export interface ExplainRequest {
@@ -46,7 +52,23 @@ export interface Explanation {
 }
 
 /** Method-specific results carried by an explanation, one variant per kind. */
-export type MethodPayload = { readonly kind: 'attention-crops'; readonly crops: AttentionCrops };
+export type MethodPayload =
+  | { readonly kind: 'attention-crops'; readonly crops: AttentionCrops }
+  | IntegratedGradientsPayload;
+
+/** What Integrated Gradients reports besides the attributions: the completeness check of its eq. 3 (Sundararajan et al. 2017, §3 Proposition 1). */
+export interface IntegratedGradientsPayload {
+  readonly kind: 'integrated-gradients';
+  readonly steps: number;
+  readonly baseline: string;
+  /** The explained score F at the input and at the baseline. */
+  readonly score: number;
+  readonly baselineScore: number;
+  /** Σ attributions. */
+  readonly attributionSum: number;
+  /** Σ attributions − (F(x) − F(baseline)); zero for the exact integral, shrinking as the steps grow. */
+  readonly completenessGap: number;
+}
 
 /** What a method returns: its explanations and the forward pass it ran (predictions come from it). */
 export interface ExplainResult {
@@ -64,6 +86,8 @@ export interface Method {
   readonly family: 'cam' | 'input' | 'perturbation';
   /** Settings the method reads from `ExplainRequest.options` (CLI flags, sidecar `methodOptions`, panel controls). */
   readonly options?: readonly MethodOption[];
+  /** The score targets the method honours (score-target.ts); logit and softmax when absent. */
+  readonly targets?: readonly TargetKind[];
   /** True when the method needs only a forward pass and reuses `ExplainRequest.forward` (batch mode then stacks images in one). */
   readonly reusesForward?: boolean;
   run(explainer: Explainer, request: ExplainRequest): Promise<ExplainResult>;

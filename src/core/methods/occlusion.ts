@@ -6,11 +6,12 @@
  * is dynamic, else one by one.
  */
 import { LookCloserError } from '../errors';
-import { Explainer, softmax, topK } from '../explainer';
+import { Explainer, topK } from '../explainer';
 import { normalizeMinMax } from '../render/overlay';
 import { asFloat32, float32, Float32Tensor } from '../tensor';
 import type { Explanation, Method, ScoreTarget } from './method';
 import { CancelSignal, MethodOption, ProgressCallback, numberOption, throwIfCancelled } from './options';
+import { ALL_TARGETS, targetScores } from './score-target';
 
 /** How to occlude. */
 export interface OcclusionOptions {
@@ -78,8 +79,7 @@ async function scoreBatch(explainer: Explainer, x: Float32Tensor, classes: reado
   const rows: Float32Array[] = [];
   for (let i = 0; i < b; i++) {
     const z = logits.subarray(i * k, (i + 1) * k);
-    const v = target === 'softmax' ? softmax(z) : z;
-    rows.push(Float32Array.from(classes, (c) => v[c]));
+    rows.push(targetScores(z, classes, target));
   }
   return rows;
 }
@@ -162,6 +162,7 @@ export const occlusion: Method = {
   citation: 'Zeiler & Fergus, Visualizing and Understanding Convolutional Networks, ECCV 2014, §4.2 fig. 7',
   family: 'perturbation',
   options: OCCLUSION_OPTIONS,
+  targets: ALL_TARGETS,
   async run(explainer, request) {
     const forward = request.forward ?? (await explainer.forward(request.input));
     const classes = request.classes ?? topK(forward.probs, request.top ?? 1);

@@ -12,18 +12,25 @@ import { gradCamPlusPlus } from './grad-cam-plus-plus';
 import { guidedBackprop } from './guided-backprop';
 import { guidedGradCam } from './guided-grad-cam';
 import { hiResCam } from './hires-cam';
+import { inputXGradient } from './input-x-gradient';
+import { integratedGradients } from './integrated-gradients';
 import { layerCam } from './layer-cam';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
 import { reciproCam } from './recipro-cam';
+import { rise } from './rise';
 import { saliency } from './saliency';
 import { scoreCam } from './score-cam';
+import { smoothGrad } from './smoothgrad';
+import { smoothGradSquared } from './smoothgrad-squared';
+import { varGrad } from './vargrad';
 import { xGradCam } from './xgrad-cam';
 
 /** The registered methods, in the order they are offered. */
 export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
   gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
+  inputXGradient, integratedGradients, smoothGrad, smoothGradSquared, varGrad, rise,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */

@@ -10,6 +10,7 @@
 import { throwIfCancelled } from './options';
 import { BATCH_SIZE_OPTION, type CamReruns, camMethod, rerunBatchSize } from './cam-template';
 import { float32 } from '../tensor';
+import { targetScores } from './score-target';
 
 /** Linear interpolation taps with aligned corners: output i samples input i·(n−1)/(m−1). */
 function alignedTaps(n: number, m: number): { i0: Int32Array; i1: Int32Array; f: Float64Array } {
@@ -82,7 +83,7 @@ async function scoreCamWeights(ctx: CamReruns): Promise<Float32Array[]> {
       return float32(x, input.dims);
     });
     const rows = await explainer.forwardBatch(xs);
-    rows.forEach((r, j) => classes.forEach((cls, i) => (scores[i][ks[j]] = (target === 'softmax' ? r.probs : r.logits)[cls])));
+    rows.forEach((r, j) => classes.forEach((cls, i) => (scores[i][ks[j]] = targetScores(r.logits, [cls], target, r.probs)[0])));
     ctx.onProgress?.(Math.min(runs.length, start + batch), runs.length);
   }
   if (zero >= 0) for (let k = 0; k < c; k++) if (k !== zero && constant(k)) for (const s of scores) s[k] = s[zero];
