@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { MAX_INPUT_SIDE } from '../core/app/classifier';
+import { methodAvailability } from '../core/app/availability';
 import { explainImage, outputRow } from '../core/app/explain-image';
 import { METHOD_OPTION_NAMES, methodOptionsFor } from '../core/app/method-options';
 import { gateValues, listGates } from '../core/attention/gates';
@@ -36,6 +37,7 @@ INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed
 explain runs every image in it with one loaded model and writes REPORT_DIR/index.html (a gallery) and
 REPORT_DIR/summary.json (default REPORT_DIR: look-closer-out/<folder name>).
 Methods: ${METHODS.map((m) => m.id).join(', ')}
+  ('look-closer layers MODEL' lists which apply to a model, and why the others do not)
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
@@ -109,12 +111,15 @@ async function cmdLayers(values: Values, args: string[]): Promise<void> {
   const model = await open(values, need(args[0], 'MODEL'));
   const layers = await model.layers();
   const def = await model.defaultLayer();
+  const methods = await methodAvailability(model);
   if (values.json) {
-    console.log(JSON.stringify({ model: model.path, defaultLayer: def, layers }, null, 2));
+    console.log(JSON.stringify({ model: model.path, defaultLayer: def, layers, methods }, null, 2));
   } else {
     const w = Math.max(...layers.map((l) => l.name.length), 6);
     console.log(`${'tensor'.padEnd(w)}  ${'op'.padEnd(20)}  shape`);
     for (const l of layers) console.log(`${l.name.padEnd(w)}  ${l.op.padEnd(20)}  [${l.shape.join(', ')}]${l.name === def ? '  ← default target layer' : ''}`);
+    console.log(`\nmethods: ${methods.filter((m) => m.available).map((m) => m.method).join(', ')}`);
+    for (const m of methods.filter((x) => !x.available)) console.log(`unavailable: ${m.method}: ${m.reason}`);
   }
   await model.explainer.dispose();
 }

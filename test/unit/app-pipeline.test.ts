@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../src/cli/main';
 import { Classifier, sidecarLabels } from '../../src/core/app/classifier';
+import { methodAvailability } from '../../src/core/app/availability';
 import { explainImage } from '../../src/core/app/explain-image';
 import { messageOf } from '../../src/core/errors';
 import { METHODS } from '../../src/core/methods/registry';
@@ -66,6 +67,19 @@ describe('the explain use case runs every registered method', function () {
     } finally {
       await squeeze.dispose();
     }
+  });
+
+  it('lists the methods that cannot run on a model with the reason (CAM without a global-pooling head), and the rest as available', async () => {
+    const mnist = await loadModel(webRuntime(), MNIST_BURN);
+    try {
+      const a = await methodAvailability(mnist);
+      assert.deepEqual(a.map((x) => x.method), METHODS.map((m) => m.id));
+      assert.deepEqual(a.filter((x) => !x.available).map((x) => x.method), ['cam']);
+      assert.match(a[0].reason!, /CAM needs global average pooling .* Use --method gradcam/);
+    } finally {
+      await mnist.dispose();
+    }
+    assert.ok((await methodAvailability(model)).every((x) => x.available), 'every method runs on the ResNet-style export');
   });
 
   it('no method asked for: the first registry method that applies runs, and says why the others did not', async () => {
