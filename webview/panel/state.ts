@@ -55,6 +55,8 @@ export interface ModelInfo {
   readonly preset?: string;
   readonly labels?: readonly string[];
   readonly labelsSource: string;
+  /** Registered methods that cannot run on this model, and why (the picker marks them). */
+  readonly unavailable?: readonly { readonly method: string; readonly reason: string }[];
   /** URI of labels picked in the panel (for the sidecar). */
   readonly pickedLabelsUri?: string;
   /** The backend that ran last: "WebGPU", "WASM" or both. */

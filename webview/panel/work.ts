@@ -3,6 +3,7 @@
  * GAIN, read activations and gates, project a channel. Holds what the state only names (the classifier,
  * decoded pixels, explanations); every result goes back to the controller as a message.
  */
+import { methodAvailability } from '../../src/core/app/availability';
 import type { Classifier } from '../../src/core/app/classifier';
 import { PreparedInput, explainImage, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
 import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
@@ -57,12 +58,13 @@ async function modelInfo(m: WebModel): Promise<ModelInfo> {
   const targets = await c.targetLayers();
   const defaultLayer = await c.defaultLayer().catch(() => undefined);
   const gates = await c.gates();
+  const unavailable = (await methodAvailability(c)).filter((a) => !a.available).map((a) => ({ method: a.method, reason: a.reason ?? '' }));
   const row = (l: { name: string; op: string; shape: readonly number[] }) => ({ name: l.name, op: l.op, shape: l.shape });
   return {
     key: p.key, fingerprint: modelFingerprint(p), ep: m.ep, name: p.name, origin: p.origin, writable: p.writable, classes: c.classes,
     layers: layers.map(row), targetLayers: targets.map(row), defaultLayer,
     gates: gates.map((g) => ({ tensor: g.tensor, node: g.node, activation: g.activation, kind: g.kind, shape: g.shape, featureShape: g.featureShape, residual: g.residual })),
-    preprocessing: presetInfo(c), labels: c.labels, labelsSource: c.labelsSource,
+    preprocessing: presetInfo(c), labels: c.labels, labelsSource: c.labelsSource, unavailable,
     backend: backendLabel(m.runtime), fallbacks: [...m.runtime.fallbacks], conversion: m.conversion,
   };
 }

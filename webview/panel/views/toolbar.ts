@@ -16,6 +16,7 @@ export function createToolbar(dispatch: Dispatch): View {
   const opacityWrap = h('div', { class: 'field' }, h('label', { for: 'opacity', text: 'Opacity' }), h('div', { class: 'inline' }, opacity, opacityOut));
   const el = h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Explanation options' }, method.wrap, layer.wrap, colormap.wrap, opacityWrap);
   const layersChanged = memo();
+  const methodsChanged = memo();
 
   method.el.addEventListener('change', () => dispatch({ type: 'pickMethod', method: method.el.value }));
   layer.el.addEventListener('change', () => dispatch({ type: 'pickLayer', layer: layer.el.value }));
@@ -31,6 +32,16 @@ export function createToolbar(dispatch: Dispatch): View {
     const m = s.model;
     const o = s.outcome;
     if (!m || !o) return;
+    if (methodsChanged([m.unavailable])) {
+      // Methods that cannot run on this model stay listed, disabled, with the reason.
+      const why = new Map((m.unavailable ?? []).map((u) => [u.method, u.reason]));
+      for (const opt of method.el.options) {
+        const reason = why.get(opt.value);
+        opt.disabled = reason !== undefined;
+        opt.title = reason ?? METHODS.find((x) => x.id === opt.value)?.citation ?? '';
+        opt.textContent = `${METHODS.find((x) => x.id === opt.value)?.title ?? opt.value}${reason ? ' (does not apply)' : ''}`;
+      }
+    }
     if (layersChanged([m.targetLayers, m.defaultLayer])) {
       layer.el.textContent = '';
       for (const l of m.targetLayers) {
