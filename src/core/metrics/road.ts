@@ -86,29 +86,32 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
   if (n === 0) return float32(out, x.dims);
   if (n === hw) throw new LookCloserError('bad-argument', 'ROAD would remove every pixel; no known pixel is left to impute from.');
   // M u = b with M = diag(Σ in-image weights) − W over removed neighbours, b = Σ known neighbours' weight × value.
+  // The removed neighbours in compressed rows (typed arrays: the solve is the metric's hot loop).
   const diag = new Float64Array(n);
-  const nbr: number[][] = Array.from({ length: n }, () => []);
-  const nw: number[][] = Array.from({ length: n }, () => []);
+  const rowStart = new Int32Array(n + 1);
+  const cols = new Int32Array(8 * n);
+  const vals = new Float64Array(8 * n);
   const b = Array.from({ length: ch }, () => new Float64Array(n));
+  let nz = 0;
   for (let i = 0; i < n; i++) {
     const p = unknown[i];
     const r = Math.floor(p / w);
     const c = p % w;
+    rowStart[i] = nz;
     for (const [dr, dc, wt] of NEIGHBOURS) {
       const rr = r + dr;
       const cc = c + dc;
       if (rr < 0 || cc < 0 || rr >= h || cc >= w) continue;
       diag[i] += wt;
       const q = rr * w + cc;
-      if (removed[q]) { nbr[i].push(vid[q]); nw[i].push(wt); } else for (let k = 0; k < ch; k++) b[k][i] += wt * x.data[at(layout, ch, hw, q, k)];
+      if (removed[q]) { cols[nz] = vid[q]; vals[nz++] = wt; } else for (let k = 0; k < ch; k++) b[k][i] += wt * x.data[at(layout, ch, hw, q, k)];
     }
   }
+  rowStart[n] = nz;
   const mul = (v: Float64Array, o: Float64Array) => {
     for (let i = 0; i < n; i++) {
       let s = diag[i] * v[i];
-      const js = nbr[i];
-      const ws = nw[i];
-      for (let t = 0; t < js.length; t++) s -= ws[t] * v[js[t]];
+      for (let t = rowStart[i]; t < rowStart[i + 1]; t++) s -= vals[t] * v[cols[t]];
       o[i] = s;
     }
   };
@@ -121,7 +124,7 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
     const d = Float64Array.from(r);
     const q = new Float64Array(n);
     let rr = dot(r, r);
-    const stop = 1e-24 * Math.max(rr, 1e-300);
+    const stop = 1e-20 * Math.max(rr, 1e-300);
     for (let it = 0; it < 10 * n && rr > stop; it++) {
       mul(d, q);
       const alpha = rr / dot(d, q);
