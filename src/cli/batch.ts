@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { batchSummary } from '../core/app/batch';
-import { explainImage, outputRow } from '../core/app/explain-image';
+import { ExplainSettings, explainImage, outputRow } from '../core/app/explain-image';
 import { INPUT_EXTENSIONS, uniqueStems } from '../core/batch-report';
 import { LookCloserError, messageOf } from '../core/errors';
 import type { ForwardResult } from '../core/explainer';
@@ -36,6 +36,8 @@ export interface BatchSettings {
   readonly options: (m: Method) => OptionValues;
   /** Run GAIN's attention-mining check on every output (one or two more forward passes each). */
   readonly gain: boolean;
+  /** Faithfulness metrics per output (--metrics; --box is one box for every image, rarely what a folder wants). */
+  readonly metrics?: ExplainSettings['metrics'];
   /** Images stacked per forward pass for methods that reuse it; default 8 on onnxruntime-node, 1 on wasm. */
   readonly batchSize?: number;
   readonly outDir: string;
@@ -179,6 +181,7 @@ async function explainOne(model: LoadedModel, input: LoadedInput, stem: string, 
       o = await explainImage(model, input, {
         method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
         options: s.options(m), forward: m.reusesForward ? forward : undefined, gain: s.gain ? { control: true } : undefined,
+        metrics: s.metrics,
       });
     } catch (e) {
       if (!(e instanceof LookCloserError && e.kind === 'method-not-applicable')) throw e;

@@ -12,6 +12,8 @@ import { LookCloserError, messageOf } from '../core/errors';
 import type { Method, ScoreTarget } from '../core/methods/method';
 import { parseScoreTarget } from '../core/methods/score-target';
 import { METHODS, methodById } from '../core/methods/registry';
+import { MetricId, MetricValues, metricsLine, parseBox, parseMetrics } from '../core/metrics/registry';
+import type { PointingBox } from '../core/metrics/pointing';
 import { COLORMAPS } from '../core/render/colormap';
 import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { makeOutputDir } from '../node/files';
@@ -26,7 +28,7 @@ Usage:
   look-closer layers MODEL [--json]
   look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--class C ...|--top K]
                       [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
-                      [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--json]
+                      [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--metrics LIST] [--box x,y,w,h] [--json]
                       [method options, below]
   look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
@@ -40,6 +42,7 @@ Methods: ${METHODS.map((m) => m.id).join(', ')}
   ('look-closer layers MODEL' lists which apply to a model, and why the others do not)
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
+--metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
@@ -61,6 +64,8 @@ const OPTIONS = {
   'input-size': { type: 'string' },
   'batch-size': { type: 'string' },
   gain: { type: 'boolean' },
+  metrics: { type: 'string' },
+  box: { type: 'string' },
   channel: { type: 'string' },
   position: { type: 'string' },
   backend: { type: 'string' },
@@ -154,7 +159,7 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
   const tf = performance.now();
   const o = await explainImage(model, input, {
     method: method.id, ...(classes ? { classes } : { top: intArg(values.top, 'top', 1) }), layer: values.layer, target, options,
-    gain: values.gain ? { control: true } : undefined,
+    gain: values.gain ? { control: true } : undefined, metrics: metricsArg(values),
   });
   const stem = path.basename(inputPath).replace(/\.[^.]+$/, '');
   const outputs = [];
@@ -223,7 +228,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   };
   const summary = await explainFolder(model, folder, {
     methods, classes, top: intArg(values.top, 'top', 1), layer: values.layer, target, colormap, alpha,
-    options: optionsFor, gain: !!values.gain, batchSize, outDir, onProgress: terminalProgress(process.stderr), loadMs,
+    options: optionsFor, gain: !!values.gain, metrics: metricsArg(values), batchSize, outDir, onProgress: terminalProgress(process.stderr), loadMs,
   });
   await model.explainer.dispose();
   if (values.json) console.log(JSON.stringify(summary, null, 2));
@@ -239,6 +244,20 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
+/** --metrics (and --box, the pointing game's) as the explain setting. */
+function metricsArg(values: Values): { ids: MetricId[]; box?: PointingBox } | undefined {
+  const box = values.box !== undefined ? parseBox(values.box) : undefined;
+  if (values.metrics === undefined) {
+    if (box) throw new LookCloserError('bad-argument', '--box is the pointing game\'s box; add --metrics pointing (or all).');
+    return undefined;
+  }
+  const ids = parseMetrics(values.metrics);
+  if (ids.includes('pointing') && !box && values.metrics.split(',').map((s) => s.trim()).includes('pointing')) {
+    throw new LookCloserError('bad-argument', 'The pointing game needs --box x,y,w,h (the object in original-image pixels).');
+  }
+  return { ids, box };
+}
+
 /** Prints the GAIN check and attention crops of one explain output, when present. */
 function printExtras(out: object): void {
   const o = out as { gain?: unknown; attentionCrop?: unknown };
@@ -248,6 +267,8 @@ function printExtras(out: object): void {
     const ctl = g.control ? `; erasing as much where it attends least: ${f(g.control.after)}` : '';
     console.log(`    GAIN: ${g.score} ${f(g.before)} → ${f(g.after)} after erasing the attended region (drop ${f(g.drop)}${ctl})`);
   }
+  const m = (out as { metrics?: MetricValues }).metrics;
+  if (m) console.log(`    metrics: ${metricsLine(m)}`);
   const a = o.attentionCrop as Awaited<ReturnType<typeof writeAttentionCrops>> | undefined;
   if (!a) return;
   for (const s of a.scales) {

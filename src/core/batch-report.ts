@@ -7,6 +7,7 @@
  */
 import type { BatchImageRow, OutputRow, PreprocessingInfo } from './app/types';
 import type { GainJson } from './metrics/gain';
+import { METRIC_COLUMNS } from './metrics/registry';
 
 /** File types batch mode reads from a folder (the CLI reads all; the extension's webview decodes only browser images). */
 export const INPUT_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif', '.tif', '.tiff', '.npy'];
@@ -65,6 +66,59 @@ export interface BatchSummary {
   readonly skipped?: readonly { readonly method: string; readonly reason: string }[];
   /** True when the run was cancelled: `images` lists only the images that ran. */
   readonly cancelled?: boolean;
+  /** Per method, each measured metric's mean and spread over the folder (present with --metrics). */
+  readonly metricSummary?: readonly MetricSummaryRow[];
+}
+
+/** One method's summary of one metric column over the folder's outputs. */
+export interface MetricSummaryRow {
+  readonly method: string;
+  /** A METRIC_COLUMNS key: deletion, insertion, road, averageDrop, increase, pointing. */
+  readonly metric: string;
+  /** Outputs measured. */
+  readonly n: number;
+  readonly mean: number;
+  /** Sample standard deviation (0 for one output). */
+  readonly std: number;
+  readonly higherIsBetter: boolean;
+}
+
+/** The per-method mean and spread of each metric column over the images' outputs; empty when no output has metrics. */
+export function metricSummary(images: readonly BatchImage[], methods: readonly string[]): MetricSummaryRow[] {
+  const out: MetricSummaryRow[] = [];
+  for (const method of methods) {
+    const ms = rows(images).flatMap((i) => rows(i.outputs)).filter((o) => o.method === method && o.metrics && typeof o.metrics === 'object').map((o) => o.metrics!);
+    for (const c of METRIC_COLUMNS) {
+      const v = ms.map((m) => c.value(m)).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      if (!v.length) continue;
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+      out.push({ method, metric: c.key, n: v.length, mean, std, higherIsBetter: c.higher });
+    }
+  }
+  return out;
+}
+
+/** The per-method metric table of the report, or nothing. */
+function metricTable(s: BatchSummary): string {
+  const r = metricSummary(list(s.images), list(s.methods).map(String));
+  if (!r.length) return '';
+  const cols = METRIC_COLUMNS.filter((c) => r.some((x) => x.metric === c.key));
+  const cell = (m: string, k: string) => {
+    const x = r.find((y) => y.method === m && y.metric === k);
+    return x ? `<td>${escapeHtml(num(x.mean, 3))} <span class="dim">± ${escapeHtml(num(x.std, 3))} (n ${escapeHtml(num(x.n))})</span></td>` : '<td></td>';
+  };
+  return `<h2>Metrics</h2><table class="metrics"><thead><tr><th>method</th>${cols.map((c) => `<th>${escapeHtml(c.title)} <span class="dim">${c.higher ? '↑' : '↓'}</span></th>`).join('')}</tr></thead><tbody>
+${[...new Set(r.map((x) => x.method))].map((m) => `<tr><th>${escapeHtml(m)}</th>${cols.map((c) => cell(m, c.key)).join('')}</tr>`).join('\n')}
+</tbody></table>`;
+}
+
+/** One output's metric values, compact, for its caption. */
+function metricsCell(out: BatchOutput): string {
+  const m = out.metrics;
+  if (!m || typeof m !== 'object') return '';
+  const parts = METRIC_COLUMNS.map((c) => [c, c.value(m)] as const).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)).map(([c, v]) => `${escapeHtml(c.title)} ${escapeHtml(num(v, 3))}`);
+  return parts.length ? `<div class="dim">${parts.join('<br>')}</div>` : '';
 }
 
 /** The last segment of a path or URI path (either slash). */
@@ -135,7 +189,7 @@ function imageCard(img: BatchImage, methods: readonly string[], o: ReportHtmlOpt
     if (!outs.length) return '<td></td>';
     return `<td>${outs.map((out) =>
       `<figure>${link(out.png, `<img src="${src(out.png)}" alt="${escapeHtml(`${m} ${out.label}`)}" loading="lazy">`)}` +
-      `<figcaption>${escapeHtml(out.label)} <span class="dim">#${escapeHtml(num(out.class))}</span>${dropCell(out.gain)}</figcaption></figure>`).join('')}</td>`;
+      `<figcaption>${escapeHtml(out.label)} <span class="dim">#${escapeHtml(num(out.class))}</span>${dropCell(out.gain)}${metricsCell(out)}</figcaption></figure>`).join('')}</td>`;
   }).join('');
   if (img.error) return `<tr class="failed"><th>${name}</th><td colspan="${escapeHtml(num(methods.length + 1))}">${escapeHtml(img.error)}</td></tr>`;
   return `<tr><th><div class="name">${name}</div>${view}<div class="dim">${escapeHtml(num(img.ms))} ms</div></th><td><ol class="preds">${preds}</ol></td>${cells}</tr>`;
@@ -179,6 +233,7 @@ figure{display:inline-block;margin:0 6px 6px 0}figcaption{font-size:.85em;max-wi
 <h1>${escapeHtml(title)}</h1>
 <div class="meta">${escapeHtml(num(s.explained))} image${s.explained === 1 ? '' : 's'}${failed} · ${escapeHtml(methods.join(', '))} · ${escapeHtml(what)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · target ${escapeHtml(s.target)} · ${escapeHtml(s.backend)} · ${escapeHtml(num(s.timings?.imagesPerSecond, 2))} images/s${cancelled}</div>
 ${rows(s.skipped).map((k) => `<p class="failed">Skipped <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.reason)}</p>`).join('\n')}
+${metricTable(s)}
 <table><thead><tr><th>image</th><th>predictions</th>${methods.map((m) => `<th>${escapeHtml(m)}</th>`).join('')}</tr></thead>
 <tbody>
 ${rows(s.images).map((i) => imageCard(i, methods, o)).join('\n')}

@@ -1,5 +1,5 @@
 /** The batch summary (`summary.json`, format 'look-closer-batch' v1), built the same way by the CLI's batch mode and Explain Folder. */
-import type { BatchSummary } from '../batch-report';
+import { BatchSummary, MetricSummaryRow, metricSummary } from '../batch-report';
 import type { ScoreTarget } from '../methods/method';
 import type { BatchImageRow, PreprocessingInfo } from './types';
 
@@ -28,6 +28,12 @@ export interface SkippedMethod {
   readonly reason: string;
 }
 
+/** `metricSummary` when any output was measured with --metrics. */
+function metricSummaryField(images: readonly BatchImageRow[], methods: readonly string[]): { metricSummary?: MetricSummaryRow[] } {
+  const r = metricSummary(images, methods);
+  return r.length ? { metricSummary: r } : {};
+}
+
 /** The summary of a batch run: counts, timings and the images in order. */
 export function batchSummary(run: BatchRun, images: readonly BatchImageRow[], skipped: readonly SkippedMethod[] = []): BatchSummary {
   const n = images.length;
@@ -43,5 +49,6 @@ export function batchSummary(run: BatchRun, images: readonly BatchImageRow[], sk
     report: 'index.html',
     ...(skipped.length ? { skipped } : {}),
     ...(run.cancelled ? { cancelled: true } : {}),
+    ...metricSummaryField(images, run.methods),
   };
 }

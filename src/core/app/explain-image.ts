@@ -8,6 +8,9 @@ import { LookCloserError } from '../errors';
 import type { ForwardResult, Prediction } from '../explainer';
 import { topK } from '../explainer';
 import { gainCheck, gainJson } from '../metrics/gain';
+import { heatmapAt } from '../attention/heatmap';
+import { MetricId, measureAll } from '../metrics/registry';
+import type { PointingBox } from '../metrics/pointing';
 import { explanationHeatmap } from '../methods/explanation-heatmap';
 import type { Explanation, Method, ScoreTarget } from '../methods/method';
 import type { CancelSignal, OptionValues, ProgressCallback } from '../methods/options';
@@ -73,6 +76,8 @@ export interface ExplainSettings {
   readonly options?: OptionValues;
   /** GAIN's check per output (score softmax; control default true); `classes` limits it to those classes. */
   readonly gain?: { readonly control?: boolean; readonly classes?: readonly number[] };
+  /** Faithfulness metrics per output (src/core/metrics/registry.ts); `box` is the pointing game's, in original-image pixels. */
+  readonly metrics?: { readonly ids: readonly MetricId[]; readonly box?: PointingBox };
   /** A forward pass already run on this input (batch mode stacks them); used when it holds what the method needs. */
   readonly forward?: ForwardResult;
   readonly signal?: CancelSignal;
@@ -151,9 +156,10 @@ async function explainWith(c: Classifier, input: PreparedInput, method: Method, 
     if (!Number.isFinite(range.min) || !Number.isFinite(range.max)) {
       throw new LookCloserError('runtime', `${method.title}'s map for class ${e.classIndex} holds non-finite values (range ${range.min} … ${range.max}); the model overflows on this input.`);
     }
-    const metrics = s.gain && (!s.gain.classes || s.gain.classes.includes(e.classIndex))
+    const gain = s.gain && (!s.gain.classes || s.gain.classes.includes(e.classIndex))
       ? await measureMetrics(c, input, e, shown, { control: s.gain.control })
       : {};
+    const metrics = s.metrics?.ids.length ? { ...gain, ...(await measureFaithfulness(c, input, e, shown, s.metrics)) } : gain;
     outputs.push({ explanation: e, label: c.label(e.classIndex), ...range, metrics });
   }
   return {
@@ -169,13 +175,27 @@ export async function measureMetrics(c: Classifier, input: PreparedInput, e: Exp
   return { gain: gainJson(g) };
 }
 
+/** The faithfulness metrics of one explanation, on its map at input resolution. */
+export async function measureFaithfulness(c: Classifier, input: PreparedInput, e: Explanation, before: ForwardResult, m: NonNullable<ExplainSettings['metrics']>) {
+  const { width, height } = c.explainer.inputSize;
+  const map01 = heatmapAt(explanationHeatmap(e), width, height);
+  return measureAll(m.ids, { explainer: c.explainer, input: input.tensor, map01, classIndex: e.classIndex, before, crop: input.crop, box: m.box });
+}
+
 /** An output as a row of --json and of the batch summary, with its files. */
 export function outputRow<F>(o: ExplainedOutput, files: { readonly png: F; readonly npy: F }): OutputRow<F> {
   const e = o.explanation;
   return {
     method: e.method, class: e.classIndex, label: o.label, layer: e.layer ?? null, shape: e.raw.dims, min: o.min, max: o.max,
     png: files.png, npy: files.npy, ...(o.metrics.gain ? { gain: o.metrics.gain } : {}),
+    ...(faithfulness(o.metrics) ? { metrics: faithfulness(o.metrics) } : {}),
   };
+}
+
+/** The metrics other than GAIN, or undefined when none was measured. */
+function faithfulness(m: OutputMetrics): OutputMetrics | undefined {
+  const rest = Object.fromEntries(Object.entries(m).filter(([k]) => k !== 'gain')) as OutputMetrics;
+  return Object.keys(rest).length ? rest : undefined;
 }
 
 /** Checks a class index against the model's class count. */

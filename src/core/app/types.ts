@@ -1,5 +1,6 @@
 /** The data the application layer hands every front end: one type per concept, shared by the core, the CLI and the protocol. */
 import type { GainJson } from '../metrics/gain';
+import type { MetricValues } from '../metrics/registry';
 import type { Prediction } from '../explainer';
 import type { Preprocessing } from '../preprocess/presets';
 import type { SettingSource } from '../model-config';
@@ -12,8 +13,8 @@ export interface PreprocessingInfo extends Preprocessing {
   readonly layout: 'NCHW' | 'NHWC';
 }
 
-/** The metrics measured for one output (GAIN's score drop today). */
-export interface OutputMetrics {
+/** The metrics measured for one output: GAIN's score drop and the faithfulness metrics of src/core/metrics/registry.ts. */
+export interface OutputMetrics extends MetricValues {
   readonly gain?: GainJson;
 }
 
@@ -35,6 +36,8 @@ export interface OutputRow<F = string> {
   /** The raw map, .npy (float32). */
   readonly npy: F;
   readonly gain?: GainJson;
+  /** The faithfulness metrics asked for (--metrics), curves included. */
+  readonly metrics?: MetricValues;
 }
 
 /** One image of a batch run. */
