@@ -202,6 +202,8 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   // With several methods, each gets only the method flags it (or the map method it names) declares.
   const flags = values as Record<string, unknown>;
   for (const name of METHOD_OPTION_NAMES) {
+    // In folder mode --batch-size is also the number of images stacked per forward pass, so it always does something.
+    if (name === 'batch-size') continue;
     if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
       const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
       throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${methods.map((m) => m.id).join(',')}.`);

@@ -87,7 +87,13 @@ export class Explainer {
   /** Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or transfer it. */
   static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
     const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
-    await ex.session([]);
+    try {
+      await ex.session([]);
+    } catch (e) {
+      // onnxruntime's own words ("protobuf parsing failed") do not say which model it was given.
+      if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${name}': ${e.message}`, e);
+      throw e;
+    }
     return ex;
   }
 
