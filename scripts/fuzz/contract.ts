@@ -68,8 +68,14 @@ export function judge(c: FuzzCase, r: RunResult): Verdict {
     v.add('valid-failed');
     notes.push(firstLine.slice(0, 160));
   }
-  // Error lines may quote what they read ("NaN" is not valid JSON) or name a non-finite value they refuse.
-  const stderrShown = r.stderr.split('\n').filter((l) => !/non-finite/.test(l)).join('\n').replace(/'[^'\n]*'|"[^"\n]*"/g, '');
+  // Error lines may quote what they read ("NaN" is not valid JSON) or name the non-finite value they refuse
+  // ("holds a non-finite value (NaN)", "scored class 0 as NaN"); results on stdout may not hold any.
+  const stderrShown = r.stderr
+    .split('\n')
+    .filter((l) => !/non-finite/.test(l))
+    .join('\n')
+    .replace(/'[^'\n]*'|"[^"\n]*"/g, '')
+    .replace(/\b(as|is|was|of|value) \(?(NaN|-?Infinity)\)?/g, '');
   const printed = withoutArgs(`${r.stdout}\n${stderrShown}`, c.args);
   const word = BAD_WORDS.exec(printed);
   if (word) {
