@@ -1,24 +1,49 @@
 /** Decoding image bytes with the browser, and the small raster helpers the views share. */
 import { LookCloserError } from '../src/core/errors';
 import type { RgbaImage } from '../src/core/preprocess/image';
-import { MAX_IMAGE_PIXELS } from '../src/core/preprocess/preprocess';
+import { checkImageSize, decodeSize, readImageHeader } from '../src/core/preprocess/image-size';
 
-/** Decodes PNG, JPEG, WebP, BMP or GIF (first frame) bytes to straight-alpha RGBA, EXIF orientation applied. */
+const FORMATS = 'PNG, JPEG, WebP, BMP or GIF';
+
+/**
+ * Decodes PNG, JPEG, WebP, BMP or GIF (first frame) bytes to straight-alpha RGBA, EXIF orientation applied.
+ * The size is read from the file header and checked before the browser decodes anything; an image whose
+ * longer side is above DECODE_MAX_SIDE is shrunk while decoding (createImageBitmap's resize), so only such
+ * images differ from a full decode.
+ */
 export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbaImage> {
+  const header = readImageHeader(bytes);
+  if (!header || header.format === 'tiff') {
+    throw new LookCloserError('bad-image', `Cannot decode '${name}': it is not a ${FORMATS} image the browser can read (${header ? 'TIFF is not supported in the browser' : 'no image header found'}).`);
+  }
+  checkImageSize(name, header.width, header.height);
+  // createImageBitmap resizes the oriented image, so the target follows EXIF orientation (5–8 swap the sides).
+  const swap = (header.orientation ?? 1) >= 5;
+  const target = decodeSize(swap ? header.height : header.width, swap ? header.width : header.height);
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(new Blob([bytes as BlobPart]), { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    bitmap = await createImageBitmap(new Blob([bytes as BlobPart]), {
+      imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none',
+      ...(target.shrunk ? { resizeWidth: target.width, resizeHeight: target.height, resizeQuality: 'high' as const } : {}),
+    });
   } catch (e) {
-    throw new LookCloserError('bad-image', `Cannot decode '${name}': it is not a PNG, JPEG, WebP, BMP or GIF image the browser can read (${e instanceof Error ? e.message : e}).`);
+    throw new LookCloserError('bad-image', `Cannot decode '${name}': it is not a ${FORMATS} image the browser can read (${e instanceof Error ? e.message : e}).`);
   }
   const { width, height } = bitmap;
-  if (width * height > MAX_IMAGE_PIXELS) {
+  try {
+    // A header the browser reads differently (a GIF frame larger than its screen) is caught here.
+    checkImageSize(name, width, height);
+    if (decodeSize(width, height).shrunk) throw new LookCloserError('bad-image', `Cannot decode '${name}': the browser decoded it at ${width}×${height} pixels, not within the ${target.width}×${target.height} asked for.`);
+  } catch (e) {
     bitmap.close();
-    throw new LookCloserError('bad-image', `'${name}' is ${width}×${height} pixels; Look Closer accepts at most ${MAX_IMAGE_PIXELS / 1e6} megapixels.`);
+    throw e;
   }
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  if (!ctx) throw new LookCloserError('runtime', 'The webview could not create a 2-D canvas to decode the image.');
+  if (!ctx) {
+    bitmap.close();
+    throw new LookCloserError('runtime', 'The webview could not create a 2-D canvas to decode the image.');
+  }
   ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
   const data = ctx.getImageData(0, 0, width, height).data;

@@ -9,6 +9,9 @@ import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-grap
 import { upgradeToOpset } from './onnx/upgrade';
 import { Float32Tensor, Tensor, asFloat32, float32, float32ToHalf } from './tensor';
 
+/** Backward graphs with more nodes than this skip onnxruntime's graph optimisations (see backwardSession). */
+const LARGE_BACKWARD_GRAPH = 5000;
+
 /** Result of one forward pass. */
 export interface ForwardResult {
   /** Pre-softmax scores, one per class. */
@@ -84,7 +87,13 @@ export class Explainer {
   /** Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or transfer it. */
   static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
     const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
-    await ex.session([]);
+    try {
+      await ex.session([]);
+    } catch (e) {
+      // onnxruntime's own words ("protobuf parsing failed") do not say which model it was given.
+      if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${name}': ${e.message}`, e);
+      throw e;
+    }
     return ex;
   }
 
@@ -294,7 +303,10 @@ export class Explainer {
         const g = new Graph(graph.model);
         for (const t of spec.targets) if (t !== this.input.name) g.addOutput(t);
         for (const t of [this.scores.logits, this.scores.output]) g.addOutput(t);
-        const session = await this.runtime.createSession(encodeDerived(up, graph.model), { cpuNodes: graph.cpuNodes });
+        // onnxruntime's graph optimisations grow faster than linearly with the node count (a backward graph of
+        // 20,000 nodes, a 5,000-Relu chain, spent over a minute in them); past that size they cost more than they save.
+        const optimization = (graph.model.graph?.node?.length ?? 0) > LARGE_BACKWARD_GRAPH ? 'disabled' : undefined;
+        const session = await this.runtime.createSession(encodeDerived(up, graph.model), { cpuNodes: graph.cpuNodes, optimization });
         return { graph, session };
       })();
       this.backward.set(key, b);

@@ -31,6 +31,23 @@ export interface ChosenPreprocessing {
   readonly reason: string;
 }
 
+/** The deepest nesting a sidecar may have (its schema needs 4: methodOptions → method → option). */
+const MAX_SIDECAR_DEPTH = 16;
+
+/** How deeply a JSON value nests objects and lists, counted with an explicit stack up to `limit` + 1. */
+function nestingDepth(v: unknown, limit: number): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    max = Math.max(max, d);
+    if (max > limit) return max;
+    for (const child of Object.values(x)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 /** Parses a sidecar's JSON text, naming the file on errors. */
 export function parseSidecar(text: string, fileName: string): Sidecar {
   let v: unknown;
@@ -41,6 +58,11 @@ export function parseSidecar(text: string, fileName: string): Sidecar {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new LookCloserError('bad-argument', `Sidecar '${fileName}' must hold a JSON object like {"preset": "torchvision", "labels": "labels.txt"}.`);
+  }
+  // Messages quote values with JSON.stringify, which recurses: refuse absurd nesting before anything reads it.
+  const depth = nestingDepth(v, MAX_SIDECAR_DEPTH);
+  if (depth > MAX_SIDECAR_DEPTH) {
+    throw new LookCloserError('bad-argument', `Sidecar '${fileName}' nests objects or lists more than ${MAX_SIDECAR_DEPTH} levels deep; its fields need at most 4.`);
   }
   checkSidecar(v as Record<string, unknown>, fileName);
   return v as Sidecar;
@@ -109,6 +131,11 @@ export function parseLabels(text: string, fileName: string): string[] {
       throw new LookCloserError('bad-argument', `Labels file '${fileName}' looks like JSON but does not parse (${e instanceof Error ? e.message : e}).`);
     }
     if (!Array.isArray(v)) throw new LookCloserError('bad-argument', `Labels file '${fileName}' must be a JSON array of strings.`);
+    const at = v.findIndex((x) => typeof x !== 'string' && typeof x !== 'number');
+    if (at >= 0) {
+      const what = v[at] === null ? 'null' : Array.isArray(v[at]) ? 'a list' : typeof v[at] === 'object' ? 'an object' : typeof v[at];
+      throw new LookCloserError('bad-argument', `Labels file '${fileName}' must be a JSON array of strings; entry ${at} is ${what}.`);
+    }
     return v.map(String);
   }
   return trimmed.split(/\r?\n/).map((l) => l.trim().replace(/^n\d{8}\s+/, ''));

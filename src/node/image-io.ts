@@ -3,7 +3,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { LookCloserError, messageOf } from '../core/errors';
 import type { RgbaImage } from '../core/preprocess/image';
-import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
+import { DECODE_MAX_SIDE, MAX_IMAGE_PIXELS, checkImageSize, decodeSize } from '../core/preprocess/image-size';
 import { readUserFile } from './files';
 
 const SUPPORTED = 'Supported formats: PNG, JPEG, WebP, BMP, GIF, TIFF.';
@@ -13,15 +13,6 @@ const SHARP_FORMATS = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff']);
 
 function cannotDecode(name: string, reason: string, cause?: unknown): LookCloserError {
   return new LookCloserError('bad-image', `Cannot decode '${name}' as an image: ${reason.replace(/\.$/, '')}. ${SUPPORTED}`, cause);
-}
-
-function checkSize(name: string, w: number, h: number): void {
-  if (w * h > MAX_IMAGE_PIXELS) {
-    throw cannotDecode(
-      name,
-      `it is ${w}×${h} pixels (${(w * h / 1e6).toFixed(1)} megapixels), more than the limit of ${MAX_IMAGE_PIXELS / 1e6} megapixels`,
-    );
-  }
 }
 
 /** Reads an image file and decodes it to RGBA with EXIF orientation applied. */
@@ -40,7 +31,7 @@ export async function decodeImageBytes(bytes: Uint8Array, nameForMessages: strin
   if (bytes.length === 0) throw cannotDecode(nameForMessages, 'the file is empty');
   if (bytes[0] === 0x42 && bytes[1] === 0x4d) {
     try {
-      return decodeBmp(bytes, nameForMessages);
+      return await withinBudget(decodeBmp(bytes, nameForMessages));
     } catch (e) {
       if (e instanceof LookCloserError) throw e;
       throw cannotDecode(nameForMessages, messageOf(e), e);
@@ -57,12 +48,19 @@ export async function decodeImageBytes(bytes: Uint8Array, nameForMessages: strin
   if (!meta.format || !SHARP_FORMATS.has(meta.format)) {
     throw cannotDecode(nameForMessages, `the ${meta.format ?? 'unknown'} format is not supported`);
   }
-  checkSize(nameForMessages, meta.width ?? 0, meta.pageHeight ?? meta.height ?? 0);
+  // The header's size is checked before a pixel is decoded: a 200-byte PNG may claim 1 × 100,000,000 pixels.
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  checkImageSize(nameForMessages, width, height);
   try {
     // Embedded ICC profiles are ignored, as Pillow (and so torchvision training pipelines) ignore them.
     const options = { failOn: 'truncated', limitInputPixels: MAX_IMAGE_PIXELS, pages: 1, page: 0, ignoreIcc: true } as const;
-    const { data, info } = await sharp(input, options)
-      .rotate()
+    let pipeline = sharp(input, options).rotate();
+    // Above the decode budget the image is shrunk while it is decoded (JPEG and WebP shrink-on-load, other
+    // formats row by row), so a 100-megapixel photo never exists in memory at full size. Only such images
+    // differ from what Pillow would hand preprocessing: a 4096-pixel image instead of the full one.
+    if (decodeSize(width, height).shrunk) pipeline = pipeline.resize({ width: DECODE_MAX_SIDE, height: DECODE_MAX_SIDE, fit: 'inside' });
+    const { data, info } = await pipeline
       .toColourspace('srgb')
       .ensureAlpha()
       .raw({ depth: 'uchar' })
@@ -74,6 +72,17 @@ export async function decodeImageBytes(bytes: Uint8Array, nameForMessages: strin
     const what = /premature end|truncated/i.test(msg) ? 'truncated' : 'damaged or truncated';
     throw cannotDecode(nameForMessages, `the ${meta.format.toUpperCase()} data is ${what} (${msg})`, e);
   }
+}
+
+/** Shrinks a decoded image (a BMP, decoded in JavaScript) that is above the decode budget to fit it. */
+async function withinBudget(img: RgbaImage): Promise<RgbaImage> {
+  if (!decodeSize(img.width, img.height).shrunk) return img;
+  const raw = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  const { data, info } = await sharp(raw, { raw: { width: img.width, height: img.height, channels: 4 }, limitInputPixels: MAX_IMAGE_PIXELS })
+    .resize({ width: DECODE_MAX_SIDE, height: DECODE_MAX_SIDE, fit: 'inside' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /** Encodes an RGBA image as PNG bytes. */
@@ -130,7 +139,7 @@ function decodeBmp(bytes: Uint8Array, name: string): RgbaImage {
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) throw cannotDecode(name, `the BMP says it is ${width}×${rawHeight} pixels`);
-  checkSize(name, width, height);
+  checkImageSize(name, width, height);
   if (![0, 1, 2, 3, 6].includes(compression)) {
     throw cannotDecode(name, `BMP compression type ${compression} (embedded JPEG/PNG or CMYK) is not supported`);
   }

@@ -61,7 +61,7 @@ export function webRuntime(threads = 1): Runtime {
   const ort = require('onnxruntime-web') as OrtModule;
   if (ort.env.wasm) ort.env.wasm.numThreads = threads;
   const version = (ort.env.versions && (ort.env.versions.web || ort.env.versions.common)) || '';
-  return ortRuntime(ort, `onnxruntime-web ${version} (wasm)`.replace('  ', ' '), { executionProviders: ['wasm'] });
+  return ortRuntime(ort, `onnxruntime-web ${version} (wasm)`.replace('  ', ' '), { executionProviders: ['wasm'], logSeverityLevel: 4 });
 }
 
 /** onnxruntime-node when it is installed, else undefined. */
@@ -73,7 +73,8 @@ export function nodeRuntime(threads = 2): Runtime | undefined {
     return undefined;
   }
   const version = (ort.env.versions && ort.env.versions.node) || '';
-  return ortRuntime(ort, `onnxruntime-node ${version} (cpu)`, { executionProviders: ['cpu'], intraOpNumThreads: threads });
+  // Severity 4 (fatal only): onnxruntime's own error log would repeat, raw and coloured, what the CLI reports in its words.
+  return ortRuntime(ort, `onnxruntime-node ${version} (cpu)`, { executionProviders: ['cpu'], intraOpNumThreads: threads, logSeverityLevel: 4 });
 }
 
 /** Picks a runtime for `--backend auto|node|wasm`. */

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Classifier, ModelSource, TextFile, sidecarLabels } from '../core/app/classifier';
 import { PreparedInput, prepareImage, prepareTensor } from '../core/app/explain-image';
 import type { Explanation } from '../core/methods/method';
+import { LookCloserError } from '../core/errors';
 import { decodeNpy, encodeNpy } from '../core/npy';
 import type { RgbaImage } from '../core/preprocess/image';
 import { gradientToImage, overlayHeatmap } from '../core/render/overlay';
@@ -69,7 +70,15 @@ export type LoadedInput = PreparedInput & { readonly path: string };
 /** Reads an image (decoded and preprocessed) or a .npy tensor (fed as is). */
 export async function loadInput(model: LoadedModel, inputPath: string): Promise<LoadedInput> {
   if (inputPath.toLowerCase().endsWith('.npy')) {
-    const { data, shape } = decodeNpy(new Uint8Array(readUserFile(inputPath, 'input tensor')));
+    let npy: ReturnType<typeof decodeNpy>;
+    try {
+      npy = decodeNpy(new Uint8Array(readUserFile(inputPath, 'input tensor')));
+    } catch (e) {
+      // decodeNpy does not know the file; say which one.
+      if (e instanceof LookCloserError) throw new LookCloserError(e.kind, e.message.replace(/^Cannot read \.npy data: /, `Cannot read '${inputPath}' as .npy data: `), e);
+      throw e;
+    }
+    const { data, shape } = npy;
     return { ...prepareTensor(model, float32(data, shape), inputPath), path: inputPath };
   }
   return { ...prepareImage(model, await decodeImageFile(inputPath)), path: inputPath };

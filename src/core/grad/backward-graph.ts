@@ -10,7 +10,7 @@
  */
 import { LookCloserError } from '../errors';
 import { Graph, Node, describeNode } from '../onnx/graph';
-import { onnx, opsetOf } from '../onnx/model';
+import { ONNX_TYPE, onnx, opsetOf } from '../onnx/model';
 import { shallowCloneModel } from '../onnx/derived-model';
 import type { ScoreInfo } from '../model-info';
 import { Emitter, GradContext, RectifierMode, unsupportedNode } from './rule';
@@ -61,45 +61,109 @@ export interface BackwardGraph {
 export const SEED_CLASSES = 'lc/classes';
 export const SEED_K = 'lc/k';
 const CLASSES_OUT = 'lc/classes_out';
+/** The dim_param naming the class axis of every gradient (the named classes plus the top K). */
+const GRAD_BATCH = 'lc_explained_classes';
 
-/** Tensors reachable forward from any target. */
-function forwardReach(graph: Graph, targets: readonly string[]): Set<string> {
+/** Tensors reachable forward from any target (`order` is topological). */
+function forwardReach(order: readonly Node[], targets: readonly string[]): Set<string> {
   const reach = new Set(targets);
-  for (const n of graph.nodes) if (n.input.some((i) => i && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
+  for (const n of order) if (n.input.some((i) => i && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
   return reach;
 }
 
-/** Tensors from which `score` can be reached. */
-function backwardReach(graph: Graph, score: string): Set<string> {
+/** Tensors from which `score` can be reached (`order` is topological). */
+function backwardReach(order: readonly Node[], score: string): Set<string> {
   const reach = new Set([score]);
-  const nodes = graph.nodes;
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i];
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i];
     if (n.output.some((o) => o && reach.has(o))) for (const inp of n.input) if (inp) reach.add(inp);
   }
   return reach;
 }
 
-/** Orders nodes topologically (models are required to be sorted, but not all exporters comply). */
+/**
+ * Orders nodes topologically (models are required to be sorted, but not all exporters comply). A sorted
+ * graph keeps its order; otherwise Kahn's algorithm, taking the earliest ready node first, in O(nodes ·
+ * log nodes + edges) (the repeated scans it replaces were quadratic on long chains).
+ */
 function topoOrder(graph: Graph): Node[] {
+  const nodes = graph.nodes;
   const known = new Set<string>([...graph.initializers.keys(), ...graph.g.input.map((i) => i.name!)]);
-  const pending = [...graph.nodes];
-  const out: Node[] = [];
-  while (pending.length) {
-    const before = pending.length;
-    for (let i = 0; i < pending.length; ) {
-      const n = pending[i];
-      if (n.input.every((x) => !x || known.has(x))) {
-        out.push(n);
-        for (const o of n.output) known.add(o);
-        pending.splice(i, 1);
-      } else i++;
+  let sorted = true;
+  for (const n of nodes) {
+    if (!n.input.every((x) => !x || known.has(x))) {
+      sorted = false;
+      break;
     }
-    if (pending.length === before) {
-      throw new LookCloserError('bad-model', `The graph has a cycle or reads an undefined tensor at ${describeNode(pending[0])}.`);
+    for (const o of n.output) known.add(o);
+  }
+  if (sorted) return [...nodes];
+
+  const available = new Set<string>([...graph.initializers.keys(), ...graph.g.input.map((i) => i.name!)]);
+  const waiting = new Map<string, number[]>();
+  const missing = nodes.map((n, k) => {
+    const need = new Set(n.input.filter((x) => x && !available.has(x)));
+    for (const x of need) {
+      const list = waiting.get(x);
+      if (list) list.push(k);
+      else waiting.set(x, [k]);
+    }
+    return need.size;
+  });
+  const ready = new MinHeap();
+  missing.forEach((m, k) => m === 0 && ready.push(k));
+  const out: Node[] = [];
+  while (ready.size) {
+    const n = nodes[ready.pop()];
+    out.push(n);
+    for (const o of n.output) {
+      if (!o || available.has(o)) continue;
+      available.add(o);
+      for (const k of waiting.get(o) ?? []) if (--missing[k] === 0) ready.push(k);
     }
   }
+  if (out.length < nodes.length) {
+    const stuck = nodes.find((_, k) => missing[k] > 0)!;
+    throw new LookCloserError('bad-model', `The graph has a cycle or reads an undefined tensor at ${describeNode(stuck)}.`);
+  }
   return out;
+}
+
+/** A binary min-heap of node indices. */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (a[parent] <= a[i]) break;
+      [a[parent], a[i]] = [a[i], a[parent]];
+      i = parent;
+    }
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && a[l] < a[m]) m = l;
+        if (r < a.length && a[r] < a[m]) m = r;
+        if (m === i) break;
+        [a[m], a[i]] = [a[i], a[m]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /** Builds the backward graph. `shapes` maps every float tensor of the (upgraded) forward graph to its batch-1 shape. */
@@ -168,19 +232,36 @@ export function buildBackward(
   }
   seed = emit.op('Reshape', [seed, emit.i64([-1, ...logitShape.slice(1)])]);
 
-  const active = forwardReach(graph, spec.targets);
-  const relevant = backwardReach(graph, root);
+  const active = forwardReach(order, spec.targets);
+  const relevant = backwardReach(order, root);
   if (!spec.targets.every((t) => relevant.has(t))) {
     const t = spec.targets.find((x) => !relevant.has(x))!;
     throw new LookCloserError('bad-argument', spec.from
       ? `Tensor '${t}' does not influence '${root}'; pick a tensor before it.`
       : `Tensor '${t}' does not influence the scores '${scores.logits}'; pick a layer before the classifier output.`);
   }
+  // Every gradient gets a value_info naming its class axis, the rest of its shape being the forward tensor's.
+  // onnxruntime's allocation planner reuses a buffer (or computes in place) only between tensors whose dims
+  // it can prove equal, and otherwise scans every free buffer; the unnamed dims a Reshape to -1 leaves made
+  // session creation quadratic in depth (guided backprop on a chain of 5,000 Relus: 220 s, now seconds).
+  const annotated = new Set<string>();
+  const annotate = (grad: string, of: string): void => {
+    if (annotated.has(grad) || !grad.startsWith('lc/') || !graph.producer.has(grad) || graph.dtype(grad) !== 'float32') return;
+    const s = shapes.get(of);
+    if (!s?.length || s[0] !== 1) return;
+    annotated.add(grad);
+    const dim = [{ dimParam: GRAD_BATCH }, ...s.slice(1).map((d) => ({ dimValue: d }))];
+    graph.g.valueInfo.push(onnx.ValueInfoProto.create({ name: grad, type: { tensorType: { elemType: ONNX_TYPE.float32, shape: { dim } } } }));
+  };
+  annotate(seed, root);
   const grads = new Map<string, string[]>([[root, [seed]]]);
   const total = (t: string): string | undefined => {
     const parts = grads.get(t);
     if (!parts?.length) return undefined;
-    if (parts.length > 1) grads.set(t, [emit.op('Sum', parts)]);
+    if (parts.length > 1) {
+      grads.set(t, [emit.op('Sum', parts)]);
+      annotate(grads.get(t)![0], t);
+    }
     return grads.get(t)![0];
   };
 
@@ -203,6 +284,7 @@ export function buildBackward(
     const gIn = rule(ctx);
     node.input.forEach((x, k) => {
       if (!needs[k] || !gIn[k]) return;
+      annotate(gIn[k]!, x);
       const list = grads.get(x);
       if (list) list.push(gIn[k]!);
       else grads.set(x, [gIn[k]!]);

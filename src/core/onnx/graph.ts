@@ -56,6 +56,8 @@ export class Graph {
   readonly initializers = new Map<string, onnx.ITensorProto>();
   private readonly dtypes = new Map<string, DType>();
   private counter = 0;
+  /** isConstant's answers, dropped on every edit. */
+  private constMemo?: Map<string, boolean>;
 
   constructor(readonly model: onnx.ModelProto) {
     this.reindex();
@@ -78,6 +80,7 @@ export class Graph {
 
   /** Rebuilds producer/consumer/dtype tables after edits made directly on the proto. */
   reindex(): void {
+    this.constMemo = undefined;
     this.producer.clear();
     this.consumers.clear();
     this.initializers.clear();
@@ -100,7 +103,16 @@ export class Graph {
         list.push(n);
       }
     }
-    for (const n of this.nodes) this.inferNodeTypes(n);
+    // In node order, and again for the consumers of each output typed late, so that an unsorted graph
+    // (which some exporters write) gets its types too, in O(nodes + edges).
+    const queue = [...this.nodes];
+    for (let i = 0; i < queue.length; i++) {
+      const n = queue[i];
+      const untyped = n.output.filter((o) => o && !this.dtypes.has(o));
+      if (!untyped.length) continue;
+      this.inferNodeTypes(n);
+      for (const o of untyped) if (this.dtypes.has(o)) for (const c of this.consumers.get(o) ?? []) queue.push(c);
+    }
   }
 
   private inferNodeTypes(n: Node): void {
@@ -139,14 +151,20 @@ export class Graph {
 
   /** Value of a tensor that is constant: an initializer, a Constant node, or Identity of either. */
   constant(name: string): Tensor | undefined {
-    const init = this.initializers.get(name);
-    if (init) return tensorFromProto(init, `weight '${name}'`);
-    const p = this.producer.get(name);
-    if (!p) return undefined;
-    if (p.opType === 'Identity') return this.constant(p.input[0]);
-    if (p.opType === 'Constant') {
+    // A loop, not recursion: a chain of thousands of Identity nodes must not overflow the stack.
+    let t = name;
+    for (let hops = 0; hops <= this.nodes.length; hops++) {
+      const init = this.initializers.get(t);
+      if (init) return tensorFromProto(init, `weight '${t}'`);
+      const p = this.producer.get(t);
+      if (!p) return undefined;
+      if (p.opType === 'Identity') {
+        t = p.input[0];
+        continue;
+      }
+      if (p.opType !== 'Constant') return undefined;
       const v = attr(p, 'value');
-      if (v?.t) return tensorFromProto(v.t, `Constant '${name}'`);
+      if (v?.t) return tensorFromProto(v.t, `Constant '${t}'`);
       const f = attr(p, 'value_float');
       if (f) return { type: 'float32', dims: [], data: new Float32Array([f.f ?? 0]) };
       const fs = attr(p, 'value_floats');
@@ -155,21 +173,57 @@ export class Graph {
       if (i) return { type: 'int64', dims: [], data: new BigInt64Array([BigInt(toNum(i.i))]) };
       const is = attr(p, 'value_ints');
       if (is) return { type: 'int64', dims: [is.ints!.length], data: BigInt64Array.from(is.ints!.map((x) => BigInt(toNum(x)))) };
+      return undefined;
     }
+    // More Identity hops than nodes: the Identities form a cycle.
     return undefined;
   }
 
-  /** True when the tensor depends on no graph input (weights and constant folding only). */
-  isConstant(name: string, seen = new Map<string, boolean>()): boolean {
-    const cached = seen.get(name);
-    if (cached !== undefined) return cached;
-    if (this.initializers.has(name)) return true;
-    const p = this.producer.get(name);
-    if (!p) return false;
-    seen.set(name, false);
-    const r = p.input.every((i) => !i || this.isConstant(i, seen));
-    seen.set(name, r);
-    return r;
+  /**
+   * True when the tensor depends on no graph input (weights and constant folding only). Answers are
+   * remembered until the graph is edited, and the walk uses an explicit stack: on a chain of thousands of
+   * nodes, recursion overflowed the call stack and callers asking once per tensor made it quadratic.
+   * A tensor on a cycle is not constant.
+   */
+  isConstant(name: string, memo: Map<string, boolean> = (this.constMemo ??= new Map())): boolean {
+    const known = memo.get(name);
+    if (known !== undefined) return known;
+    /** Tensors whose producer's inputs are being resolved: meeting one again means a cycle. */
+    const open = new Set<string>();
+    const stack = [name];
+    while (stack.length) {
+      const t = stack[stack.length - 1];
+      if (memo.has(t)) {
+        stack.pop();
+        continue;
+      }
+      const p = this.initializers.has(t) ? undefined : this.producer.get(t);
+      let value: boolean | undefined = this.initializers.has(t) ? true : p ? true : false;
+      if (p) {
+        const mark = stack.length;
+        for (const i of p.input) {
+          if (!i) continue;
+          const v = memo.get(i);
+          if (v === false || (v === undefined && open.has(i))) {
+            value = false;
+            break;
+          }
+          if (v === undefined) {
+            stack.push(i);
+            value = undefined;
+          }
+        }
+        if (value === false) stack.length = mark;
+        if (value === undefined) {
+          open.add(t);
+          continue;
+        }
+      }
+      memo.set(t, value);
+      open.delete(t);
+      stack.pop();
+    }
+    return memo.get(name)!;
   }
 
   /** A fresh tensor/node name with the given stem that the graph does not use yet. */
@@ -198,6 +252,7 @@ export class Graph {
   /** Adds an initializer and returns its name. */
   addInitializer(stem: string, t: Tensor): string {
     const name = this.fresh(stem);
+    this.constMemo = undefined;
     const proto = tensorToProto(name, t);
     this.g.initializer.push(proto);
     this.initializers.set(name, proto);
@@ -220,6 +275,7 @@ export class Graph {
       return makeAttribute(k, v as number | number[] | string | Tensor);
     });
     const node = onnx.NodeProto.create({ opType, input: inputs, output: outs, name: this.fresh(`${opType}_node`), attribute, domain }) as Node;
+    this.constMemo = undefined;
     this.g.node.push(node);
     for (const o of outs) this.producer.set(o, node);
     for (const i of inputs) {

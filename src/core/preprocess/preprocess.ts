@@ -4,6 +4,7 @@ import { LookCloserError } from '../errors';
 import { float32, type Float32Tensor } from '../tensor';
 import type { RgbaImage } from './image';
 import { channelNorm, type Preprocessing } from './presets';
+import { MAX_IMAGE_PIXELS } from './image-size';
 import { resizeBilinear, resizeRgbaPil } from './resize';
 
 /** The image input a model expects. */
@@ -32,8 +33,7 @@ export interface PreprocessedImage {
   readonly view: RgbaImage;
 }
 
-/** The largest image, in pixels, Look Closer accepts (a guard against decompression bombs). */
-export const MAX_IMAGE_PIXELS = 100_000_000;
+export { MAX_IMAGE_PIXELS };
 
 /** ITU-R 601 luma weights, as Pillow's convert('L') uses them. */
 export const LUMA_WEIGHTS: readonly [number, number, number] = [0.299, 0.587, 0.114];
