@@ -384,7 +384,7 @@ function flags(ctx: CaseContext): FuzzCase {
   for (let i = 0; i < changes; i++) {
     const what = rng.weighted({ flag: 8, unknownFlag: 1, positional: 1, booleanValue: 1 });
     if (what === 'unknownFlag') {
-      const name = rng.pick(['foo', 'methods', 'Top', '__proto__', 'constructor', 'toString', 'h', '-', 'out=']);
+      const name = rng.pick(['foo', 'methods', 'Top', '__proto__', 'constructor', 'toString', 'h', '-', 'no-json']);
       values.set(name, rng.pick(['1', true]));
       notes.push(`--${name}`);
       known = 'invalid';

@@ -37,7 +37,7 @@ const RAW_START = [/^(TypeError|RangeError|SyntaxError|Error)\b/, /^Unexpected (
 /** A message names something: a quoted name, a flag, a path, a number, or an argument in capitals (MODEL). */
 const NAMES = /['"‘’“”`]|--[a-z]|\/|\d|\b[A-Z]{3,}\b/;
 
-/** Output that shows a broken number or object. Error lines about non-finite values may name them. */
+/** Output that shows a broken number or object. */
 const BAD_WORDS = /\bNaN\b|\bInfinity\b|\bundefined\b|\[object Object\]/;
 
 /** Removes the strings the case itself passed (a value like 'NaN' may be quoted back) before looking for bad words. */
@@ -68,15 +68,11 @@ export function judge(c: FuzzCase, r: RunResult): Verdict {
     v.add('valid-failed');
     notes.push(firstLine.slice(0, 160));
   }
-  // Error lines may quote what they read ("NaN" is not valid JSON) or name the non-finite value they refuse
-  // ("holds a non-finite value (NaN)", "scored class 0 as NaN"); results on stdout may not hold any.
-  const stderrShown = r.stderr
-    .split('\n')
-    .filter((l) => !/non-finite/.test(l))
-    .join('\n')
-    .replace(/'[^'\n]*'|"[^"\n]*"/g, '')
-    .replace(/\b(as|is|was|of|value) \(?(NaN|-?Infinity)\)?/g, '');
-  const printed = withoutArgs(`${r.stdout}\n${stderrShown}`, c.args);
+  // Results (stdout) may hold none of them. Error messages may talk about NaN and Infinity ("holds a
+  // non-finite value (NaN)", "scored class 0 as NaN") and quote what they read ("NaN" is not valid JSON),
+  // but never show undefined or [object Object].
+  const messages = r.stderr.replace(/'[^'\n]*'|"[^"\n]*"/g, '').replace(/\bNaN\b|-?\bInfinity\b/g, '');
+  const printed = withoutArgs(`${r.stdout}\n${messages}`, c.args);
   const word = BAD_WORDS.exec(printed);
   if (word) {
     v.add('bad-words');

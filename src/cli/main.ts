@@ -281,7 +281,8 @@ function printExtras(out: object): void {
 function overlayChoice(values: Values): { colormap: string; alpha: number } {
   const colormap = values.colormap ?? 'jet';
   if (!Object.prototype.hasOwnProperty.call(COLORMAPS, colormap)) throw new LookCloserError('bad-argument', `Unknown colormap '${colormap}'. Available: ${Object.keys(COLORMAPS).join(', ')}.`);
-  const alpha = values.alpha !== undefined ? Number(values.alpha) : 0.5;
+  // Number('') is 0: an empty --alpha is an error, not a transparent overlay.
+  const alpha = values.alpha === undefined ? 0.5 : values.alpha.trim() === '' ? NaN : Number(values.alpha);
   if (!(alpha >= 0 && alpha <= 1)) throw new LookCloserError('bad-argument', `--alpha must be between 0 and 1, got '${values.alpha}'.`);
   return { colormap, alpha };
 }

@@ -58,6 +58,12 @@ describe('fuzz findings', function () {
     assert.match(r.stderr, /^look-closer: Cannot read '.*bad\.npy' as \.npy data: the file does not start with the NumPy magic bytes\./);
   });
 
+  it('refuses an empty --alpha (Number("") is 0)', () => {
+    const r = spawnSync(process.execPath, [CLI, 'attention', MNIST_8, path.join(MNIST_DIGITS, 'mnist_3_1020.png'), '--alpha', '', '--out', path.join(tmp, 'att')], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--alpha must be between 0 and 1, got ''/);
+  });
+
   it('takes --batch-size in folder mode with a method that has no batch-size option', () => {
     const dir = path.join(tmp, 'digits');
     fs.mkdirSync(dir);
