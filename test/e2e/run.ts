@@ -164,12 +164,19 @@ async function text(l: Locator): Promise<string> {
 /** Waits for a file matching `re` to appear in a folder. */
 async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise<string | undefined> {
   const until = Date.now() + timeoutMs;
+  let seen: string | undefined;
   while (Date.now() < until) {
     const f = fs.existsSync(dir) ? fs.readdirSync(dir).find((n) => re.test(n)) : undefined;
-    if (f) return path.join(dir, f);
+    if (f) {
+      // The host creates the file before its bytes land: wait until its size stops changing.
+      const p = path.join(dir, f);
+      const size = fs.statSync(p).size;
+      if (size > 0 && seen === `${p}:${size}`) return p;
+      seen = `${p}:${size}`;
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return undefined;
+  return seen?.split(':')[0];
 }
 
 /** What each mode opens and expects. */
