@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Explainer } from '../../src/core/explainer';
 import { integratedGradientsBaseline } from '../../src/core/methods/integrated-gradients';
-import { methodById } from '../../src/core/methods/registry';
+import { METHODS, methodById } from '../../src/core/methods/registry';
 import { decodeNpy } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
@@ -20,7 +20,7 @@ import { assertMatches } from '../support/compare';
 const REF = path.join(__dirname, '..', 'fixtures', 'transformers');
 interface Entry {
   file: string; family: string; opset: number; classes: number[]; layer: string; features: string | null;
-  input: string; logits: string; per_class: Record<string, Record<string, string>>;
+  input: string; logits: string; layer_act: string; per_class: Record<string, Record<string, string>>;
   float32_max_rel_error: { saliency: Record<string, number>; layer_grad: Record<string, number> };
 }
 const index = JSON.parse(fs.readFileSync(path.join(REF, 'index.json'), 'utf8')) as { models: Entry[] };
@@ -120,6 +120,48 @@ describe('transformer gradients match PyTorch autograd', function () {
           const r = await methodById('gradcam').run(ex, { input, classes: m.classes, layer: m.features!, target: 'logit' });
           r.explanations.forEach((e) => assertMatches(e.raw.data, npy(m.per_class[e.classIndex].gradcam).data, `Grad-CAM, class ${e.classIndex}`));
         });
+      }
+    });
+  }
+
+  /** Small settings so that every method runs in seconds on these tiny models. */
+  const QUICK = { steps: 4, baseline: 'noise', samples: 3, masks: 24, grid: 4, patch: 8, stride: 8, scales: 2 };
+  for (const m of index.models.filter((e) => e.opset === 17)) {
+    it(`every registered method runs on ${m.file} (the CAM family at its 4-D layer, where it has one)`, async () => {
+      const ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(path.join(REF, m.file))), m.file);
+      try {
+        const inp = npy(m.input);
+        const input = float32(inp.data, inp.shape);
+        for (const method of METHODS) {
+          if (method.family === 'cam' && !m.features) continue; // token layers as CAM targets: not in this file
+          const options = Object.fromEntries(Object.entries(QUICK).filter(([k]) => method.options?.some((o) => o.name === k)));
+          const request = { input, classes: [m.classes[0]], target: 'logit' as const, layer: m.features ?? undefined, options };
+          if (method.id === 'cam' && m.family === 'maxvit') {
+            // CAM proper needs pooling → one linear layer; MaxViT's head has LayerNorm, Tanh and a second layer.
+            await assert.rejects(method.run(ex, request), /CAM needs global average pooling followed by one linear layer/);
+            continue;
+          }
+          const r = await method.run(ex, request);
+          assert.equal(r.explanations.length, 1, method.id);
+          const v = r.explanations[0].raw.data;
+          if (method.id === 'layercam' && m.features === m.layer) {
+            // LayerCAM = ReLU(Σ_k ReLU(∂S/∂A_k)·A_k) from PyTorch's gradient and activation (all zero for MaxViT's class here).
+            const g = npy(m.per_class[m.classes[0]].layer_grad).data, a = npy(m.layer_act).data;
+            const hw = v.length;
+            const ref = Float32Array.from({ length: hw }, (_, p) => {
+              let t = 0;
+              for (let k = 0; k < g.length / hw; k++) t += Math.max(g[k * hw + p], 0) * a[k * hw + p];
+              return Math.max(t, 0);
+            });
+            assertMatches(v, ref, `LayerCAM on ${m.file}`);
+            continue;
+          }
+          assert.ok(v.every(Number.isFinite), `${method.id} on ${m.file}: ${v.length} values, all finite`);
+          // CAM-family maps pass a ReLU and may be all zero for a class (as LayerCAM is for MaxViT above).
+          if (method.family !== 'cam') assert.ok(v.some((x) => x !== 0), `${method.id} on ${m.file}: not all zero`);
+        }
+      } finally {
+        await ex.dispose();
       }
     });
   }
