@@ -23,7 +23,8 @@ const REF = path.join(__dirname, '..', 'fixtures', 'transformers');
 interface Entry {
   file: string; family: string; opset: number; classes: number[]; layer: string; features: string | null;
   input: string; logits: string; layer_act: string; per_class: Record<string, Record<string, string>>;
-  float32_max_rel_error: { saliency: Record<string, number>; layer_grad: Record<string, number> };
+  float32_max_rel_error: { saliency: Record<string, number>; layer_grad: Record<string, number>; attention_grad: Record<string, number> };
+  attention_grad_tensor: string;
 }
 const index = JSON.parse(fs.readFileSync(path.join(REF, 'index.json'), 'utf8')) as { models: Entry[] };
 const npy = (p: string) => decodeNpy(new Uint8Array(fs.readFileSync(path.join(REF, p))));
@@ -81,6 +82,23 @@ describe('transformer gradients match PyTorch autograd', function () {
           assertMatches(per(gx, k, nx), npy(f.saliency).data, `saliency, class ${c}`);
           assertAsCloseAsTorch(per(gl, k, nl), npy(f.layer_grad_f64).data, m.float32_max_rel_error.layer_grad[c], `${m.file} d logit ${c} / d ${m.layer}`);
           assertAsCloseAsTorch(per(gx, k, nx), npy(f.saliency_f64).data, m.float32_max_rel_error.saliency[c], `${m.file} saliency, class ${c}`);
+        });
+      });
+
+      it('gradient at the last attention probabilities (axis 0 = batch × heads or windows in some) matches autograd', async () => {
+        const t = m.attention_grad_tensor;
+        const r = await ex.gradients(input, { targets: [t], classes: m.classes, score: 'logit', mode: 'plain', method: 'test' });
+        const g = r.grads[t];
+        const ref0 = npy(m.per_class[m.classes[0]].attention_grad);
+        // One row per class: [K, ...shape[1:]] when axis 0 is the batch of 1, else [K, ...shape].
+        const s = ref0.shape;
+        assert.deepEqual(g.dims, [m.classes.length, ...(s[0] === 1 ? s.slice(1) : s)], 'gradient shape');
+        const n = g.data.length / m.classes.length;
+        assert.equal(n, ref0.data.length);
+        m.classes.forEach((c, k) => {
+          const f = m.per_class[c];
+          assertMatches(per(g.data, k, n), npy(f.attention_grad).data, `d logit ${c} / d ${t}`);
+          assertAsCloseAsTorch(per(g.data, k, n), npy(f.attention_grad_f64).data, m.float32_max_rel_error.attention_grad[c], `${m.file} d logit ${c} / d attention`);
         });
       });
 
