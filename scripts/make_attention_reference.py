@@ -23,51 +23,62 @@ of position indices); patch merging is a [P/4, P] matrix that averages the 2×2 
 made of; the map is the mean over the last stage's positions (the model's average pooling) of the rows of
 R = Â_L ⋯ M ⋯ Â_1, on the first stage's grid.
 """
+import copy
 import json
 import math
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision.models.swin_transformer as swin_mod
 from torchvision.models.swin_transformer import SwinTransformer
-from torchvision.models.vision_transformer import VisionTransformer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_transformer_models as mtm  # noqa: E402  (its models, rebuilt with its seeds)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'attention-ref')
+DEPTH = [0]
 CAPTURED = []  # per attention layer: dict(attn=tensor with retain_grad, kind=..., ...)
 
 
-def vit_attention(mha, x):
-    """torchvision's MultiheadAttention(x, x, x) written out: softmax(q kᵀ / √d) v, keeping A."""
-    n, b, e = x.shape[1], x.shape[0], x.shape[2]
-    h = mha.num_heads
-    d = e // h
-    qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)
-    q, k, v = qkv.chunk(3, dim=-1)
-    q, k, v = (t.reshape(b, n, h, d).transpose(1, 2) for t in (q, k, v))
-    a = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), dim=-1)
-    a.retain_grad()
-    CAPTURED.append({'attn': a, 'kind': 'global'})
-    o = (a @ v).transpose(1, 2).reshape(b, n, e)
-    return F.linear(o, mha.out_proj.weight, mha.out_proj.bias)
+def capturing_softmax(original):
+    """softmax that keeps every attention-shaped result (rank ≥ 3, over the last axis) with retain_grad."""
+    def softmax(t, dim=None, *args, **kwargs):
+        if DEPTH[0]:  # F.softmax calls Tensor.softmax: record the outer call only
+            return original(t, dim, *args, **kwargs)
+        DEPTH[0] += 1
+        try:
+            out = original(t, dim, *args, **kwargs)
+        finally:
+            DEPTH[0] -= 1
+        if out.dim() >= 3 and dim in (-1, out.dim() - 1) and out.requires_grad:
+            out.retain_grad()
+            CAPTURED.append({'attn': out, 'kind': 'global'})
+        return out
+    return softmax
 
 
-def patch_vit(model):
-    for blk in model.encoder.layers:
-        mha = blk.self_attention
+class Capture:
+    """Within the block, F.softmax, torch.softmax and Tensor.softmax record attention probabilities."""
+    def __enter__(self):
+        self.saved = (F.softmax, torch.softmax, torch.Tensor.softmax)
+        F.softmax = capturing_softmax(self.saved[0])
+        torch.softmax = capturing_softmax(self.saved[1])
+        torch.Tensor.softmax = capturing_softmax(self.saved[2])
+        CAPTURED.clear()
 
-        def fwd(query, key, value, need_weights=False, _m=mha):
-            return vit_attention(_m, query), None
-        mha.forward = fwd
+    def __exit__(self, *exc):
+        F.softmax, torch.softmax, torch.Tensor.softmax = self.saved
 
 
-ORIGINAL_SWA = swin_mod.shifted_window_attention
+SWA = swin_mod.shifted_window_attention
 
 
 def swin_attention(input, qkv_weight, proj_weight, relative_position_bias, window_size, num_heads, shift_size,
                    attention_dropout=0.0, dropout=0.0, qkv_bias=None, proj_bias=None, logit_scale=None):
-    """torchvision 0.14's shifted_window_attention (Swin V1 path), keeping A and the position of every token."""
+    """torchvision 0.14's shifted_window_attention (V1 and V2), noting the position of every window token of A."""
     B, H, W, C = input.shape
     assert H % window_size[0] == 0 and W % window_size[1] == 0, 'the reference assumes no padding'
     shift_size = list(shift_size)
@@ -88,11 +99,19 @@ def swin_attention(input, qkv_weight, proj_weight, relative_position_bias, windo
         return t.permute(0, 1, 3, 2, 4, 5).reshape(t.shape[0] * nw, window_size[0] * window_size[1], c)
     x = part(x)
     pos = part(pos)[..., 0]  # [nW, w²]: the position (row-major on the H×W grid) of each window token
+    if logit_scale is not None and qkv_bias is not None:
+        n3 = qkv_bias.numel() // 3
+        qkv_bias = torch.cat((qkv_bias[:n3], torch.zeros_like(qkv_bias[n3:2 * n3]), qkv_bias[2 * n3:]))
     qkv = F.linear(x, qkv_weight, qkv_bias)
     qkv = qkv.reshape(x.size(0), x.size(1), 3, num_heads, C // num_heads).permute(2, 0, 3, 1, 4)
     q, k, v = qkv[0], qkv[1], qkv[2]
-    q = q * (C // num_heads) ** -0.5
-    attn = q.matmul(k.transpose(-2, -1)) + relative_position_bias
+    if logit_scale is not None:
+        attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+        attn = attn * torch.clamp(logit_scale, max=math.log(100.0)).exp()
+    else:
+        q = q * (C // num_heads) ** -0.5
+        attn = q.matmul(k.transpose(-2, -1))
+    attn = attn + relative_position_bias
     if sum(shift_size) > 0:
         attn_mask = x.new_zeros((H, W))
         h_slices = ((0, -window_size[0]), (-window_size[0], -shift_size[0]), (-shift_size[0], None))
@@ -110,8 +129,7 @@ def swin_attention(input, qkv_weight, proj_weight, relative_position_bias, windo
         attn = attn + attn_mask.unsqueeze(1).unsqueeze(0)
         attn = attn.view(-1, num_heads, x.size(1), x.size(1))
     attn = F.softmax(attn, dim=-1)
-    attn.retain_grad()
-    CAPTURED.append({'attn': attn, 'kind': 'windowed', 'pos': pos, 'grid': (H, W)})
+    CAPTURED[-1].update({'kind': 'windowed', 'pos': pos, 'grid': (H, W)})
     x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), C)
     x = F.linear(x, proj_weight, proj_bias)
     x = x.view(B, H // window_size[0], W // window_size[1], window_size[0], window_size[1], C)
@@ -171,8 +189,8 @@ def rollout_map(layers, how, query, prefix, grid):
 
 def fuse_layer(layer, how):
     a = layer['attn'].detach()
-    if layer['kind'] == 'global':
-        return fuse(a[0], how)
+    if layer['kind'] == 'global':  # [B·heads, N, N] or [B, heads, N, N], B = 1
+        return fuse(a.reshape(-1, *a.shape[-2:]), how)
     return torch.stack([fuse(a[g], how) for g in range(a.shape[0])])
 
 
@@ -181,7 +199,7 @@ def grad_rollout_map(layers, query, prefix, grid):
     for layer in layers:
         a, g = layer['attn'].detach(), layer['attn'].grad
         cam = (g * a).clamp(min=0)
-        bar = cam[0].mean(0) if layer['kind'] == 'global' else cam.mean(1)
+        bar = cam.reshape(-1, *cam.shape[-2:]).mean(0) if layer['kind'] == 'global' else cam.mean(1)
         d = dense(layer, bar)
         mats.append(torch.eye(d.shape[0], dtype=d.dtype) + d)
     return final_row(product(layers, mats), query, prefix, grid)
@@ -194,77 +212,94 @@ def final_row(r, query, prefix, grid):
 
 def raw_rows(layers, query, prefix, grid):
     """Each global layer's attention A[h, query, patch tokens] → [heads, gh, gw]."""
-    return [l['attn'].detach()[0, :, query, prefix:].reshape(-1, *grid) for l in layers]
-
-
-def make_vit():
-    torch.manual_seed(0)
-    return VisionTransformer(image_size=32, patch_size=8, num_layers=3, num_heads=3, hidden_dim=24, mlp_dim=48, num_classes=10)
+    return [l['attn'].detach().reshape(-1, *l['attn'].shape[-2:])[:, query, prefix:].reshape(-1, *grid) for l in layers]
 
 
 def make_swin():
     torch.manual_seed(1)
     # 64×64 input, 4×4 patches: stage 1 a 16×16 grid in 4×4 windows of 4×4 tokens, stage 2 an 8×8 grid in
-    # 2×2 windows; the second block of each stage is shifted by 2.
+    # 2×2 windows; the second block of each stage is shifted by 2 (test/fixtures/transformers' Swin has one
+    # window in its last stage, so no shift there).
     return SwinTransformer(patch_size=[4, 4], embed_dim=12, depths=[2, 2], num_heads=[2, 3], window_size=[4, 4],
-                           stochastic_depth_prob=0.0, num_classes=10)
+                           stochastic_depth_prob=0.0, num_classes=10).eval()
+
+
+def transformer_family(name):
+    """A model of scripts/make_transformer_models.py, rebuilt with its seeds (the weights of its committed ONNX)."""
+    def build():
+        names = [f[0] for f in mtm.FAMILIES]
+        fi = names.index(name)
+        torch.manual_seed(3000 + fi)
+        model = mtm.FAMILIES[fi][1]()
+        mtm.init_model(model, 3000 + fi)
+        return model.eval()
+    return build
 
 
 FAMILIES = {
-    # name: (builder, input size, prefix tokens, patch grid, query)
-    'vit': (make_vit, 32, 1, (4, 4), 0),
-    'swin': (make_swin, 64, 0, (16, 16), 'mean'),
+    # name: (builder, ONNX model, input .npy (None: written here), input size, prefix tokens, first patch grid, query)
+    'swin-shifted': (make_swin, 'swin-shifted.onnx', None, 64, 0, (16, 16), 'mean'),
+    'vit': (transformer_family('vit'), '../transformers/vit_op17.onnx', '../transformers/vit/input.npy', 32, 1, (4, 4), 0),
+    'deit': (transformer_family('deit'), '../transformers/deit_op17.onnx', '../transformers/deit/input.npy', 32, 2, (4, 4), 0),
+    'beit': (transformer_family('beit'), '../transformers/beit_op17.onnx', '../transformers/beit/input.npy', 32, 1, (4, 4), 0),
+    'swin': (transformer_family('swin'), '../transformers/swin_op17.onnx', '../transformers/swin/input.npy', 32, 0, (8, 8), 'mean'),
+    'swin_v2': (transformer_family('swin_v2'), '../transformers/swin_v2_op17.onnx', '../transformers/swin_v2/input.npy', 32, 0, (8, 8), 'mean'),
 }
 
 
-def export(model, size, path):
-    x = torch.zeros(1, 3, size, size)
-    torch.onnx.export(model.float(), x, path, opset_version=17, input_names=['input'], output_names=['logits'])
+def logits_of(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
+def with_grids(layers):
+    for i in range(1, len(layers)):
+        layers[i]['grid_prev'] = layers[i - 1].get('grid')
+    return layers
+
+
+def run(model, x):
+    """The logits, with CAPTURED holding each attention layer's probabilities (Swin's with token positions)."""
+    with Capture():
+        swin_mod.shifted_window_attention = swin_attention
+        try:
+            out = logits_of(model(x))
+        finally:
+            swin_mod.shifted_window_attention = SWA
+    return out, with_grids(list(CAPTURED))
 
 
 def main():
+    global SWA
     os.makedirs(OUT, exist_ok=True)
     index = {'families': {}}
-    for name, (build, size, prefix, grid, query) in FAMILIES.items():
-        model = build().eval()
-        onnx_name = f'{name}.onnx'
-        swin_mod.shifted_window_attention = ORIGINAL_SWA
-        export(model, size, os.path.join(OUT, onnx_name))
-        gen = torch.Generator().manual_seed(7)
-        x32 = torch.randn(1, 3, size, size, generator=gen)
-        np.save(os.path.join(OUT, f'{name}_input.npy'), x32.numpy().astype(np.float32))
-        model = model.double()
-        x = x32.double()
+    for name, (build, onnx_name, input_name, size, prefix, grid, query) in FAMILIES.items():
+        model = build()
+        SWA = swin_mod.shifted_window_attention  # the builder may install its own (make_transformer_models' V2)
+        if input_name is None:
+            torch.onnx.export(model, torch.zeros(1, 3, size, size), os.path.join(OUT, onnx_name), opset_version=17,
+                              input_names=['input'], output_names=['logits'])
+            x32 = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(7))
+            input_name = f'{name}_input.npy'
+            np.save(os.path.join(OUT, input_name), x32.numpy().astype(np.float32))
+        x = torch.from_numpy(np.load(os.path.join(OUT, input_name))).double()
+        model = copy.deepcopy(model).double()
         with torch.no_grad():
-            expected = model(x)
-        if name == 'vit':
-            patch_vit(model)
-        else:
-            swin_mod.shifted_window_attention = swin_attention
-        CAPTURED.clear()
-        logits = model(x)
-        assert torch.allclose(logits, expected, atol=1e-10), f'{name}: the script\'s attention differs from torchvision\'s'
-        layers = list(CAPTURED)
-        for i in range(1, len(layers)):
-            layers[i]['grid_prev'] = layers[i - 1].get('grid')
-        classes = [int(logits[0].argmax()), (int(logits[0].argmax()) + 3) % 10]
-        fam = {'model': onnx_name, 'input': f'{name}_input.npy', 'classes': classes, 'prefix': prefix, 'grid': list(grid),
+            expected = logits_of(model(x))
+        logits, layers = run(model, x)
+        assert torch.allclose(logits, expected, atol=1e-9), f"{name}: the script's attention differs from the model's"
+        order = torch.argsort(-logits[0])
+        classes = [int(order[0]), int(order[2])]
+        fam = {'model': onnx_name, 'input': input_name, 'classes': classes, 'prefix': prefix, 'grid': list(grid),
                'layers': len(layers), 'query': query, 'maps': {}}
         for how in ('mean', 'max', 'min'):
             m = rollout_map(layers, how, query, prefix, grid)
             f = f'{name}_rollout_{how}.npy'
-            np.save(os.path.join(OUT, f), m.numpy().astype(np.float64))
+            np.save(os.path.join(OUT, f), m.detach().numpy().astype(np.float64))
             fam['maps'][f'attention-rollout:{how}'] = f
         for target in ('logit', 'softmax'):
             for c in classes:
-                for l in layers:
-                    l['attn'].grad = None
-                CAPTURED.clear()
-                out = model(x)
+                out, layers = run(model, x)
                 score = out[0, c] if target == 'logit' else torch.softmax(out, -1)[0, c]
-                layers = list(CAPTURED)
-                for i in range(1, len(layers)):
-                    layers[i]['grid_prev'] = layers[i - 1].get('grid')
                 score.backward()
                 m = grad_rollout_map(layers, query, prefix, grid)
                 f = f'{name}_grad-rollout_{target}_{c}.npy'
@@ -277,7 +312,6 @@ def main():
                 fam['maps'][f'raw:{i}'] = f
         index['families'][name] = fam
         print(name, len(layers), 'attention layers, classes', classes)
-    swin_mod.shifted_window_attention = ORIGINAL_SWA
     with open(os.path.join(OUT, 'index.json'), 'w') as fh:
         json.dump(index, fh, indent=1, sort_keys=True)
         fh.write('\n')

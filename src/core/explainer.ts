@@ -48,7 +48,7 @@ export function topK(x: Float32Array, k: number): number[] {
 /** Gradients of the explained scores, one row per class, plus the forward pass of the same run. */
 export interface GradientResult {
   readonly classes: number[];
-  /** Per target: gradient of shape [K, ...targetShape[1:]]. */
+  /** Per target: gradient of shape [K·d0, ...targetShape[1:]] (d0 = targetShape[0], 1 for batch-first tensors), class-major. */
   readonly grads: Readonly<Record<string, Float32Tensor>>;
   readonly forward: ForwardResult;
 }
@@ -352,7 +352,8 @@ export class Explainer {
     const grads: Record<string, Float32Tensor> = {};
     for (const [t, name] of Object.entries(graph.gradOutputs)) {
       const parts = outs.map((o) => asFloat32(o[name]));
-      const dims = [classes.length, ...parts[0].dims.slice(1)];
+      // [K·d0, …]: d0 = 1 for batch-first tensors; attention as [heads, N, N] (batch 1) keeps its heads per class.
+      const dims = [parts.reduce((n, p) => n + p.dims[0], 0), ...parts[0].dims.slice(1)];
       const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
       let off = 0;
       for (const p of parts) {

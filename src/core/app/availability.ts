@@ -22,8 +22,10 @@ export interface MethodAvailability {
 async function reasonFor(c: Classifier, m: Method, layer: string | undefined): Promise<string | undefined> {
   if (m.family === 'attention') {
     const found = findAttentionLayers(c.explainer.graph, await c.explainer.shapes(), c.explainer.inputSize);
-    return found.some((l) => l.queries === l.keys) ? undefined
-      : `${c.name} has no self-attention layer (a Softmax over keys between MatMul(Q, Kᵀ) and MatMul(·, V)); ${m.title} explains transformers.`;
+    const self = found.filter((l) => l.queries === l.keys);
+    if (!self.length) return `${c.name} has no self-attention layer (a Softmax over keys between MatMul(Q, Kᵀ) and MatMul(·, V)); ${m.title} explains transformers.`;
+    const grouped = self.find((l) => l.layout === 'grouped');
+    return grouped ? `${m.title} cannot place the tokens of attention layer '${grouped.node}' (${grouped.groups} groups, as MobileViT's patch pixels or MaxViT's partitions) on the image; it maps global attention and Swin's windows.` : undefined;
   }
   if (m.family !== 'cam') return undefined;
   if (!layer) return `${c.name} has no 4-D feature map with a spatial extent to explain; use an input-attribution method (saliency, guided backprop, Integrated Gradients).`;

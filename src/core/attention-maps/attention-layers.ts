@@ -30,6 +30,12 @@ export interface AttentionLayer {
   readonly grid: { readonly height: number; readonly width: number };
   /** Window size in patches, for windowed attention. */
   readonly window?: { readonly height: number; readonly width: number };
+  /**
+   * 'global': one group over all tokens; 'windows': Swin's windows (a relative position bias is added to Q·Kᵀ),
+   * whose tokens token-positions.ts puts back on the grid; 'grouped': several groups whose tokens lie on the image
+   * in a way the graph does not tell (MobileViT's patch pixels, MaxViT's block and grid partitions).
+   */
+  readonly layout: 'global' | 'windows' | 'grouped';
 }
 
 /** Ops allowed between Q·Kᵀ and the Softmax (scale, bias, mask, reshape). */
@@ -40,8 +46,12 @@ const PRODUCTS = new Set(['MatMul', 'Einsum']);
 /** Most prefix tokens tried when splitting a token count into prefix + grid. */
 const MAX_PREFIX = 16;
 
-/** Whether the Softmax's input is computed from a product of two non-constant tensors (Q·Kᵀ) within a few ops. */
-function fromQueryKeyProduct(graph: Graph, softmax: Node): boolean {
+/**
+ * Whether the Softmax's input is computed from a product of two non-constant tensors (Q·Kᵀ) within a few ops,
+ * and whether a constant (a relative position bias) is added on the way.
+ */
+function fromQueryKeyProduct(graph: Graph, softmax: Node): { readonly found: boolean; readonly bias: boolean } {
+  let bias = false;
   let frontier = [softmax.input[0]];
   for (let depth = 0; depth < 12 && frontier.length; depth++) {
     const next: string[] = [];
@@ -50,14 +60,15 @@ function fromQueryKeyProduct(graph: Graph, softmax: Node): boolean {
       if (!p) continue;
       const live = p.input.filter((i) => i && !graph.isConstant(i));
       if (PRODUCTS.has(p.opType)) {
-        if (live.length >= 2) return true;
+        if (live.length >= 2) return { found: true, bias };
         continue;
       }
+      if (p.opType === 'Add' && live.length < p.input.length) bias = true;
       if (BETWEEN_SCORES.has(p.opType)) next.push(...(p.opType === 'Reshape' || p.opType === 'Squeeze' || p.opType === 'Unsqueeze' ? live.slice(0, 1) : live));
     }
     frontier = next;
   }
-  return false;
+  return { found: false, bias };
 }
 
 /** Whether the probabilities are multiplied into values (A·V) within a few ops. */
@@ -90,7 +101,7 @@ export function gridOf(n: number, height: number, width: number): { height: numb
 }
 
 /** The token layout of a layer from its shape and the input size, or undefined when the tokens do not fit a grid. */
-function layout(shape: readonly number[], input: { height: number; width: number }): Omit<AttentionLayer, 'tensor' | 'node' | 'shape'> | undefined {
+function layout(shape: readonly number[], input: { height: number; width: number }, bias: boolean): Omit<AttentionLayer, 'tensor' | 'node' | 'shape'> | undefined {
   const r = shape.length;
   if (r < 3 || r > 5) return undefined;
   const queries = shape[r - 2];
@@ -102,13 +113,13 @@ function layout(shape: readonly number[], input: { height: number; width: number
     const windows = gridOf(groups, input.height, input.width);
     if (w * w !== keys || queries !== keys || !windows) return undefined;
     return {
-      heads, groups, queries, keys, prefix: 0,
+      heads, groups, queries, keys, prefix: 0, layout: r === 4 && bias ? 'windows' : 'grouped',
       grid: { height: windows.height * w, width: windows.width * w }, window: { height: w, width: w },
     };
   }
   for (let prefix = 0; prefix <= Math.min(MAX_PREFIX, keys - 1); prefix++) {
     const grid = gridOf(keys - prefix, input.height, input.width);
-    if (grid && grid.height > 1 && grid.width > 1) return { heads, groups, queries, keys, prefix, grid };
+    if (grid && grid.height > 1 && grid.width > 1) return { heads, groups, queries, keys, prefix, grid, layout: 'global' };
   }
   return undefined;
 }
@@ -129,8 +140,9 @@ export function findAttentionLayers(
     if (!shape) continue;
     const axis = attrInt(n, 'axis', graph.opset >= 13 ? -1 : 1);
     if ((axis < 0 ? axis + shape.length : axis) !== shape.length - 1) continue;
-    if (!fromQueryKeyProduct(graph, n) || !intoValueProduct(graph, tensor)) continue;
-    const l = layout(shape, input);
+    const scores = fromQueryKeyProduct(graph, n);
+    if (!scores.found || !intoValueProduct(graph, tensor)) continue;
+    const l = layout(shape, input, scores.bias);
     if (l) out.push({ tensor, node: n.name || tensor, shape: [...shape], ...l });
   }
   return out;

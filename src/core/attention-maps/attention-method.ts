@@ -23,6 +23,11 @@ export async function selfAttentionLayers(explainer: Explainer, method: string):
   const all = requireAttentionLayers(explainer.graph, await explainer.shapes(), explainer.inputSize, explainer.name, method);
   const self = all.filter((l) => l.queries === l.keys);
   if (!self.length) throw new LookCloserError('method-not-applicable', `${explainer.name} has no self-attention layer (every attention layer has fewer queries than keys); ${method} chains self-attention.`);
+  const grouped = self.find((l) => l.layout === 'grouped');
+  if (grouped) {
+    throw new LookCloserError('method-not-applicable',
+      `${method} cannot place the tokens of attention layer '${grouped.node}' ([${grouped.shape.join(', ')}], ${grouped.groups} groups without a relative position bias, as MobileViT's patch pixels or MaxViT's block and grid partitions) on the image; it maps global attention and Swin's windows.`);
+  }
   return self;
 }
 

@@ -7,6 +7,7 @@
  * attends to token (0, 0) exactly when y < w − s_h (likewise columns). Undoing the shift, window token (g, y, x)
  * sits at ((g_y·w + y + s_h) mod H, (g_x·w + x + s_w) mod W).
  */
+import { LookCloserError } from '../errors';
 import type { AttentionLayer } from './attention-layers';
 
 /** Probabilities below this count as masked out (a masked logit of −100 gives about 4e−44). */
@@ -34,6 +35,7 @@ export function tokenPositions(layer: AttentionLayer, probs: Float32Array): Int3
   const n = layer.keys;
   const out = new Int32Array(layer.groups * n);
   const win = layer.window;
+  if (layer.layout === 'grouped') throw new LookCloserError('method-not-applicable', `The tokens of attention layer '${layer.node}' have no known place on the image.`);
   if (!win || layer.groups === 1) {
     for (let g = 0; g < layer.groups; g++) for (let i = 0; i < n; i++) out[g * n + i] = i;
     return out;
