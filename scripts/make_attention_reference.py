@@ -296,6 +296,10 @@ def main():
             f = f'{name}_rollout_{how}.npy'
             np.save(os.path.join(OUT, f), m.detach().numpy().astype(np.float64))
             fam['maps'][f'attention-rollout:{how}'] = f
+        if prefix > 1:  # the distillation token's row as well
+            f = f'{name}_rollout_mean_query1.npy'
+            np.save(os.path.join(OUT, f), rollout_map(layers, 'mean', 1, prefix, grid).detach().numpy().astype(np.float64))
+            fam['maps']['attention-rollout:mean:query1'] = f
         for target in ('logit', 'softmax'):
             for c in classes:
                 out, layers = run(model, x)

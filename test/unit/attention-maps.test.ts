@@ -73,6 +73,17 @@ describe('attention maps match the PyTorch reference', function () {
         });
       }
 
+      if (f.maps['attention-rollout:mean:query1']) {
+        it('attention-rollout for the distillation token (--query-token 1)', async () => {
+          const r = await methodById('attention-rollout').run(ex, { input, target: 'logit', options: { 'query-token': '1' } });
+          const c = cosine(r.explanations[0].raw.data, npy(f.maps['attention-rollout:mean:query1']).data);
+          assert.ok(c >= MIN_COS, `cosine ${c}`);
+          const cls = await methodById('attention-rollout').run(ex, { input, target: 'logit' });
+          assert.ok(cosine(cls.explanations[0].raw.data, r.explanations[0].raw.data) < MIN_COS, 'the class token\'s row differs');
+          await assert.rejects(methodById('attention-rollout').run(ex, { input, target: 'logit', options: { 'query-token': '18' } }), /Query token 18 is out of range: the last attention layer has 18 tokens/);
+        });
+      }
+
       const raws = Object.keys(f.maps).filter((k) => k.startsWith('raw:'));
       if (raws.length) {
         it('raw attention of each layer for the class token, one map per head', async () => {
@@ -102,6 +113,24 @@ describe('attention maps match the PyTorch reference', function () {
             assert.ok(cos >= MIN_COS, `class ${c}: cosine ${cos}`);
           }
         });
+      }
+    });
+  }
+});
+
+describe('attention maps at opset 14 (the same weights exported again)', function () {
+  const runtime = webRuntime();
+  for (const [family, f] of Object.entries(index.families)) {
+    if (!f.model.endsWith('_op17.onnx')) continue;
+    it(`${family}: attention-rollout matches the reference`, async () => {
+      const ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(path.join(DIR, f.model.replace('_op17', '_op14')))), family);
+      try {
+        const inp = npy(f.input);
+        const r = await methodById('attention-rollout').run(ex, { input: float32(inp.data, inp.shape), target: 'logit', classes: [f.classes[0]] });
+        const c = cosine(r.explanations[0].raw.data, npy(f.maps['attention-rollout:mean']).data);
+        assert.ok(c >= MIN_COS, `cosine ${c}`);
+      } finally {
+        await ex.dispose();
       }
     });
   }
