@@ -35,13 +35,6 @@ const index = JSON.parse(fs.readFileSync(path.join(DIR, 'index.json'), 'utf8')) 
 const npy = (p: string) => decodeNpy(new Uint8Array(fs.readFileSync(path.join(DIR, p))));
 const MIN_COS = 0.9999;
 const TRANSFORMERS = path.join(__dirname, '..', 'fixtures', 'transformers');
-/**
- * Families whose backward graph cannot yet reach the attention probabilities (gradient rules are tfops' work):
- * Swin's shift mask is built with ScatterND from Shape(x); timm-style qkv unbind(0) is a Split on axis 0.
- */
-const GRAD_PENDING: Readonly<Record<string, string>> = {
-  'swin-shifted': 'ScatterND', swin: 'ScatterND', swin_v2: 'ScatterND', beit: 'Split along the batch axis', deit: 'Split along the batch axis',
-};
 
 describe('attention maps match the PyTorch reference', function () {
   const runtime = webRuntime();
@@ -101,7 +94,6 @@ describe('attention maps match the PyTorch reference', function () {
         });
       }
 
-      if (GRAD_PENDING[family]) return;
       for (const target of ['logit', 'softmax'] as ScoreTarget[]) {
         it(`grad-rollout, ${target}, classes ${f.classes.join(' and ')}`, async () => {
           const r = await methodById('grad-rollout').run(ex, { input, target, classes: f.classes });
