@@ -48,7 +48,7 @@ export function topK(x: Float32Array, k: number): number[] {
 /** Gradients of the explained scores, one row per class, plus the forward pass of the same run. */
 export interface GradientResult {
   readonly classes: number[];
-  /** Per target: gradient of shape [K, ...targetShape[1:]]. */
+  /** Per target: gradient of shape [K·d0, ...targetShape[1:]] (d0 = targetShape[0], 1 for batch-first tensors), class-major. */
   readonly grads: Readonly<Record<string, Float32Tensor>>;
   readonly forward: ForwardResult;
 }

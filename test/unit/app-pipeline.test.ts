@@ -33,7 +33,13 @@ describe('the explain use case runs every registered method', function () {
   });
   after(() => model.dispose());
 
-  for (const m of METHODS) {
+  for (const m of METHODS.filter((x) => x.family === 'attention')) {
+    it(`${m.id}: refused on a CNN with the reason (it reads a transformer's attention; test/unit/attention-maps.test.ts)`, async () => {
+      await assert.rejects(explainImage(model, input, { method: m.id, classes: [third] }), /no attention layer/);
+    });
+  }
+
+  for (const m of METHODS.filter((x) => x.family !== 'attention')) {
     it(`${m.id}: predictions, one finite map per class, the right display, GAIN's check`, async () => {
       const o = await explainImage(model, input, { method: m.id, classes: [third], top: 1, gain: { control: false, classes: [third] } });
       assert.equal(o.method.id, m.id);
@@ -74,12 +80,13 @@ describe('the explain use case runs every registered method', function () {
     try {
       const a = await methodAvailability(mnist);
       assert.deepEqual(a.map((x) => x.method), METHODS.map((m) => m.id));
-      assert.deepEqual(a.filter((x) => !x.available).map((x) => x.method), ['cam']);
+      assert.deepEqual(a.filter((x) => !x.available).map((x) => x.method), ['cam', 'attention-rollout', 'grad-rollout']);
       assert.match(a[0].reason!, /CAM needs global average pooling .* Use --method gradcam/);
     } finally {
       await mnist.dispose();
     }
-    assert.ok((await methodAvailability(model)).every((x) => x.available), 'every method runs on the ResNet-style export');
+    const onResnet = await methodAvailability(model);
+    assert.deepEqual(onResnet.filter((x) => !x.available).map((x) => x.method), ['attention-rollout', 'grad-rollout'], 'every other method runs on the ResNet-style export');
   });
 
   it('no method asked for: the first registry method that applies runs, and says why the others did not', async () => {

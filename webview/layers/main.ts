@@ -156,7 +156,9 @@ class LayersView {
     const a = this.acts;
     const dead = a.channels.filter((c) => c.dead).length;
     this.ui.detailTitle.textContent = a.layer;
-    this.ui.detailInfo.textContent = `${a.op} · shape [${a.shape.join('×')}] · ${a.channels.length} channels of ${a.width}×${a.height} · ${dead} dead`;
+    this.ui.detailInfo.textContent = a.attention
+      ? `Attention probabilities · shape [${a.shape.join('×')}] · ${a.attention.heads} heads: ${attentionWhat(a.attention.query)} on the ${a.width}×${a.height} patch grid`
+      : `${a.op} · shape [${a.shape.join('×')}] · ${a.channels.length} channels of ${a.width}×${a.height} · ${dead} dead`;
     this.ui.useTarget.disabled = !a.targetable || a.layer === this.state.targetLayer;
     this.ui.useTarget.title = a.targetable ? (a.layer === this.state.targetLayer ? 'Already the target layer' : 'Explain at this layer in the panel') : 'Only 4-D feature maps with a spatial extent can be target layers';
     let lo = Infinity, hi = -Infinity;
@@ -196,8 +198,8 @@ class LayersView {
       data.set([Math.round(255 * Math.min(1, v * 2)), Math.round(255 * Math.max(0, v * 2 - 1)), 0, Math.round(200 * v)], i * 4);
     }
     paint(this.ui.focusHeat, { width: a.width, height: a.height, data });
-    this.ui.projectBtn.hidden = a.shape.length !== 4 || a.height * a.width <= 1;
-    this.ui.focusCaption.textContent = `Channel #${k} of ${a.layer}: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, ${(st.zeros * 100).toFixed(0)}% zeros${st.dead ? ', dead' : ''}. Also shown large in the panel.`;
+    this.ui.projectBtn.hidden = a.shape.length !== 4 || a.height * a.width <= 1 || !!a.attention;
+    this.ui.focusCaption.textContent = `${a.attention ? 'Head' : 'Channel'} #${k} of ${a.layer}: min ${fmt(st.min)}, max ${fmt(st.max)}, mean ${fmt(st.mean)}, ${(st.zeros * 100).toFixed(0)}% zeros${st.dead ? ', dead' : ''}. Also shown large in the panel.`;
   }
 
   private showChannel(k: number): void {
@@ -210,3 +212,8 @@ class LayersView {
 }
 
 new LayersView(layersDom());
+
+/** What an attention layer's tiles show, in words. */
+function attentionWhat(query: number | 'received'): string {
+  return query === 'received' ? 'the mean attention each position receives' : query === 0 ? "the class token's attention" : `token ${query}'s attention`;
+}

@@ -101,7 +101,7 @@ export interface OutputView {
 export interface OutcomeView {
   /** The job that produced it. */
   readonly id: number;
-  readonly method: { readonly id: string; readonly title: string; readonly family: 'cam' | 'input' | 'perturbation' };
+  readonly method: { readonly id: string; readonly title: string; readonly family: 'cam' | 'input' | 'perturbation' | 'attention' };
   readonly layer?: string;
   /** Why another method ran than the first one, when one did not apply. */
   readonly note?: string;

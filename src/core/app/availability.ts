@@ -2,6 +2,7 @@
  * Which registered methods can run on a model, and why not where they cannot — listed by `look-closer layers`,
  * in `--json`, and never a silent fallback: a method that does not apply fails with this reason when asked for.
  */
+import { findAttentionLayers } from '../attention-maps/attention-layers';
 import { LookCloserError } from '../errors';
 import { findLinearHead } from '../methods/cam';
 import type { Method } from '../methods/method';
@@ -19,6 +20,13 @@ export interface MethodAvailability {
 
 /** What a method needs from the model that the graph can tell without running it. */
 async function reasonFor(c: Classifier, m: Method, layer: string | undefined): Promise<string | undefined> {
+  if (m.family === 'attention') {
+    const found = findAttentionLayers(c.explainer.graph, await c.explainer.shapes(), c.explainer.inputSize);
+    const self = found.filter((l) => l.queries === l.keys);
+    if (!self.length) return `${c.name} has no self-attention layer (a Softmax over keys between MatMul(Q, Kᵀ) and MatMul(·, V)); ${m.title} explains transformers.`;
+    const grouped = self.find((l) => l.layout === 'grouped');
+    return grouped ? `${m.title} cannot place the tokens of attention layer '${grouped.node}' (${grouped.groups} groups, as MobileViT's patch pixels or MaxViT's partitions) on the image; it maps global attention and Swin's windows.` : undefined;
+  }
   if (m.family !== 'cam') return undefined;
   if (!layer) return `${c.name} has no 4-D feature map with a spatial extent to explain; use an input-attribution method (saliency, guided backprop, Integrated Gradients).`;
   if (m.id !== 'cam') return undefined;

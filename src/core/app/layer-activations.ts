@@ -1,8 +1,11 @@
 /**
  * A layer's activation for one prepared input, channel by channel: the values the Layers view draws as tiles
- * and each channel's minimum, maximum, mean and share of zeros. The same in every front end (the panel reads
- * it for the Layers view; the protocol carries this type).
+ * and each channel's minimum, maximum, mean and share of zeros; a transformer's attention probabilities come as
+ * one tile per head on the patch grid (the class token's row, or the attention each position receives). The
+ * same in every front end (the panel reads it for the Layers view; the protocol carries this type).
  */
+import { findAttentionLayers } from '../attention-maps/attention-layers';
+import { attentionTiles } from '../attention-maps/attention-tiles';
 import { LookCloserError } from '../errors';
 import type { Classifier } from './classifier';
 import type { PreparedInput } from './explain-image';
@@ -32,6 +35,8 @@ export interface LayerActivations {
   readonly data: Float32Array;
   /** Whether the layer can be a CAM target (a 4-D map with spatial extent). */
   readonly targetable: boolean;
+  /** For a transformer's attention probabilities: one tile per head on the patch grid (attention-tiles.ts). */
+  readonly attention?: { readonly heads: number; readonly query: number | 'received' };
 }
 
 /** Per-channel statistics of channel-major values [channels·hw]. */
@@ -66,6 +71,15 @@ export async function layerActivations(c: Classifier, input: PreparedInput, laye
   const info = (await c.layers()).find((l) => l.name === layer);
   if (!info) throw new LookCloserError('bad-argument', `${c.name} has no layer '${layer}'.`);
   const t = (await c.explainer.forward(input.tensor, [layer])).tensors[layer];
+  const att = findAttentionLayers(c.explainer.graph, await c.explainer.shapes(), c.explainer.inputSize).find((l) => l.tensor === layer);
+  if (att && att.layout !== 'grouped') {
+    const a = attentionTiles(att, t.data);
+    const hw = a.height * a.width;
+    return {
+      layer, op: info.op, shape: info.shape, height: a.height, width: a.width, channels: channelStats(a.data, a.heads, hw), data: a.data,
+      targetable: false, attention: { heads: a.heads, query: a.query },
+    };
+  }
   const { channels, height, width } = tileShape(t.dims);
   const hw = height * width;
   const data = Float32Array.from(t.data.subarray(0, channels * hw));

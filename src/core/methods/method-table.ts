@@ -6,6 +6,7 @@ const FAMILY: Readonly<Record<Method['family'], string>> = {
   cam: 'layer map (CAM family)',
   input: 'input attribution (gradient)',
   perturbation: 'perturbation',
+  attention: 'attention map (transformers)',
 };
 
 /** One row per registered method: id, name, what it is, paper and equation, options with defaults. */

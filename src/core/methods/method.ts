@@ -82,8 +82,11 @@ export interface Method {
   readonly title: string;
   /** Paper and equation the file implements. */
   readonly citation: string;
-  /** 'cam' methods explain a layer; 'input' methods backpropagate to the pixels; 'perturbation' methods rerun the model on altered inputs. */
-  readonly family: 'cam' | 'input' | 'perturbation';
+  /**
+   * 'cam' methods explain a layer; 'input' methods backpropagate to the pixels; 'perturbation' methods rerun the model on
+   * altered inputs; 'attention' methods read a transformer's attention probabilities (offered only where the graph has them).
+   */
+  readonly family: 'cam' | 'input' | 'perturbation' | 'attention';
   /** Settings the method reads from `ExplainRequest.options` (CLI flags, sidecar `methodOptions`, panel controls). */
   readonly options?: readonly MethodOption[];
   /** The score targets the method honours (score-target.ts); logit and softmax when absent. */

@@ -2,6 +2,7 @@
 import { LookCloserError } from '../errors';
 import { ablationCam } from './ablation-cam';
 import { attentionCropMethod } from './attention-crop';
+import { attentionRollout } from './attention-rollout';
 import { cam } from './cam';
 import { deconvnet } from './deconvnet';
 import { eigenCam } from './eigen-cam';
@@ -9,6 +10,7 @@ import { eigenGradCam } from './eigen-grad-cam';
 import { gradCam } from './grad-cam';
 import { gradCamElementwise } from './grad-cam-elementwise';
 import { gradCamPlusPlus } from './grad-cam-plus-plus';
+import { gradRollout } from './grad-rollout';
 import { guidedBackprop } from './guided-backprop';
 import { guidedGradCam } from './guided-grad-cam';
 import { hiResCam } from './hires-cam';
@@ -31,6 +33,7 @@ export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
   gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
   inputXGradient, integratedGradients, smoothGrad, smoothGradSquared, varGrad, rise,
+  attentionRollout, gradRollout,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */
