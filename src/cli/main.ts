@@ -356,6 +356,8 @@ async function cmdDemo(values: Values): Promise<void> {
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let values: Values = {};
+  let cmd: string | undefined;
+  let rest: string[] = [];
   try {
     let parsed;
     try {
@@ -365,7 +367,11 @@ export async function main(argv: string[]): Promise<number> {
       throw new LookCloserError('bad-argument', `${messageOf(e)}\nRun 'look-closer --help' for the options.`);
     }
     values = parsed.values as Values;
-    const [cmd, ...rest] = parsed.positionals;
+    // An empty value (`--preset ""`) is never a choice: it would quietly mean the default.
+    for (const [k, v] of Object.entries(values)) {
+      if (k !== 'class' && typeof v === 'string' && v.trim() === '') throw new LookCloserError('bad-argument', `--${k} needs a value; it was given an empty one.`);
+    }
+    [cmd, ...rest] = parsed.positionals;
     if (values.help || !cmd) {
       console.log(USAGE);
       return values.help ? 0 : 2;
@@ -381,7 +387,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    const msg = messageOf(e);
+    let msg = messageOf(e);
+    // onnxruntime's own words name a node, not the file: say which model failed to run.
+    if (e instanceof LookCloserError && e.kind === 'runtime' && cmd !== 'demo' && rest[0]) msg = `Model '${rest[0]}' failed to run: ${msg}`;
     console.error(`look-closer: ${msg}`);
     if (values.debug && e instanceof Error) console.error(e.stack);
     return e instanceof LookCloserError ? (e.kind === 'bad-argument' ? 2 : 1) : 1;

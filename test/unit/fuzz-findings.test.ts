@@ -61,7 +61,15 @@ describe('fuzz findings', function () {
   it('refuses an empty --alpha (Number("") is 0)', () => {
     const r = spawnSync(process.execPath, [CLI, 'attention', MNIST_8, path.join(MNIST_DIGITS, 'mnist_3_1020.png'), '--alpha', '', '--out', path.join(tmp, 'att')], { encoding: 'utf8' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--alpha must be between 0 and 1, got ''/);
+    assert.match(r.stderr, /--alpha needs a value; it was given an empty one/);
+  });
+
+  it('refuses an empty value for any flag (an empty --preset quietly meant the default preset, exit 0)', () => {
+    for (const flag of ['--preset', '--layer', '--colormap', '--target']) {
+      const r = spawnSync(process.execPath, [CLI, 'explain', MNIST_8, path.join(MNIST_DIGITS, 'mnist_3_1020.png'), flag, '', '--out', path.join(tmp, 'empty')], { encoding: 'utf8' });
+      assert.equal(r.status, 2, `${flag}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^look-closer: ${flag} needs a value; it was given an empty one\\.`));
+    }
   });
 
   it('takes --batch-size in folder mode with a method that has no batch-size option', () => {
