@@ -29,7 +29,7 @@ export interface BatchSettings {
   readonly top: number;
   /** Target layer of CAM-family methods (default: the model's suggested layer). */
   readonly layer?: string;
-  /** The patch grid of token layers where the graph does not tell it (default: the sidecar's `grid`). */
+  /** The patch grid of token layers where the graph does not tell it (default: the sidecar's `tokenGrid`). */
   readonly grid?: ExplainSettings['grid'];
   readonly target: ScoreTarget;
   readonly colormap: string;

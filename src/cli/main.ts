@@ -26,8 +26,8 @@ const USAGE = `look-closer — see what an image classifier looks at
 
 Usage:
   look-closer predict MODEL INPUT [--top K] [--json]
-  look-closer layers MODEL [--grid HxW] [--json]
-  look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--grid HxW] [--class C ...|--top K]
+  look-closer layers MODEL [--token-grid HxW] [--json]
+  look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--token-grid HxW] [--class C ...|--top K]
                       [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--metrics LIST] [--box x,y,w,h] [--json]
                       [method options, below]
@@ -44,7 +44,7 @@ Methods: ${METHODS.map((m) => m.id).join(', ')}
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
---grid HxW is the patch grid of transformer token layers [1,N,C] where the graph does not tell it (README "Token layers").
+--token-grid HxW is the patch grid of transformer token layers [1,N,C] where the graph does not tell it (README "Token layers").
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
@@ -64,7 +64,7 @@ const OPTIONS = {
   colormap: { type: 'string' },
   alpha: { type: 'string' },
   'input-size': { type: 'string' },
-  grid: { type: 'string' },
+  'token-grid': { type: 'string' },
   'batch-size': { type: 'string' },
   gain: { type: 'boolean' },
   metrics: { type: 'string' },
@@ -115,9 +115,9 @@ async function cmdPredict(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
-/** --grid, or the sidecar's grid, or undefined. */
+/** --token-grid, or the sidecar's tokenGrid, or undefined (RISE owns --grid). */
 function gridArg(values: Values, model?: LoadedModel): Grid | undefined {
-  return values.grid !== undefined ? parseGrid(values.grid) : model?.grid;
+  return values['token-grid'] !== undefined ? parseGrid(values['token-grid']) : model?.grid;
 }
 
 async function cmdLayers(values: Values, args: string[]): Promise<void> {

@@ -5,8 +5,8 @@
  * does for ViTs: drop the prefix tokens, reshape to h×w, move channels first. Activations and gradients get the
  * same layout, so no method's maths changes. The grid of a token tensor comes from the graph (the nearest 4-D map
  * upstream whose h·w leaves 0–16 prefix tokens: the patch embedding's output), else from the one factorisation
- * N − prefix = h·w that a single patch stride makes out of the input size, else from `--grid` / the sidecar's
- * `grid` (which also overrides both).
+ * N − prefix = h·w that a single patch stride makes out of the input size, else from `--token-grid` / the sidecar's
+ * `tokenGrid` (which also overrides both).
  */
 import { LookCloserError } from './errors';
 import { type Graph, attrInts } from './onnx/graph';
@@ -28,7 +28,7 @@ export type MapLayout =
     readonly prefix: number;
     readonly height: number;
     readonly width: number;
-    /** Where the grid came from: the patch embedding upstream, the one consistent factorisation, or `--grid` / the sidecar. */
+    /** Where the grid came from: the patch embedding upstream, the one consistent factorisation, or `--token-grid` / the sidecar. */
     readonly source: 'graph' | 'factorised' | 'grid';
   };
 
@@ -41,14 +41,11 @@ const MAX_GRID_SIDE = 4096;
 /** Ops whose 4-D output is channels-first by ONNX's definition. */
 const NCHW_OPS = new Set(['Conv', 'ConvTranspose', 'BatchNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'InstanceNormalization', 'LRN']);
 
-/** True when some one patch stride s turns the input size into an a×b grid (floor or ceil of H/s and W/s, for padded or unpadded patches). */
+/** True when one whole patch stride s divides the input into an a×b grid (a·s = H and b·s = W). */
 function gridLike(a: number, b: number, input: Grid): boolean {
-  if (a * b < 2) return false;
-  const fits = (n: number, side: number, s: number) => n === Math.floor(side / s) || n === Math.ceil(side / s);
-  const lo = Math.max(1, Math.floor(input.height / (a + 1)));
-  const hi = Math.ceil(input.height / Math.max(a - 1, 1 / 2));
-  for (let s = lo; s <= hi; s++) if (fits(a, input.height, s) && fits(b, input.width, s)) return true;
-  return false;
+  if (a * b < 2 || input.height % a !== 0) return false;
+  const s = input.height / a;
+  return b * s === input.width;
 }
 
 /** Whether a 4-D tensor is channels-last: its producer says so (a Transpose to [0,2,3,1]), or only its axes 1–2 form a grid of the input. */
@@ -73,13 +70,10 @@ export function isTokenShape(shape: readonly number[] | undefined): shape is rea
   return !!shape && shape.length === 3 && shape[0] === 1 && shape[1] >= 2 && shape[2] >= 1;
 }
 
-/**
- * True when N tokens of C channels can be `prefix` tokens then `hw` patches: 0–MAX_PREFIX_TOKENS prefix tokens, fewer
- * than the patches, and not a flattened channels-first map ([1, C, h·w], whose last axis is the grid).
- */
-function plausiblePrefix(n: number, c: number, hw: number): boolean {
+/** True when N tokens can be `prefix` tokens then `hw` patches: 0–MAX_PREFIX_TOKENS prefix tokens, fewer than the patches. */
+function plausiblePrefix(n: number, hw: number): boolean {
   const prefix = n - hw;
-  return hw >= 2 && prefix >= 0 && prefix <= MAX_PREFIX_TOKENS && prefix < hw && !(c === hw && prefix > 0);
+  return hw >= 2 && prefix >= 0 && prefix <= MAX_PREFIX_TOKENS && prefix < hw;
 }
 
 /** The nearest 4-D tensor upstream of `layer` whose grid leaves 0–MAX_PREFIX_TOKENS of its N tokens as a prefix. */
@@ -97,7 +91,9 @@ function gridFromGraph(graph: Graph, shapes: ReadonlyMap<string, readonly number
         const s = shapes.get(i);
         if (s?.length === 4 && s[0] === 1) {
           const [h, w] = spatial(graph, i, s, input);
-          if (plausiblePrefix(n, c, h * w)) return { height: h, width: w };
+          // [1, C, h·w] is that map flattened (its last axis is the grid), not tokens.
+          const flattened = c === h * w && n === (channelsLast(graph, i, s, input) ? s[3] : s[1]);
+          if (plausiblePrefix(n, h * w) && !flattened) return { height: h, width: w };
         }
         next.push(i);
       }
@@ -108,11 +104,11 @@ function gridFromGraph(graph: Graph, shapes: ReadonlyMap<string, readonly number
 }
 
 /** The one (prefix, h, w) with N − prefix = h·w that a single patch stride makes out of the input size, if exactly one. */
-function gridFactorised(n: number, c: number, input: Grid): { prefix: number; height: number; width: number } | undefined {
+function gridFactorised(n: number, input: Grid): { prefix: number; height: number; width: number } | undefined {
   const found: { prefix: number; height: number; width: number }[] = [];
   for (let prefix = 0; prefix <= MAX_PREFIX_TOKENS && prefix < n - 1; prefix++) {
     const m = n - prefix;
-    if (!plausiblePrefix(n, c, m)) continue;
+    if (!plausiblePrefix(n, m)) continue;
     for (let h = 1; h <= m; h++) if (m % h === 0 && gridLike(h, m / h, input)) found.push({ prefix, height: h, width: m / h });
   }
   return found.length === 1 ? found[0] : undefined;
@@ -136,7 +132,7 @@ export function mapLayout(
   }
   const g = gridFromGraph(graph, shapes, input, layer, n, s[2]);
   if (g) return { kind: 'tokens', prefix: n - g.height * g.width, ...g, source: 'graph' };
-  const f = gridFactorised(n, s[2], input);
+  const f = gridFactorised(n, input);
   return f && { kind: 'tokens', ...f, source: 'factorised' };
 }
 
@@ -160,9 +156,9 @@ export function camLayer(
   if (layout) return { layout, shape: mapShape(s, layout) };
   if (isTokenShape(s)) {
     const why = grid
-      ? `--grid / the sidecar's grid ${grid.height}x${grid.width} has ${grid.height * grid.width} patches, more than its ${s[1]} tokens`
+      ? `the token grid ${grid.height}x${grid.width} (--token-grid or the sidecar's tokenGrid) has ${grid.height * grid.width} patches, more than its ${s[1]} tokens`
       : `its patch grid cannot be inferred from the graph (no patch embedding upstream leaves 0–${MAX_PREFIX_TOKENS} prefix tokens, and ${s[1]} tokens do not factor into one grid of the ${input.height}×${input.width} input)`;
-    throw new LookCloserError('method-not-applicable', `Layer '${layer}' is a token tensor of shape [${s.join(', ')}] but ${why}; give the grid with --grid HxW (or "grid": [h, w] in the sidecar).`);
+    throw new LookCloserError('method-not-applicable', `Layer '${layer}' is a token tensor of shape [${s.join(', ')}] but ${why}; give the grid with --token-grid HxW (or "tokenGrid": [h, w] in the sidecar).`);
   }
   throw new LookCloserError('method-not-applicable', `Layer '${layer}' has rank ${s.length} (shape [${s.join(', ')}]); ${method} needs a 4-D feature map [1,C,H,W] (or a [1,N,C] token tensor).`);
 }
@@ -230,14 +226,14 @@ function checkSides(h: number, w: number, from: string, got: string): Grid {
   return { height: h, width: w };
 }
 
-/** Parses `--grid HxW` (e.g. 14x14; × also accepted). */
-export function parseGrid(text: string, from = '--grid'): Grid {
+/** Parses `--token-grid HxW` (e.g. 14x14; × also accepted). */
+export function parseGrid(text: string, from = '--token-grid'): Grid {
   const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/i.exec(text);
   if (!m) return checkSides(NaN, NaN, from, `'${text}'`);
   return checkSides(Number(m[1]), Number(m[2]), from, `'${text}'`);
 }
 
-/** Reads the sidecar's `grid`: [height, width] or "HxW". */
+/** Reads the sidecar's `tokenGrid`: [height, width] or "HxW". */
 export function gridValue(v: unknown, from: string): Grid {
   if (typeof v === 'string') return parseGrid(v, from);
   if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return checkSides(v[0], v[1], from, JSON.stringify(v));

@@ -198,9 +198,9 @@ export class Classifier {
     }
   }
 
-  /** The patch grid the sidecar gives token layers (`grid`), if any. */
+  /** The patch grid the sidecar gives token layers (`tokenGrid`), if any. */
   get grid(): Grid | undefined {
-    return this.sidecar?.grid !== undefined ? gridValue(this.sidecar.grid, `The sidecar's "grid"`) : undefined;
+    return this.sidecar?.tokenGrid !== undefined ? gridValue(this.sidecar.tokenGrid, `The sidecar's "tokenGrid"`) : undefined;
   }
 
   /** How each layer that can be explained as a map is laid out: channels-first maps, channels-last maps, token tensors with their grid. */

@@ -73,7 +73,7 @@ export interface ExplainSettings {
   readonly top?: number;
   /** Target layer of CAM-family methods (default: the model's suggested layer). */
   readonly layer?: string;
-  /** The patch grid of token-tensor layers where the graph does not tell it (default: the sidecar's `grid`). */
+  /** The patch grid of token-tensor layers where the graph does not tell it (default: the sidecar's `tokenGrid`). */
   readonly grid?: Grid;
   readonly target?: ScoreTarget;
   readonly options?: OptionValues;

@@ -23,7 +23,7 @@ export interface ExplainRequest {
   readonly top?: number;
   /** Target layer; methods that need one use the explainer's default when absent. */
   readonly layer?: string;
-  /** The patch grid of token-tensor layers ([1, N, C]) where the graph does not tell it (`--grid`, the sidecar's `grid`). */
+  /** The patch grid of token-tensor layers ([1, N, C]) where the graph does not tell it (`--token-grid`, the sidecar's `tokenGrid`). */
   readonly grid?: Grid;
   readonly target: ScoreTarget;
   /** A forward pass already run on this input; methods that only need activations reuse it when it holds them. */
