@@ -35,7 +35,7 @@ export type MapLayout =
 /** Most prefix tokens a token tensor may carry before its patch grid (class + distillation + registers). */
 export const MAX_PREFIX_TOKENS = 16;
 
-/** Largest grid side accepted from `--grid` or the sidecar. */
+/** Largest grid side accepted from `--token-grid` or the sidecar. */
 const MAX_GRID_SIDE = 4096;
 
 /** Ops whose 4-D output is channels-first by ONNX's definition. */
@@ -145,7 +145,7 @@ export function mapShape(shape: readonly number[], layout: MapLayout): number[] 
 
 /**
  * Checks that `layer` can be explained as a map and returns its layout and `[1, C, h, w]` shape; throws naming the
- * layer's shape (and `--grid` for token tensors whose grid is unknown) otherwise.
+ * layer's shape (and `--token-grid` for token tensors whose grid is unknown) otherwise.
  */
 export function camLayer(
   graph: Graph, shapes: ReadonlyMap<string, readonly number[]>, input: Grid, layer: string, method: string, grid?: Grid,
@@ -158,7 +158,8 @@ export function camLayer(
     const why = grid
       ? `the token grid ${grid.height}x${grid.width} (--token-grid or the sidecar's tokenGrid) has ${grid.height * grid.width} patches, more than its ${s[1]} tokens`
       : `its patch grid cannot be inferred from the graph (no patch embedding upstream leaves 0–${MAX_PREFIX_TOKENS} prefix tokens, and ${s[1]} tokens do not factor into one grid of the ${input.height}×${input.width} input)`;
-    throw new LookCloserError('method-not-applicable', `Layer '${layer}' is a token tensor of shape [${s.join(', ')}] but ${why}; give the grid with --token-grid HxW (or "tokenGrid": [h, w] in the sidecar).`);
+    const fix = grid ? `give a grid of at most ${s[1]} patches` : 'give the grid with --token-grid HxW (or "tokenGrid": [h, w] in the sidecar)';
+    throw new LookCloserError('method-not-applicable', `Layer '${layer}' is a token tensor of shape [${s.join(', ')}] but ${why}; ${fix}.`);
   }
   throw new LookCloserError('method-not-applicable', `Layer '${layer}' has rank ${s.length} (shape [${s.join(', ')}]); ${method} needs a 4-D feature map [1,C,H,W] (or a [1,N,C] token tensor).`);
 }
