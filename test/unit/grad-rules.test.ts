@@ -21,6 +21,8 @@ interface Case {
   fill?: Record<string, { lo?: number; hi?: number; spaced?: number[]; gap?: number }>;
   /** Inputs to differentiate (default: every input). */
   targets?: string[];
+  /** Opset of the tiny model (default 17). */
+  opset?: number;
   eps?: number;
   tol?: number;
 }
@@ -103,6 +105,22 @@ const CASES: Case[] = [
   { name: 'Slice with steps 2 and −1', op: 'Slice', inputs: { x: [1, 4, 6, 5] }, nodes: [{ op: 'Slice', inputs: ['x', 'st', 'en', 'ax', 'sp'], outputs: ['r'] }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['y'] }], init: { st: i64([0, -1]), en: i64([6, -100]), ax: i64([2, 3]), sp: i64([2, -1]) } },
   { name: 'Pad constant with a negative pad', op: 'Pad', inputs: { x: [1, 2, 5, 6] }, nodes: [{ op: 'Pad', inputs: ['x', 'p'], outputs: ['r'] }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['y'] }], init: { p: i64([0, 0, 1, -1, 0, 0, 2, 3]) } },
   { name: 'Gather with constant indices', op: 'Gather', inputs: { x: [1, 4, 3, 2] }, nodes: [{ op: 'Gather', inputs: ['x', 'i'], outputs: ['r'], attrs: { axis: 1 } }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['y'] }], init: { i: i64([2, 0, 2, -1]) } },
+  // Transformers: attention's qkv split along axis 0 of a permuted 5-D tensor, Einsum attention, cosine attention's
+  // ReduceL2, opset-20 Gelu. Ops along axis 0 run one class at a time (the backward is built with exact shapes).
+  { name: 'Gather along axis 0 of a permuted qkv tensor (Swin)', op: 'Gather', inputs: { x: [1, 4, 12] }, nodes: [{ op: 'Reshape', inputs: ['x', 's'], outputs: ['r'] }, { op: 'Transpose', inputs: ['r'], outputs: ['t'], attrs: { perm: [2, 0, 3, 1, 4] } }, { op: 'Gather', inputs: ['t', 'i0'], outputs: ['q'], attrs: { axis: 0 } }, { op: 'Gather', inputs: ['t', 'i2'], outputs: ['v'], attrs: { axis: 0 } }, { op: 'Mul', inputs: ['q', 'v'], outputs: ['y'] }], init: { s: i64([-1, 4, 3, 2, 2]), i0: { type: 'int64', dims: [], data: BigInt64Array.from([0n]) }, i2: { type: 'int64', dims: [], data: BigInt64Array.from([-1n]) } } },
+  { name: 'Split along axis 0 and Squeeze (timm unbind)', op: 'Split', inputs: { x: [1, 4, 12] }, nodes: [{ op: 'Reshape', inputs: ['x', 's'], outputs: ['r'] }, { op: 'Transpose', inputs: ['r'], outputs: ['t'], attrs: { perm: [2, 0, 3, 1, 4] } }, { op: 'Split', inputs: ['t', 'sp'], outputs: ['a', 'b', 'c'], attrs: { axis: 0 } }, { op: 'Squeeze', inputs: ['a', 'z'], outputs: ['q'] }, { op: 'Squeeze', inputs: ['c', 'z'], outputs: ['v'] }, { op: 'Mul', inputs: ['q', 'v'], outputs: ['y'] }], init: { s: i64([-1, 4, 3, 2, 2]), sp: i64([1, 1, 1]), z: i64([0]) } },
+  { name: 'Slice along axis 0 with step 2', op: 'Slice', inputs: { x: [1, 6, 4] }, nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [1, 0, 2] } }, { op: 'Slice', inputs: ['t', 'st', 'en', 'ax', 'sp'], outputs: ['r0'] }, { op: 'Transpose', inputs: ['r0'], outputs: ['r'], attrs: { perm: [1, 0, 2] } }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['y'] }], init: { st: i64([1, 0]), en: i64([6, 3]), ax: i64([0, 2]), sp: i64([2, 1]) } },
+  { name: 'Slice along axis 0 (Swin roll)', op: 'Slice', inputs: { x: [1, 6, 4] }, nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [1, 0, 2] } }, { op: 'Slice', inputs: ['t', 'st', 'en', 'ax'], outputs: ['a'] }, { op: 'Slice', inputs: ['t', 'en', 'big', 'ax'], outputs: ['b'] }, { op: 'Concat', inputs: ['b', 'a'], outputs: ['r'], attrs: { axis: 0 } }, { op: 'Mul', inputs: ['r', 't'], outputs: ['m'] }, { op: 'Transpose', inputs: ['m'], outputs: ['y'], attrs: { perm: [1, 0, 2] } }], init: { st: i64([0]), en: i64([2]), big: i64([100]), ax: i64([0]) } },
+  { name: 'Concat along axis 0', op: 'Concat', inputs: { x: [1, 3, 4] }, nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [1, 0, 2] } }, { op: 'Mul', inputs: ['t', 't'], outputs: ['s'] }, { op: 'Concat', inputs: ['t', 's'], outputs: ['c'], attrs: { axis: 0 } }, { op: 'Mul', inputs: ['c', 'c'], outputs: ['m'] }, { op: 'Transpose', inputs: ['m'], outputs: ['y'], attrs: { perm: [1, 0, 2] } }] },
+  { name: 'Pad along axis 0', op: 'Pad', inputs: { x: [1, 3, 4] }, nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [1, 0, 2] } }, { op: 'Pad', inputs: ['t', 'p'], outputs: ['r'] }, { op: 'Mul', inputs: ['r', 'r'], outputs: ['m'] }, { op: 'Transpose', inputs: ['m'], outputs: ['y'], attrs: { perm: [1, 0, 2] } }], init: { p: i64([1, 0, 0, 2, 0, 1]) } },
+  { name: 'Softmax over axis 0 of a transposed tensor', op: 'Softmax', inputs: { x: [1, 4, 3] }, nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [1, 0, 2] } }, { op: 'Softmax', inputs: ['t'], outputs: ['m'], attrs: { axis: 0 } }, { op: 'Transpose', inputs: ['m'], outputs: ['y'], attrs: { perm: [1, 0, 2] } }], fill: { x: { lo: -2, hi: 2 } } },
+  { name: 'Einsum attention scores (MaxViT)', op: 'Einsum', inputs: { x: [1, 2, 2, 3, 4], b: [1, 2, 2, 5, 4] }, nodes: [{ op: 'Einsum', inputs: ['x', 'b'], outputs: ['y'], attrs: { equation: 'BGHID,BGHJD->BGHIJ' } }] },
+  { name: 'Einsum implicit output with a letter only one operand has', op: 'Einsum', inputs: { x: [1, 3, 4] }, nodes: [{ op: 'Einsum', inputs: ['x', 'W'], outputs: ['y'], attrs: { equation: 'bij,jk' } }], init: { W: w([4, 5]) } },
+  { name: 'Einsum summing an axis away', op: 'Einsum', inputs: { x: [1, 3, 4] }, nodes: [{ op: 'Einsum', inputs: ['x', 'W'], outputs: ['y'], attrs: { equation: 'bij,k->bk' } }], init: { W: w([5]) } },
+  { name: 'ReduceL2 (F.normalize in cosine attention)', op: 'ReduceL2', inputs: { x: [1, 2, 3, 4] }, nodes: [{ op: 'ReduceL2', inputs: ['x'], outputs: ['n'], attrs: { axes: [-1], keepdims: 1 } }, { op: 'Div', inputs: ['x', 'n'], outputs: ['y'] }] },
+  { name: 'ReduceL2 keepdims 0', op: 'ReduceL2', inputs: { x: [1, 3, 5] }, nodes: un('ReduceL2', { axes: [1], keepdims: 0 }) },
+  { name: 'Gelu (opset 20, exact)', op: 'Gelu', opset: 20, inputs: { x: [1, 3, 4, 5] }, nodes: un('Gelu'), fill: { x: { lo: -3, hi: 3 } } },
+  { name: 'Gelu (opset 20, tanh approximation)', op: 'Gelu', opset: 20, inputs: { x: [1, 3, 4, 5] }, nodes: un('Gelu', { approximate: 'tanh' }), fill: { x: { lo: -3, hi: 3 } } },
 ];
 
 describe('gradient rules vs finite differences', function () {
@@ -123,7 +141,7 @@ describe('gradient rules vs finite differences', function () {
   for (const c of CASES) {
     it(c.name, async () => {
       const r = rng(c.name.length * 7919 + 13);
-      const bytes = tinyModel({ inputs: c.inputs, nodes: c.nodes, output: 'y', initializers: c.init });
+      const bytes = tinyModel({ inputs: c.inputs, nodes: c.nodes, output: 'y', initializers: c.init, opset: c.opset });
       const feeds: Record<string, Tensor> = {};
       for (const [k, dims] of Object.entries(c.inputs)) {
         const n = dims.reduce((a, b) => a * b, 1);

@@ -64,10 +64,18 @@ const CLASSES_OUT = 'lc/classes_out';
 /** The dim_param naming the class axis of every gradient (the named classes plus the top K). */
 const GRAD_BATCH = 'lc_explained_classes';
 
-/** Tensors reachable forward from any target (`order` is topological). */
-function forwardReach(order: readonly Node[], targets: readonly string[]): Set<string> {
+/**
+ * Tensors reachable forward from any target through floating-point values (`order` is topological). Integer
+ * and boolean tensors (Shape, Range, indices, masks) carry no gradient: a float tensor made from them alone, such
+ * as ConstantOfShape(Shape(x)) or a mask scattered into it, does not depend on the target's values.
+ */
+function forwardReach(graph: Graph, order: readonly Node[], targets: readonly string[]): Set<string> {
   const reach = new Set(targets);
-  for (const n of order) if (n.input.some((i) => i && reach.has(i))) for (const o of n.output) if (o) reach.add(o);
+  const carries = (t: string): boolean => {
+    const d = graph.dtype(t);
+    return d === undefined || d === 'float32' || d === 'float16' || d === 'float64';
+  };
+  for (const n of order) if (n.input.some((i) => i && reach.has(i) && carries(i))) for (const o of n.output) if (o) reach.add(o);
   return reach;
 }
 
@@ -232,7 +240,7 @@ export function buildBackward(
   }
   seed = emit.op('Reshape', [seed, emit.i64([-1, ...logitShape.slice(1)])]);
 
-  const active = forwardReach(order, spec.targets);
+  const active = forwardReach(graph, order, spec.targets);
   const relevant = backwardReach(order, root);
   if (!spec.targets.every((t) => relevant.has(t))) {
     const t = spec.targets.find((x) => !relevant.has(x))!;

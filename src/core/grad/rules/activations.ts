@@ -1,5 +1,5 @@
 /** Gradient rules of elementwise activations. Rectifiers (Relu, Clip with min 0) follow the rectifier mode. */
-import { attrFloat } from '../../onnx/graph';
+import { attrFloat, attrString } from '../../onnx/graph';
 import type { GradContext, GradRule } from '../rule';
 
 /** Reads Clip's bounds from inputs (opset ≥ 11) or attributes, as numbers (±Infinity when absent). */
@@ -105,6 +105,34 @@ export const erf: GradRule = (ctx) => {
   return [emit.op('Mul', [ctx.gradOut[0]!, emit.op('Mul', [e, emit.scalar(2 / Math.sqrt(Math.PI))])])];
 };
 
+/**
+ * Gelu (opset 20). approximate 'none': y = x·Φ(x), dy/dx = Φ(x) + x·φ(x); 'tanh': y = ½x(1 + tanh u),
+ * u = √(2/π)(x + 0.044715x³), dy/dx = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²).
+ */
+export const gelu: GradRule = (ctx) => {
+  const { emit } = ctx;
+  const x = ctx.f32(ctx.node.input[0]);
+  const approx = attrString(ctx.node, 'approximate', 'none');
+  const mul = (a: string, b: string) => emit.op('Mul', [a, b]);
+  const add = (a: string, b: string) => emit.op('Add', [a, b]);
+  let d: string;
+  if (approx === 'tanh') {
+    const c = Math.sqrt(2 / Math.PI);
+    const x2 = mul(x, x);
+    const t = emit.op('Tanh', [mul(emit.scalar(c), add(x, mul(emit.scalar(0.044715), mul(x2, x))))]);
+    const du = mul(emit.scalar(c), add(emit.scalar(1), mul(emit.scalar(3 * 0.044715), x2)));
+    const sech2 = emit.op('Sub', [emit.scalar(1), mul(t, t)]);
+    d = add(mul(emit.scalar(0.5), add(emit.scalar(1), t)), mul(mul(emit.scalar(0.5), x), mul(sech2, du)));
+  } else if (approx === 'none') {
+    const cdf = mul(emit.scalar(0.5), add(emit.scalar(1), emit.op('Erf', [mul(x, emit.scalar(Math.SQRT1_2))])));
+    const pdf = mul(emit.scalar(1 / Math.sqrt(2 * Math.PI)), emit.op('Exp', [mul(emit.scalar(-0.5), mul(x, x))]));
+    d = add(cdf, mul(x, pdf));
+  } else {
+    return ctx.unsupported(`Gelu approximate '${approx}'`);
+  }
+  return [mul(ctx.gradOut[0]!, d)];
+};
+
 /** Exp: g·y. */
 export const exp: GradRule = (ctx) => [ctx.emit.op('Mul', [ctx.gradOut[0]!, ctx.f32(ctx.node.output[0])])];
 
@@ -145,7 +173,8 @@ export const softmax: GradRule = (ctx) => {
   const y = ctx.f32(ctx.node.output[0]);
   const rank = ctx.shape(ctx.node.input[0]).length;
   const axis = ((attrIntOr(ctx, 'axis', -1) % rank) + rank) % rank;
-  if (axis === 0) ctx.unsupported('Softmax over the batch axis');
+  // Over axis 0 (the batch, or an axis a Reshape put first) the graph runs one class at a time.
+  if (axis === 0) emit.batchUnsafe.push('Softmax over axis 0');
   const g = ctx.gradOut[0]!;
   const s = emit.reduceSum(emit.op('Mul', [g, y]), [axis]);
   return [emit.op('Mul', [y, emit.op('Sub', [g, s])])];
@@ -157,7 +186,7 @@ export const logSoftmax: GradRule = (ctx) => {
   const y = ctx.f32(ctx.node.output[0]);
   const rank = ctx.shape(ctx.node.input[0]).length;
   const axis = ((attrIntOr(ctx, 'axis', -1) % rank) + rank) % rank;
-  if (axis === 0) ctx.unsupported('LogSoftmax over the batch axis');
+  if (axis === 0) emit.batchUnsafe.push('LogSoftmax over axis 0');
   const g = ctx.gradOut[0]!;
   return [emit.op('Sub', [g, emit.op('Mul', [emit.op('Exp', [y]), emit.reduceSum(g, [axis])])])];
 };

@@ -21,6 +21,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   HardSwish: act.hardSwish,
   Tanh: act.tanh,
   Erf: act.erf,
+  Gelu: act.gelu,
   Exp: act.exp,
   Log: act.log,
   Neg: act.neg,
@@ -42,6 +43,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   // linear
   Gemm: lin.gemm,
   MatMul: lin.matmul,
+  Einsum: lin.einsum,
   // convolution and pooling
   Conv: sp.conv,
   ConvTranspose: sp.convTranspose,
@@ -54,6 +56,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   ReduceMean: red.reduceMean,
   ReduceSum: red.reduceSum,
   ReduceMax: red.reduceMax,
+  ReduceL2: red.reduceL2,
   // normalisation (inference)
   BatchNormalization: norm.batchNormalization,
   LayerNormalization: norm.layerNormalization,

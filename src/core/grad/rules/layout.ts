@@ -10,6 +10,16 @@ function ints(ctx: GradContext, name: string | undefined): number[] | undefined 
   return Array.from(c.data as ArrayLike<number | bigint>, Number);
 }
 
+/**
+ * An op that works along axis 0. That axis may be the batch, or (after a Transpose or Reshape, as in
+ * attention's qkv of shape [3, B, heads, N, d]) an ordinary axis; rules cannot tell which from the batch-1
+ * shapes. Either way the graph is run one class at a time, and then every gradient has exactly its forward
+ * tensor's shape, so the rule is built with the forward shapes.
+ */
+function alongAxisZero(ctx: GradContext): void {
+  ctx.emit.batchUnsafe.push(`${ctx.node.opType} along axis 0`);
+}
+
 /** Reshape-like ops (Flatten, Reshape, Squeeze, Unsqueeze): reshape the gradient back to the input's shape. */
 export const reshapeBack: GradRule = (ctx) => {
   const inShape = ctx.shape(ctx.node.input[0]);
@@ -36,7 +46,7 @@ export const transpose: GradRule = (ctx) => {
 export const concat: GradRule = (ctx) => {
   const rank = ctx.shape(ctx.node.output[0]).length;
   const axis = (attrInt(ctx.node, 'axis', 0) + rank) % rank;
-  if (axis === 0) ctx.unsupported('Concat along the batch axis');
+  if (axis === 0) alongAxisZero(ctx);
   let offset = 0;
   return ctx.node.input.map((x, k) => {
     const len = ctx.shape(x)[axis];
@@ -53,13 +63,15 @@ export const split: GradRule = (ctx) => {
   const inShape = ctx.shape(node.input[0]);
   const rank = inShape.length;
   const axis = (attrInt(node, 'axis', 0) + rank) % rank;
-  if (axis === 0) ctx.unsupported('Split along the batch axis');
+  if (axis === 0) alongAxisZero(ctx);
   const parts = node.output.map((o, k) => {
     const g = ctx.gradOut[k];
     if (g) return g;
     const s = ctx.shape(o);
     return emit.f32(new Float32Array(s.reduce((a, b) => a * b, 1)), s);
   });
+  // Along axis 0 the pieces have their forward shapes (one class per run).
+  if (axis === 0) return [emit.op('Concat', parts, { axis })];
   // Zero pieces have batch 1; Concat needs equal batches, so broadcast them against a batched piece.
   const batched = ctx.gradOut.find(Boolean)!;
   const batchShape = emit.op('Shape', [batched], { start: 0, end: 1 });
@@ -76,7 +88,8 @@ export const slice: GradRule = (ctx) => {
   const ends = ints(ctx, node.input[2])!;
   const axes = (ints(ctx, node.input[3]) ?? starts.map((_, i) => i)).map((a) => (a + rank) % rank);
   const steps = ints(ctx, node.input[4]) ?? starts.map(() => 1);
-  if (axes.includes(0)) ctx.unsupported('Slice along the batch axis');
+  const exact = axes.includes(0);
+  if (exact) alongAxisZero(ctx);
   const pads = new Array<number>(2 * rank).fill(0);
   let simple = true;
   axes.forEach((ax, i) => {
@@ -107,6 +120,12 @@ export const slice: GradRule = (ctx) => {
       idx[f] = BigInt(first + pos * step);
     }
     const idxName = ctx.graph.addInitializer('slice_idx', { type: 'int64', dims: cur, data: idx });
+    if (exact) {
+      const zeros = emit.op('ConstantOfShape', [emit.i64(target)], { value: { type: 'float32', dims: [1], data: new Float32Array([0]) } });
+      g = emit.op('ScatterElements', [zeros, idxName, g], { axis: ax, reduction: 'add' });
+      cur = target;
+      return;
+    }
     const batch = emit.op('Shape', [g], { start: 0, end: 1 });
     const idxB = emit.op('Expand', [idxName, emit.op('Concat', [batch, emit.i64(cur.slice(1))], { axis: 0 })]);
     const zeros = emit.op('ConstantOfShape', [emit.op('Concat', [batch, emit.i64(target.slice(1))], { axis: 0 })], { value: { type: 'float32', dims: [1], data: new Float32Array([0]) } });
@@ -134,7 +153,7 @@ export const pad: GradRule = (ctx) => {
     });
     pads = full;
   }
-  if (pads[0] !== 0 || pads[rank] !== 0) ctx.unsupported('Pad of the batch axis');
+  if (pads[0] !== 0 || pads[rank] !== 0) alongAxisZero(ctx);
   // Negative pads crop in the forward pass; in the backward they pad with zeros.
   const neg = pads.map((p) => Math.max(0, -p));
   let g = ctx.gradOut[0]!;
@@ -143,7 +162,7 @@ export const pad: GradRule = (ctx) => {
   const axes: number[] = [];
   const starts: number[] = [];
   const ends: number[] = [];
-  for (let a = 1; a < rank; a++) {
+  for (let a = 0; a < rank; a++) {
     const b = Math.max(0, pads[a]);
     const e = Math.max(0, pads[rank + a]);
     if (b || e) {
@@ -161,19 +180,22 @@ export const gather: GradRule = (ctx) => {
   const inShape = ctx.shape(node.input[0]);
   const rank = inShape.length;
   const axis = (attrInt(node, 'axis', 0) + rank) % rank;
-  if (axis === 0) ctx.unsupported('Gather along the batch axis');
   const idxT = ctx.constant(node.input[1]);
   if (!idxT) return ctx.unsupported('indices that depend on the input');
   const idx = Array.from(idxT.data as ArrayLike<number | bigint>, Number).map((i) => (i < 0 ? i + inShape[axis] : i));
   // Reshape the gradient so the gathered axis is one axis of length idx.length, then scatter along it.
   const mid = [...inShape];
   mid[axis] = idx.length;
-  const g = emit.op('Reshape', [ctx.gradOut[0]!, emit.i64([-1, ...mid.slice(1)])]);
+  const exact = axis === 0;
+  if (exact) alongAxisZero(ctx);
+  const g = emit.op('Reshape', [ctx.gradOut[0]!, emit.i64(exact ? mid : [-1, ...mid.slice(1)])]);
   const n = mid.reduce((a, b) => a * b, 1);
   const strides = mid.map((_, k) => mid.slice(k + 1).reduce((a, b) => a * b, 1));
   const full = new BigInt64Array(n);
   for (let f = 0; f < n; f++) full[f] = BigInt(idx[Math.floor(f / strides[axis]) % idx.length]);
   const idxName = ctx.graph.addInitializer('gather_idx', { type: 'int64', dims: mid, data: full });
+  const zero = { value: { type: 'float32' as const, dims: [1], data: new Float32Array([0]) } };
+  if (exact) return [emit.op('ScatterElements', [emit.op('ConstantOfShape', [emit.i64(inShape)], zero), idxName, g], { axis, reduction: 'add' })];
   const batch = emit.op('Shape', [g], { start: 0, end: 1 });
   const idxB = emit.op('Expand', [idxName, emit.op('Concat', [batch, emit.i64(mid.slice(1))], { axis: 0 })]);
   const zeros = emit.op('ConstantOfShape', [emit.op('Concat', [batch, emit.i64(inShape.slice(1))], { axis: 0 })], { value: { type: 'float32', dims: [1], data: new Float32Array([0]) } });

@@ -1,5 +1,5 @@
 /** Gradient rules of Gemm and MatMul (input gradients only). */
-import { attrFloat, attrInt } from '../../onnx/graph';
+import { attrFloat, attrInt, attrString } from '../../onnx/graph';
 import type { GradRule } from '../rule';
 
 /** Gemm Y = α·A'·B' + β·C: dA = α·g·B'ᵀ (laid out as A), dC = β·g summed over broadcast axes. */
@@ -50,4 +50,41 @@ export const matmul: GradRule = (ctx) => {
     return emit.unbroadcast(x, full, s, 'MatMul broadcasts a batch-less operand');
   };
   return [fit(ga, sa), fit(gb, sb)];
+};
+
+/**
+ * Einsum (explicit or implicit output, no ellipsis, no repeated letter within a term): the gradient of operand i
+ * is the Einsum of the output gradient with the other operands into operand i's letters; letters that only
+ * operand i has (summed away in the forward) are broadcast back with Expand. Einsum does not broadcast a
+ * batch of 1 against a batch of K, so the graph runs one class at a time (exact forward shapes).
+ */
+export const einsum: GradRule = (ctx) => {
+  const { emit, node } = ctx;
+  const text = attrString(node, 'equation', '').replace(/\s+/g, '');
+  if (text.includes('.')) ctx.unsupported('Einsum with an ellipsis');
+  const [lhs, rhs] = text.split('->');
+  const terms = lhs.split(',');
+  let out = rhs;
+  if (out === undefined) {
+    const counts = new Map<string, number>();
+    for (const ch of terms.join('')) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    out = [...counts].filter(([, n]) => n === 1).map(([ch]) => ch).sort().join('');
+  }
+  if (terms.some((t) => new Set(t).size !== t.length)) ctx.unsupported('Einsum with a repeated index within one operand (a diagonal)');
+  emit.batchUnsafe.push('Einsum');
+  const g = ctx.gradOut[0]!;
+  return terms.map((term, i) => {
+    if (!ctx.needs[i]) return undefined;
+    const others = terms.filter((_, j) => j !== i);
+    const seen = new Set(out + others.join(''));
+    const kept = [...term].filter((ch) => seen.has(ch)).join('');
+    const inputs = [g, ...node.input.filter((_, j) => j !== i).map((x) => ctx.f32(x))];
+    let r = emit.op('Einsum', inputs, { equation: `${[out, ...others].join(',')}->${kept}` });
+    if (kept.length < term.length) {
+      const shape = ctx.shape(node.input[i]);
+      const missing = [...term].map((ch, k) => (seen.has(ch) ? -1 : k)).filter((k) => k >= 0);
+      r = emit.op('Expand', [emit.op('Unsqueeze', [r, emit.i64(missing)]), emit.i64(shape)]);
+    }
+    return r;
+  });
 };

@@ -1,4 +1,4 @@
-/** Gradient rules of reductions: ReduceMean, ReduceSum, ReduceMax. */
+/** Gradient rules of reductions: ReduceMean, ReduceSum, ReduceMax, ReduceL2. */
 import { attrInt, attrInts } from '../../onnx/graph';
 import type { GradContext, GradRule } from '../rule';
 
@@ -58,4 +58,15 @@ export const reduceMax: GradRule = (ctx) => {
   const mask = emit.op('Cast', [emit.op('Equal', [x, y])], { to: 1 });
   const count = emit.reduceSum(mask, axes);
   return [emit.op('Mul', [emit.op('Div', [keepDims(ctx, axes), count]), mask])];
+};
+
+/** ReduceL2 y = √(Σ x²): g·x / y (0 where y = 0, where x is 0 too). */
+export const reduceL2: GradRule = (ctx) => {
+  const { emit } = ctx;
+  const axes = axesOf(ctx);
+  const x = ctx.f32(ctx.node.input[0]);
+  let y = ctx.f32(ctx.node.output[0]);
+  if (!attrInt(ctx.node, 'keepdims', 1) && axes.length) y = emit.op('Unsqueeze', [y, emit.i64(axes)]);
+  const safe = emit.op('Max', [y, emit.scalar(1e-30)]);
+  return [emit.op('Mul', [keepDims(ctx, axes), emit.op('Div', [x, safe])])];
 };
