@@ -44,6 +44,7 @@ import make_transformer_models as tm  # noqa: E402  (the families, seeds and wei
 import pytorch_grad_cam  # noqa: E402
 import pytorch_grad_cam.score_cam  # noqa: E402
 from pytorch_grad_cam import GradCAM, ScoreCAM  # noqa: E402
+from pytorch_grad_cam.utils.find_layers import replace_layer_recursive  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
 PGC_COMMIT = "084273b"
@@ -76,6 +77,75 @@ def tokens_to_map(prefix, h, w):
 def channels_last_to_map(t):
     """pytorch-grad-cam's Swin reshape_transform for a [B, H, W, C] map."""
     return t.permute(0, 3, 1, 2)
+
+
+class Fixed(nn.Module):
+    """Stands in for the target layer and returns a given batch of activations (ReciproCAM's reference)."""
+
+    def __init__(self, out):
+        super().__init__()
+        self.out = out
+
+    def forward(self, *_args, **_kwargs):
+        return self.out
+
+
+def reciprocam(model, module, x, target, prefix):
+    """ReciproCAM's binary mosaic (as scripts/make_cam_reference.py) in the layer's own layout: for each patch
+    position, the layer's activations with every other patch zeroed (a token tensor's prefix tokens kept; a
+    channels-last map's position (i, j) kept across channels), run through the rest of the net; the class
+    score there is the map's value at that position. prefix None: a [B, H, W, C] map."""
+    got = {}
+    hook = module.register_forward_hook(lambda m, i, o: got.update(a=o.detach()))
+    with torch.no_grad():
+        model(x)
+    hook.remove()
+    a = got["a"]
+    if prefix is None:
+        _, h, w, c = a.shape
+        mosaic = torch.zeros((h * w, h, w, c), dtype=a.dtype)
+        for p in range(h * w):
+            mosaic[p, p // w, p % w, :] = a[0, p // w, p % w, :]
+    else:
+        _, n, c = a.shape
+        mosaic = torch.zeros((n - prefix, n, c), dtype=a.dtype)
+        for p in range(n - prefix):
+            mosaic[p, :prefix] = a[0, :prefix]
+            mosaic[p, prefix + p] = a[0, prefix + p]
+    stand_in = Fixed(mosaic)
+    replace_layer_recursive(model, module, stand_in)
+    try:
+        with torch.no_grad():
+            out = model(x.repeat(mosaic.shape[0], 1, 1, 1))
+    finally:
+        replace_layer_recursive(model, stand_in, module)
+    return np.array([float(target(o)) for o in out], dtype=np.float64)
+
+
+def ablationcam(model, module, x, target, to_map):
+    """Ablation-CAM (Desai & Ramaswamy, WACV 2020, section 3) with the ablation of pytorch-grad-cam's
+    AblationLayerVit where the layer's minimum is 0: channel k zeroed in every token (prefix tokens included) or
+    at every position, w_k = (y - y_k) / y, map = sum_k w_k A_k on the reshaped layer (before ReLU). Written out
+    here because pytorch-grad-cam ablates with min - 1e7 on layers whose minimum is not 0, as these are."""
+    got = {}
+    hook = module.register_forward_hook(lambda m, i, o: got.update(a=o.detach()))
+    with torch.no_grad():
+        y = float(target(model(x)[0]))
+    hook.remove()
+    a = got["a"]
+    c = a.shape[-1]
+    batch = a.repeat(c, *([1] * (a.dim() - 1)))
+    for k in range(c):
+        batch[k, ..., k] = 0
+    stand_in = Fixed(batch)
+    replace_layer_recursive(model, module, stand_in)
+    try:
+        with torch.no_grad():
+            out = model(x.repeat(c, 1, 1, 1))
+    finally:
+        replace_layer_recursive(model, stand_in, module)
+    w = torch.tensor([(y - float(target(o))) / y for o in out], dtype=a.dtype)
+    return np.array(torch.einsum("k,khw->hw", w, to_map(a)[0]), dtype=np.float64)
 
 
 def layers_of(family, net):
@@ -189,6 +259,10 @@ def main():
             "map": "get_cam_image's return value for ClassifierOutputTarget(c), shape (classes, h, w), before ReLU",
             "reshape_transform": "tokens: drop the prefix tokens, reshape the patch tokens to h x w, channels first; "
                                  "channels-last maps: channels first",
+            "reciprocam": "not in pytorch-grad-cam: this script's reciprocam(), the binary mosaic in the layer's own "
+                          "layout (prefix tokens kept), at block0",
+            "ablationcam": "this script's ablationcam(): channel k zeroed in every token, prefix included "
+                           "(pytorch-grad-cam's AblationLayerVit where the minimum is 0), at block0",
             "layers": "tensor: an ONNX tensor of the export; default_scope: the ONNX node scope Look Closer's default "
                       "layer must come from (the last block's norm1)",
         },
@@ -225,6 +299,16 @@ def main():
                 rel = f"{family}/{mid}_{key}.npy"
                 np.save(os.path.join(OUT, rel), np.ascontiguousarray(arr, dtype=np.float64))
                 maps[mid] = rel
+            if key == "block0":
+                prefix = None if family == "swin" else (1 if family == "vit" else 2)
+                arr2 = np.stack([reciprocam(model, module, x64, ClassifierOutputTarget(c), prefix).reshape(arr.shape[1:]) for c in classes])
+                rel = f"{family}/reciprocam_{key}.npy"
+                np.save(os.path.join(OUT, rel), np.ascontiguousarray(arr2, dtype=np.float64))
+                maps["reciprocam"] = rel
+                arr3 = np.stack([ablationcam(model, module, x64, ClassifierOutputTarget(c), reshape) for c in classes])
+                rel = f"{family}/ablationcam_{key}.npy"
+                np.save(os.path.join(OUT, rel), np.ascontiguousarray(arr3, dtype=np.float64))
+                maps["ablationcam"] = rel
             layers[key] = {**where, "map_shape": list(arr.shape[1:]), "maps": maps}
             print(f"{family} {key}: {list(arr.shape)}", file=sys.stderr)
         index["families"][family] = {

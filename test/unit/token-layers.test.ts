@@ -132,6 +132,7 @@ describe('Transformer token layers', function () {
     });
   });
 
+  // Grad-CAM and Score-CAM by pytorch-grad-cam; ReciproCAM and Ablation-CAM (prefix tokens ablated too) by the script's own PyTorch code.
   describe('CAM maps at token and channels-last layers match pytorch-grad-cam (float64, reshape_transform)', () => {
     for (const [family, f] of Object.entries(refs.families)) {
       for (const file of f.models) {
