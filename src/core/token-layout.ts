@@ -76,11 +76,20 @@ function plausiblePrefix(n: number, hw: number): boolean {
   return hw >= 2 && prefix >= 0 && prefix <= MAX_PREFIX_TOKENS && prefix < hw;
 }
 
+/** Grids already found per graph, keyed by input size and tensor (null: none upstream), so listing every layer stays linear. */
+const foundGrids = new WeakMap<Graph, Map<string, Grid | null>>();
+
 /** The nearest 4-D tensor upstream of `layer` whose grid leaves 0–MAX_PREFIX_TOKENS of its N tokens as a prefix. */
 function gridFromGraph(graph: Graph, shapes: ReadonlyMap<string, readonly number[]>, input: Grid, layer: string, n: number, c: number): Grid | undefined {
+  let memo = foundGrids.get(graph);
+  if (!memo) foundGrids.set(graph, (memo = new Map()));
+  const key = (t: string) => `${input.height}x${input.width} ${t}`;
+  const known = memo.get(key(layer));
+  if (known !== undefined) return known ?? undefined;
   const seen = new Set<string>([layer]);
   let frontier = [layer];
-  while (frontier.length) {
+  let found: Grid | undefined;
+  search: while (frontier.length) {
     const next: string[] = [];
     for (const t of frontier) {
       const p = graph.producer.get(t);
@@ -89,18 +98,31 @@ function gridFromGraph(graph: Graph, shapes: ReadonlyMap<string, readonly number
         if (!i || seen.has(i) || graph.isConstant(i)) continue;
         seen.add(i);
         const s = shapes.get(i);
+        // A token tensor upstream that was already searched answers for its own ancestors.
+        const earlier = memo.get(key(i));
+        if (earlier !== undefined && s?.[1] === n) {
+          if (earlier) {
+            found = earlier;
+            break search;
+          }
+          continue;
+        }
         if (s?.length === 4 && s[0] === 1) {
           const [h, w] = spatial(graph, i, s, input);
           // [1, C, h·w] is that map flattened (its last axis is the grid), not tokens.
           const flattened = c === h * w && n === (channelsLast(graph, i, s, input) ? s[3] : s[1]);
-          if (plausiblePrefix(n, h * w) && !flattened) return { height: h, width: w };
+          if (plausiblePrefix(n, h * w) && !flattened) {
+            found = { height: h, width: w };
+            break search;
+          }
         }
         next.push(i);
       }
     }
     frontier = next;
   }
-  return undefined;
+  memo.set(key(layer), found ?? null);
+  return found;
 }
 
 /** The one (prefix, h, w) with N − prefix = h·w that a single patch stride makes out of the input size, if exactly one. */
