@@ -7,7 +7,8 @@ Run from the repository root:
     /usr/bin/python3 scripts/make_transformer_models.py
 
 Needs Debian's python3-torch (1.13), python3-torchvision (0.14), python3-onnx (1.12) and python3-numpy; no
-network, no pretrained weights. Everything is seeded, so reruns give identical files. Writes
+network, no pretrained weights. Everything is seeded, so reruns give the same files up to
+float32 rounding (~1 ulp) in a few values. Writes
 test/fixtures/transformers/<family>_op<N>.onnx, test/fixtures/transformers/<family>/*.npy and index.json.
 
 Families (input 1x3x32x32, 10 classes, every model well under 1 MB):
@@ -87,7 +88,7 @@ class Attention(nn.Module):
         attn = (q * self.scale) @ k.transpose(-2, -1)
         if rel_bias is not None:
             attn = attn + rel_bias
-        attn = attn.softmax(dim=-1)
+        attn = F.softmax(attn, dim=-1)
         x = (attn @ v).transpose(1, 2).reshape(B, N, C)
         return self.proj(x)
 
@@ -540,15 +541,34 @@ def layer_entries(family, outs):
 # --------------------------------------------------------------------------------------
 # References
 # --------------------------------------------------------------------------------------
-def grads(model, x, classes, layer_index):
-    """d logit_c / d input and d logit_c / d (reference layer) for each class; x's dtype decides precision."""
+_SOFTMAX = F.softmax
+SOFTMAX_OUTPUTS = []
+
+
+def _recording_softmax(*args, **kwargs):
+    y = _SOFTMAX(*args, **kwargs)
+    SOFTMAX_OUTPUTS.append(y)
+    return y
+
+
+def grads(model, x, classes, layer_index, attention=False):
+    """d logit_c / d input and d logit_c / d (reference layer) for each class; x's dtype decides precision. With
+    attention, also d logit_c / d (the last attention probabilities): every F.softmax output is recorded (the
+    attention modules here all call F.softmax; nn.MultiheadAttention does too) and the last one is used."""
     out = {}
     for c in classes:
         xx = x.clone().requires_grad_(True)
-        res = model(xx)
+        SOFTMAX_OUTPUTS.clear()
+        F.softmax = _recording_softmax
+        try:
+            res = model(xx)
+        finally:
+            F.softmax = _SOFTMAX
         logits, layer = res[0], res[1 + layer_index]
-        gl, gx = torch.autograd.grad(logits[0, c], [layer, xx])
-        out[c] = (gl.detach(), gx.detach(), layer.detach())
+        wrt = [layer, xx] + ([SOFTMAX_OUTPUTS[-1]] if attention else [])
+        g = torch.autograd.grad(logits[0, c], wrt)
+        out[c] = (g[0].detach(), g[1].detach(), layer.detach()) + ((g[2].detach(), len(SOFTMAX_OUTPUTS)) if attention else ())
+    SOFTMAX_OUTPUTS.clear()
     return out
 
 
@@ -590,6 +610,8 @@ def main():
             "gradcam": "only where 'features' exists (4-D map feeding the pooling): ReLU(sum_k alpha_k A_k), "
                        "alpha_k = mean_hw d logit_c / d A_k",
             "attention": "Softmax outputs in graph order (attention probabilities), with inferred shapes",
+            "attention_grad": "d logit_c / d (the last Softmax output, attention_grad_tensor), its full forward shape "
+                              "(axis 0 may be batch x heads or batch x windows); attention_grad_f64 in float64",
         },
         "models": [],
         "families": {},
@@ -627,17 +649,18 @@ def main():
         save32(os.path.join(fdir, "input.npy"), x.numpy())
         save32(os.path.join(fdir, "logits.npy"), logits.numpy())
 
-        g32 = grads(model, x, classes, ref_index)
+        g32 = grads(model, x, classes, ref_index, attention=True)
         m64 = copy.deepcopy(model).double()
-        g64 = grads(m64, x.double(), classes, ref_index)
+        g64 = grads(m64, x.double(), classes, ref_index, attention=True)
         fg32 = fg64 = None
         if features is not None:
             fi_idx = names.index(features)
             fg32 = grads(model, x, classes, fi_idx)
-        per_class, err = {}, {"saliency": {}, "layer_grad": {}}
+        per_class, err = {}, {"saliency": {}, "layer_grad": {}, "attention_grad": {}}
+        n_softmax = g32[classes[0]][4]
         for c in classes:
-            gl, gx, A = g32[c]
-            gl64, gx64, _ = g64[c]
+            gl, gx, A, ga, _ = g32[c]
+            gl64, gx64, _, ga64, _ = g64[c]
             files = {
                 "layer_grad": f"layer_grad_c{c}.npy",
                 "layer_grad_f64": f"layer_grad_f64_c{c}.npy",
@@ -650,8 +673,13 @@ def main():
             save64(os.path.join(fdir, files["saliency_f64"]), gx64[0].numpy())
             err["saliency"][str(c)] = max_rel_error(gx[0].numpy(), gx64[0].numpy())
             err["layer_grad"][str(c)] = max_rel_error(gl.numpy(), gl64.numpy())
+            files["attention_grad"] = f"attention_grad_c{c}.npy"
+            files["attention_grad_f64"] = f"attention_grad_f64_c{c}.npy"
+            save32(os.path.join(fdir, files["attention_grad"]), ga.numpy())
+            save64(os.path.join(fdir, files["attention_grad_f64"]), ga64.numpy())
+            err["attention_grad"][str(c)] = max_rel_error(ga.numpy(), ga64.numpy())
             if fg32 is not None:
-                fgl, _, FA = fg32[c]
+                fgl, _, FA = fg32[c][:3]
                 alpha = fgl[0].mean(dim=(1, 2))
                 gradcam = torch.relu((alpha[:, None, None] * FA[0]).sum(0))
                 files["features_grad"] = f"features_grad_c{c}.npy"
@@ -690,6 +718,8 @@ def main():
                 "op_types": op_types(m),
                 "attention": attention_tensors(m),
             }
+            assert len(entry["attention"]) == n_softmax, f"{fname}: {len(entry['attention'])} Softmax nodes, {n_softmax} F.softmax calls"
+            entry["attention_grad_tensor"] = entry["attention"][-1]["tensor"]
             index["models"].append(entry)
             report.append(f"{fname} ({entry['bytes'] // 1024} KiB): {' '.join(entry['op_types'])}")
         print(f"{family}: classes {classes} logits {np.round(lg, 2).tolist()} params {fam['parameters']} "

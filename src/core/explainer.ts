@@ -352,7 +352,10 @@ export class Explainer {
     const grads: Record<string, Float32Tensor> = {};
     for (const [t, name] of Object.entries(graph.gradOutputs)) {
       const parts = outs.map((o) => asFloat32(o[name]));
-      const dims = [classes.length, ...parts[0].dims.slice(1)];
+      // A target whose axis 0 is not the batch (attention of shape [batch × heads, N, N]) comes from one-class runs
+      // in its full forward shape: stack those as [K, ...shape].
+      const rowsFirst = outs.every((o, i) => parts[i].dims[0] === o[graph.classesOutput].data.length);
+      const dims = [classes.length, ...parts[0].dims.slice(rowsFirst ? 1 : 0)];
       const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
       let off = 0;
       for (const p of parts) {
