@@ -29,6 +29,8 @@ export interface BatchSettings {
   readonly top: number;
   /** Target layer of CAM-family methods (default: the model's suggested layer). */
   readonly layer?: string;
+  /** The patch grid of token layers where the graph does not tell it (default: the sidecar's `tokenGrid`). */
+  readonly grid?: ExplainSettings['grid'];
   readonly target: ScoreTarget;
   readonly colormap: string;
   readonly alpha: number;
@@ -179,7 +181,7 @@ async function explainOne(model: LoadedModel, input: LoadedInput, stem: string, 
     let o;
     try {
       o = await explainImage(model, input, {
-        method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, target: s.target,
+        method: m.id, ...(s.classes ? { classes: s.classes } : { top: s.top }), layer: m.family === 'cam' ? s.layer : undefined, grid: s.grid, target: s.target,
         options: s.options(m), forward: m.reusesForward ? forward : undefined, gain: s.gain ? { control: true } : undefined,
         metrics: s.metrics,
       });

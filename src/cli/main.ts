@@ -15,6 +15,7 @@ import { METHODS, methodById } from '../core/methods/registry';
 import { MetricId, MetricValues, metricsLine, parseBox, parseMetrics } from '../core/metrics/registry';
 import type { PointingBox } from '../core/metrics/pointing';
 import { COLORMAPS } from '../core/render/colormap';
+import { type Grid, describeLayout, parseGrid } from '../core/token-layout';
 import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
@@ -25,8 +26,8 @@ const USAGE = `look-closer — see what an image classifier looks at
 
 Usage:
   look-closer predict MODEL INPUT [--top K] [--json]
-  look-closer layers MODEL [--json]
-  look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--class C ...|--top K]
+  look-closer layers MODEL [--token-grid HxW] [--json]
+  look-closer explain MODEL INPUT --method METHOD [--layer TENSOR] [--token-grid HxW] [--class C ...|--top K]
                       [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--metrics LIST] [--box x,y,w,h] [--json]
                       [method options, below]
@@ -43,6 +44,7 @@ Methods: ${METHODS.map((m) => m.id).join(', ')}
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
+--token-grid HxW is the patch grid of transformer token layers [1,N,C] where the graph does not tell it (README "Token layers").
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
@@ -62,6 +64,7 @@ const OPTIONS = {
   colormap: { type: 'string' },
   alpha: { type: 'string' },
   'input-size': { type: 'string' },
+  'token-grid': { type: 'string' },
   'batch-size': { type: 'string' },
   gain: { type: 'boolean' },
   metrics: { type: 'string' },
@@ -112,17 +115,35 @@ async function cmdPredict(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
+/** --token-grid, or the sidecar's tokenGrid, or undefined (RISE owns --grid). */
+function gridArg(values: Values, model?: LoadedModel): Grid | undefined {
+  return values['token-grid'] !== undefined ? parseGrid(values['token-grid']) : model?.grid;
+}
+
 async function cmdLayers(values: Values, args: string[]): Promise<void> {
+  gridArg(values);
   const model = await open(values, need(args[0], 'MODEL'));
-  const layers = await model.layers();
-  const def = await model.defaultLayer();
+  const layouts = await model.layerLayouts(gridArg(values, model));
+  // Token tensors and channels-last maps say how they are read as maps: their grid and prefix tokens.
+  const layers = (await model.layers()).map((l) => {
+    const layout = layouts.get(l.name);
+    if (layout?.kind === 'tokens') return { ...l, layout: 'tokens', grid: [layout.height, layout.width], prefixTokens: layout.prefix, gridSource: layout.source };
+    return layout?.kind === 'nhwc' ? { ...l, layout: 'nhwc' } : l;
+  });
+  const choice = await model.defaultLayerChoice();
+  const def = choice?.layer;
   const methods = await methodAvailability(model);
   if (values.json) {
-    console.log(JSON.stringify({ model: model.path, defaultLayer: def, layers, methods }, null, 2));
+    console.log(JSON.stringify({ model: model.path, defaultLayer: def, ...(choice ? { defaultLayerReason: choice.reason } : {}), layers, methods }, null, 2));
   } else {
     const w = Math.max(...layers.map((l) => l.name.length), 6);
     console.log(`${'tensor'.padEnd(w)}  ${'op'.padEnd(20)}  shape`);
-    for (const l of layers) console.log(`${l.name.padEnd(w)}  ${l.op.padEnd(20)}  [${l.shape.join(', ')}]${l.name === def ? '  ← default target layer' : ''}`);
+    for (const l of layers) {
+      const layout = layouts.get(l.name);
+      const how = layout && layout.kind !== 'nchw' ? `  ${describeLayout(layout)}` : '';
+      console.log(`${l.name.padEnd(w)}  ${l.op.padEnd(20)}  [${l.shape.join(', ')}]${how}${l.name === def ? '  ← default target layer' : ''}`);
+    }
+    if (choice) console.log(`\ndefault target layer: ${choice.layer}: ${choice.reason}`);
     console.log(`\nmethods: ${methods.filter((m) => m.available).map((m) => m.method).join(', ')}`);
     for (const m of methods.filter((x) => !x.available)) console.log(`unavailable: ${m.method}: ${m.reason}`);
   }
@@ -154,11 +175,12 @@ async function explainOne(values: Values, model: LoadedModel, inputPath: string,
   const { colormap, alpha } = overlayChoice(values);
   const classes = classesArg(values, model);
   const options = methodOptionsFor(model, method, values);
+  const grid = gridArg(values, model);
   const tp = performance.now();
   const input = await loadInput(model, inputPath);
   const tf = performance.now();
   const o = await explainImage(model, input, {
-    method: method.id, ...(classes ? { classes } : { top: intArg(values.top, 'top', 1) }), layer: values.layer, target, options,
+    method: method.id, ...(classes ? { classes } : { top: intArg(values.top, 'top', 1) }), layer: values.layer, grid, target, options,
     gain: values.gain ? { control: true } : undefined, metrics: metricsArg(values),
   });
   const stem = path.basename(inputPath).replace(/\.[^.]+$/, '');
@@ -184,6 +206,7 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   const inputArg = need(args[1], 'INPUT');
   if (fs.existsSync(inputArg) && fs.statSync(inputArg).isDirectory()) return cmdExplainFolder(values, need(args[0], 'MODEL'), inputArg);
   const outDir = values.out ?? 'look-closer-out';
+  gridArg(values);
   makeOutputDir(outDir);
   const model = await open(values, need(args[0], 'MODEL'));
   const tLoad = performance.now() - t0;
@@ -206,6 +229,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   const target = targetArg(values);
   const { colormap, alpha } = overlayChoice(values);
   const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
+  gridArg(values);
   listInputs(folder);
   const outDir = values.out ?? path.join('look-closer-out', path.basename(path.resolve(folder)));
   makeOutputDir(outDir);
@@ -227,7 +251,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
     return methodOptionsFor(model, m, own);
   };
   const summary = await explainFolder(model, folder, {
-    methods, classes, top: intArg(values.top, 'top', 1), layer: values.layer, target, colormap, alpha,
+    methods, classes, top: intArg(values.top, 'top', 1), layer: values.layer, grid: gridArg(values, model), target, colormap, alpha,
     options: optionsFor, gain: !!values.gain, metrics: metricsArg(values), batchSize, outDir, onProgress: terminalProgress(process.stderr), loadMs,
   });
   await model.explainer.dispose();

@@ -4,6 +4,7 @@ import type { ConfigSettings } from './model-configs';
 import type { ImageInput } from './model-info';
 import type { OptionValues } from './methods/options';
 import { Preprocessing, PreprocessingOverride, resolvePreset } from './preprocess/presets';
+import { gridValue } from './token-layout';
 
 /** The sidecar file's schema (`<model>.onnx.json`). */
 export interface Sidecar {
@@ -14,6 +15,8 @@ export interface Sidecar {
   readonly labels?: string;
   /** Input size for models with dynamic spatial dims. */
   readonly inputSize?: number | readonly [number, number];
+  /** The patch grid of token-tensor layers ([1, N, C]) where the graph does not tell it: [height, width] or "HxW". */
+  readonly tokenGrid?: readonly [number, number] | string;
   /**
    * Per-method settings for this model, by method id and option name (see `Method.options`), e.g.
    * {"attention-crop": {"proposal": "apn_box", "proposal-units": "fraction"}}; command-line flags override them.
@@ -69,7 +72,7 @@ export function parseSidecar(text: string, fileName: string): Sidecar {
 }
 
 /** The fields a sidecar may hold. */
-export const SIDECAR_KEYS: readonly string[] = ['preset', 'preprocessing', 'labels', 'inputSize', 'methodOptions'];
+export const SIDECAR_KEYS: readonly string[] = ['preset', 'preprocessing', 'labels', 'inputSize', 'tokenGrid', 'methodOptions'];
 
 /** Checks a sidecar's fields: known keys only (with a did-you-mean), and the type of each; values are checked where they are used. */
 function checkSidecar(o: Record<string, unknown>, fileName: string): void {
@@ -87,6 +90,7 @@ function checkSidecar(o: Record<string, unknown>, fileName: string): void {
   if (o.inputSize !== undefined && typeof o.inputSize !== 'number' && !(Array.isArray(o.inputSize) && o.inputSize.length === 2)) {
     throw bad('inputSize', 'a number of pixels or [height, width]');
   }
+  if (o.tokenGrid !== undefined) gridValue(o.tokenGrid, `Sidecar '${fileName}': "tokenGrid"`);
   if (o.methodOptions !== undefined) {
     if (!isObject(o.methodOptions)) throw bad('methodOptions', 'an object keyed by method id');
     for (const [id, opts] of Object.entries(o.methodOptions as Record<string, unknown>)) {

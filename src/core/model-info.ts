@@ -107,7 +107,7 @@ export function candidateTensors(graph: Graph): { name: string; node: Node }[] {
 
 const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool']);
 
-/** True when `node` turns a 4-D map into per-channel values: global pooling, spatial reduction, flatten, or a pool whose output is 1×1. */
+/** True when `node` turns a 4-D map into per-channel values: global pooling, spatial reduction, flatten to a vector, or a pool whose output is 1×1. */
 export function isPoolingToVector(graph: Graph, node: Node, shapes: ReadonlyMap<string, readonly number[]>): boolean {
   const inShape = shapes.get(node.input[0]);
   if (!inShape || inShape.length !== 4) return false;
@@ -123,7 +123,10 @@ export function isPoolingToVector(graph: Graph, node: Node, shapes: ReadonlyMap<
     return (norm.has(2) && norm.has(3)) || (norm.has(1) && norm.has(2));
   }
   if (node.opType === 'Flatten' || node.opType === 'Reshape') {
-    return inShape[2] * inShape[3] > 1 || (shapes.get(node.output[0])?.length ?? 0) === 2;
+    // A reshape to rank 3 or more (a transformer's heads merged back into channels) is no vector.
+    const outRank = shapes.get(node.output[0])?.length;
+    if (outRank !== undefined && outRank > 2) return false;
+    return inShape[2] * inShape[3] > 1 || outRank === 2;
   }
   if (node.opType === 'AveragePool' || node.opType === 'MaxPool') {
     const o = shapes.get(node.output[0]);
@@ -132,8 +135,14 @@ export function isPoolingToVector(graph: Graph, node: Node, shapes: ReadonlyMap<
   return false;
 }
 
-/** The default target layer: the 4-D feature map that feeds the global pooling nearest the scores. */
-export function defaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<string, readonly number[]>): string {
+/** Why a layer is the default target. */
+export interface DefaultLayerChoice {
+  readonly layer: string;
+  readonly reason: string;
+}
+
+/** The 4-D map feeding the global pooling nearest the scores, with that pooling node. */
+function pooledMap(graph: Graph, logits: string, shapes: ReadonlyMap<string, readonly number[]>): { layer: string; node: Node } | undefined {
   const visited = new Set<string>();
   let frontier = [logits];
   while (frontier.length) {
@@ -151,12 +160,100 @@ export function defaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<s
           next.push(layer);
           continue;
         }
-        return layer;
+        return { layer, node: p };
       }
       for (const i of p.input) if (i && !graph.isConstant(i)) next.push(i);
     }
     frontier = next;
   }
+  return undefined;
+}
+
+/** Every non-constant tensor `from` is computed from, itself included. */
+function ancestors(graph: Graph, from: string): Set<string> {
+  const seen = new Set<string>([from]);
+  const stack = [from];
+  while (stack.length) {
+    const p = graph.producer.get(stack.pop()!);
+    if (!p) continue;
+    for (const i of p.input) {
+      if (!i || seen.has(i) || graph.isConstant(i)) continue;
+      seen.add(i);
+      stack.push(i);
+    }
+  }
+  return seen;
+}
+
+/** Ops an attention's probabilities pass through on their way to the values' MatMul. */
+const PROBS_PASSTHROUGH = new Set(['Dropout', 'Identity', 'Cast']);
+
+/** True when `t` is a linear projection's output (MatMul/Gemm, or its bias Add): queries, keys, values or a fused qkv. */
+function isProjection(graph: Graph, t: string): boolean {
+  const p = graph.producer.get(t);
+  if (!p) return false;
+  if (p.opType === 'MatMul' || p.opType === 'Gemm') return true;
+  if (p.opType !== 'Add') return false;
+  const varying = p.input.filter((i) => i && !graph.isConstant(i));
+  return varying.length === 1 && ['MatMul', 'Gemm'].includes(graph.producer.get(varying[0])?.opType ?? '');
+}
+
+/**
+ * The input of the last self-attention (ViT-style models): the latest [1, N, C] token tensor that both the
+ * attention's scores (queries·keys) and its values are computed from, skipping projection outputs — the
+ * LayerNorm output feeding the last block's attention (pytorch-grad-cam's `blocks[-1].norm1`). After it, only the
+ * class token reaches the head, so later token layers carry gradient at one token.
+ */
+function lastAttentionInput(graph: Graph, logits: string, shapes: ReadonlyMap<string, readonly number[]>): { layer: string; node: Node; index: number } | undefined {
+  const order = new Map(graph.nodes.map((n, i) => [n, i]));
+  const scoreSide = ancestors(graph, logits);
+  const softmaxes = graph.nodes.filter((n) => n.opType === 'Softmax' && scoreSide.has(n.output[0]) && (shapes.get(n.input[0])?.length ?? 0) >= 3);
+  for (const sm of softmaxes.reverse()) {
+    let probs = [sm.output[0]];
+    let values: string | undefined;
+    for (let hops = 0; hops < 4 && !values && probs.length; hops++) {
+      const next: string[] = [];
+      for (const t of probs) {
+        for (const c of graph.consumers.get(t) ?? []) {
+          if (c.opType === 'MatMul' && c.input[0] === t) values = c.input[1];
+          else if (PROBS_PASSTHROUGH.has(c.opType)) next.push(c.output[0]);
+        }
+      }
+      probs = next;
+    }
+    if (!values) continue;
+    const fromValues = ancestors(graph, values);
+    let best: { layer: string; node: Node; index: number } | undefined;
+    for (const t of ancestors(graph, sm.input[0])) {
+      const s = shapes.get(t);
+      const p = graph.producer.get(t);
+      if (!p || !fromValues.has(t) || !s || s.length !== 3 || s[0] !== 1 || s[1] < 2 || isProjection(graph, t)) continue;
+      const index = order.get(p)!;
+      if (!best || index > best.index) best = { layer: t, node: sm, index };
+    }
+    if (best) return best;
+  }
+  return undefined;
+}
+
+/**
+ * The default target layer and why: the 4-D feature map that feeds the global pooling nearest the scores; in
+ * ViT-style models (a self-attention after that pooling, or no pooling at all) the input of the last attention;
+ * else the last 4-D tensor with a spatial extent.
+ */
+export function chooseDefaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<string, readonly number[]>): DefaultLayerChoice {
+  const pooled = pooledMap(graph, logits, shapes);
+  const nodes = graph.nodes;
+  const attention = !pooled || nodes.some((n, i) => n.opType === 'Softmax' && i > nodes.indexOf(pooled.node))
+    ? lastAttentionInput(graph, logits, shapes)
+    : undefined;
+  if (attention && (!pooled || attention.index > nodes.indexOf(pooled.node))) {
+    return {
+      layer: attention.layer,
+      reason: `the input of the last self-attention (node '${attention.node.name || attention.node.output[0]}'): in class-token models the last layer where every patch token's gradient reaches the head (after that attention only the class token does)`,
+    };
+  }
+  if (pooled) return { layer: pooled.layer, reason: `the feature map feeding the global pooling (node '${pooled.node.name || pooled.node.output[0]}')` };
   // No pooling found: the last 4-D tensor with a spatial extent.
   const cands = candidateTensors(graph).filter((c) => {
     const s = shapes.get(c.name);
@@ -165,7 +262,12 @@ export function defaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<s
   if (!cands.length) {
     throw new LookCloserError('unsupported-model', `The model has no 4-D feature map with a spatial extent, so there is no layer to explain.`);
   }
-  return cands[cands.length - 1].name;
+  return { layer: cands[cands.length - 1].name, reason: 'the last 4-D tensor with a spatial extent (no global pooling and no self-attention found)' };
+}
+
+/** The default target layer (see chooseDefaultLayer). */
+export function defaultLayer(graph: Graph, logits: string, shapes: ReadonlyMap<string, readonly number[]>): string {
+  return chooseDefaultLayer(graph, logits, shapes).layer;
 }
 
 

@@ -103,7 +103,8 @@ describe("the template's 'reruns' need", () => {
   const explainer = {
     inputSize: { height: 2, width: 2 },
     defaultLayer: async () => 'L',
-    featureMapShape: async () => [1, 2, 1, 1],
+    graph: { producer: new Map() },
+    shapes: async () => new Map([['L', [1, 2, 1, 1]]]),
     forward: async () => forward,
   } as unknown as Explainer;
   const input = float32(new Float32Array(12), [1, 3, 2, 2]);

@@ -105,7 +105,8 @@ describe('CAM template data requests', () => {
     const explainer = {
       inputSize: SIZE,
       defaultLayer: async () => 'L',
-      featureMapShape: async (layer: string, method: string) => (calls.push(`shape ${layer} ${method}`), [1, 2, 2, 3]),
+      graph: { producer: new Map() },
+      shapes: async () => (calls.push('shapes'), new Map([['L', [1, 2, 2, 3]]])),
       forward: async (_x: unknown, extra: string[]) => (calls.push(`forward ${extra.join(',')}`), forward),
       gradients: async (_x: unknown, req: GradientRequest) => (calls.push(`gradients ${JSON.stringify(req)}`), { classes: [7, 9], grads: { L: G }, forward }),
     } as unknown as Explainer;
@@ -117,7 +118,7 @@ describe('CAM template data requests', () => {
     const { explainer, calls } = stub();
     const m = camMethod({ id: 'g', title: 'G', citation: '', needs: 'gradients', weights: gradCamWeights });
     const r = await m.run(explainer, { input, top: 2, target: 'softmax' });
-    assert.deepEqual(calls, ['shape L G', 'gradients {"targets":["L"],"score":"softmax","mode":"plain","method":"G","top":2}']);
+    assert.deepEqual(calls, ['shapes', 'gradients {"targets":["L"],"score":"softmax","mode":"plain","method":"G","top":2}']);
     assert.deepEqual(r.explanations.map((e) => [e.classIndex, ...e.raw.dims]), [[7, 2, 3], [9, 2, 3]]);
     assert.equal(m.reusesForward, false);
   });
@@ -131,9 +132,9 @@ describe('CAM template data requests', () => {
       weights: (ctx) => ((seen = ctx.seen), ctx.classes.map(() => Float32Array.from([1, 0]))),
     });
     const r = await m.run(explainer, { input, layer: 'L', target: 'logit', forward });
-    assert.deepEqual([calls, seen, r.explanations.map((e) => e.classIndex)], [['shape L A'], ['L', 'logit', '1x2x2x3'], [9]]);
+    assert.deepEqual([calls, seen, r.explanations.map((e) => e.classIndex)], [['shapes'], ['L', 'logit', '1x2x2x3'], [9]]);
     await m.run(explainer, { input, classes: [3], target: 'logit' });
-    assert.deepEqual(calls.slice(1), ['shape L A', 'forward L']);
+    assert.deepEqual(calls.slice(1), ['shapes', 'forward L']);
     assert.equal(m.reusesForward, true);
   });
 });

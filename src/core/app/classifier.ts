@@ -9,7 +9,8 @@ import { LookCloserError } from '../errors';
 import { Explainer, ForwardResult, Prediction, topK } from '../explainer';
 import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels, parseSidecar } from '../model-config';
 import { ConfigSettings, ModelConfigs, readModelConfigs } from '../model-configs';
-import type { LayerInfo } from '../model-info';
+import { type DefaultLayerChoice, type LayerInfo, chooseDefaultLayer } from '../model-info';
+import { type Grid, type MapLayout, gridValue, mapLayout } from '../token-layout';
 import type { ModelInputSpec } from '../preprocess/preprocess';
 import type { Runtime } from '../runtime';
 import type { PreprocessingInfo } from './types';
@@ -182,17 +183,46 @@ export class Classifier {
     return (this.layerList ??= this.explainer.layers());
   }
 
-  /** The suggested target layer (the map feeding the global pooling), or undefined when the model has no 4-D map. */
+  /** The suggested target layer (the map feeding the global pooling, or a ViT's last attention input), or undefined when the model has none. */
   defaultLayer(): Promise<string | undefined> {
-    return (this.defaultLayerName ??= this.explainer.defaultLayer().catch((e) => {
-      if (e instanceof LookCloserError && e.kind === 'unsupported-model') return undefined;
-      throw e;
-    }));
+    return (this.defaultLayerName ??= this.defaultLayerChoice().then((c) => c?.layer));
   }
 
-  /** Layers a CAM-family method can target: 4-D maps with a spatial extent. */
+  /** The suggested target layer with why it was chosen, or undefined when the model has none. */
+  async defaultLayerChoice(): Promise<DefaultLayerChoice | undefined> {
+    try {
+      return chooseDefaultLayer(this.explainer.graph, this.explainer.scores.logits, await this.explainer.shapes());
+    } catch (e) {
+      if (e instanceof LookCloserError && e.kind === 'unsupported-model') return undefined;
+      throw e;
+    }
+  }
+
+  /** The patch grid the sidecar gives token layers (`tokenGrid`), if any. */
+  get grid(): Grid | undefined {
+    return this.sidecar?.tokenGrid !== undefined ? gridValue(this.sidecar.tokenGrid, `The sidecar's "tokenGrid"`) : undefined;
+  }
+
+  /** How each layer that can be explained as a map is laid out: channels-first maps, channels-last maps, token tensors with their grid. */
+  async layerLayouts(grid: Grid | undefined = this.grid): Promise<Map<string, MapLayout>> {
+    const shapes = await this.explainer.shapes();
+    const out = new Map<string, MapLayout>();
+    for (const l of await this.layers()) {
+      const layout = mapLayout(this.explainer.graph, shapes, this.explainer.inputSize, l.name, grid);
+      if (layout) out.set(l.name, layout);
+    }
+    return out;
+  }
+
+  /** Layers a CAM-family method can target: maps with a spatial extent (4-D, channels first or last) and token tensors with a known grid. */
   async targetLayers(): Promise<LayerInfo[]> {
-    return (await this.layers()).filter((l) => l.shape.length === 4 && l.shape[2] * l.shape[3] > 1);
+    const layouts = await this.layerLayouts();
+    return (await this.layers()).filter((l) => {
+      const layout = layouts.get(l.name);
+      if (!layout) return false;
+      if (layout.kind === 'tokens') return true;
+      return layout.kind === 'nhwc' ? l.shape[1] * l.shape[2] > 1 : l.shape[2] * l.shape[3] > 1;
+    });
   }
 
   /** The model's attention gates (SE, CBAM, residual attention); none when the search fails. */

@@ -19,6 +19,7 @@ import { checkTarget, contrastClass } from '../methods/score-target';
 import type { RgbaImage } from '../preprocess/image';
 import { CropBox, cropAndFit, preprocessImage, tensorToView } from '../preprocess/preprocess';
 import type { Float32Tensor } from '../tensor';
+import type { Grid } from '../token-layout';
 import type { Classifier } from './classifier';
 import type { OutputMetrics, OutputRow } from './types';
 
@@ -72,6 +73,8 @@ export interface ExplainSettings {
   readonly top?: number;
   /** Target layer of CAM-family methods (default: the model's suggested layer). */
   readonly layer?: string;
+  /** The patch grid of token-tensor layers where the graph does not tell it (default: the sidecar's `tokenGrid`). */
+  readonly grid?: Grid;
   readonly target?: ScoreTarget;
   readonly options?: OptionValues;
   /** GAIN's check per output (score softmax; control default true); `classes` limits it to those classes. */
@@ -144,7 +147,7 @@ async function explainWith(c: Classifier, input: PreparedInput, method: Method, 
     ? [...new Set([...s.classes, ...(s.top && forward ? topK(forward.probs, s.top) : [])])]
     : forward ? topK(forward.probs, s.top ?? 1) : undefined;
   const r = await method.run(c.explainer, {
-    input: input.tensor, ...(classes ? { classes } : { top: s.top ?? 1 }), layer, target,
+    input: input.tensor, ...(classes ? { classes } : { top: s.top ?? 1 }), layer, grid: s.grid ?? c.grid, target,
     forward, options: s.options, source: inputSource(c, input), signal: s.signal, onProgress: s.onProgress,
   });
   const t2 = performance.now();

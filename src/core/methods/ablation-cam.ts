@@ -7,6 +7,7 @@
  */
 import { throwIfCancelled } from './options';
 import { BATCH_SIZE_OPTION, type CamReruns, camMethod, rerunBatchSize } from './cam-template';
+import { fromChannelsFirst } from '../token-layout';
 import { LayerTail } from './layer-tail';
 
 /** Ablation-CAM's channel weights: (y − y_k) / y per class, y_k the score with channel k zeroed. */
@@ -17,7 +18,7 @@ async function ablationCamWeights(ctx: CamReruns): Promise<Float32Array[]> {
   const per = c * hw;
   const batch = rerunBatchSize(ctx, 'Ablation-CAM', 32);
   const weights = classes.map(() => new Float32Array(c));
-  const tail = await LayerTail.open(explainer, ctx.layer, a.dims);
+  const tail = await LayerTail.open(explainer, ctx.layer, ctx.layerActivations.dims);
   try {
     for (let start = 0; start < c; start += batch) {
       throwIfCancelled(ctx.signal, 'Ablation-CAM');
@@ -27,7 +28,13 @@ async function ablationCamWeights(ctx: CamReruns): Promise<Float32Array[]> {
         data.set(a.data, j * per);
         data.fill(0, j * per + (start + j) * hw, j * per + (start + j + 1) * hw);
       }
-      const rows = await tail.scores(data, n, a.dims, ctx.input, classes, target);
+      const edited = fromChannelsFirst(data, n, ctx.layout, ctx.layerActivations);
+      // A token layer's channel is ablated in its prefix tokens too (pytorch-grad-cam's AblationLayerVit).
+      if (ctx.layout.kind === 'tokens') {
+        const [, tokens, channels] = ctx.layerActivations.dims;
+        for (let j = 0; j < n; j++) for (let t = 0; t < ctx.layout.prefix; t++) edited[(j * tokens + t) * channels + start + j] = 0;
+      }
+      const rows = await tail.scores(edited, n, ctx.layerActivations.dims, ctx.input, classes, target);
       rows.forEach((r, j) => classes.forEach((_, i) => (weights[i][start + j] = (scores[i] - r[i]) / scores[i])));
       ctx.onProgress?.(start + n, c);
     }

@@ -11,6 +11,7 @@ import { LookCloserError } from '../errors';
 import { type Explainer, type ForwardResult, topK } from '../explainer';
 import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
+import { type MapLayout, camLayer, toChannelsFirst } from '../token-layout';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
 import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
 import { ALL_TARGETS, checkTarget, targetGradients, targetScores } from './score-target';
@@ -41,6 +42,10 @@ export interface CamReruns extends CamTensors {
   /** The model input the activations come from, [1, …]. */
   readonly input: Float32Tensor;
   readonly layer: string;
+  /** How the layer's tensor maps to `activations` (token tensors and channels-last maps are laid out channels first). */
+  readonly layout: MapLayout;
+  /** The layer's activations as the model has them (what edited maps go back into, prefix tokens included). */
+  readonly layerActivations: Float32Tensor;
   readonly target: ScoreTarget;
   /** The explained classes' scores (logit or softmax, as `target`) on the unaltered input, in `classes` order. */
   readonly scores: Float32Array;
@@ -72,10 +77,12 @@ export type CamMaths<C, R = Float32Array[]> =
   | { weights(ctx: C): R; map?: undefined }
   | { map(ctx: C): R; weights?: undefined };
 
-/** Where a CAM method is asked to look: the layer, its [1,C,h,w] shape and the explained score. */
+/** Where a CAM method is asked to look: the layer, its [1,C,h,w] shape as a map and the explained score. */
 export interface CamLayer {
   readonly layer: string;
   readonly shape: readonly number[];
+  /** How the layer's tensor maps to [1,C,h,w]. */
+  readonly layout: MapLayout;
   readonly target: ScoreTarget;
 }
 
@@ -196,24 +203,32 @@ function mapsToExplanations(
   });
 }
 
-/** Runs the passes a method needs at `layer`: a forward pass (reusing `request.forward` when it holds the layer), or the gradients of the explained scores. */
+/**
+ * Runs the passes a method needs at `layer`: a forward pass (reusing `request.forward` when it holds the layer), or
+ * the gradients of the explained scores; activations and gradients come back laid out as [K, C, h, w] maps.
+ */
 async function fetchTensors(
-  explainer: Explainer, request: ExplainRequest, layer: string, needs: CamNeeds, title: string,
+  explainer: Explainer, request: ExplainRequest, layer: string, layout: MapLayout, needs: CamNeeds, title: string,
 ): Promise<{ tensors: CamTensors | CamGradients | CamReruns; forward: ForwardResult }> {
   if (needs === 'gradients') {
     const r = await targetGradients(explainer, request.input, {
       targets: [layer], mode: 'plain', method: title,
       ...(request.classes ? { classes: request.classes } : { top: request.top ?? 1 }),
     }, request.target);
-    return { tensors: { activations: r.forward.tensors[layer], gradients: r.grads[layer], classes: r.classes }, forward: r.forward };
+    const tensors: CamGradients = {
+      activations: toChannelsFirst(r.forward.tensors[layer], layout), gradients: toChannelsFirst(r.grads[layer], layout), classes: r.classes,
+    };
+    return { tensors, forward: r.forward };
   }
   const forward = request.forward?.tensors[layer] ? request.forward : await explainer.forward(request.input, [layer]);
-  const tensors: CamTensors = { activations: forward.tensors[layer], classes: request.classes ?? topK(forward.probs, request.top ?? 1) };
+  const layerActivations = forward.tensors[layer];
+  const tensors: CamTensors = { activations: toChannelsFirst(layerActivations, layout), classes: request.classes ?? topK(forward.probs, request.top ?? 1) };
   if (needs === 'activations') return { tensors, forward };
   const n = forward.logits.length;
   for (const c of tensors.classes) if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
   const reruns: CamReruns = {
-    ...tensors, explainer, input: request.input, layer, target: request.target, scores: targetScores(forward.logits, tensors.classes, request.target, forward.probs),
+    ...tensors, explainer, input: request.input, layer, layout, layerActivations, target: request.target,
+    scores: targetScores(forward.logits, tensors.classes, request.target, forward.probs),
     options: request.options, signal: request.signal, onProgress: request.onProgress,
   };
   return { tensors: reruns, forward };
@@ -233,9 +248,9 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
     async run(explainer, request) {
       checkTarget(method, request.target);
       const layer = request.layer ?? (await explainer.defaultLayer());
-      const shape = await explainer.featureMapShape(layer, spec.title);
-      const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, target: request.target }) : ({} as X);
-      const { tensors, forward } = await fetchTensors(explainer, request, layer, spec.needs, spec.title);
+      const { layout, shape } = camLayer(explainer.graph, await explainer.shapes(), explainer.inputSize, layer, spec.title, request.grid);
+      const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, layout, target: request.target }) : ({} as X);
+      const { tensors, forward } = await fetchTensors(explainer, request, layer, layout, spec.needs, spec.title);
       // fetchTensors returns gradients exactly when spec.needs is 'gradients', and the model access exactly when it is 'reruns', which is what CamContext<N, X> says.
       const ctx = { ...tensors, ...extra } as CamContext<N, X>;
       const maps = spec.map ? await spec.map(ctx) : (await spec.weights(ctx)).map((alpha) => weightedSum(ctx.activations, alpha));

@@ -1,6 +1,7 @@
 /** The contract every explanation method implements, and the values passed to it. */
 import type { Explainer, ForwardResult } from '../explainer';
 import type { Float32Tensor } from '../tensor';
+import type { Grid } from '../token-layout';
 import type { AttentionCrops } from '../attention/attention-crops';
 import type { InputSource } from '../attention/crop';
 import type { CancelSignal, MethodOption, OptionValues, ProgressCallback } from './options';
@@ -22,6 +23,8 @@ export interface ExplainRequest {
   readonly top?: number;
   /** Target layer; methods that need one use the explainer's default when absent. */
   readonly layer?: string;
+  /** The patch grid of token-tensor layers ([1, N, C]) where the graph does not tell it (`--token-grid`, the sidecar's `tokenGrid`). */
+  readonly grid?: Grid;
   readonly target: ScoreTarget;
   /** A forward pass already run on this input; methods that only need activations reuse it when it holds them. */
   readonly forward?: ForwardResult;

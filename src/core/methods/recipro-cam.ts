@@ -8,6 +8,7 @@
  */
 import { throwIfCancelled } from './options';
 import { BATCH_SIZE_OPTION, type CamReruns, camMethod, rerunBatchSize } from './cam-template';
+import { fromChannelsFirst } from '../token-layout';
 import { LayerTail } from './layer-tail';
 
 /** ReciproCAM's map per class: the class score with only one position of the layer kept, at every position. */
@@ -18,7 +19,7 @@ async function reciproCamMaps(ctx: CamReruns): Promise<Float32Array[]> {
   const per = c * hw;
   const batch = rerunBatchSize(ctx, 'ReciproCAM', 32);
   const maps = classes.map(() => new Float32Array(hw));
-  const tail = await LayerTail.open(explainer, ctx.layer, a.dims);
+  const tail = await LayerTail.open(explainer, ctx.layer, ctx.layerActivations.dims);
   try {
     for (let start = 0; start < hw; start += batch) {
       throwIfCancelled(ctx.signal, 'ReciproCAM');
@@ -28,7 +29,7 @@ async function reciproCamMaps(ctx: CamReruns): Promise<Float32Array[]> {
         const p = start + j;
         for (let k = 0; k < c; k++) data[j * per + k * hw + p] = a.data[k * hw + p];
       }
-      const rows = await tail.scores(data, n, a.dims, ctx.input, classes, target);
+      const rows = await tail.scores(fromChannelsFirst(data, n, ctx.layout, ctx.layerActivations), n, ctx.layerActivations.dims, ctx.input, classes, target);
       rows.forEach((r, j) => classes.forEach((_, i) => (maps[i][start + j] = r[i])));
       ctx.onProgress?.(start + n, hw);
     }
