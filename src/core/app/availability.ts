@@ -19,6 +19,8 @@ export interface MethodAvailability {
 
 /** What a method needs from the model that the graph can tell without running it. */
 async function reasonFor(c: Classifier, m: Method, layer: string | undefined): Promise<string | undefined> {
+  const own = m.unavailableOn?.(c.explainer);
+  if (own) return own;
   if (m.family !== 'cam') return undefined;
   if (!layer) return `${c.name} has no 4-D feature map with a spatial extent to explain; use an input-attribution method (saliency, guided backprop, Integrated Gradients).`;
   if (m.id !== 'cam') return undefined;

@@ -6,6 +6,7 @@ import { cam } from './cam';
 import { deconvnet } from './deconvnet';
 import { eigenCam } from './eigen-cam';
 import { eigenGradCam } from './eigen-grad-cam';
+import { fullGrad } from './fullgrad';
 import { gradCam } from './grad-cam';
 import { gradCamElementwise } from './grad-cam-elementwise';
 import { gradCamPlusPlus } from './grad-cam-plus-plus';
@@ -15,6 +16,7 @@ import { hiResCam } from './hires-cam';
 import { inputXGradient } from './input-x-gradient';
 import { integratedGradients } from './integrated-gradients';
 import { layerCam } from './layer-cam';
+import { lrp } from './lrp';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
 import { reciproCam } from './recipro-cam';
@@ -31,6 +33,7 @@ export const METHODS: readonly Method[] = [
   cam, gradCam, guidedBackprop, deconvnet, saliency, guidedGradCam, occlusion, attentionCropMethod((id) => methodById(id)),
   gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
   inputXGradient, integratedGradients, smoothGrad, smoothGradSquared, varGrad, rise,
+  fullGrad, lrp,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */
