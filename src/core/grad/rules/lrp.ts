@@ -42,6 +42,11 @@ const GRADIENT_IS_LRP = new Set([
   'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'Cast', 'Transpose',
 ]);
 
+/** Throws the error for a node LRP cannot propagate through, with what to use instead. */
+function refuse(ctx: GradContext, why: string): never {
+  throw new LookCloserError('unsupported-operator', `${describeNode(ctx.node)}: ${why}. Explain this model with input-x-gradient or integrated-gradients instead.`);
+}
+
 /** v + ε·(sign v + [v = 0]): Zennit's stabilize, away from zero with the sign of v (ε at v = 0). */
 function stabilize(ctx: GradContext, v: string, eps: number): string {
   const { emit } = ctx;
@@ -82,10 +87,10 @@ function weightedLayer(ctx: GradContext, w: number, dense: boolean, backward: Gr
   const mode = ctx.mode as LrpMode;
   const n = ctx.node;
   const weight = n.input[w];
-  if (!ctx.constant(weight) && !ctx.graph.isConstant(weight)) ctx.unsupported('LRP needs its weight to be a constant');
+  if (!ctx.constant(weight) && !ctx.graph.isConstant(weight)) refuse(ctx, 'LRP needs its weight to be a constant');
   if (!usesZPlus(mode, dense)) return backward({ ...ctx, gradOut: [scaled(ctx, n.output[0], mode.epsilon)] });
   const { emit } = ctx;
-  if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) ctx.unsupported('the z⁺-rule needs alpha > 0 and beta ≥ 0');
+  if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) refuse(ctx, 'the z⁺-rule of LRP needs alpha > 0 and beta ≥ 0');
   const x = ctx.f32(n.input[0]);
   const W = ctx.f32(weight);
   const xPos = emit.op('Relu', [x]);
@@ -110,13 +115,13 @@ const lrpConv: GradRule = (ctx) => weightedLayer(ctx, 1, false, conv);
 
 /** Gemm: a dense layer (ε in 'epsilon-plus' and 'epsilon', z⁺ in 'zplus'). */
 const lrpGemm: GradRule = (ctx) => {
-  if (!ctx.needs[0] || ctx.needs[1]) ctx.unsupported('LRP needs operand A to be the activation and B a constant weight');
+  if (!ctx.needs[0] || ctx.needs[1]) refuse(ctx, 'LRP needs operand A to be the activation and B a constant weight');
   return weightedLayer(ctx, 1, true, gemm);
 };
 
 /** MatMul x·W with a constant W: a dense layer (its bias, if any, is the Add after it and keeps its share). */
 const lrpMatMul: GradRule = (ctx) => {
-  if (!ctx.needs[0] || ctx.needs[1]) ctx.unsupported('LRP needs the left operand to be the activation and the right one a constant weight (a product of two activations, as in attention, has no LRP rule)');
+  if (!ctx.needs[0] || ctx.needs[1]) refuse(ctx, 'LRP needs the left operand to be the activation and the right one a constant weight (a product of two activations, as in attention, has no LRP rule)');
   return weightedLayer(ctx, 1, true, matmul);
 };
 
@@ -137,7 +142,7 @@ function scaleBy(op: 'Mul' | 'Div'): GradRule {
     const active = ctx.needs.filter(Boolean).length;
     const other = n.input[ctx.needs[0] ? 1 : 0];
     if (active > 1 || (op === 'Div' && ctx.needs[1]) || !ctx.graph.isConstant(other)) {
-      ctx.unsupported(`LRP has no rule for a ${op} of two activations (a gate, as in squeeze-excitation or attention)`);
+      refuse(ctx, `a ${op} of two activations (a gate: SiLU/Swish, squeeze-excitation, attention) has no LRP rule`);
     }
     return GRAD_RULES[op](ctx);
   };
