@@ -1,6 +1,6 @@
 /**
  * FullGrad — Srinivas & Fleuret, "Full-Gradient Representation for Neural Network Visualization", NeurIPS 2019,
- * eq. 3 (full-gradient decomposition f(x) = ∇ₓf(x)ᵀx + Σ_b ∇_b f(x)ᵀb) and eq. 4 (the saliency map):
+ * §3 (the full-gradient decomposition f(x) = ∇ₓf(x)ᵀx + Σ_b ∇_b f(x)ᵀb) and §4 (the FullGrad saliency map):
  *   S_f(x) = ψ(∇ₓf(x) ⊙ x) + Σ_{l ∈ L} Σ_{c ∈ channels(l)} ψ(f^b(x)_c),   f^b = ∇_{z_l} f ⊙ b_l,
  * with ψ = |·|, min-max normalisation and bilinear upsampling to the input, as pytorch-grad-cam's FullGrad computes
  * it: every input channel and every channel of every biased layer is normalised on its own, then all are summed.
@@ -104,7 +104,7 @@ function row(g: Float32Tensor, k: number): Float32Tensor {
 export const fullGrad: Method = {
   id: 'fullgrad',
   title: 'FullGrad',
-  citation: 'Srinivas & Fleuret, Full-Gradient Representation for Neural Network Visualization, NeurIPS 2019, eqs. 3–4',
+  citation: 'Srinivas & Fleuret, Full-Gradient Representation for Neural Network Visualization, NeurIPS 2019, §3–4 (S_f = ψ(∇ₓf ⊙ x) + Σ ψ(f^b)), as pytorch-grad-cam',
   family: 'input',
   targets: ALL_TARGETS,
   unavailableOn(explainer) {

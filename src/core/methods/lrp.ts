@@ -1,7 +1,8 @@
 /**
- * Layer-wise relevance propagation — Bach et al., "On Pixel-Wise Explanations for Non-Linear Classifier Decisions
- * by Layer-Wise Relevance Propagation", PLoS ONE 2015, eqs. 56 and 60 (the ε- and αβ-rules); Montavon et al.,
- * "Layer-Wise Relevance Propagation: An Overview", 2019, §10.2, eqs. 10.1–10.4. The composites follow Zennit's:
+ * Layer-wise relevance propagation — Bach, Binder, Montavon, Klauschen, Müller, Samek, "On Pixel-Wise Explanations
+ * for Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation", PLoS ONE 2015 (the ε- and αβ-rules);
+ * Montavon, Binder, Lapuschkin, Samek, Müller, "Layer-Wise Relevance Propagation: An Overview", 2019, §10.2.1 (the
+ * rules) and §10.2.2 (the four-step implementation, step 3 as a gradient). The composites follow Zennit's:
  * 'epsilon-plus' (the default, Zennit's EpsilonPlus) is z⁺ (α = 1, β = 0) on convolutions and ε on dense layers.
  * The rules are those of src/core/grad/rules/lrp.ts, run by the backward-graph engine in one pass for every class;
  * the relevance of the input is R = x ⊙ c, starting from R = z_c at the explained logit, so Σ R = z_c when no
@@ -39,7 +40,7 @@ export function lrpMode(options: Parameters<typeof numberOption>[1]): LrpMode {
 export const lrp: Method = {
   id: 'lrp',
   title: 'LRP',
-  citation: 'Bach et al., PLoS ONE 2015, eqs. 56, 60; Montavon et al., LRP: An Overview, 2019, eqs. 10.1–10.4; composites as Zennit\'s',
+  citation: 'Bach et al., PLoS ONE 2015 (ε- and αβ-rules); Montavon et al., LRP: An Overview, 2019, §10.2.1–10.2.2; composites as Zennit\'s',
   family: 'input',
   options: LRP_OPTIONS,
   // Relevance starts from a logit; LRP is linear in that seed, so a contrast of two logits works too.

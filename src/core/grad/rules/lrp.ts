@@ -1,17 +1,17 @@
 /**
  * Layer-wise relevance propagation as modified gradient rules — Bach, Binder, Montavon, Klauschen, Müller, Samek,
  * "On Pixel-Wise Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation", PLoS ONE
- * 2015; Montavon, Binder, Lapuschkin, Samek, Müller, "Layer-Wise Relevance Propagation: An Overview", 2019, §10.2
- * (eqs. 10.1–10.4 and the implementation in four steps, §10.2.2).
+ * 2015; Montavon, Binder, Lapuschkin, Samek, Müller, "Layer-Wise Relevance Propagation: An Overview", 2019, §10.2.1
+ * (LRP-0, LRP-ε) and §10.2.2 (the implementation in four steps: z, s = R/z, c = ρ(W)ᵀs, R = a ⊙ c).
  *
  * The backward graph carries c = R / x, the relevance per unit of activation ("gradient × input" form): the
  * relevance of a tensor x is R_x = x ⊙ c_x, and the seed c = one-hot(class) at the logits makes the output
  * relevance the explained logit z_c (Montavon et al.: R = f(x); Captum's convention; Zennit starts from 1). A
- * layer z = W·x + b with rule ρ and relevance R_z = z ⊙ c_z (eq. 10.2 in four steps):
+ * layer z = W·x + b with rule ρ and relevance R_z = z ⊙ c_z (the four steps of §10.2.2):
  *   s = R_z / stab(z_ρ),   c_x = ρ(W)ᵀ·s,   R_x = x ⊙ c_x,
  * where stab(v) = v + ε·(sign v + [v = 0]) as Zennit stabilises. So s = c_z ⊙ z / stab(z_ρ), and c_x is the layer's
  * ordinary gradient rule applied to s with the modified weight:
- *  - ε-rule (LRP-ε, eq. 10.3 with ε): ρ(W) = W, z_ρ = z;
+ *  - ε-rule (LRP-ε): ρ(W) = W, z_ρ = z;
  *  - z⁺-rule (LRP-αβ with α = 1, β = 0; Zennit's ZPlus, which also admits negative inputs): z⁺ = W⁺·x⁺ + W⁻·x⁻ + b⁺
  *    and c_x = W⁺ᵀ·s where x > 0, W⁻ᵀ·s where x < 0.
  * Every other op keeps its gradient rule, which in this form is the proportional (LRP-0 / Zennit's Norm) rule:
@@ -199,9 +199,10 @@ export function lrpObstacle(graph: Graph, input: string, logits: string): string
   for (const n of path) {
     const active = n.input.filter((i) => i && fromInput.has(i) && toLogits.has(i)).length;
     const known = !!LRP_RULES[n.opType] || GRADIENT_IS_LRP.has(n.opType);
-    if (!known || (n.domain && n.domain !== 'ai.onnx')) return `${describeNode(n)} has no LRP rule (LRP propagates through ${SUPPORTED}).`;
+    const instead = 'use input-x-gradient or integrated-gradients';
+    if (!known || (n.domain && n.domain !== 'ai.onnx')) return `${describeNode(n)} has no LRP rule (LRP propagates through ${SUPPORTED}); ${instead}.`;
     if ((n.opType === 'Mul' || n.opType === 'Div' || n.opType === 'MatMul') && active > 1) {
-      return `${describeNode(n)} multiplies two activations (a gate or attention), which has no LRP rule.`;
+      return `${describeNode(n)} multiplies two activations (a gate: SiLU/Swish, squeeze-excitation, attention), which has no LRP rule; ${instead}.`;
     }
   }
   return undefined;
