@@ -11,7 +11,9 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Explainer } from '../../src/core/explainer';
-import { fullGradLayers } from '../../src/core/methods/fullgrad';
+import { LookCloserError } from '../../src/core/errors';
+import { fullGrad, fullGradLayers } from '../../src/core/methods/fullgrad';
+import { decodeModel, encodeModel } from '../../src/core/onnx/model';
 import type { ScoreTarget } from '../../src/core/methods/method';
 import { methodById } from '../../src/core/methods/registry';
 import { decodeNpy } from '../../src/core/npy';
@@ -68,6 +70,21 @@ describe('FullGrad matches pytorch-grad-cam on the reference families', function
     const ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(path.join(DIR, index.families.resnet.model))), 'resnet');
     try {
       assert.equal((await fullGradLayers(ex)).length, index.families.resnet.bias_layers);
+    } finally {
+      await ex.dispose();
+    }
+  });
+
+  it('is unavailable, with the reason, on a model without biases, and refuses to run there', async () => {
+    // The resnet export with its convolutions' bias inputs removed (its BatchNorms were folded into them).
+    const model = decodeModel(new Uint8Array(fs.readFileSync(path.join(DIR, index.families.resnet.model))), 'resnet');
+    for (const n of model.graph!.node!) if (n.opType === 'Conv') n.input = n.input!.slice(0, 2);
+    const ex = await Explainer.load(runtime, encodeModel(model), 'resnet without biases');
+    try {
+      assert.match(fullGrad.unavailableOn!(ex)!, /has no convolution or BatchNormalization with a bias; FullGrad would be input × gradient alone/);
+      const x = npy(index.families.resnet.input);
+      await assert.rejects(fullGrad.run(ex, { input: float32(x.data, x.shape), classes: [3], target: 'logit' }),
+        (e: unknown) => e instanceof LookCloserError && e.kind === 'method-not-applicable');
     } finally {
       await ex.dispose();
     }
