@@ -74,6 +74,26 @@ function sameOp(ctx: GradContext, inputs: string[]): string {
   return out;
 }
 
+/** Ops whose output is non-negative when their inputs are, and zero only where the inputs that reach it are zero. */
+const KEEPS_SIGN = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'Concat', 'Flatten', 'Reshape', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout', 'Transpose', 'Add', 'Sum']);
+
+/**
+ * True when a tensor cannot be negative, read from the graph: a Relu or Clip(lo ≥ 0), or pooling, Add, Concat and
+ * layout ops over such tensors (most convolutions read one). Their z⁺-rule needs no negative part.
+ */
+function nonNegative(ctx: GradContext, tensor: string, depth = 0): boolean {
+  const p = ctx.graph.producer.get(tensor);
+  if (!p || depth > 32 || (p.domain && p.domain !== 'ai.onnx')) return false;
+  if (p.opType === 'Relu') return true;
+  if (p.opType === 'Clip') {
+    const lo = p.input[1] ? ctx.constant(p.input[1]) : undefined;
+    return p.input[1] ? !!lo && Number((lo.data as ArrayLike<number>)[0]) >= 0 : attrFloat(p, 'min', -Infinity) >= 0;
+  }
+  if (!KEEPS_SIGN.has(p.opType)) return false;
+  const data = p.opType === 'Concat' || p.opType === 'Add' || p.opType === 'Sum' ? p.input.filter(Boolean) : [p.input[0]];
+  return data.every((t) => nonNegative(ctx, t, depth + 1));
+}
+
 /** Whether the layer's rule is z⁺ (convolutions in 'epsilon-plus', every layer in 'zplus'). */
 function usesZPlus(mode: LrpMode, dense: boolean): boolean {
   return mode.composite === 'zplus' || (mode.composite === 'epsilon-plus' && !dense);
@@ -93,21 +113,20 @@ function weightedLayer(ctx: GradContext, w: number, dense: boolean, backward: Gr
   if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) refuse(ctx, 'the z⁺-rule of LRP needs alpha > 0 and beta ≥ 0');
   const x = ctx.f32(n.input[0]);
   const W = ctx.f32(weight);
-  const xPos = emit.op('Relu', [x]);
-  const xNeg = emit.op('Min', [x, emit.scalar(0)]);
+  // An input that cannot be negative (after a ReLU) has no negative part: half the work, and the same relevance.
+  const positiveInput = nonNegative(ctx, n.input[0]);
   const wPos = emit.op('Relu', [W]);
-  const wNeg = emit.op('Min', [W, emit.scalar(0)]);
   const withWeight = (ww: string, a: string) => { const ins = [...n.input]; ins[0] = a; ins[w] = ww; return ins; };
   // z⁺ = ρ⁺(W)·x⁺ + b⁺ + ρ⁻(W)·x⁻: the positive-weight part keeps the positive bias, the negative part none.
-  const posIns = withWeight(wPos, xPos);
+  const posIns = withWeight(wPos, positiveInput ? x : emit.op('Relu', [x]));
   const bias = n.opType === 'MatMul' ? undefined : n.input[2];
   if (bias) posIns[2] = emit.op('Relu', [ctx.f32(bias)]);
-  const negIns = withWeight(wNeg, xNeg).slice(0, 2);
-  const zPlus = emit.op('Add', [sameOp(ctx, posIns), sameOp(ctx, negIns)]);
-  const s = scaled(ctx, zPlus, ZPLUS_STABILIZER);
-  const through = (ww: string) => backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? ww : ctx.f32(t)) })[0]!;
-  const cx = emit.op('Where', [emit.op('Greater', [x, emit.scalar(0)]), through(wPos), through(wNeg)]);
-  return [cx];
+  const through = (ww: string, s: string) => backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? ww : ctx.f32(t)) })[0]!;
+  if (positiveInput) return [through(wPos, scaled(ctx, sameOp(ctx, posIns), ZPLUS_STABILIZER))];
+  const wNeg = emit.op('Min', [W, emit.scalar(0)]);
+  const negIns = withWeight(wNeg, emit.op('Min', [x, emit.scalar(0)])).slice(0, 2);
+  const s = scaled(ctx, emit.op('Add', [sameOp(ctx, posIns), sameOp(ctx, negIns)]), ZPLUS_STABILIZER);
+  return [emit.op('Where', [emit.op('Greater', [x, emit.scalar(0)]), through(wPos, s), through(wNeg, s)])];
 }
 
 /** Conv: the composite's rule with the convolution's adjoint (z⁺ in 'epsilon-plus' and 'zplus', ε in 'epsilon'). */
