@@ -6,7 +6,7 @@
  * 'epsilon-plus' (the default, Zennit's EpsilonPlus) is z⁺ (α = 1, β = 0) on convolutions and ε on dense layers.
  * The rules are those of src/core/grad/rules/lrp.ts, run by the backward-graph engine in one pass for every class;
  * the relevance of the input is R = x ⊙ c, starting from R = z_c at the explained logit, so Σ R = z_c when no
- * layer has a bias (biases keep their share) and ε → 0.
+ * layer has a bias (biases keep their share) and ε → 0 (z⁺ also drops units without a positive contribution).
  */
 import type { LrpComposite, LrpMode } from '../grad/rule';
 import { lrpObstacle } from '../grad/rules/lrp';

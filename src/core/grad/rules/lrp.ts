@@ -19,7 +19,8 @@
  * pooling gives it to the winner, BatchNormalization is a linear layer whose shift, like every bias, keeps its
  * share, and layout ops move it. Relu, LeakyRelu and PRelu pass relevance unchanged (R_x = R_y, Zennit's Pass),
  * which their gradient does; Clip (ReLU6) gets the pass rule c_x = c_y·y/x explicitly. Relevance is conserved
- * (Σ R_input = z_c) when no layer has a bias and ε → 0.
+ * (Σ R_input = z_c) when no layer has a bias and ε → 0, except that the z⁺-rule passes nothing on from a unit
+ * without a positive contribution (z⁺_j = 0 while z_j < 0: only at convolutions that no ReLU follows).
  *
  * Ops without a rule here (gates that multiply two activations, softmax, normalisation over features, smooth
  * activations) are refused by name: LRP needs a rule per layer, and a gradient would silently break conservation.
