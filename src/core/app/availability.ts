@@ -20,6 +20,8 @@ export interface MethodAvailability {
 
 /** What a method needs from the model that the graph can tell without running it. */
 async function reasonFor(c: Classifier, m: Method, layer: string | undefined): Promise<string | undefined> {
+  const own = m.unavailableOn?.(c.explainer);
+  if (own) return own;
   if (m.family === 'attention') {
     const found = findAttentionLayers(c.explainer.graph, await c.explainer.shapes(), c.explainer.inputSize);
     const self = found.filter((l) => l.queries === l.keys);

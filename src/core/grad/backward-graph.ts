@@ -13,8 +13,9 @@ import { Graph, Node, describeNode } from '../onnx/graph';
 import { ONNX_TYPE, onnx, opsetOf } from '../onnx/model';
 import { shallowCloneModel } from '../onnx/derived-model';
 import type { ScoreInfo } from '../model-info';
-import { Emitter, GradContext, RectifierMode, unsupportedNode } from './rule';
+import { Emitter, GradContext, RectifierMode, isLrp, unsupportedNode } from './rule';
 import { GRAD_RULES } from './rules';
+import { lrpRule } from './rules/lrp';
 import { upgradeToOpset } from '../onnx/upgrade';
 import type { Tensor } from '../tensor';
 
@@ -278,7 +279,7 @@ export function buildBackward(
     if (!node.output.some((o) => grads.has(o))) continue;
     const needs = node.input.map((x) => !!x && active.has(x) && relevant.has(x) && (graph.dtype(x) === 'float32' || graph.dtype(x) === 'float16'));
     if (!needs.some(Boolean)) continue;
-    const rule = GRAD_RULES[node.opType];
+    const rule = isLrp(spec.mode) ? lrpRule(node, spec.method) : GRAD_RULES[node.opType];
     if (!rule || (node.domain && node.domain !== 'ai.onnx')) {
       throw new LookCloserError('unsupported-operator',
         `Operator '${node.opType}' (node '${node.name || node.output[0]}') has no gradient rule yet; ${spec.method} needs one between '${spec.targets.join("', '")}' and the output.`);

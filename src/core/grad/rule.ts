@@ -6,9 +6,25 @@ import { Tensor } from '../tensor';
 /**
  * How rectifiers (Relu, and Clip with min 0 as in ReLU6) pass gradients back:
  * 'plain' is the true gradient, 'guided' is guided backpropagation (Springenberg et al. 2015),
- * 'deconvnet' is the Zeiler–Fergus deconvnet rule (ReLU applied to the gradient).
+ * 'deconvnet' is the Zeiler–Fergus deconvnet rule (ReLU applied to the gradient); an LrpMode replaces the rules
+ * of the linear layers and rectifiers by layer-wise relevance propagation rules (rules/lrp.ts).
  */
-export type RectifierMode = 'plain' | 'guided' | 'deconvnet';
+export type RectifierMode = 'plain' | 'guided' | 'deconvnet' | LrpMode;
+
+/** The LRP rule of each layer kind: which composite (rules/lrp.ts) and the ε of its ε-rule. */
+export interface LrpMode {
+  readonly kind: 'lrp';
+  readonly composite: LrpComposite;
+  readonly epsilon: number;
+}
+
+/** 'epsilon-plus': z⁺ on convolutions, ε on dense layers (Zennit's EpsilonPlus); 'epsilon': ε on both; 'zplus': z⁺ on both. */
+export type LrpComposite = 'epsilon-plus' | 'epsilon' | 'zplus';
+
+/** True when the backward pass propagates LRP relevance rather than a gradient. */
+export function isLrp(mode: RectifierMode): mode is LrpMode {
+  return typeof mode === 'object' && mode.kind === 'lrp';
+}
 
 /** Gradients are batched over classes: a gradient of a [1, …] forward tensor has shape [K, …]. */
 export interface GradContext {

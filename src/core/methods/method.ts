@@ -96,5 +96,7 @@ export interface Method {
   readonly targets?: readonly TargetKind[];
   /** True when the method needs only a forward pass and reuses `ExplainRequest.forward` (batch mode then stacks images in one). */
   readonly reusesForward?: boolean;
+  /** Why the method cannot run on this model, read from the graph without running it; undefined when it can. */
+  unavailableOn?(explainer: Explainer): string | undefined;
   run(explainer: Explainer, request: ExplainRequest): Promise<ExplainResult>;
 }

@@ -7,6 +7,7 @@ import { cam } from './cam';
 import { deconvnet } from './deconvnet';
 import { eigenCam } from './eigen-cam';
 import { eigenGradCam } from './eigen-grad-cam';
+import { fullGrad } from './fullgrad';
 import { gradCam } from './grad-cam';
 import { gradCamElementwise } from './grad-cam-elementwise';
 import { gradCamPlusPlus } from './grad-cam-plus-plus';
@@ -17,6 +18,7 @@ import { hiResCam } from './hires-cam';
 import { inputXGradient } from './input-x-gradient';
 import { integratedGradients } from './integrated-gradients';
 import { layerCam } from './layer-cam';
+import { lrp } from './lrp';
 import type { Method } from './method';
 import { occlusion } from './occlusion';
 import { reciproCam } from './recipro-cam';
@@ -34,6 +36,7 @@ export const METHODS: readonly Method[] = [
   gradCamPlusPlus, xGradCam, hiResCam, gradCamElementwise, layerCam, eigenCam, eigenGradCam, scoreCam, ablationCam, reciproCam,
   inputXGradient, integratedGradients, smoothGrad, smoothGradSquared, varGrad, rise,
   attentionRollout, gradRollout,
+  fullGrad, lrp,
 ];
 
 /** Looks a method up by id, or throws listing the valid ids. */

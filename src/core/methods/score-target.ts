@@ -9,7 +9,7 @@
 import { LookCloserError } from '../errors';
 import { Explainer, GradientRequest, GradientResult, softmax, topK } from '../explainer';
 import type { BackwardSpec } from '../grad/backward-graph';
-import type { RectifierMode } from '../grad/rule';
+import { isLrp, type RectifierMode } from '../grad/rule';
 import type { Float32Tensor } from '../tensor';
 import { float32 } from '../tensor';
 import type { ScoreTarget, TargetKind } from './method';
@@ -85,7 +85,8 @@ export async function targetGradients(
     });
     return { ...r, grads: mapRows(r.grads, r.classes.length, (row, k) => row.map((v) => v * scale[k])) };
   }
-  if (req.mode !== 'plain') {
+  // LRP is linear in its seed (every rule scales the relevance it receives), so a contrast's relevance is a difference too.
+  if (req.mode !== 'plain' && !isLrp(req.mode)) {
     throw new LookCloserError('method-not-applicable',
       `${req.method} cannot explain target '${target}': its ${modeName(req.mode)} rule depends on the gradient's sign, so the gradient of z_c − z_B is not the difference of the two gradients.`);
   }
