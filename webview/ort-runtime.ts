@@ -134,9 +134,9 @@ export function probeWebGpu(): Promise<GpuProbe> {
 }
 
 /**
- * A runtime that knows which backend it chose and records every fallback. `createSession` moves (detaches)
- * model bytes that own their whole buffer to the worker, as onnxruntime-web's proxy mode does: the core
- * hands every session fresh bytes (src/core/onnx/derived-model.ts).
+ * A runtime that knows which backend it chose and records every fallback. `createSession` on WASM moves
+ * (detaches) model bytes that own their whole buffer to the worker, as onnxruntime-web's proxy mode does:
+ * the core hands every session fresh bytes (src/core/onnx/derived-model.ts).
  */
 export interface WebRuntime extends Runtime {
   readonly preferred: Backend;
