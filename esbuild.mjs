@@ -48,9 +48,12 @@ const targets = {
     format: 'esm',
     target: 'chrome120',
     // onnxruntime-web/webgpu (in the worker) without its wasm glue inlined: the panel fetches the glue (.mjs)
-    // and binary (.wasm) from dist/webview/ort/, where the plugin below copies exactly the pair this entry loads.
+    // and compiles the binary (.wasm) from dist/webview/ort/, where the plugin below copies exactly the two pairs
+    // the worker loads: the asyncify pair the WebGPU EP needs, and the plain pair it loads when there is no adapter.
     conditions: ['onnxruntime-web-use-extern-wasm'],
-    plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/webview/ort', ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'])],
+    plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/webview/ort', [
+      'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm',
+    ])],
   },
   'extension-tests': {
     entryPoints: ['test/extension/index.ts', 'test/extension/*.test.ts'],

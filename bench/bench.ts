@@ -113,6 +113,16 @@ function printTable(model: BenchModel, cases: CaseResult[]): void {
   const line = (label: string, cells: string[]) => console.log(label.padEnd(W) + cells.map((c) => c.padEnd(col)).join(''));
   line('runtime start', cases.map((c) => fmt(c.runtimeStartMs, 0).padStart(10)));
   line('load (session)', cases.map((c) => fmt(c.loadMs, 0).padStart(10)));
+  if (cases.some((c) => c.coldStart)) {
+    // The panel's path in a fresh page: ms since nothing was loaded (runtime → session → layer probe → first CAM map).
+    const cold = (pick: (x: NonNullable<CaseResult['coldStart']>) => number) => cases.map((c) => (c.coldStart ? fmt(pick(c.coldStart), 0).padStart(10) : ''));
+    line('cold: runtime at', cold((x) => x.runtime));
+    line('cold: session at', cold((x) => x.session));
+    line('cold: layers at', cold((x) => x.layers));
+    line('cold: first map at', cold((x) => x.firstMap));
+    line('warm: next image', cold((x) => x.nextImageMs));
+    line('warm: next class', cold((x) => x.nextClassMs));
+  }
   for (const id of ids) {
     line(id, cases.map((c) => {
       const r = c.rows.find((x) => x.id === id);

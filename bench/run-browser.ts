@@ -15,7 +15,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { webRuntime } from '../src/node/ort-runtime';
 import { loadInput, loadModel } from '../src/node/workbench';
-import type { PageOptions } from './browser-page';
+import type { ColdStart, PageOptions } from './browser-page';
 import type { CaseResult } from './run-node';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -98,12 +98,12 @@ async function main(): Promise<void> {
       methods: values.methods?.split(','), reps: Number(values.reps ?? 7), warmup: Number(values.warmup ?? 1), maxSeconds: Number(values['max-seconds'] ?? 20),
       top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
     };
-    const r = await page.evaluate((o) => (window as unknown as { runBench(o: unknown): Promise<{ backend: string; fallbacks: string[]; runtimeStartMs: number; loadMs: number; rows: CaseResult['rows']; peakHeapMB: number }> }).runBench(o), opts);
+    const r = await page.evaluate((o) => (window as unknown as { runBench(o: unknown): Promise<{ backend: string; fallbacks: string[]; runtimeStartMs: number; loadMs: number; rows: CaseResult['rows']; peakHeapMB: number; coldStart?: ColdStart }> }).runBench(o), opts);
     for (const f of r.fallbacks) process.stderr.write(`  note: ${f}\n`);
     const result: CaseResult = {
       model: modelPath, backend: r.backend, environment: 'chromium', modelMB: fs.statSync(modelPath).size / 2 ** 20,
       inputDims: input.tensor.dims, runtimeStartMs: r.runtimeStartMs, loadMs: r.loadMs, rows: r.rows,
-      memory: { peakRssMB: NaN, peakHeapMB: r.peakHeapMB, peakExternalMB: NaN },
+      memory: { peakRssMB: NaN, peakHeapMB: r.peakHeapMB, peakExternalMB: NaN }, coldStart: r.coldStart,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -26,6 +26,11 @@ export interface CaseResult {
   readonly loadMs: number;
   readonly rows: BenchRow[];
   readonly memory: { readonly peakRssMB: number; readonly peakHeapMB: number; readonly peakExternalMB: number };
+  /** The panel's cold start in a fresh page (browser cases only): ms from nothing loaded to each step. */
+  readonly coldStart?: {
+    readonly runtime: number; readonly session: number; readonly layers: number; readonly firstMap: number;
+    readonly nextImageMs: number; readonly nextClassMs: number;
+  };
 }
 
 const TINY = path.resolve(__dirname, '..', 'test', 'fixtures', 'models', 'mnist-8-opt-wonnx.onnx');

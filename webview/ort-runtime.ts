@@ -5,18 +5,37 @@
  */
 import { LookCloserError } from '../src/core/errors';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
-import { Messenger } from '../src/protocol/messenger';
+import { Envelope, Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
-import type { Backend, GpuProbe, PanelToWorker, WorkerToPanel } from './ort-worker-protocol';
+import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
 
 export type { Backend, GpuProbe } from './ort-worker-protocol';
 
-/** The files beside the bundles: the worker and exactly the onnxruntime pair the webgpu entry loads. */
+/** The worker beside the bundles. */
 const WORKER = 'ort-worker.js';
-const GLUE = 'ort/ort-wasm-simd-threaded.asyncify.mjs';
-const WASM = 'ort/ort-wasm-simd-threaded.asyncify.wasm';
+/**
+ * onnxruntime's two glue/wasm pairs: the asyncify build that its WebGPU EP needs (26 MB), and the plain build
+ * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead.
+ */
+const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
+  webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm' },
+  wasm: { glue: 'ort/ort-wasm-simd-threaded.mjs', wasm: 'ort/ort-wasm-simd-threaded.wasm' },
+};
 
-let worker: Promise<{ messenger: Messenger<PanelToWorker, WorkerToPanel>; version: string }> | undefined;
+/** A started worker: its messenger, onnxruntime's version, the pair it loaded, and when it started and became ready (performance.now()). */
+export interface StartedWorker {
+  readonly messenger: Messenger<PanelToWorker, WorkerToPanel>;
+  readonly version: string;
+  readonly pair: Backend;
+  readonly startedAt: number;
+  readonly readyAt: number;
+}
+
+let worker: Promise<StartedWorker> | undefined;
+/** The worker object behind `worker`, so that a worker that ran out of memory can be ended. */
+let running: { readonly worker: Worker; readonly messenger: Messenger<PanelToWorker, WorkerToPanel> } | undefined;
+/** Counts ended workers: a runtime made on an earlier one is lost. */
+let generation = 0;
 
 async function fetchOk(url: string): Promise<Response> {
   const r = await fetch(url);
@@ -24,32 +43,75 @@ async function fetchOk(url: string): Promise<Response> {
   return r;
 }
 
-/** Starts the worker once: webviews only allow workers from blob URLs, so the panel fetches the worker and onnxruntime's files and hands them over. */
-export function startWorker(base: string): Promise<{ messenger: Messenger<PanelToWorker, WorkerToPanel>; version: string }> {
+/** Compiles onnxruntime's wasm while it downloads (the browser may also reuse code it compiled before); a server that does not send application/wasm gets the bytes compiled. */
+async function compileWasm(url: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compileStreaming(fetchOk(url));
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    return WebAssembly.compile(await (await fetchOk(url)).arrayBuffer());
+  }
+}
+
+/** The buffers a message to the worker moves instead of copying. */
+function transfers(m: Envelope): ArrayBuffer[] {
+  if (m.lc !== 'request') return [];
+  const body = m.body as PanelToWorker['requests'];
+  return body.type === 'create' && body.backend === 'wasm' ? wholeBuffers([body.model]) : [];
+}
+
+/**
+ * Starts the worker once: webviews only allow workers from blob URLs, so the panel fetches the worker and
+ * onnxruntime's glue, compiles the wasm of the pair the worker's WebGPU probe calls for, and hands both over.
+ */
+export function startWorker(base: string): Promise<StartedWorker> {
   worker ??= (async () => {
+    const startedAt = performance.now();
+    const text = (file: string) => fetchOk(base + file).then((r) => r.text());
+    const glues = { webgpu: text(PAIRS.webgpu.glue), wasm: text(PAIRS.wasm.glue) };
+    glues.webgpu.catch(() => undefined);
+    glues.wasm.catch(() => undefined);
+    let w: Worker | undefined;
     try {
-      const [code, glue, wasm] = await Promise.all([
-        fetchOk(base + WORKER).then((r) => r.text()),
-        fetchOk(base + GLUE).then((r) => r.text()),
-        fetchOk(base + WASM).then((r) => r.arrayBuffer()),
-      ]);
-      const w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module', name: 'onnxruntime' });
+      const code = await text(WORKER);
+      w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { type: 'module', name: 'onnxruntime' });
+      const started = w;
       const messenger = new Messenger<PanelToWorker, WorkerToPanel>({
-        post: (m) => w.postMessage(m),
+        // A WASM session's model bytes move to the worker (see WebRuntime): a large model is not copied. A WebGPU
+        // one keeps them: its fallback rebuilds the session on WASM from the same bytes.
+        post: (m) => started.postMessage(m, transfers(m)),
         listen: (cb) => {
           const h = (e: MessageEvent) => cb(e.data);
-          w.addEventListener('message', h);
-          return { dispose: () => w.removeEventListener('message', h) };
+          started.addEventListener('message', h);
+          return { dispose: () => started.removeEventListener('message', h) };
         },
       }, { requests: {}, notes: {} });
-      const { version } = await messenger.request({ type: 'init', glue, wasm });
-      return { messenger, version };
+      running = { worker: w, messenger };
+      const gpu = messenger.request({ type: 'probe' });
+      probed ??= gpu;
+      const pair: Backend = (await gpu).available ? 'webgpu' : 'wasm';
+      const [glue, wasm] = await Promise.all([glues[pair], compileWasm(base + PAIRS[pair].wasm)]);
+      const { version } = await messenger.request({ type: 'init', glue, wasm, pair });
+      return { messenger, version, pair, startedAt, readyAt: performance.now() };
     } catch (e) {
+      w?.terminate();
+      running = undefined;
       worker = undefined;
+      probed = undefined;
       throw new LookCloserError('runtime', `onnxruntime-web could not start in the panel: ${e instanceof Error ? e.message : e}`, e);
     }
   })();
   return worker;
+}
+
+/** Ends the worker (after it ran out of memory: its WebAssembly instance cannot be trusted any more); the next runtime starts a fresh one. */
+function endWorker(): void {
+  if (!running) return;
+  running.messenger.dispose();
+  running.worker.terminate();
+  running = undefined;
+  worker = undefined;
+  generation++;
 }
 
 let base = './';
@@ -59,30 +121,72 @@ export function configureOrt(webviewBase: string): void {
   base = webviewBase;
 }
 
-let probed: Promise<GpuProbe> | undefined;
-
-/** Asks the worker's browser context for a WebGPU adapter once. */
-export function probeWebGpu(): Promise<GpuProbe> {
-  probed ??= startWorker(base).then(({ messenger }) => messenger.request({ type: 'probe' }));
-  return probed;
+/** The worker for the configured files (started now if it was not). */
+export function currentWorker(): Promise<StartedWorker> {
+  return startWorker(base);
 }
 
-/** A runtime that knows which backend it chose and records every fallback. */
+let probed: Promise<GpuProbe> | undefined;
+
+/** Asks the worker's browser context for a WebGPU adapter once (starting the worker asks first). */
+export function probeWebGpu(): Promise<GpuProbe> {
+  return probed ?? startWorker(base).then(() => probed!);
+}
+
+/**
+ * A runtime that knows which backend it chose and records every fallback. `createSession` on WASM moves
+ * (detaches) model bytes that own their whole buffer to the worker, as onnxruntime-web's proxy mode does:
+ * the core hands every session fresh bytes (src/core/onnx/derived-model.ts).
+ */
 export interface WebRuntime extends Runtime {
   readonly preferred: Backend;
   /** Reasons sessions left WebGPU, newest last. */
   readonly fallbacks: string[];
   /** Backends that ran since the last reset. */
   readonly used: Set<Backend>;
+  /** True once its worker was ended (it ran out of memory): its sessions are gone, the model must be loaded again. */
+  readonly lost: boolean;
 }
 
 function clean(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
 }
 
+/** wasm32: onnxruntime-web's heap can never grow past 4 GB. */
+const HEAP_LIMIT = 4 * 2 ** 30;
+
+/**
+ * The largest model the panel tries to load: onnxruntime-web copies the model into its heap and unpacks the
+ * weights beside it, so a model needs about twice its size there, with the explanation's sessions on top.
+ */
+export const MAX_MODEL_BYTES = 1.5 * 2 ** 30;
+
+/** A size as people read it: "812 MB", "2.3 GB". */
+export function sizeText(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MB`;
+}
+
+/** What to try when a model does not fit in the panel. */
+const TRY = 'Try a smaller input size (the sidecar\'s "inputSize"), a float16 or smaller model, or the command line (look-closer, on onnxruntime-node, has no 4 GB limit).';
+
+/** The error for a model the panel will not try to load. */
+export function tooLargeError(bytes: number): LookCloserError {
+  return new LookCloserError('unsupported-model',
+    `This model is ${sizeText(bytes)}: onnxruntime-web in the panel holds a model and the weights it unpacks from it in one WebAssembly heap of at most ${sizeText(HEAP_LIMIT)}, so it cannot load it. ${TRY}`);
+}
+
+/** The error for a session that ran out of memory (the worker is ended, so the panel stays usable). */
+function outOfMemoryError(doing: 'load' | 'run', bytes: number, e: unknown): LookCloserError {
+  const step = doing === 'load' ? 'loading' : 'running';
+  return new LookCloserError('runtime',
+    `onnxruntime-web ran out of memory ${step} a ${sizeText(bytes)} model (${clean(e)}); its WebAssembly heap cannot grow past ${sizeText(HEAP_LIMIT)}. `
+    + `The runtime was restarted: the next explanation loads the model again. ${TRY}`, e);
+}
+
 /** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */
 export async function webRuntime(setting: ExecutionProviderSetting): Promise<WebRuntime> {
   const { messenger, version } = await startWorker(base);
+  const gen = generation;
   const fallbacks: string[] = [];
   const used = new Set<Backend>();
   let preferred: Backend = 'wasm';
@@ -92,14 +196,31 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
       if (setting === 'webgpu') fallbacks.push(`WebGPU was requested but ${gpu.reason}; running on WASM.`);
     } else preferred = 'webgpu';
   }
-  const create = async (model: Uint8Array, backend: Backend, options?: SessionOptions) =>
-    messenger.request({ type: 'create', model, backend, cpuNodes: options?.cpuNodes });
+  const lostError = () => new LookCloserError('runtime', 'onnxruntime-web was restarted after it ran out of memory; explain again to load the model again.');
+  /** A runtime error; memory that ran out ends the worker. */
+  const failure = (doing: 'load' | 'run', bytes: number, e: unknown) => {
+    if (gen !== generation) return lostError();
+    if (isOutOfMemory(e)) {
+      endWorker();
+      return outOfMemoryError(doing, bytes, e);
+    }
+    return new LookCloserError('runtime', doing === 'load' ? `onnxruntime could not load the model: ${clean(e)}` : `onnxruntime failed to run the model: ${clean(e)}`, e);
+  };
+  const create = async (model: Uint8Array, backend: Backend, options?: SessionOptions) => {
+    if (gen !== generation) throw lostError();
+    return messenger.request({ type: 'create', model, backend, cpuNodes: options?.cpuNodes });
+  };
   return {
     preferred,
     fallbacks,
     used,
+    get lost() {
+      return gen !== generation;
+    },
     backend: `onnxruntime-web ${version} (${preferred}, worker)`,
     async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
+      if (model.byteLength > MAX_MODEL_BYTES) throw tooLargeError(model.byteLength);
+      const bytes = model.byteLength;
       let backend: Backend = preferred;
       const onWasm = async (why: string) => {
         fallbacks.push(`WebGPU failed (${why}); this step runs on WASM.`);
@@ -107,14 +228,14 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
         try {
           return await create(model, 'wasm');
         } catch (e) {
-          throw new LookCloserError('runtime', `onnxruntime could not load the model: ${clean(e)}`, e);
+          throw failure('load', bytes, e);
         }
       };
       let s: Awaited<ReturnType<typeof create>>;
       try {
         s = await create(model, backend, options);
       } catch (e) {
-        if (backend !== 'webgpu') throw new LookCloserError('runtime', `onnxruntime could not load the model: ${clean(e)}`, e);
+        if (backend !== 'webgpu' || isOutOfMemory(e) || gen !== generation) throw failure('load', bytes, e);
         s = await onWasm(clean(e));
       }
       let proven = backend === 'wasm';
@@ -126,25 +247,28 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           return s.outputNames;
         },
         async run(feeds, fetches) {
+          if (gen !== generation) throw lostError();
           let out;
           try {
             out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
           } catch (e) {
-            if (proven || backend !== 'webgpu') throw new LookCloserError('runtime', `onnxruntime failed to run the model: ${clean(e)}`, e);
+            if (proven || backend !== 'webgpu' || isOutOfMemory(e) || gen !== generation) throw failure('run', bytes, e);
             // The first run on WebGPU failed (e.g. an operator the EP cannot run): rebuild on WASM and retry.
             void messenger.request({ type: 'release', session: s.session }).catch(() => undefined);
             s = await onWasm(clean(e));
             try {
               out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
             } catch (e2) {
-              throw new LookCloserError('runtime', `onnxruntime failed to run the model: ${clean(e2)}`, e2);
+              throw failure('run', bytes, e2);
             }
           }
           proven = true;
           used.add(backend);
           return out;
         },
-        release: () => messenger.request({ type: 'release', session: s.session }),
+        release: async () => {
+          if (gen === generation) await messenger.request({ type: 'release', session: s.session });
+        },
       };
     },
   };

@@ -2,6 +2,23 @@
 import type { Direction } from '../src/protocol/messenger';
 import type { Tensor } from '../src/core/tensor';
 
+/** How onnxruntime-web, Emscripten and V8 say that memory ran out. */
+const OUT_OF_MEMORY = /out of memory|\bOOM\b|bad_alloc|bad allocation|failed to allocate|Maximum memory size|Memory\.grow|Array buffer allocation failed|could not allocate/i;
+
+/** True for an error that says memory ran out. */
+export function isOutOfMemory(e: unknown): boolean {
+  return OUT_OF_MEMORY.test(e instanceof Error ? `${e.name} ${e.message}` : String(e));
+}
+
+/** The buffers of typed arrays that own their whole ArrayBuffer, in `values` (posted with a message, they move instead of being copied). */
+export function wholeBuffers(values: Iterable<unknown>): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const v of values) {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+  }
+  return [...out];
+}
+
 /** Which onnxruntime-web execution provider a session uses. */
 export type Backend = 'webgpu' | 'wasm';
 
@@ -15,11 +32,13 @@ export interface GpuProbe {
   readonly reason?: string;
 }
 
-/** Loads onnxruntime from bytes the panel fetched (the worker, a blob, cannot fetch extension files itself). */
+/** Loads onnxruntime from what the panel fetched (the worker, a blob, cannot fetch extension files itself): the glue's text and the wasm the panel compiled while it streamed in. */
 export interface InitRequest {
   readonly type: 'init';
   readonly glue: string;
-  readonly wasm: ArrayBuffer;
+  readonly wasm: WebAssembly.Module;
+  /** Which pair it is: 'webgpu' (the asyncify build the WebGPU EP needs) or 'wasm' (the plain build, WASM only). */
+  readonly pair: Backend;
 }
 /** Asks for a WebGPU adapter. */
 export interface ProbeRequest {

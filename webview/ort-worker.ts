@@ -5,7 +5,8 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { Messenger, RequestHandlers } from '../src/protocol/messenger';
 import type { Tensor } from '../src/core/tensor';
-import type { GpuProbe, PanelToWorker, WorkerToPanel } from './ort-worker-protocol';
+import { GpuProbe, PanelToWorker, WorkerToPanel, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
+import { warmUpModel } from './warm-up-model';
 
 interface GpuAdapterLike {
   readonly features: { has(name: string): boolean };
@@ -14,9 +15,32 @@ interface GpuAdapterLike {
 
 const sessions = new Map<number, ort.InferenceSession>();
 let nextSession = 1;
+/** The pair loaded: on the plain WASM pair the WebGPU EP cannot start. */
+let pair: 'webgpu' | 'wasm' = 'webgpu';
+/** onnxruntime's WebAssembly heap, found among the imports it instantiates with (for messages on memory). */
+let heap: WebAssembly.Memory | undefined;
+
+/** The glue module calls this to instantiate (see `init`); set once per init. */
+type Instantiate = (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => void;
+const HOOK = '__lookCloserInstantiate';
+
+/**
+ * A module that wraps onnxruntime's Emscripten glue and adds the `instantiateWasm` hook onnxruntime does not
+ * pass: the wasm is instantiated from the module the panel compiled, never fetched or compiled here.
+ */
+function glueWithHook(glueUrl: string): string {
+  return `import factory from ${JSON.stringify(glueUrl)};\n`
+    + `export default (config) => factory({ ...config, instantiateWasm: (imports, done) => { globalThis.${HOOK}(imports, done); return {}; } });\n`;
+}
 
 function clean(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
+}
+
+/** A session's error as the panel sees it; memory that ran out says how large the heap had grown. */
+function failure(e: unknown): Error {
+  const m = clean(e);
+  return new Error(heap && isOutOfMemory(m) ? `${m}; the heap had grown to ${Math.round(heap.buffer.byteLength / 2 ** 20)} MB` : m);
 }
 
 async function probe(): Promise<GpuProbe> {
@@ -45,17 +69,29 @@ function fromOrt(t: ort.Tensor): Tensor {
 /** The worker's requests, one handler per type. */
 const handlers: RequestHandlers<PanelToWorker> = {
   init: async (r) => {
-    // The glue module is imported from a blob URL and the binary handed over, so nothing is fetched here.
-    ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([r.glue], { type: 'text/javascript' })) };
-    ort.env.wasm.wasmBinary = r.wasm;
+    pair = r.pair;
+    let failed: (e: unknown) => void = () => undefined;
+    const instantiateFailed = new Promise<never>((_, reject) => (failed = reject));
+    const hook: Instantiate = (imports, done) => {
+      for (const m of Object.values(imports)) for (const v of Object.values(m)) if (v instanceof WebAssembly.Memory) heap = v;
+      WebAssembly.instantiate(r.wasm, imports).then((instance) => done(instance, r.wasm), failed);
+    };
+    (globalThis as Record<string, unknown>)[HOOK] = hook;
+    // The glue module is imported from a blob URL (wrapped to instantiate the panel's module), so nothing is fetched here.
+    const glue = URL.createObjectURL(new Blob([r.glue], { type: 'text/javascript' }));
+    ort.env.wasm.wasmPaths = { mjs: URL.createObjectURL(new Blob([glueWithHook(glue)], { type: 'text/javascript' })) };
     // Webviews are not cross-origin isolated: no SharedArrayBuffer, so one thread.
     ort.env.wasm.numThreads = 1;
     ort.env.wasm.proxy = false;
     ort.env.logLevel = 'error';
+    // onnxruntime starts on its first session: a one-node model's starts it now, while the host still reads the model.
+    const warm = await Promise.race([ort.InferenceSession.create(warmUpModel(), { executionProviders: ['wasm'] }), instantiateFailed]);
+    await warm.release();
     return { version: ort.env.versions.web ?? '' };
   },
   probe: async () => probe(),
   create: async (r) => {
+    if (r.backend === 'webgpu' && pair !== 'webgpu') throw new Error('this panel loaded onnxruntime without WebGPU (no adapter was found when it started)');
     const ep: ort.InferenceSession.ExecutionProviderConfig = r.backend === 'webgpu'
       // MaxPool with an Indices output is placed on WebGPU but only runs on the CPU: the backward graph names such nodes.
       ? { name: 'webgpu', ...(r.cpuNodes?.length ? { forceCpuNodeNames: [...r.cpuNodes] } : {}) }
@@ -64,7 +100,7 @@ const handlers: RequestHandlers<PanelToWorker> = {
     try {
       s = await ort.InferenceSession.create(r.model, { executionProviders: [ep], graphOptimizationLevel: 'all' });
     } catch (e) {
-      throw new Error(clean(e));
+      throw failure(e);
     }
     const id = nextSession++;
     sessions.set(id, s);
@@ -79,7 +115,7 @@ const handlers: RequestHandlers<PanelToWorker> = {
     try {
       out = r.fetches ? await s.run(feeds, [...r.fetches]) : await s.run(feeds);
     } catch (e) {
-      throw new Error(clean(e));
+      throw failure(e);
     }
     const res: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
@@ -93,9 +129,16 @@ const handlers: RequestHandlers<PanelToWorker> = {
   },
 };
 
-const scope = self as unknown as { postMessage(m: unknown): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; removeEventListener(t: 'message', h: (e: MessageEvent) => void): void };
+const scope = self as unknown as { postMessage(m: unknown, transfer: Transferable[]): void; addEventListener(t: 'message', h: (e: MessageEvent) => void): void; removeEventListener(t: 'message', h: (e: MessageEvent) => void): void };
+/** The output tensors' buffers of an answer to 'run': they move to the panel instead of being copied. */
+function transfers(m: unknown): ArrayBuffer[] {
+  const e = m as { lc?: string; ok?: boolean; value?: unknown };
+  if (e.lc !== 'response' || !e.ok || typeof e.value !== 'object' || e.value === null) return [];
+  return wholeBuffers(Object.values(e.value).map((t) => (t as { data?: unknown } | undefined)?.data));
+}
+
 new Messenger<WorkerToPanel, PanelToWorker>({
-  post: (m) => scope.postMessage(m),
+  post: (m) => scope.postMessage(m, transfers(m)),
   listen: (cb) => {
     const h = (e: MessageEvent) => cb(e.data);
     scope.addEventListener('message', h);

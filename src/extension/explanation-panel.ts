@@ -90,12 +90,12 @@ export class ExplanationPanel {
     return new ExplanationPanel(panel, imageUri, extensionUri, events);
   }
 
-  /** Loads model and image into the webview and explains; resolves with what the panel shows. */
-  async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal): Promise<ExplainSummary> {
+  /** Loads model and image into the webview and explains; resolves with what the panel shows. `requestedAt`: when the user asked (epoch ms). */
+  async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal, requestedAt?: number): Promise<ExplainSummary> {
     const [modelPayload, image] = await Promise.all([readModelPayload(model, this.extensionUri), readImagePayload(this.imageUri)]);
     this.model = model;
     logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
-    return this.host.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options }, signal);
+    return this.host.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options, requestedAt }, signal);
   }
 
   /** Re-explains the current image with other options. */

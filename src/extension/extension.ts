@@ -70,6 +70,7 @@ class Panels {
 
   /** Explains an image: resolves the model, opens or reveals the image's panel, and runs it. */
   async explain(image: vscode.Uri, options: ExplainOptions = {}, signal?: AbortSignal): Promise<ExplainSummary | undefined> {
+    const requestedAt = Date.now();
     const model = await this.models.resolve(image);
     if (!model) return undefined;
     let panel = this.byImage.get(image.toString());
@@ -79,7 +80,7 @@ class Panels {
       this.byImage.set(image.toString(), panel);
     }
     this.setActive(panel);
-    return panel.open(model, options, signal);
+    return panel.open(model, options, signal, requestedAt);
   }
 
   /** Re-runs every open panel with a newly chosen model. */

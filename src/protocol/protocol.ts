@@ -167,6 +167,8 @@ export interface OpenRequest {
   readonly image: ImagePayload;
   readonly executionProvider: ExecutionProviderSetting;
   readonly options: ExplainOptions;
+  /** When the user asked for it (epoch ms, the host's clock): the start of the panel's start-up timeline. */
+  readonly requestedAt?: number;
 }
 /** Change what is shown for the current image and re-explain. */
 export interface ExplainRequestMessage {

@@ -161,6 +161,22 @@ async function text(l: Locator): Promise<string> {
   return ((await l.textContent()) ?? '').trim();
 }
 
+/**
+ * Logs the panel's start-up timeline (the `.timings` line's data-timeline: seconds after the click per step)
+ * and the wall time this driver saw from its click to the drawn map. A measurement, never asserted.
+ */
+async function logTimeline(label: string, panel: Frame, clickedAt: number): Promise<void> {
+  const seen = Date.now() - clickedAt;
+  const raw = await panel.locator('.timings').getAttribute('data-timeline').catch(() => null);
+  const steps = raw ? Object.entries(JSON.parse(raw) as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ') : 'no timeline';
+  console.log(`  timeline ${label}: ${steps}; the driver saw the map ${(seen / 1000).toFixed(2)} s after its click`);
+}
+
+/** Logs how long a step on an already loaded model took, from the driver's action to the map drawn. A measurement, never asserted. */
+function logWarm(label: string, startedAt: number): void {
+  console.log(`  timeline ${label}: ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
+}
+
 /** Waits for a file matching `re` to appear in a folder. */
 async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise<string | undefined> {
   const until = Date.now() + timeoutMs;
@@ -232,11 +248,13 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   await page.locator('.tabs-container .tab.active', { hasText: second.image }).waitFor({ timeout: 30_000 });
   // The preview is a webview too: let it finish loading before another webview starts.
   await page.waitForTimeout(3000);
+  const clickedAt = Date.now();
   await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
   const tab = page.locator('.tabs-container .tab', { hasText: `Explain: ${second.image}` });
   await tab.waitFor({ timeout: 30_000 });
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+  await logTimeline(`second image ${second.image} (a new panel: its own worker and session)`, panel, clickedAt);
   const top1 = await text(panel.locator('.prediction .pred-label').first());
   check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
   await s.screenshot('from-image-preview');
@@ -325,6 +343,7 @@ async function scenario(mode: Mode): Promise<void> {
   page.on('console', (m) => consoleLog.write(`${m.type()}: ${m.text()}\n`));
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
+    const clickedAt = Date.now();
     await explorerMenu(s, plan.image, 'Look Closer: Explain Image', page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` }));
     const panel = await s.frameWith('#method', 90_000);
     const stage = panel.locator('.stage');
@@ -335,6 +354,7 @@ async function scenario(mode: Mode): Promise<void> {
     if (sawProgress) await s.screenshot('progress');
     check(`[${mode}] a cancellable progress notification shows while the model loads`, cancellable);
     await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+    await logTimeline(`[${mode}] cold: ${plan.image}`, panel, clickedAt);
     await s.screenshot('explained');
     const top1 = await text(panel.locator('.prediction .pred-label').first());
     check(`[${mode}] top-1 prediction reads "${plan.expectTop1}"`, top1 === plan.expectTop1, `shows "${top1}"`);
@@ -374,9 +394,11 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `Cancel ${clicked}; status "${status}", shows ${await stage.getAttribute('data-method')}`);
 
     // Switch method.
+    let warmAt = Date.now();
     await panel.locator('#method').selectOption(plan.switchTo);
     await panel.locator(`.stage[data-method="${plan.switchTo}"]`).waitFor({ timeout: 300_000 });
     await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+    logWarm(`[${mode}] warm: ${plan.switchTo} on the loaded model (first use: builds its backward graph)`, warmAt);
     const caption2 = await text(panel.locator('.caption'));
     check(`[${mode}] switching the method re-explains`, caption2.length > 0 && (await stage.getAttribute('data-method')) === plan.switchTo, caption2);
     await s.screenshot(`method-${plan.switchTo}`);
@@ -385,8 +407,11 @@ async function scenario(mode: Mode): Promise<void> {
     const second = panel.locator('.prediction').nth(1);
     const secondLabel = await text(second.locator('.pred-label'));
     const secondIndex = await second.getAttribute('data-class');
+    warmAt = Date.now();
     await second.click();
     await panel.locator(`.stage[data-class-index="${secondIndex}"]`).waitFor({ timeout: 120_000 });
+    await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+    logWarm(`[${mode}] warm: another class (${secondLabel}) on the loaded model`, warmAt);
     const caption3 = await text(panel.locator('.caption'));
     check(`[${mode}] choosing another class shows it`, caption3.includes(secondLabel), `"${secondLabel}" in "${caption3}"`);
     if (plan.classSearch) {

@@ -16,6 +16,7 @@ import { summaryOf } from './selectors';
 import type { PanelState, Persisted } from './state';
 import { createLayout } from './views/layout';
 import type { Scene } from './views/scene';
+import { now } from './timeline';
 import { PanelWork } from './work';
 
 /** A host request waiting for its job. */
@@ -38,10 +39,10 @@ class PanelDriver {
   });
   private readonly messenger = new Messenger<PanelToHost, HostToPanel>(endpoint, {
     requests: {
-      open: (r, signal) => this.ask((ticket) => ({
+      open: (r, signal) => (this.work.opened(r.requestedAt, now()), this.ask((ticket) => ({
         type: 'open', ticket, ep: r.executionProvider, options: r.options,
         model: { ...r.model, bytes: asBytes(r.model.bytes) }, image: { ...r.image, bytes: asBytes(r.image.bytes) },
-      }), signal),
+      }), signal)),
       explain: (r, signal) => this.ask((ticket) => ({ type: 'explain', ticket, options: r.options }), signal),
       summary: async () => summaryOf(this.state),
       activations: (r, signal) => this.ask((ticket) => ({ type: 'activations', ticket, layer: r.layer }), signal),
@@ -62,7 +63,9 @@ class PanelDriver {
   private scene(): Scene {
     const r = this.work.res;
     const shown = this.state.outcome && r.outcomes.get(this.state.outcome.id);
+    const t = this.work.timeline;
     return {
+      timeline: this.state.outcome && this.state.outcome.id === t.lastOutcome ? t.last : undefined,
       state: this.state, base: shown?.input.base, current: r.prepared?.input.base, acts: r.acts, gate: r.gate, projection: r.projection,
       explanation: (k) => shown?.outcome.outputs.find((o) => o.explanation.classIndex === k)?.explanation,
     };
@@ -71,6 +74,7 @@ class PanelDriver {
   /** The one way in: a transition, a redraw (timed once per new outcome), then the effects. */
   private dispatch(m: PanelMsg): void {
     if (m.type === 'failed' && !m.cancelled) console.error('[look-closer]', m.error);
+    if (m.type === 'failed' && 'job' in m && m.job !== undefined) this.work.timeline.abandon();
     const t = update(this.state, m);
     this.state = t.state;
     this.work.keepOutcomes([this.state.outcome?.id, this.state.job?.candidate?.id]);
@@ -79,6 +83,7 @@ class PanelDriver {
     const s = this.state;
     if (s.outcome && s.timings.explain !== undefined && s.timings.render === undefined) {
       this.state = update(s, { type: 'drawn', ms: performance.now() - t0 }).state;
+      if (this.work.timeline.running) this.work.timeline.mark('shown', now(), s.outcome.id);
       this.draw(this.scene());
     }
     for (const e of t.effects) this.perform(e);

@@ -16,8 +16,10 @@ import { throwIfAborted } from '../../src/protocol/messenger';
 import type { ExecutionProviderSetting, ImagePayload, LabelsFile, ModelPayload } from '../../src/protocol/protocol';
 import { decodeImage } from '../image';
 import { WebModel, backendLabel, loadWebModel } from '../model-loader';
+import { currentWorker } from '../ort-runtime';
 import type { ResultMsg, RuntimeNote } from './messages';
 import { outcomeView } from './outcome-view';
+import { StartTimeline, now } from './timeline';
 import { thumbnail } from './pictures';
 import { imageFingerprint, modelFingerprint } from './selectors';
 import type { ModelInfo, PresetInfo, Work } from './state';
@@ -72,11 +74,15 @@ async function modelInfo(m: WebModel): Promise<ModelInfo> {
 /** Runs work for the controller; `onProgress` reports the passes of long methods. */
 export class PanelWork {
   readonly res: Resources = { outcomes: new Map() };
+  /** The start-up timeline of the model loading now or last. */
+  readonly timeline = new StartTimeline();
+  private click?: { readonly at: number; readonly received: number };
 
   constructor(private readonly onProgress: (job: number, done: number, total: number) => void) {}
 
   /** Runs one piece of work of job `job`. */
   async run(job: number, w: Work, signal: AbortSignal): Promise<ResultMsg> {
+    if (w.kind !== 'loadImage' && w.kind !== 'loadModel' && this.res.model?.runtime.lost) await this.reload(signal);
     switch (w.kind) {
       case 'loadImage': {
         const t0 = performance.now();
@@ -114,6 +120,11 @@ export class PanelWork {
       case 'project':
         return this.project(job, w.layer, w.channel);
     }
+  }
+
+  /** The host asked to open an image (`at`: the click, epoch ms; undefined: a restore) and the request arrived at `received`. */
+  opened(at: number | undefined, received: number): void {
+    this.click = { at: at ?? received, received };
   }
 
   /** Sets the classifier's preset (undefined: its own choice). */
@@ -170,11 +181,40 @@ export class PanelWork {
     this.res.outcomes.clear();
     this.forgetInput();
     void old?.classifier.dispose();
-    const m = await loadWebModel(p, ep, signal);
-    this.res.model = m;
-    const info = await modelInfo(m);
-    throwIfAborted(signal);
+    const click = this.click;
+    this.click = undefined;
+    const t = this.timeline;
+    t.begin(click?.at ?? now(), { panel: performance.timeOrigin, received: click?.received });
+    void currentWorker().then((w) => t.mark('runtime', performance.timeOrigin + w.readyAt), () => undefined);
+    let info: ModelInfo;
+    try {
+      const m = await loadWebModel(p, ep, signal);
+      t.mark('session');
+      this.res.model = m;
+      info = await modelInfo(m);
+      t.mark('layers');
+      throwIfAborted(signal);
+    } catch (e) {
+      t.abandon();
+      throw e;
+    }
+    const m = this.res.model!;
     return { type: 'modelLoaded', job, model: info, loadMs: m.loadMs };
+  }
+
+  /** Loads the model again on a fresh runtime (the old one ran out of memory and was ended), keeping the preprocessing and labels in use. */
+  private async reload(signal: AbortSignal): Promise<void> {
+    const old = this.res.model!;
+    this.res.model = undefined;
+    this.res.outcomes.clear();
+    this.forgetInput();
+    const m = await loadWebModel(old.payload, old.ep, signal);
+    const [c, o] = [m.classifier, old.classifier];
+    c.preprocessing = o.preprocessing;
+    c.labels = o.labels;
+    c.labelsSource = o.labelsSource;
+    c.pickedLabels = o.pickedLabels;
+    this.res.model = m;
   }
 
   private async explain(job: number, settings: ExplainSettings, signal: AbortSignal): Promise<ResultMsg> {
@@ -182,6 +222,7 @@ export class PanelWork {
     model.runtime.used.clear();
     const o = await explainImage(c, input, { ...settings, signal, onProgress: (done, total) => this.onProgress(job, done, total) });
     throwIfAborted(signal);
+    this.timeline.mark('map');
     this.res.outcomes.set(job, { outcome: o, input });
     return {
       type: 'explained', job, outcome: outcomeView(job, o, input),

@@ -1,6 +1,7 @@
 /** The header: image name, model line, backend and preset badges, step timings. */
 import type { Timings } from '../../../src/protocol/protocol';
 import { h, ms } from '../../vscode-api';
+import { timelineDetail, timelineSummary } from '../timeline';
 import type { Scene, View } from './scene';
 
 /** The step timings line, e.g. "load 812 ms · decode 9 ms · forward 31 ms · explain 40 ms · draw 12 ms". */
@@ -22,7 +23,8 @@ export function createHeader(): View {
   const timings = h('span', { class: 'timings', 'aria-label': 'Step timings' });
   const el = h('header', { class: 'header' }, h('div', { class: 'heading' }, title, subtitle), h('div', { class: 'badges' }, backend, preset, timings));
 
-  function render({ state: s }: Scene): void {
+  function render(scene: Scene): void {
+    const s = scene.state;
     const m = s.model;
     if (!m || !s.image || !s.outcome) return;
     title.textContent = s.image.name;
@@ -33,7 +35,11 @@ export function createHeader(): View {
     backend.dataset.backend = m.backend;
     backend.classList.toggle('warn', m.fallbacks.length > 0);
     backend.title = [`onnxruntime-web on ${m.backend}`, m.conversion, ...m.fallbacks].filter(Boolean).join('\n');
-    timings.textContent = timingsText(s.timings);
+    const cold = scene.timeline && timelineSummary(scene.timeline);
+    timings.textContent = [cold, timingsText(s.timings)].filter(Boolean).join(' · ');
+    timings.title = scene.timeline ? `Start-up, after the click:\n${timelineDetail(scene.timeline)}` : '';
+    if (scene.timeline) timings.dataset.timeline = JSON.stringify(scene.timeline);
+    else delete timings.dataset.timeline;
   }
   return { el, render };
 }

@@ -5,6 +5,7 @@ import type { Explanation } from '../../../src/core/methods/method';
 import type { RgbaImage } from '../../../src/core/preprocess/image';
 import type { UserMsg } from '../messages';
 import type { PanelState } from '../state';
+import type { Timeline } from '../timeline';
 import type { ProjectionPictures } from '../work';
 
 /** One frame's worth of what to draw. */
@@ -19,6 +20,8 @@ export interface Scene {
   readonly acts?: LayerActivations;
   readonly gate?: GateValues;
   readonly projection?: ProjectionPictures;
+  /** The start-up timeline of the model's first map, while that map is shown. */
+  readonly timeline?: Timeline;
 }
 
 /** How views report what the user did. */
