@@ -385,9 +385,10 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] the opacity slider fades the heatmap out`, change > 20, `mean pixel change between 100% and 0%: ${change.toFixed(1)}`);
     await panel.locator('#opacity').fill('50');
 
-    // Start a slow method and cancel it from the panel: the explanation shown stays as it was.
+    // Start a slow method and cancel it from the panel: the explanation shown stays as it was. RISE runs
+    // 1,000 masked forward passes (seconds even warm); a gradient method can now finish before the click.
     const before = await stage.getAttribute('data-method');
-    await panel.locator('#method').selectOption('guided-gradcam');
+    await panel.locator('#method').selectOption('rise');
     const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 5000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
     await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
     const status = await text(panel.locator('.status-text'));
