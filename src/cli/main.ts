@@ -19,6 +19,7 @@ import { writeAttentionCrops, writeGates, writeProjection } from '../node/attent
 import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
 import { explainFolder, listInputs, terminalProgress } from './batch';
+import { runSanity, sanityMethod, sanityText } from './sanity';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
 
 const USAGE = `look-closer — see what an image classifier looks at
@@ -33,6 +34,8 @@ Usage:
   look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
   look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
+  look-closer sanity MODEL INPUT --method METHOD[,METHOD…] [--class C] [--layer TENSOR] [--cascade-steps N]
+                      [--sanity-seed S] [--flag-above R] [--json]
   look-closer demo [--out DIR]
 
 INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed as is. With a folder DIR,
@@ -46,6 +49,9 @@ ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.m
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
+sanity runs Adebayo et al.'s sanity checks: the model's weights randomised from the top layer down (--cascade-steps,
+  default 8) and another class explained instead; Spearman and SSIM against the original map, a flag when it barely
+  changes (Spearman of |map| above --flag-above, default 0.5). --method edge-detector is the model-blind control.
 Common options: --preset P (torchvision, caffe-bgr, mnist, mnist-normalized, unit, symmetric, inception),
   --labels FILE, --input-size N, --backend auto|node|wasm, --debug (stack traces).`;
 
@@ -68,6 +74,9 @@ const OPTIONS = {
   box: { type: 'string' },
   channel: { type: 'string' },
   position: { type: 'string' },
+  'cascade-steps': { type: 'string' },
+  'sanity-seed': { type: 'string' },
+  'flag-above': { type: 'string' },
   backend: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -334,6 +343,28 @@ async function cmdProject(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
+async function cmdSanity(values: Values, args: string[]): Promise<void> {
+  const methods = need(values.method, '--method').split(',').map((id) => sanityMethod(id.trim()));
+  const target = targetArg(values);
+  const steps = values['cascade-steps'] !== undefined ? intArg(values['cascade-steps'], 'cascade-steps', 8, 1, 10000) : undefined;
+  const seed = values['sanity-seed'] !== undefined ? intArg(values['sanity-seed'], 'sanity-seed', 0, 0, 2 ** 31 - 1) : undefined;
+  const threshold = values['flag-above'] === undefined ? undefined : values['flag-above'].trim() === '' ? NaN : Number(values['flag-above']);
+  if (threshold !== undefined && !(threshold >= -1 && threshold <= 1)) throw new LookCloserError('bad-argument', `--flag-above must be a correlation between -1 and 1, got '${values['flag-above']}'.`);
+  const model = await open(values, need(args[0], 'MODEL'));
+  try {
+    const classes = classesArg(values, model);
+    if (classes && classes.length > 1) throw new LookCloserError('bad-argument', 'sanity explains one class; give one --class.');
+    const options = new Map(methods.map((m) => [m, m.options?.length ? methodOptionsFor(model, m, Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k)))) : undefined]));
+    const r = await runSanity(model, need(args[1], 'INPUT'), {
+      methods, classIndex: classes?.[0], layer: values.layer, target, options: (m) => options.get(m), steps, seed, threshold,
+      progress: (line) => process.stderr.write(`sanity: ${line}\n`),
+    });
+    console.log(values.json ? JSON.stringify(r, null, 2) : sanityText(r));
+  } finally {
+    await model.explainer.dispose();
+  }
+}
+
 async function cmdDemo(values: Values): Promise<void> {
   const outDir = makeOutputDir(values.out ?? path.join('look-closer-out', 'demo'));
   const model = await open(values, SAMPLE_MODEL);
@@ -376,6 +407,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'explain': await cmdExplain(values, rest); break;
       case 'attention': await cmdAttention(values, rest); break;
       case 'project': await cmdProject(values, rest); break;
+      case 'sanity': await cmdSanity(values, rest); break;
       case 'demo': await cmdDemo(values); break;
       default: throw new LookCloserError('bad-argument', `Unknown command '${cmd}'.\n\n${USAGE}`);
     }
