@@ -19,7 +19,9 @@ import { writeAttentionCrops, writeGates, writeProjection } from '../node/attent
 import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
 import { explainFolder, listInputs, terminalProgress } from './batch';
+import { compareMethods, isMethodList, methodList } from './compare';
 import { runSanity, sanityMethod, sanityText } from './sanity';
+import { DEFAULT_RANK_BY, parseRankBy } from '../core/compare/compare-methods';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
 
 const USAGE = `look-closer — see what an image classifier looks at
@@ -31,7 +33,8 @@ Usage:
                       [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--metrics LIST] [--box x,y,w,h] [--json]
                       [method options, below]
-  look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
+  look-closer explain MODEL INPUT --method all|METHOD,METHOD… [--rank-by METRIC] [--metrics LIST] [explain options]
+  look-closer explain MODEL DIR --method METHOD[,METHOD…]|all [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
   look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
   look-closer sanity MODEL INPUT --method METHOD[,METHOD…] [--class C] [--layer TENSOR] [--cascade-steps N]
@@ -46,6 +49,9 @@ Methods: ${METHODS.map((m) => m.id).join(', ')}
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
+With several methods (or all) for one image, explain compares them for one class: every method's files, plus
+  <image>_compare_c<class>.png (a grid) and .html, ranked by --rank-by deletion|insertion|road|averageDrop|increase|pointing
+  (default deletion; --metrics defaults to deletion,insertion,confidence plus the ranking metric).
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
@@ -74,6 +80,7 @@ const OPTIONS = {
   box: { type: 'string' },
   channel: { type: 'string' },
   position: { type: 'string' },
+  'rank-by': { type: 'string' },
   'cascade-steps': { type: 'string' },
   'sanity-seed': { type: 'string' },
   'flag-above': { type: 'string' },
@@ -192,6 +199,8 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   const t0 = performance.now();
   const inputArg = need(args[1], 'INPUT');
   if (fs.existsSync(inputArg) && fs.statSync(inputArg).isDirectory()) return cmdExplainFolder(values, need(args[0], 'MODEL'), inputArg);
+  if (isMethodList(values.method)) return cmdCompare(values, need(args[0], 'MODEL'), inputArg);
+  if (values['rank-by'] !== undefined) throw new LookCloserError('bad-argument', '--rank-by ranks the methods of a comparison; give --method all or a list of methods.');
   const outDir = values.out ?? 'look-closer-out';
   makeOutputDir(outDir);
   const model = await open(values, need(args[0], 'MODEL'));
@@ -208,10 +217,63 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
+/** `explain MODEL IMAGE --method all|a,b,…`: every method for one class, ranked by a metric (src/cli/compare.ts). */
+async function cmdCompare(values: Values, modelPath: string, inputPath: string): Promise<void> {
+  const t0 = performance.now();
+  const target = targetArg(values);
+  const { colormap, alpha } = overlayChoice(values);
+  const rankBy = parseRankBy(values['rank-by'] ?? DEFAULT_RANK_BY);
+  const asked = metricsArg(values);
+  if (rankBy.metric === 'pointing' && !asked?.box) throw new LookCloserError('bad-argument', 'Ranking by the pointing game needs --box x,y,w,h (and --metrics pointing or all).');
+  const ids = [...new Set([...(asked?.ids ?? ['deletion', 'insertion', 'confidence'] as const), rankBy.metric])];
+  const outDir = values.out ?? 'look-closer-out';
+  makeOutputDir(outDir);
+  const model = await open(values, modelPath);
+  try {
+    const tLoad = performance.now() - t0;
+    const classes = classesArg(values, model);
+    if ((classes && classes.length > 1) || (values.top !== undefined && intArg(values.top, 'top', 1) > 1)) {
+      throw new LookCloserError('bad-argument', 'Comparing methods shows one class: give at most one --class (default: the top prediction), no --top above 1.');
+    }
+    const { methods } = await methodList(need(values.method, '--method'), model);
+    // Each method gets only the method flags it (or the map method it names) declares, as in folder mode.
+    const flags = values as Record<string, unknown>;
+    for (const name of METHOD_OPTION_NAMES) {
+      if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
+        const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
+        throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${values.method}.`);
+      }
+    }
+    const optionsFor = (m: Method) => {
+      if (m.options?.some((o) => o.name === 'map-method')) return methodOptionsFor(model, m, values);
+      return methodOptionsFor(model, m, Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k))));
+    };
+    const r = await compareMethods(model, inputPath, outDir, {
+      spec: values.method!, classIndex: classes?.[0], layer: values.layer, target, options: optionsFor, metrics: { ids, box: asked?.box }, rankBy, colormap, alpha,
+      progress: process.stderr.isTTY ? (line) => process.stderr.write(`compare: ${line}\n`) : undefined,
+    });
+    const report = { ...r, timings: { load: tLoad, ...r.timings, total: performance.now() - t0 } };
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`top-1: ${report.predictions[0].label} (${(report.predictions[0].score * 100).toFixed(1)}%)  class ${r.compare.class} (${r.compare.label}) ranked by ${rankBy.title}`);
+      for (const x of r.compare.ranking) {
+        const o = r.outputs.find((y) => y.method === x.method);
+        console.log(`  ${x.rank === null ? ' –' : `#${x.rank}`.padStart(3)} ${x.method.padEnd(22)} ${o?.metrics ? metricsLine(o.metrics) : ''}`);
+      }
+      for (const k of r.skipped ?? []) console.log(`  skipped ${k.method}: ${k.reason}`);
+      console.log(`  grid: ${r.compare.png}  page: ${r.compare.html}`);
+    }
+  } finally {
+    await model.explainer.dispose();
+  }
+}
+
 /** `explain MODEL DIR`: every image of a folder with one or more methods, one report (src/cli/batch.ts). */
 async function cmdExplainFolder(values: Values, modelPath: string, folder: string): Promise<void> {
   const t0 = performance.now();
-  const methods = need(values.method, '--method').split(',').map((id) => methodById(id.trim()));
+  if (values['rank-by'] !== undefined) throw new LookCloserError('bad-argument', '--rank-by ranks the methods compared on one image; batch mode reports every metric per method (metricSummary).');
+  const spec = need(values.method, '--method');
+  const listed = spec.split(',').map((id) => id.trim()).includes('all') ? undefined : spec.split(',').map((id) => methodById(id.trim()));
   const target = targetArg(values);
   const { colormap, alpha } = overlayChoice(values);
   const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
@@ -220,6 +282,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   makeOutputDir(outDir);
   const model = await open(values, modelPath);
   const loadMs = performance.now() - t0;
+  const methods = listed ?? (await methodList(spec, model)).methods;
   const classes = classesArg(values, model);
   // With several methods, each gets only the method flags it (or the map method it names) declares.
   const flags = values as Record<string, unknown>;
