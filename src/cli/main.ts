@@ -37,7 +37,7 @@ Usage:
   look-closer explain MODEL DIR --method METHOD[,METHOD…]|all [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
   look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
-  look-closer sanity MODEL INPUT --method METHOD[,METHOD…] [--class C] [--layer TENSOR] [--cascade-steps N]
+  look-closer sanity MODEL INPUT --method METHOD[,METHOD…]|all [--class C] [--layer TENSOR] [--cascade-steps N]
                       [--sanity-seed S] [--flag-above R] [--json]
   look-closer demo [--out DIR]
 
@@ -407,7 +407,8 @@ async function cmdProject(values: Values, args: string[]): Promise<void> {
 }
 
 async function cmdSanity(values: Values, args: string[]): Promise<void> {
-  const methods = need(values.method, '--method').split(',').map((id) => sanityMethod(id.trim()));
+  const spec = need(values.method, '--method');
+  const listed = spec.trim() === 'all' ? undefined : spec.split(',').map((id) => sanityMethod(id.trim()));
   const target = targetArg(values);
   const steps = values['cascade-steps'] !== undefined ? intArg(values['cascade-steps'], 'cascade-steps', 8, 1, 10000) : undefined;
   const seed = values['sanity-seed'] !== undefined ? intArg(values['sanity-seed'], 'sanity-seed', 0, 0, 2 ** 31 - 1) : undefined;
@@ -415,6 +416,7 @@ async function cmdSanity(values: Values, args: string[]): Promise<void> {
   if (threshold !== undefined && !(threshold >= -1 && threshold <= 1)) throw new LookCloserError('bad-argument', `--flag-above must be a correlation between -1 and 1, got '${values['flag-above']}'.`);
   const model = await open(values, need(args[0], 'MODEL'));
   try {
+    const methods = listed ?? (await methodList(spec, model)).methods;
     const classes = classesArg(values, model);
     if (classes && classes.length > 1) throw new LookCloserError('bad-argument', 'sanity explains one class; give one --class.');
     const options = new Map(methods.map((m) => [m, m.options?.length ? methodOptionsFor(model, m, Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k)))) : undefined]));
