@@ -1,4 +1,5 @@
 /** `look-closer sanity`: the sanity checks of src/core/sanity/ on one input, as text or --json, with progress on stderr and Ctrl-C to cancel. */
+import { inputSource } from '../core/app/explain-image';
 import { LookCloserError } from '../core/errors';
 import { topK } from '../core/explainer';
 import type { Method, ScoreTarget } from '../core/methods/method';
@@ -44,7 +45,7 @@ export async function runSanity(model: LoadedModel, inputPath: string, a: Sanity
   let report: SanityReport;
   try {
     report = await sanityCheck(model.explainer.runtime, model.explainer, input.tensor, {
-      methods: a.methods, classIndex, layer: a.layer, target: a.target, options: a.options, steps: a.steps, seed: a.seed, threshold: a.threshold,
+      methods: a.methods, classIndex, layer: a.layer, source: inputSource(model, input), target: a.target, options: a.options, steps: a.steps, seed: a.seed, threshold: a.threshold,
       signal: abort.signal, onProgress: (done, total, what) => a.progress(`${done}/${total} ${what}`),
     });
   } finally {

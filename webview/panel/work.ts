@@ -5,7 +5,7 @@
  */
 import { methodAvailability } from '../../src/core/app/availability';
 import type { Classifier } from '../../src/core/app/classifier';
-import { PreparedInput, explainImage, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
+import { PreparedInput, explainImage, inputSource, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
 import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
 import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
 import { GateValues, gateValues } from '../../src/core/attention/gates';
@@ -197,7 +197,7 @@ export class PanelWork {
   private async sanity(job: number, w: Extract<Work, { kind: 'sanity' }>, signal: AbortSignal): Promise<ResultMsg> {
     const { model, c, input } = this.prepared();
     const r = await sanityCheck(model.runtime, c.explainer, input.tensor, {
-      methods: [methodById(w.method)], classIndex: w.classIndex, layer: w.layer, signal, onProgress: (done, total) => this.onProgress(job, done, total),
+      methods: [methodById(w.method)], classIndex: w.classIndex, layer: w.layer, source: inputSource(c, input), signal, onProgress: (done, total) => this.onProgress(job, done, total),
     });
     throwIfAborted(signal);
     const m = r.methods[0];

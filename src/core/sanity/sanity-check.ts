@@ -17,6 +17,7 @@
  */
 import { LookCloserError } from '../errors';
 import { Explainer } from '../explainer';
+import type { InputSource } from '../attention/crop';
 import { heatmapAt } from '../attention/heatmap';
 import { explanationHeatmap } from '../methods/explanation-heatmap';
 import type { Explanation, Method, ScoreTarget } from '../methods/method';
@@ -52,6 +53,8 @@ export interface SanitySettings {
   readonly labelControl?: boolean;
   /** Flag threshold on the last step's Spearman of |map| (default 0.5). */
   readonly threshold?: number;
+  /** The image the input came from (methods that need the preprocessing or the original read it: attention crops, IG's black baseline). */
+  readonly source?: InputSource;
   readonly signal?: CancelSignal;
   /** Called after each method run: runs done, runs in all, what just ran. */
   readonly onProgress?: (done: number, total: number, what: string) => void;
@@ -147,7 +150,7 @@ export function controlClass(count: number, not: number, seed: number): number {
 
 /** Runs a method for one class and reduces its map. */
 async function mapOf(ex: Explainer, m: Method, input: Float32Tensor, classIndex: number, s: SanitySettings, layer: string | undefined): Promise<{ map: ComparableMap; layer?: string }> {
-  const r = await m.run(ex, { input, classes: [classIndex], layer, target: s.target ?? 'logit', options: s.options?.(m), signal: s.signal });
+  const r = await m.run(ex, { input, classes: [classIndex], layer, target: s.target ?? 'logit', options: s.options?.(m), source: s.source, signal: s.signal });
   const e = r.explanations.find((x) => x.classIndex === classIndex) ?? r.explanations[0];
   if (!e) throw new LookCloserError('runtime', `${m.title} returned no explanation for class ${classIndex}.`);
   return { map: comparableMap(e, ex.inputSize.width, ex.inputSize.height), layer: e.layer };
