@@ -65,7 +65,7 @@ const f2 = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(
 
 /** The report as text: one table per method (a row per cascade step), the control and the verdict. */
 export function sanityText(r: Awaited<ReturnType<typeof runSanity>>): string {
-  const lines = [`class ${r.class} (${r.label}); ${r.layers.length} learnable layers, randomised from the top in ${r.steps.length} steps (seed ${r.seed}); flag above Spearman ${r.threshold}`];
+  const lines = [`class ${r.class} (${r.label}); ${r.layers.length} learnable layers, randomised from the top in ${r.steps.length} steps (seed ${r.seed}); flag above Spearman ${r.threshold}, notes above ${r.noteThreshold}`];
   for (const m of r.methods) {
     lines.push('', `${m.method}${m.layer ? ` (layer ${m.layer})` : ''}${m.flagged ? '  ⚑ FLAGGED: insensitive to the model' : ''}`);
     lines.push('  step  random  down to                       ρ |map|  ρ signed    SSIM');
