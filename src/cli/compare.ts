@@ -69,6 +69,7 @@ export async function compareMethods(model: LoadedModel, inputPath: string, outD
   const channelOrder = model.preprocessing.preprocessing.channels;
   const outputs: OutputRow[] = [];
   const cells: (CompareCell & { picture: RgbaImage })[] = [];
+  const failed: { method: string; error: string }[] = [];
   let layer: string | null = null;
   for (const [i, m] of methods.entries()) {
     const t = performance.now();
@@ -80,7 +81,10 @@ export async function compareMethods(model: LoadedModel, inputPath: string, outD
         skipped.push({ method: m.id, reason: e.message });
         continue;
       }
-      throw e;
+      // One method (or one of its metrics) failing does not lose the others; the command then exits 1.
+      if (!(e instanceof LookCloserError) || e.kind === 'cancelled') throw e;
+      failed.push({ method: m.id, error: e.message });
+      continue;
     }
     layer ??= o.layer ?? null;
     for (const out of o.outputs) {
@@ -101,7 +105,7 @@ export async function compareMethods(model: LoadedModel, inputPath: string, outD
   await writeOutput(png, await encodePng(renderCompareGrid(ranked.map((c) => ({ ...c, picture: pictures.get(c.method)! })), a.rankBy)));
   await writeOutput(html, renderCompareHtml({
     model: model.path, input: input.path, class: classIndex, label: model.label(classIndex), target: a.target, layer,
-    rankBy: a.rankBy.key, grid: path.basename(png), cells: ranked.map(({ method, title, png: p, metrics, rank, value }) => ({ method, title, png: p, metrics, rank, value })), skipped,
+    rankBy: a.rankBy.key, grid: path.basename(png), cells: ranked.map(({ method, title, png: p, metrics, rank, value }) => ({ method, title, png: p, metrics, rank, value })), skipped, failed,
   }));
   const tEnd = performance.now();
   return {
@@ -109,6 +113,7 @@ export async function compareMethods(model: LoadedModel, inputPath: string, outD
     preprocessing: model.preprocessingInfo(), predictions: model.predictions(forward.probs, 5),
     method: a.spec, methods: cells.map((c) => c.method), layer, target: a.target, outputs,
     ...(skipped.length ? { skipped } : {}),
+    ...(failed.length ? { failed } : {}),
     compare: {
       class: classIndex, label: model.label(classIndex), rankBy: a.rankBy.key, higherIsBetter: a.rankBy.higher,
       ranking: ranked.map((c) => ({ rank: c.rank, method: c.method, value: c.value })), png, html,

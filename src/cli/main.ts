@@ -261,8 +261,10 @@ async function cmdCompare(values: Values, modelPath: string, inputPath: string):
         console.log(`  ${x.rank === null ? ' –' : `#${x.rank}`.padStart(3)} ${x.method.padEnd(22)} ${o?.metrics ? metricsLine(o.metrics) : ''}`);
       }
       for (const k of r.skipped ?? []) console.log(`  skipped ${k.method}: ${k.reason}`);
+      for (const k of r.failed ?? []) console.log(`  failed ${k.method}: ${k.error}`);
       console.log(`  grid: ${r.compare.png}  page: ${r.compare.html}`);
     }
+    if (r.failed?.length) throw new LookCloserError('bad-input', `${r.failed.length} of ${r.failed.length + r.methods.length} methods failed on ${inputPath}; the others are compared in ${r.compare.html}.`);
   } finally {
     await model.explainer.dispose();
   }

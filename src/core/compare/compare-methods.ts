@@ -161,6 +161,8 @@ export interface CompareSummary {
   readonly grid: string;
   readonly cells: readonly RankedCell[];
   readonly skipped: readonly { readonly method: string; readonly reason: string }[];
+  /** Methods that failed on this image (the others are still compared). */
+  readonly failed?: readonly { readonly method: string; readonly error: string }[];
 }
 
 /** A file path as a URL path (forward slashes, each segment percent-encoded). */
@@ -199,6 +201,7 @@ table{border-collapse:collapse;background:#fff;margin-top:1em}th,td{border:1px s
 <h1>${escapeHtml(title)}</h1>
 <div class="meta">class ${escapeHtml(num(s.class))} (${escapeHtml(s.label)}) · target ${escapeHtml(s.target)}${s.layer ? ` · layer <code>${escapeHtml(s.layer)}</code>` : ''} · ranked by <b>${escapeHtml(key.title)}</b> (${key.higher ? 'higher' : 'lower'} is better) · <a href="${escapeHtml(href(s.grid))}">grid picture</a></div>
 ${s.skipped.map((k) => `<p class="failed">Skipped <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.reason)}</p>`).join('\n')}
+${(s.failed ?? []).map((k) => `<p class="failed">Failed <code>${escapeHtml(k.method)}</code>: ${escapeHtml(k.error)}</p>`).join('\n')}
 <div class="cells">
 ${figures}
 </div>
