@@ -20,6 +20,9 @@ import { writeAttentionCrops, writeGates, writeProjection } from '../node/attent
 import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
 import { explainFolder, listInputs, terminalProgress } from './batch';
+import { compareMethods, isMethodList, methodList } from './compare';
+import { runSanity, sanityMethod, sanityText } from './sanity';
+import { DEFAULT_RANK_BY, parseRankBy } from '../core/compare/compare-methods';
 import { ASSETS_DIR, LoadedModel, SAMPLE_MODEL, loadInput, loadModel, writeExplanation } from '../node/workbench';
 
 const USAGE = `look-closer — see what an image classifier looks at
@@ -31,9 +34,12 @@ Usage:
                       [--target logit|softmax|sigmoid|contrast:B] [--preset P] [--labels FILE] [--out DIR]
                       [--colormap jet|turbo|viridis|inferno] [--alpha A] [--gain] [--metrics LIST] [--box x,y,w,h] [--json]
                       [method options, below]
-  look-closer explain MODEL DIR --method METHOD[,METHOD…] [--out REPORT_DIR] [--batch-size N] [explain options]
+  look-closer explain MODEL INPUT --method all|METHOD,METHOD… [--rank-by METRIC] [--metrics LIST] [explain options]
+  look-closer explain MODEL DIR --method METHOD[,METHOD…]|all [--out REPORT_DIR] [--batch-size N] [explain options]
   look-closer attention MODEL INPUT [--out DIR] [--colormap C] [--alpha A] [--json]
   look-closer project MODEL INPUT --layer TENSOR --channel K [--position Y,X] [--out DIR] [--json]
+  look-closer sanity MODEL INPUT --method METHOD[,METHOD…]|all [--class C] [--layer TENSOR] [--cascade-steps N]
+                      [--sanity-seed S] [--flag-above R] [--json]
   look-closer demo [--out DIR]
 
 INPUT is an image (PNG, JPEG, WebP, BMP, GIF, TIFF) or a .npy float32 tensor fed as is. With a folder DIR,
@@ -45,9 +51,15 @@ Method options (also per model in the sidecar under "methodOptions": {"<method>"
 ${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
 --token-grid HxW is the patch grid of transformer token layers [1,N,C] where the graph does not tell it (README "Token layers").
+With several methods (or all) for one image, explain compares them for one class: every method's files, plus
+  <image>_compare_c<class>.png (a grid) and .html, ranked by --rank-by deletion|insertion|road|averageDrop|increase|pointing
+  (default deletion; --metrics defaults to deletion,insertion,confidence plus the ranking metric).
 --gain adds GAIN's attention-mining check per output: the class probability before and after erasing what the map attends to.
 attention lists built-in attention gates (SE, CBAM, residual attention) and writes their maps;
 project backprojects one channel's strongest activation to the pixels (Zeiler–Fergus deconvnet).
+sanity runs Adebayo et al.'s sanity checks: the model's weights randomised from the top layer down (--cascade-steps,
+  default 8) and another class explained instead; Spearman and SSIM against the original map, a flag when it barely
+  changes (Spearman of |map| above --flag-above, default 0.5). --method edge-detector is the model-blind control.
 Common options: --preset P (torchvision, caffe-bgr, mnist, mnist-normalized, unit, symmetric, inception),
   --labels FILE, --input-size N, --backend auto|node|wasm, --debug (stack traces).`;
 
@@ -71,6 +83,10 @@ const OPTIONS = {
   box: { type: 'string' },
   channel: { type: 'string' },
   position: { type: 'string' },
+  'rank-by': { type: 'string' },
+  'cascade-steps': { type: 'string' },
+  'sanity-seed': { type: 'string' },
+  'flag-above': { type: 'string' },
   backend: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -205,6 +221,8 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   const t0 = performance.now();
   const inputArg = need(args[1], 'INPUT');
   if (fs.existsSync(inputArg) && fs.statSync(inputArg).isDirectory()) return cmdExplainFolder(values, need(args[0], 'MODEL'), inputArg);
+  if (isMethodList(values.method)) return cmdCompare(values, need(args[0], 'MODEL'), inputArg);
+  if (values['rank-by'] !== undefined) throw new LookCloserError('bad-argument', '--rank-by ranks the methods of a comparison; give --method all or a list of methods.');
   const outDir = values.out ?? 'look-closer-out';
   gridArg(values);
   makeOutputDir(outDir);
@@ -222,10 +240,65 @@ async function cmdExplain(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
+/** `explain MODEL IMAGE --method all|a,b,…`: every method for one class, ranked by a metric (src/cli/compare.ts). */
+async function cmdCompare(values: Values, modelPath: string, inputPath: string): Promise<void> {
+  const t0 = performance.now();
+  const target = targetArg(values);
+  const { colormap, alpha } = overlayChoice(values);
+  const rankBy = parseRankBy(values['rank-by'] ?? DEFAULT_RANK_BY);
+  const asked = metricsArg(values);
+  if (rankBy.metric === 'pointing' && !asked?.box) throw new LookCloserError('bad-argument', 'Ranking by the pointing game needs --box x,y,w,h (and --metrics pointing or all).');
+  const ids = [...new Set([...(asked?.ids ?? ['deletion', 'insertion', 'confidence'] as const), rankBy.metric])];
+  const outDir = values.out ?? 'look-closer-out';
+  makeOutputDir(outDir);
+  const model = await open(values, modelPath);
+  try {
+    const tLoad = performance.now() - t0;
+    const classes = classesArg(values, model);
+    if ((classes && classes.length > 1) || (values.top !== undefined && intArg(values.top, 'top', 1) > 1)) {
+      throw new LookCloserError('bad-argument', 'Comparing methods shows one class: give at most one --class (default: the top prediction), no --top above 1.');
+    }
+    const { methods } = await methodList(need(values.method, '--method'), model);
+    // Each method gets only the method flags it (or the map method it names) declares, as in folder mode.
+    const flags = values as Record<string, unknown>;
+    for (const name of METHOD_OPTION_NAMES) {
+      if (flags[name] !== undefined && !methods.some((m) => m.options?.some((o) => o.name === name || o.name === 'map-method'))) {
+        const owners = METHODS.filter((m) => m.options?.some((o) => o.name === name)).map((m) => m.id).join(', ');
+        throw new LookCloserError('bad-argument', `--${name} is an option of ${owners}; it does nothing with --method ${values.method}.`);
+      }
+    }
+    const optionsFor = (m: Method) => {
+      if (m.options?.some((o) => o.name === 'map-method')) return methodOptionsFor(model, m, values);
+      return methodOptionsFor(model, m, Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k))));
+    };
+    const r = await compareMethods(model, inputPath, outDir, {
+      spec: values.method!, classIndex: classes?.[0], layer: values.layer, grid: gridArg(values, model), target, options: optionsFor, metrics: { ids, box: asked?.box }, rankBy, colormap, alpha,
+      progress: process.stderr.isTTY ? (line) => process.stderr.write(`compare: ${line}\n`) : undefined,
+    });
+    const report = { ...r, timings: { load: tLoad, ...r.timings, total: performance.now() - t0 } };
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`top-1: ${report.predictions[0].label} (${(report.predictions[0].score * 100).toFixed(1)}%)  class ${r.compare.class} (${r.compare.label}) ranked by ${rankBy.title}`);
+      for (const x of r.compare.ranking) {
+        const o = r.outputs.find((y) => y.method === x.method);
+        console.log(`  ${x.rank === null ? ' –' : `#${x.rank}`.padStart(3)} ${x.method.padEnd(22)} ${o?.metrics ? metricsLine(o.metrics) : ''}`);
+      }
+      for (const k of r.skipped ?? []) console.log(`  skipped ${k.method}: ${k.reason}`);
+      for (const k of r.failed ?? []) console.log(`  failed ${k.method}: ${k.error}`);
+      console.log(`  grid: ${r.compare.png}  page: ${r.compare.html}`);
+    }
+    if (r.failed?.length) throw new LookCloserError('bad-input', `${r.failed.length} of ${r.failed.length + r.methods.length} methods failed on ${inputPath}; the others are compared in ${r.compare.html}.`);
+  } finally {
+    await model.explainer.dispose();
+  }
+}
+
 /** `explain MODEL DIR`: every image of a folder with one or more methods, one report (src/cli/batch.ts). */
 async function cmdExplainFolder(values: Values, modelPath: string, folder: string): Promise<void> {
   const t0 = performance.now();
-  const methods = need(values.method, '--method').split(',').map((id) => methodById(id.trim()));
+  if (values['rank-by'] !== undefined) throw new LookCloserError('bad-argument', '--rank-by ranks the methods compared on one image; batch mode reports every metric per method (metricSummary).');
+  const spec = need(values.method, '--method');
+  const listed = spec.split(',').map((id) => id.trim()).includes('all') ? undefined : spec.split(',').map((id) => methodById(id.trim()));
   const target = targetArg(values);
   const { colormap, alpha } = overlayChoice(values);
   const batchSize = values['batch-size'] !== undefined ? intArg(values['batch-size'], 'batch-size', 1) : undefined;
@@ -235,6 +308,7 @@ async function cmdExplainFolder(values: Values, modelPath: string, folder: strin
   makeOutputDir(outDir);
   const model = await open(values, modelPath);
   const loadMs = performance.now() - t0;
+  const methods = listed ?? (await methodList(spec, model)).methods;
   const classes = classesArg(values, model);
   // With several methods, each gets only the method flags it (or the map method it names) declares.
   const flags = values as Record<string, unknown>;
@@ -358,6 +432,30 @@ async function cmdProject(values: Values, args: string[]): Promise<void> {
   await model.explainer.dispose();
 }
 
+async function cmdSanity(values: Values, args: string[]): Promise<void> {
+  const spec = need(values.method, '--method');
+  const listed = spec.trim() === 'all' ? undefined : spec.split(',').map((id) => sanityMethod(id.trim()));
+  const target = targetArg(values);
+  const steps = values['cascade-steps'] !== undefined ? intArg(values['cascade-steps'], 'cascade-steps', 8, 1, 10000) : undefined;
+  const seed = values['sanity-seed'] !== undefined ? intArg(values['sanity-seed'], 'sanity-seed', 0, 0, 2 ** 31 - 1) : undefined;
+  const threshold = values['flag-above'] === undefined ? undefined : values['flag-above'].trim() === '' ? NaN : Number(values['flag-above']);
+  if (threshold !== undefined && !(threshold >= -1 && threshold <= 1)) throw new LookCloserError('bad-argument', `--flag-above must be a correlation between -1 and 1, got '${values['flag-above']}'.`);
+  const model = await open(values, need(args[0], 'MODEL'));
+  try {
+    const methods = listed ?? (await methodList(spec, model)).methods;
+    const classes = classesArg(values, model);
+    if (classes && classes.length > 1) throw new LookCloserError('bad-argument', 'sanity explains one class; give one --class.');
+    const options = new Map(methods.map((m) => [m, m.options?.length ? methodOptionsFor(model, m, Object.fromEntries(Object.entries(values).filter(([k]) => !METHOD_OPTION_NAMES.includes(k) || m.options?.some((o) => o.name === k)))) : undefined]));
+    const r = await runSanity(model, need(args[1], 'INPUT'), {
+      methods, classIndex: classes?.[0], layer: values.layer, target, options: (m) => options.get(m), steps, seed, threshold,
+      progress: (line) => process.stderr.write(`sanity: ${line}\n`),
+    });
+    console.log(values.json ? JSON.stringify(r, null, 2) : sanityText(r));
+  } finally {
+    await model.explainer.dispose();
+  }
+}
+
 async function cmdDemo(values: Values): Promise<void> {
   const outDir = makeOutputDir(values.out ?? path.join('look-closer-out', 'demo'));
   const model = await open(values, SAMPLE_MODEL);
@@ -406,6 +504,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'explain': await cmdExplain(values, rest); break;
       case 'attention': await cmdAttention(values, rest); break;
       case 'project': await cmdProject(values, rest); break;
+      case 'sanity': await cmdSanity(values, rest); break;
       case 'demo': await cmdDemo(values); break;
       default: throw new LookCloserError('bad-argument', `Unknown command '${cmd}'.\n\n${USAGE}`);
     }

@@ -481,4 +481,36 @@ describe('panel controller', () => {
       assert.deepEqual([v.outputs[1].display, v.outputs[1].peak, v.outputs[1].rendered], ['gradient', undefined, { width: 2, height: 2 }]);
     });
   });
+
+  describe('the sanity check', () => {
+    it('checks the shown map and class as a job with progress and Cancel; its line follows the outcome and class it checked', () => {
+      const p = Panel.opened((id) => outcome(id, GRADCAM, [1, 0, 2]));
+      const shown = p.state.outcome!.id;
+      p.send({ type: 'checkSanity' });
+      assert.deepEqual(p.work(), { kind: 'sanity', outcome: shown, method: 'gradcam', classIndex: 1, layer: '/conv/Relu' });
+      assert.equal(p.state.status, 'Sanity check of Grad-CAM…');
+      p.send({ type: 'progress', job: p.job, done: 3, total: 10 });
+      assert.match(p.state.status, /^Sanity check: 3 of 10 runs/);
+      const sanity = { outcome: shown, classIndex: 1, spearmanAll: 0.1, ssimAll: 0.3, spearmanClass: 0.6, steps: 8, flagged: false, verdict: 'Changes.' };
+      p.send({ type: 'sanityChecked', job: p.job, sanity });
+      assert.deepEqual(p.state.sanity, sanity);
+      assert.equal(p.state.job, undefined);
+      assert.equal(p.state.status, 'Sanity check done.');
+      assert.deepEqual(p.state.outcome!.id, shown, 'the explanation stays shown');
+      // Cancel: the job ends quietly and the earlier result stays.
+      p.send({ type: 'pickClass', classIndex: 0 }).send({ type: 'checkSanity' });
+      assert.equal((p.work() as Extract<Work, { kind: 'sanity' }>).classIndex, 0);
+      p.send({ type: 'cancel' });
+      assert.ok(p.kinds().includes('abort'));
+      p.send({ type: 'failed', job: p.job, error: new CancelledError(), cancelled: true });
+      assert.equal(p.state.status, 'Cancelled.');
+      assert.deepEqual(p.state.sanity, sanity);
+    });
+
+    it('refuses with nothing explained', () => {
+      const p = new Panel().send({ type: 'checkSanity' });
+      assert.equal(p.state.error, 'Nothing is explained yet.');
+      assert.ok(!p.effects.some((e) => e.kind === 'work'));
+    });
+  });
 });

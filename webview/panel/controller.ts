@@ -9,7 +9,7 @@ import { assertNever } from '../../src/protocol/messenger';
 import type { ExplainOptions } from '../../src/protocol/protocol';
 import { Effects, JobSpec, advance, begin, candidateClass, fail, newFallbacks, report } from './job-flow';
 import type { HostMsg, PanelMsg, ResultMsg, RuntimeNote, Transition, UserMsg } from './messages';
-import { choicesFrom, imageFingerprint, modelFingerprint, outputOf, persistedOf } from './selectors';
+import { choicesFrom, imageFingerprint, modelFingerprint, outputOf, persistedOf, shownClass } from './selectors';
 import type { Choices, PanelState, Step } from './state';
 
 export { initialState } from './state';
@@ -26,7 +26,7 @@ function reduce(s: PanelState, m: PanelMsg, fx: Effects): PanelState {
     case 'open': case 'explain': case 'activations': case 'showChannel': case 'showGate': case 'projectChannel': case 'settings':
       return onHost(s, m, fx);
     case 'pickMethod': case 'pickLayer': case 'pickClass': case 'pickColormap': case 'pickOpacity': case 'pickPreset':
-    case 'cancel': case 'back': case 'save': case 'pickLabels': case 'saveSidecar':
+    case 'cancel': case 'back': case 'save': case 'pickLabels': case 'saveSidecar': case 'checkSanity':
       return onUser(s, m, fx);
     default:
       return onResult(s, m, fx);
@@ -157,6 +157,12 @@ function onUser(s: PanelState, m: UserMsg, fx: Effects): PanelState {
     case 'saveSidecar':
       if (s.model) fx.push({ kind: 'saveSidecar', modelKey: s.model.key, preset: s.model.preprocessing.name, labelsUri: s.model.pickedLabelsUri });
       return s;
+    case 'checkSanity': {
+      const o = s.outcome;
+      if (!o) return report(s, new LookCloserError('bad-argument', 'Nothing is explained yet.'), false, true, fx);
+      const step: Step = { kind: 'sanity', outcome: o.id, method: o.method.id, classIndex: shownClass(s), layer: o.layer };
+      return run(s, { title: `Sanity check of ${o.method.title}`, reply: 'none', tellHost: true, steps: [step] }, fx);
+    }
     default:
       return assertNever(m);
   }
@@ -215,8 +221,11 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
     case 'projected':
       s = { ...s, projection: { layer: m.layer, channel: m.channel }, status: `Projected channel ${m.channel} of ${m.layer} to pixels.` };
       break;
+    case 'sanityChecked':
+      s = { ...s, sanity: m.sanity, status: m.sanity.flagged ? 'Sanity check: the map barely changes with a random model.' : 'Sanity check done.' };
+      break;
     case 'progress':
-      return { ...s, status: `Explaining: ${m.done} of ${m.total} passes…` };
+      return { ...s, status: job.running === 'sanity' ? `Sanity check: ${m.done} of ${m.total} runs (the model randomised from the top layer down)…` : `Explaining: ${m.done} of ${m.total} passes…` };
     case 'failed':
       return fail(s, m.error, m.cancelled, fx);
     default:

@@ -2,7 +2,7 @@
 import type {
   ExecutionProviderSetting, ExplainOptions, GainSummary, ImagePayload, LabelsFile, LayersState, ModelPayload, PanelToHostNote, Timings,
 } from '../../src/protocol/protocol';
-import type { ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, Work } from './state';
+import type { ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, SanityView, Work } from './state';
 
 /** The backend as it stands after some work. */
 export interface RuntimeNote {
@@ -34,7 +34,9 @@ export type UserMsg =
   | { readonly type: 'back' }
   | { readonly type: 'save'; readonly what: 'PNG' | '.npy' }
   | { readonly type: 'pickLabels' }
-  | { readonly type: 'saveSidecar' };
+  | { readonly type: 'saveSidecar' }
+  /** Run the sanity checks on the shown map (slow: one randomised model per step; progress and Cancel as any job). */
+  | { readonly type: 'checkSanity' };
 
 /** Results of work and host answers. */
 export type ResultMsg =
@@ -46,6 +48,7 @@ export type ResultMsg =
   | { readonly type: 'activationsRead'; readonly job: number; readonly layer: string; readonly channels: number }
   | { readonly type: 'gateRead'; readonly job: number; readonly tensor: string; readonly kind: string }
   | { readonly type: 'projected'; readonly job: number; readonly layer: string; readonly channel: number }
+  | { readonly type: 'sanityChecked'; readonly job: number; readonly sanity: SanityView }
   | { readonly type: 'progress'; readonly job: number; readonly done: number; readonly total: number }
   | { readonly type: 'labelsPicked'; readonly file?: LabelsFile }
   | { readonly type: 'labelsUsed'; readonly labels?: readonly string[]; readonly labelsSource: string; readonly pickedUri?: string }

@@ -133,7 +133,24 @@ export type Step =
   /** Shows a channel of the activations just read (pure). */
   | { readonly kind: 'showChannel'; readonly layer: string; readonly channel: number }
   | { readonly kind: 'readGate'; readonly tensor: string }
-  | { readonly kind: 'project'; readonly layer: string; readonly channel: number };
+  | { readonly kind: 'project'; readonly layer: string; readonly channel: number }
+  /** Adebayo et al.'s sanity checks of the shown map (src/core/sanity/): cascading randomisation and another class. */
+  | { readonly kind: 'sanity'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly layer?: string };
+
+/** The sanity check of one shown map, as the panel's line under the map says it. */
+export interface SanityView {
+  /** The outcome and class it checked. */
+  readonly outcome: number;
+  readonly classIndex: number;
+  /** Spearman of |map| with every layer random, and the SSIM then; null where not measurable. */
+  readonly spearmanAll: number | null;
+  readonly ssimAll: number | null;
+  /** Spearman of |map| for the control class. */
+  readonly spearmanClass: number | null;
+  readonly steps: number;
+  readonly flagged: boolean;
+  readonly verdict: string;
+}
 
 /** What the driver runs for a step; `explain` carries the settings for explainImage. */
 export type Work =
@@ -173,6 +190,8 @@ export interface PanelState {
   readonly outcome?: OutcomeView;
   /** GAIN of the outcome's explanations, by class. */
   readonly gains: Readonly<Record<number, GainSummary>>;
+  /** The last sanity check (shown while its outcome and class are). */
+  readonly sanity?: SanityView;
   readonly view: Shown;
   /** A channel projected to pixels, shown in the inspect box. */
   readonly projection?: { readonly layer: string; readonly channel: number };

@@ -5,12 +5,14 @@
  */
 import { methodAvailability } from '../../src/core/app/availability';
 import type { Classifier } from '../../src/core/app/classifier';
-import { PreparedInput, explainImage, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
+import { PreparedInput, explainImage, inputSource, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
 import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
 import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
 import { GateValues, gateValues } from '../../src/core/attention/gates';
 import { ChannelProjection, projectChannel, projectionImages } from '../../src/core/attention/projection';
 import { LookCloserError } from '../../src/core/errors';
+import { methodById } from '../../src/core/methods/registry';
+import { sanityCheck } from '../../src/core/sanity/sanity-check';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { throwIfAborted } from '../../src/protocol/messenger';
 import type { ExecutionProviderSetting, ImagePayload, LabelsFile, ModelPayload } from '../../src/protocol/protocol';
@@ -119,6 +121,8 @@ export class PanelWork {
       }
       case 'project':
         return this.project(job, w.layer, w.channel);
+      case 'sanity':
+        return this.sanity(job, w, signal);
     }
   }
 
@@ -227,6 +231,24 @@ export class PanelWork {
     return {
       type: 'explained', job, outcome: outcomeView(job, o, input),
       timings: { preprocess: ms, forward: o.timings.forward, explain: o.timings.explain }, runtime: runtimeNote(model),
+    };
+  }
+
+  /** Adebayo et al.'s checks of one shown map: the weights randomised from the top in 8 steps, and another class. */
+  private async sanity(job: number, w: Extract<Work, { kind: 'sanity' }>, signal: AbortSignal): Promise<ResultMsg> {
+    const { model, c, input } = this.prepared();
+    const r = await sanityCheck(model.runtime, c.explainer, input.tensor, {
+      methods: [methodById(w.method)], classIndex: w.classIndex, layer: w.layer, source: inputSource(c, input), signal, onProgress: (done, total) => this.onProgress(job, done, total),
+    });
+    throwIfAborted(signal);
+    const m = r.methods[0];
+    const last = (v: readonly (number | null)[]) => v[v.length - 1] ?? null;
+    return {
+      type: 'sanityChecked', job,
+      sanity: {
+        outcome: w.outcome, classIndex: w.classIndex, spearmanAll: last(m.cascade.spearmanAbs), ssimAll: last(m.cascade.ssim),
+        spearmanClass: m.labelControl?.spearmanAbs ?? null, steps: r.steps.length, flagged: m.flagged, verdict: m.verdict,
+      },
     };
   }
 

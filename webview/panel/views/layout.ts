@@ -10,6 +10,7 @@ import { createInspect } from './inspect';
 import { createModelSettings } from './model-settings';
 import { createPredictions } from './predictions';
 import { Dispatch, Scene, View } from './scene';
+import { createSanity } from './sanity';
 import { createStage } from './stage';
 import { createStatus } from './status';
 import { createToolbar } from './toolbar';
@@ -20,6 +21,7 @@ export function createLayout(app: HTMLElement, dispatch: Dispatch, state: () => 
   const toolbar = createToolbar(dispatch);
   const stage = createStage();
   const gain = createGainLine();
+  const sanity = createSanity(dispatch);
   const actions = createActions(dispatch);
   const inspect = createInspect();
   const crops = createCrops();
@@ -28,10 +30,10 @@ export function createLayout(app: HTMLElement, dispatch: Dispatch, state: () => 
   const settings = createModelSettings(dispatch);
   const status = createStatus(dispatch);
   const [stageEl, caption, legend] = stage.parts;
-  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, stageEl, caption, gain.el, legend, actions.el, inspect.el, crops.el);
+  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, stageEl, caption, gain.el, sanity.el, legend, actions.el, inspect.el, crops.el);
   const classes = h('aside', { class: 'classes', 'aria-label': 'Classes' }, h('h2', { text: 'Top 5' }), predictions.el, ...search.parts);
   app.replaceChildren(status.progress, header.el, toolbar.el, status.error, status.note, h('main', { class: 'content' }, viewer, classes), settings.el, status.el);
-  const views: View[] = [header, toolbar, stage, gain, actions, inspect, crops, predictions, search, settings, status];
+  const views: View[] = [header, toolbar, stage, gain, sanity, actions, inspect, crops, predictions, search, settings, status];
   return (scene) => {
     for (const v of views) v.render(scene);
     if (scene.state.outcome) document.body.dataset.state = 'ready';
