@@ -112,6 +112,10 @@ describe('faithfulness metrics', function () {
     const mask = roadMask(Float32Array.from([0, 0.25, 0.5, 1]), 50, 'morf');
     assert.deepEqual(Array.from(mask), [0, 0, 1, 1]);
     assert.deepEqual(Array.from(roadMask(Float32Array.from([0, 0.25, 0.5, 1]), 50, 'lerf')), [1, 1, 0, 0]);
+    // A map zero over 80% of its pixels: at the 25th percentile ≥ 0 would remove every pixel (nothing left to
+    // impute from); the pixels strictly above the tie go instead. A constant map removes nothing.
+    assert.deepEqual(Array.from(roadMask(Float32Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0.5, 1]), 25, 'morf')), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    assert.deepEqual(Array.from(roadMask(new Float32Array(6).fill(0.3), 50, 'morf')), [0, 0, 0, 0, 0, 0]);
     const hole = Uint8Array.from({ length: H * W }, (_, p) => (inRegion(p) ? 1 : 0));
     const c = noisyLinearImpute(ones(), hole, 'NCHW', 0);
     assert.ok(c.data.every((v) => Math.abs(v - 1) < 1e-6));

@@ -58,7 +58,10 @@ export function percentile(values: Float32Array, p: number): number {
 export function roadMask(map01: Float32Array, p: number, order: 'morf' | 'lerf'): Uint8Array {
   const m = order === 'morf' ? map01 : map01.map((v) => 1 - v);
   const t = percentile(m, p);
-  return Uint8Array.from(m, (v) => (v >= t ? 1 : 0));
+  const mask = Uint8Array.from(m, (v) => (v >= t ? 1 : 0));
+  // A map that ties at its lowest value over more than p% of the pixels (a ReLU'd CAM, Eigen-CAM) puts the
+  // threshold on the tie, and ≥ would remove every pixel: then only the pixels strictly above the tie go.
+  return mask.every((v) => v === 1) ? Uint8Array.from(m, (v) => (v > t ? 1 : 0)) : mask;
 }
 
 /** A seeded standard normal generator (mulberry32 and Box–Muller). */
