@@ -8,7 +8,7 @@ import { LookCloserError } from '../src/core/errors';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import type { Tensor } from '../src/core/tensor';
 import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
-import { tensorFromWire } from '../src/protocol/tensor-wire';
+import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
 import { type Backend, type GpuProbe, webRuntime } from './ort-runtime';
 
 /** Sends one runtime request to the extension host (the page's messenger). */
@@ -60,13 +60,14 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
     backend: `${info.backend}, extension host`,
     async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
       // cpuNodes is a WebGPU placement hint: the CPU runs every node anyway.
-      const s = await request({ type: 'runtimeCreate', model, optimization: options?.optimization });
+      const s = await request({ type: 'runtimeCreate', model: compactBytes(model), optimization: options?.optimization });
       let released = false;
       return {
         inputNames: s.inputNames,
         outputNames: s.outputNames,
         async run(feeds, fetches) {
-          const out = await request({ type: 'runtimeRun', session: s.session, feeds, fetches });
+          const own = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, compactTensor(t)]));
+          const out = await request({ type: 'runtimeRun', session: s.session, feeds: own, fetches });
           used.add('cpu');
           return fromHost(out);
         },

@@ -12,7 +12,7 @@ import { LookCloserError } from '../core/errors';
 import type { Tensor } from '../core/tensor';
 import type { RequestHandlers } from '../protocol/messenger';
 import type { HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../protocol/protocol';
-import { tensorFromWire } from '../protocol/tensor-wire';
+import { compactBytes, compactTensor, tensorFromWire } from '../protocol/tensor-wire';
 import { RuntimeThread } from '../node/thread-runtime';
 import { LIMITS, checkBytes, checkText, quote } from './validate';
 
@@ -89,7 +89,7 @@ export class HostRuntimeSessions {
   private async create(r: unknown, signal: AbortSignal): Promise<RuntimeResponses['runtimeCreate']> {
     this.live();
     if (!isRecord(r)) throw this.refuse('a runtime request', r, 'it is not an object');
-    const model = checkBytes(this.from, 'model bytes', own(r, 'model'), RUNTIME_LIMITS.modelBytes);
+    const model = compactBytes(checkBytes(this.from, 'model bytes', own(r, 'model'), RUNTIME_LIMITS.modelBytes));
     const optimization = own(r, 'optimization');
     if (optimization !== undefined && optimization !== 'disabled' && optimization !== 'basic' && optimization !== 'all') {
       throw this.refuse('optimization level', optimization, "it is not 'disabled', 'basic' or 'all'");
@@ -116,7 +116,7 @@ export class HostRuntimeSessions {
     const feeds: Record<string, Tensor> = {};
     for (const k of names) {
       checkText(this.from, 'a feed name', k, LIMITS.name);
-      feeds[k] = tensorFromWire(rawFeeds[k], `${this.from}'s feed ${quote(k)}`);
+      feeds[k] = compactTensor(tensorFromWire(rawFeeds[k], `${this.from}'s feed ${quote(k)}`));
     }
     const rawFetches = own(r, 'fetches');
     let fetches: string[] | undefined;

@@ -72,6 +72,20 @@ export function tensorFromWire(x: unknown, what: string): Tensor {
 }
 
 /**
+ * The tensor with data of its own: a view into a larger buffer is copied, since every transport (VS Code's
+ * webview messages, structured clone) would otherwise send the whole buffer behind it.
+ */
+export function compactTensor(t: Tensor): Tensor {
+  const d = t.data;
+  return d.byteOffset === 0 && d.byteLength === d.buffer.byteLength ? t : { type: t.type, dims: t.dims, data: d.slice() };
+}
+
+/** The bytes as a buffer of their own (see compactTensor). */
+export function compactBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
+/**
  * The ArrayBuffers a message may hand over instead of copying (worker threads' transfer list): those of typed
  * arrays that span their whole buffer, each once. A view into a larger buffer is left to be copied, since
  * transferring would detach data the sender still holds.
