@@ -54,7 +54,7 @@ export class HostRuntimeSessions {
   /** The handlers to merge into the webview host's request table. */
   readonly handlers: RequestHandlers<RuntimeDirection> = {
     runtimeStart: () => this.backend.start(),
-    runtimeCreate: (r, signal) => this.create(r, signal),
+    runtimeCreate: (r) => this.create(r),
     runtimeRun: (r, signal) => this.run(r, signal),
     runtimeRelease: (r) => this.release(r),
   };
@@ -86,7 +86,7 @@ export class HostRuntimeSessions {
     return id;
   }
 
-  private async create(r: unknown, signal: AbortSignal): Promise<RuntimeResponses['runtimeCreate']> {
+  private async create(r: unknown): Promise<RuntimeResponses['runtimeCreate']> {
     this.live();
     if (!isRecord(r)) throw this.refuse('a runtime request', r, 'it is not an object');
     const model = compactBytes(checkBytes(this.from, 'model bytes', own(r, 'model'), RUNTIME_LIMITS.modelBytes));
@@ -95,7 +95,8 @@ export class HostRuntimeSessions {
       throw this.refuse('optimization level', optimization, "it is not 'disabled', 'basic' or 'all'");
     }
     if (this.sessions.size >= RUNTIME_LIMITS.sessions) throw this.refuse('a session request', `${this.sessions.size} sessions`, `a view may hold at most ${RUNTIME_LIMITS.sessions}`);
-    const created = await this.backend.request({ type: 'runtimeCreate', model, optimization }, signal);
+    // Not cancelled half-way: a session the thread made but the host never heard of would never be released.
+    const created = await this.backend.request({ type: 'runtimeCreate', model, optimization });
     if (this.disposed) {
       // The view closed while the model loaded: nobody will release this session.
       await this.backend.request({ type: 'runtimeRelease', session: created.session }).catch(() => undefined);
