@@ -9,7 +9,7 @@ import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import type { Tensor } from '../src/core/tensor';
 import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
 import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
-import { type Backend, type GpuProbe, webRuntime } from './ort-runtime';
+import { type Backend, type GpuProbe, probeWebGpu, webRuntime } from './ort-runtime';
 
 /** Sends one runtime request to the extension host (the page's messenger). */
 export type HostRequest = <R extends RuntimeRequest>(body: R) => Promise<RuntimeResponses[R['type']]>;
@@ -79,6 +79,23 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
       };
     },
   };
+}
+
+/**
+ * What a setting needs to know about WebGPU: nothing for 'wasm' and 'cpu'; for 'auto' no adapter when the page
+ * has no navigator.gpu (without starting the webview's onnxruntime, which the host's CPU does not need) or when
+ * the webview's onnxruntime cannot start to look (the host's CPU then runs); 'webgpu' asks the worker and fails
+ * as it fails.
+ */
+export async function gpuForSetting(setting: ExecutionProviderSetting): Promise<GpuProbe | undefined> {
+  if (setting === 'wasm' || setting === 'cpu') return undefined;
+  if (setting === 'auto' && !('gpu' in navigator)) return { available: false, shaderF16: false, reason: 'this webview has no WebGPU (navigator.gpu is missing)' };
+  try {
+    return await probeWebGpu();
+  } catch (e) {
+    if (setting !== 'auto') throw e;
+    return { available: false, shaderF16: false, reason: `the webview's onnxruntime could not start to look for WebGPU (${clean(e)})` };
+  }
 }
 
 /**

@@ -9,8 +9,7 @@ import { decodeModel, encodeModel } from '../src/core/onnx/model';
 import { throwIfAborted } from '../src/protocol/messenger';
 import { modelSourceOf } from '../src/protocol/model-payload';
 import type { ExecutionProviderSetting, ModelPayload } from '../src/protocol/protocol';
-import { PanelRuntime, selectRuntime } from './host-runtime';
-import { probeWebGpu } from './ort-runtime';
+import { PanelRuntime, gpuForSetting, selectRuntime } from './host-runtime';
 
 /** A classifier loaded in the webview, with the runtime it runs on. */
 export interface WebModel {
@@ -35,7 +34,7 @@ export async function loadWebModel(p: ModelPayload, ep: ExecutionProviderSetting
   const t0 = performance.now();
   let bytes = p.bytes;
   let conversion: string | undefined;
-  const gpu = ep === 'wasm' || ep === 'cpu' ? undefined : await probeWebGpu();
+  const gpu = await gpuForSetting(ep);
   if (gpu?.available && !gpu.shaderF16) {
     // Every float16 kernel fails on WebGPU adapters without shader-f16 (SwiftShader): run a float32 copy there.
     const decoded = decodeModel(p.bytes, p.name);
