@@ -8,7 +8,7 @@ const watch = args.includes('--watch');
 const production = args.includes('--production');
 const only = args.filter((a) => !a.startsWith('--'));
 
-/** An esbuild plugin that copies files after each build (the onnxruntime wasm pair for the webview). */
+/** An esbuild plugin that copies files after each build (the onnxruntime wasm pairs for the webview and the runtime thread). */
 function copyFiles(from, to, names) {
   return {
     name: 'copy-files',
@@ -40,6 +40,18 @@ const targets = {
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+  },
+  // The extension host's runtime thread (src/node/ort-thread.ts): onnxruntime-web's Node build bundled, its
+  // threaded wasm pair copied beside it (the thread points wasmPaths there); onnxruntime-node is used only where
+  // it is installed, so it stays a runtime require.
+  'ort-thread': {
+    entryPoints: ['src/node/ort-thread.ts'],
+    outfile: 'dist/ort-thread.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['onnxruntime-node'],
+    plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/ort-node', ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'])],
   },
   webview: {
     entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', batch: 'webview/batch/main.ts', 'ort-worker': 'webview/ort-worker.ts' },

@@ -31,6 +31,8 @@ const USAGE = `npm run bench -- [MODEL.onnx ...] [options]
   --node-threads N         onnxruntime-node intra-op threads (default 2, as the CLI)
   --warmup N               untimed runs before timing (default 1)
   --max-seconds S          stop repeating a row after S seconds once it ran 3 times (default 20)
+  --editor-cpu             also Grad-CAM on ResNet-50 in the editor's CPU paths (webview WASM, extension host)
+                           against PyTorch on the same CPU (see bench/editor-cpu.ts); --editor-threads N
   --batch                  also batch throughput: explain DIR vs the single-image command (see --batch-*)
   --batch-images N         images in the batch folder (default 100)
   --single-runs N          single-image command runs to time (default 10; throughput is per image)
@@ -192,6 +194,7 @@ async function main(): Promise<void> {
       backends: { type: 'string' }, browser: { type: 'boolean' }, 'browser-webgpu': { type: 'boolean' }, 'only-given': { type: 'boolean' }, 'no-generated': { type: 'boolean' },
       methods: { type: 'string' }, top5: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
       batch: { type: 'boolean' }, 'batch-images': { type: 'string' }, 'single-runs': { type: 'string' }, 'batch-model': { type: 'string' }, 'batch-method': { type: 'string' }, 'node-threads': { type: 'string' },
+      'editor-cpu': { type: 'boolean' }, 'editor-threads': { type: 'string' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -215,9 +218,12 @@ async function main(): Promise<void> {
     backends = backends.filter((b) => b !== 'node');
     notes.push('onnxruntime-node is not installed: the native backend was skipped (ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node).');
   }
-  const common = [
+  const timing = [
     ...(values.reps ? ['--reps', values.reps] : []), ...(values.warmup ? ['--warmup', values.warmup] : []),
     ...(values['max-seconds'] ? ['--max-seconds', values['max-seconds']] : []),
+  ];
+  const common = [
+    ...timing,
     ...(values.methods ? ['--methods', values.methods] : []), ...(values.top5 !== undefined ? ['--top5', values.top5] : []),
   ];
 
@@ -253,6 +259,15 @@ async function main(): Promise<void> {
     else batch = await measureBatch({ model: m.path, images: Number(values['batch-images'] ?? 100), singleRuns: Number(values['single-runs'] ?? 10), backends, method: values['batch-method'], notes });
   }
 
+  let editor: Awaited<ReturnType<typeof import('./editor-cpu').editorCpu>> | undefined;
+  if (values['editor-cpu']) {
+    const { editorCpu } = await import('./editor-cpu');
+    editor = await editorCpu({
+      root: ROOT, modelCache: MODEL_CACHE, image: PHOTO, threads: values['editor-threads'] ? Number(values['editor-threads']) : undefined,
+      timing, nativeInstalled: nodeBackendInstalled(), hasTorch: hasTorch(), notes, runCase,
+    });
+  }
+
   const machine = {
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGB: os.totalmem() / 2 ** 30, platform: `${os.platform()} ${os.release()}`,
     node: process.version, loadAverageBefore: startLoad, loadAverageAfter: os.loadavg(),
@@ -269,6 +284,14 @@ async function main(): Promise<void> {
     }
   }
   if (batch) targets.push(...batch.targets);
+  if (editor) {
+    const { printEditorCpu } = await import('./editor-cpu');
+    printEditorCpu(editor);
+    for (const k of ['host (as shipped) / PyTorch', 'host (onnxruntime-node) / PyTorch']) {
+      const v = editor.ratios[k];
+      if (v) targets.push(...check(`Grad-CAM in the editor, ${k}`, editor.model, 'editor CPU', v.median, 1, '≤', v.fastest));
+    }
+  }
   if (targets.length) {
     console.log('\nTargets');
     for (const t of targets) {
@@ -283,7 +306,7 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const out = path.resolve(values.out ?? path.join(ROOT, 'bench-results', 'bench.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, targets, notes }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, editor, targets, notes }, null, 2)}\n`);
   console.log(`\nWrote ${path.relative(process.cwd(), out)}`);
 }
 

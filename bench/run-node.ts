@@ -2,14 +2,19 @@
  * One benchmark case in its own Node process (so peak memory belongs to one model and one backend):
  * runtime start-up, model load, forward and every registered method. Prints one JSON line.
  *
- *   tsx bench/run-node.ts --model M.onnx --backend wasm|node --image IMG [--reps N] [--warmup N]
+ *   tsx bench/run-node.ts --model M.onnx --backend wasm|node|host|host-native --image IMG [--reps N] [--warmup N]
+ *
+ * host and host-native run the editor's CPU path (bench/host-path.ts): onnxruntime-web's threaded wasm (as the
+ * .vsix ships) or onnxruntime-node in the extension host's runtime thread, reached as the webview reaches it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { METHODS } from '../src/core/methods/registry';
+import { hostThreads } from '../src/extension/host-runtime';
 import { nodeRuntime, webRuntime } from '../src/node/ort-runtime';
 import { loadInput, loadModel } from '../src/node/workbench';
+import { hostPathRuntime } from './host-path';
 import { BenchRow, measureMethods } from './measure';
 
 /** What one case reports. */
@@ -45,7 +50,8 @@ async function main(): Promise<void> {
   });
   const backend = values.backend ?? 'wasm';
   const threads = values.threads ? Number(values.threads) : undefined;
-  const runtime = backend === 'node' ? nodeRuntime(threads ?? 2) : webRuntime(threads ?? 1);
+  const host = backend === 'host' || backend === 'host-native' ? await hostPathRuntime(threads ?? hostThreads(), backend === 'host' ? 'wasm' : 'auto') : undefined;
+  const runtime = host?.runtime ?? (backend === 'node' ? nodeRuntime(threads ?? 2) : webRuntime(threads ?? 1));
   if (!runtime) throw new Error('onnxruntime-node is not installed');
   let peakHeap = 0;
   let peakExternal = 0;
@@ -82,6 +88,7 @@ async function main(): Promise<void> {
     log: (line) => process.stderr.write(`  [${path.basename(modelPath)} ${backend}] ${line}\n`),
   });
   await model.explainer.dispose();
+  await host?.dispose();
   sample();
   const result: CaseResult = {
     model: modelPath, backend: runtime.backend, environment: 'node',

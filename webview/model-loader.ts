@@ -1,6 +1,6 @@
 /**
- * Loading a model in a webview (the panel and the folder view): picks the onnxruntime-web backend (WebGPU,
- * else WASM), converts float16 models for WebGPU adapters without shader-f16, and hands the bytes, sidecar
+ * Loading a model in a webview (the panel and the folder view): picks the backend (WebGPU, else the extension
+ * host's CPU, or the one the setting forces: host-runtime.ts), converts float16 models for WebGPU adapters without shader-f16, and hands the bytes, sidecar
  * and labels the host sent to the core's Classifier, which makes every check the CLI makes.
  */
 import { Classifier } from '../src/core/app/classifier';
@@ -9,22 +9,23 @@ import { decodeModel, encodeModel } from '../src/core/onnx/model';
 import { throwIfAborted } from '../src/protocol/messenger';
 import { modelSourceOf } from '../src/protocol/model-payload';
 import type { ExecutionProviderSetting, ModelPayload } from '../src/protocol/protocol';
-import { WebRuntime, probeWebGpu, webRuntime } from './ort-runtime';
+import { PanelRuntime, gpuForSetting, selectRuntime } from './host-runtime';
 
 /** A classifier loaded in the webview, with the runtime it runs on. */
 export interface WebModel {
   readonly payload: ModelPayload;
   readonly classifier: Classifier;
-  readonly runtime: WebRuntime;
+  readonly runtime: PanelRuntime;
   readonly ep: ExecutionProviderSetting;
   readonly loadMs: number;
   /** Set when the model runs as a float32 copy, and why. */
   readonly conversion?: string;
 }
 
-/** The backend that ran, as the badge and summaries name it. */
-export function backendLabel(runtime: WebRuntime): 'WebGPU + WASM' | 'WebGPU' | 'WASM' {
+/** The backend that ran, as the badge and summaries name it ('CPU': the extension host's). */
+export function backendLabel(runtime: PanelRuntime): 'WebGPU + WASM' | 'WebGPU' | 'WASM' | 'CPU' {
   const used = runtime.used;
+  if (used.has('cpu') || (runtime.preferred === 'cpu' && !used.size)) return 'CPU';
   return used.has('webgpu') ? (used.has('wasm') ? 'WebGPU + WASM' : 'WebGPU') : 'WASM';
 }
 
@@ -33,7 +34,7 @@ export async function loadWebModel(p: ModelPayload, ep: ExecutionProviderSetting
   const t0 = performance.now();
   let bytes = p.bytes;
   let conversion: string | undefined;
-  const gpu = ep === 'wasm' ? undefined : await probeWebGpu();
+  const gpu = await gpuForSetting(ep);
   if (gpu?.available && !gpu.shaderF16) {
     // Every float16 kernel fails on WebGPU adapters without shader-f16 (SwiftShader): run a float32 copy there.
     const decoded = decodeModel(p.bytes, p.name);
@@ -42,7 +43,7 @@ export async function loadWebModel(p: ModelPayload, ep: ExecutionProviderSetting
       conversion = `The WebGPU adapter (${gpu.adapter}) lacks shader-f16, so a float32 copy of this float16 model runs on WebGPU (results differ by float16 rounding only).`;
     }
   }
-  const runtime = await webRuntime(ep);
+  const runtime = await selectRuntime(ep, gpu);
   throwIfAborted(signal);
   const classifier = await Classifier.load(runtime, modelSourceOf(p, bytes));
   if (signal.aborted) {

@@ -7,6 +7,7 @@ import type {
   ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
+import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
 import { WebviewHost, webviewOptions } from './webview-host';
@@ -35,7 +36,7 @@ export interface PanelEvents {
 /** The current execution-provider setting. */
 export function executionProvider(): ExecutionProviderSetting {
   const v = vscode.workspace.getConfiguration('lookCloser').get<string>('executionProvider');
-  return v === 'webgpu' || v === 'wasm' ? v : 'auto';
+  return v === 'webgpu' || v === 'wasm' || v === 'cpu' ? v : 'auto';
 }
 
 /** One explanation panel: the webview, its host, and the image and model it shows. */
@@ -52,10 +53,14 @@ export class ExplanationPanel {
     private readonly events: PanelEvents,
   ) {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
+    // Models the panel runs on the extension host's CPU (executionProvider 'cpu', or 'auto' without WebGPU); released when it closes.
+    const runtime = new HostRuntimeSessions(sharedRuntimeThread(extensionUri.fsPath), FROM);
+    panel.onDidDispose(() => void runtime.dispose());
     this.host = new WebviewHost<HostToPanel, PanelToHost>(panel, {
       what: 'Panel',
-      // Every field the webview sends is checked (validate.ts) before it is used.
+      // Every field the webview sends is checked (validate.ts, host-runtime.ts) before it is used.
       requests: {
+        ...runtime.handlers,
         progress: (r, signal) => this.progress(checkTitle(FROM, r), signal),
         save: (r) => this.save(checkSave(FROM, r)),
         pickLabels: () => pickLabels(),

@@ -5,6 +5,7 @@ import { LookCloserError } from '../core/errors';
 import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protocol/protocol';
 import { guarded, initLog, showError } from './error-handling';
 import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-panel';
+import { disposeSharedRuntimeThread } from './host-runtime';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
 import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
 import { ModelResolver } from './model-resolver';
@@ -266,5 +267,7 @@ export function activate(context: vscode.ExtensionContext): LookCloserApi {
   };
 }
 
-/** Nothing to clean up beyond the subscriptions. */
-export function deactivate(): void {}
+/** Stops the extension host's runtime thread; everything else goes with the subscriptions. */
+export function deactivate(): Promise<void> {
+  return disposeSharedRuntimeThread();
+}

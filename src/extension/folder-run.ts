@@ -14,6 +14,7 @@ import { METHODS } from '../core/methods/registry';
 import { isCancellation } from '../protocol/messenger';
 import type { BatchSettingsPayload, BatchStarted, BatchToHost, HostToBatch } from '../protocol/protocol';
 import { executionProvider } from './explanation-panel';
+import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { logger } from './error-handling';
 import { PAGES } from './webview-html';
 import { checkBatchReply } from './validate';
@@ -133,7 +134,10 @@ export async function explainFolder(
     stop.abort();
   });
   const sub = token?.onCancellationRequested(() => stop.abort());
-  const host = new WebviewHost<HostToBatch, BatchToHost>(panel, { what: 'Explain Folder', requests: {}, notes: {} });
+  // The view may run the model on the extension host's CPU; its sessions are released when the run ends or the view closes.
+  const runtime = new HostRuntimeSessions(sharedRuntimeThread(extensionUri.fsPath), 'The folder view');
+  panel.onDidDispose(() => void runtime.dispose());
+  const host = new WebviewHost<HostToBatch, BatchToHost>(panel, { what: 'Explain Folder', requests: runtime.handlers, notes: {} });
   host.showPage(PAGES.folder, panel.title, extensionUri);
   try {
     const t0 = Date.now();
@@ -202,5 +206,6 @@ export async function explainFolder(
   } finally {
     sub?.dispose();
     host.dispose();
+    void runtime.dispose();
   }
 }

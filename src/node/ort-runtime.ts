@@ -1,4 +1,5 @@
 /** Node adapters of the core Runtime: onnxruntime-web (wasm) and, when installed, onnxruntime-node. */
+import { pathToFileURL } from 'node:url';
 import { LookCloserError } from '../core/errors';
 import type { Runtime, Session, SessionOptions } from '../core/runtime';
 import type { Tensor } from '../core/tensor';
@@ -56,10 +57,11 @@ export function cleanOrtMessage(e: unknown): string {
   return m.replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
 }
 
-/** onnxruntime-web's wasm backend in Node. */
-export function webRuntime(threads = 1): Runtime {
+/** onnxruntime-web's wasm backend in Node; `wasmDir` is where its .mjs/.wasm pair is when bundled away from node_modules. */
+export function webRuntime(threads = 1, wasmDir?: string): Runtime {
   const ort = require('onnxruntime-web') as OrtModule;
   if (ort.env.wasm) ort.env.wasm.numThreads = threads;
+  if (ort.env.wasm && wasmDir) ort.env.wasm.wasmPaths = pathToFileURL(wasmDir).href.replace(/\/?$/, '/');
   const version = (ort.env.versions && (ort.env.versions.web || ort.env.versions.common)) || '';
   return ortRuntime(ort, `onnxruntime-web ${version} (wasm)`.replace('  ', ' '), { executionProviders: ['wasm'], logSeverityLevel: 4 });
 }

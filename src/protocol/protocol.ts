@@ -8,12 +8,17 @@ import type { OutputRow, PreprocessingInfo } from '../core/app/types';
 import type { Prediction } from '../core/explainer';
 import type { GainJson } from '../core/metrics/gain';
 import type { ModelConfigs } from '../core/model-configs';
+import type { Tensor } from '../core/tensor';
 import type { Direction, ResponsesMatch } from './messenger';
 
 export { assertNever } from './messenger';
 
-/** Which onnxruntime-web backend to use: WebGPU when an adapter exists (auto), or forced. */
-export type ExecutionProviderSetting = 'auto' | 'webgpu' | 'wasm';
+/**
+ * Where models run: 'auto' picks the fastest available (WebGPU when the webview has an adapter, else 'cpu');
+ * 'webgpu' and 'wasm' force onnxruntime-web in the webview (WASM there is single-threaded); 'cpu' runs
+ * onnxruntime multi-threaded in the extension host (src/extension/host-runtime.ts).
+ */
+export type ExecutionProviderSetting = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
 // ---------------------------------------------------------------- shared data
 
@@ -89,8 +94,10 @@ export interface Timings {
 export interface ExplainSummary {
   readonly model: string;
   readonly image: string;
-  /** "WebGPU" or "WASM". */
-  readonly backend: 'WebGPU' | 'WASM';
+  /** "WebGPU", "WASM" (the webview's, single-threaded) or "CPU" (onnxruntime in the extension host). */
+  readonly backend: 'WebGPU' | 'WASM' | 'CPU';
+  /** Why this backend ran (e.g. "auto: no WebGPU adapter, so the extension host's CPU"), when the panel chose it. */
+  readonly backendReason?: string;
   /** Why WebGPU was not used although it was asked for or available, when it was not. */
   readonly fallback?: string;
   readonly preset: { readonly name: string; readonly source: string; readonly reason: string };
@@ -156,6 +163,49 @@ export interface LayersState {
   readonly thumbnail: Thumbnail;
   /** The model's attention gates (empty when it has none). */
   readonly gates: readonly GateRow[];
+}
+
+// ---------------------------------------------------------------- webview → host: the extension-host runtime
+
+/** Starts the extension host's runtime (once per host) and says what it is. */
+export interface RuntimeStartRequest {
+  readonly type: 'runtimeStart';
+}
+/** Creates a session on the extension host's runtime from model bytes. */
+export interface RuntimeCreateRequest {
+  readonly type: 'runtimeCreate';
+  readonly model: Uint8Array;
+  /** Graph optimisation level (default 'all'). */
+  readonly optimization?: 'disabled' | 'basic' | 'all';
+}
+/** Runs a session this webview created; fetches defaults to every output. */
+export interface RuntimeRunRequest {
+  readonly type: 'runtimeRun';
+  readonly session: number;
+  readonly feeds: Readonly<Record<string, Tensor>>;
+  readonly fetches?: readonly string[];
+}
+/** Releases a session this webview created. */
+export interface RuntimeReleaseRequest {
+  readonly type: 'runtimeRelease';
+  readonly session: number;
+}
+/** Requests a model-running webview sends to use the extension host's runtime. */
+export type RuntimeRequest = RuntimeStartRequest | RuntimeCreateRequest | RuntimeRunRequest | RuntimeReleaseRequest;
+
+/** What the extension host's runtime is. */
+export interface HostRuntimeInfo {
+  /** e.g. "onnxruntime-web 1.30.0 (wasm, 8 threads)" or "onnxruntime-node 1.30.0 (cpu, 8 threads)". */
+  readonly backend: string;
+  readonly threads: number;
+}
+
+/** Response type of each runtime request. */
+export interface RuntimeResponses {
+  readonly runtimeStart: HostRuntimeInfo;
+  readonly runtimeCreate: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
+  readonly runtimeRun: Record<string, Tensor>;
+  readonly runtimeRelease: void;
 }
 
 // ---------------------------------------------------------------- host → panel
@@ -257,10 +307,10 @@ export interface SaveSidecarRequest {
   readonly labelsUri?: string;
 }
 /** Requests the panel sends to the host. */
-export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest;
+export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | RuntimeRequest;
 
 /** Response type of each panel-to-host request. */
-export interface HostResponses {
+export interface HostResponses extends RuntimeResponses {
   readonly progress: { readonly cancelled: boolean };
   readonly save: { readonly path: string };
   readonly pickLabels: LabelsFile | undefined;
@@ -457,10 +507,10 @@ export interface HostToBatch extends Direction {
 /** Notifications the folder view sends to the host. */
 export type BatchToHostNote = ReadyNote | ErrorNote;
 
-/** What the folder view sends to the host (no requests). */
+/** What the folder view sends to the host (its requests run models on the extension host's runtime). */
 export interface BatchToHost extends Direction {
-  readonly requests: never;
-  readonly responses: Record<never, never>;
+  readonly requests: RuntimeRequest;
+  readonly responses: RuntimeResponses;
   readonly notes: BatchToHostNote;
 }
 

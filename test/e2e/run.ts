@@ -219,7 +219,8 @@ const PLANS: Record<Mode, Plan> = {
     // The cat fills most of the photo; its head (where CAM peaks) is in the upper left.
     object: async () => ({ x0: 0.0, y0: 0.05, x1: 0.45, y1: 0.55 }),
     classSearch: { query: 'Egyptian', label: 'Egyptian Mau' },
-    settings: { 'lookCloser.executionProvider': 'auto' },
+    // The webview's own WASM ('auto' without an adapter now runs on the extension host's CPU).
+    settings: { 'lookCloser.executionProvider': 'wasm' },
     files: [
       ['assets/samples/wm_cat.jpg', 'wm_cat.jpg'], ['assets/samples/wm_bald_eagle.jpg', 'wm_bald_eagle.jpg'],
       ['assets/samples/wm_flamingo.jpg', 'photos/wm_flamingo.jpg'], ['assets/samples/wm_bridge.jpg', 'photos/wm_bridge.jpg'],

@@ -85,7 +85,7 @@ describe('Look Closer extension', () => {
       const entry = pkg.contributes.menus['explorer/context'].find((m: { command: string }) => m.command === 'lookCloser.useModel');
       assert.match(entry.when, /resourceExtname == \.onnx/);
       const props = pkg.contributes.configuration.properties;
-      assert.deepEqual(props['lookCloser.executionProvider'].enum, ['auto', 'webgpu', 'wasm']);
+      assert.deepEqual(props['lookCloser.executionProvider'].enum, ['auto', 'webgpu', 'wasm', 'cpu']);
       assert.equal(props['lookCloser.model'].type, 'string');
       assert.equal(pkg.contributes.views.lookCloser[0].id, 'lookCloser.layers');
       assert.equal(pkg.contributes.viewsContainers.activitybar[0].id, 'lookCloser');
@@ -108,7 +108,7 @@ describe('Look Closer extension', () => {
       assert.ok(inside(s.peak, CAT_HEAD), `peak ${JSON.stringify(s.peak)} lies on the cat's head`);
       assert.ok(s.rawRange[1] > s.rawRange[0]);
       assert.ok(s.rendered.width > 100 && s.rendered.height > 100, 'the webview drew the picture');
-      assert.ok(['WASM', 'WebGPU'].includes(s.backend));
+      assert.ok(['WASM', 'WebGPU', 'CPU'].includes(s.backend));
     });
 
     it('switches to Grad-CAM, which also peaks on the cat', async () => {
@@ -157,6 +157,37 @@ describe('Look Closer extension', () => {
       assert.equal(s.crops?.scales.length, 3);
       assert.ok(s.crops && s.crops.fused.score > 0 && s.crops.fused.score <= 1, JSON.stringify(s.crops));
       assert.ok(s.gain, 'the GAIN check ran on the crops\' map');
+    });
+
+    it('runs on the extension host\'s CPU with the setting \'cpu\': the same Grad-CAM as the webview\'s WASM', async () => {
+      const config = () => vscode.workspace.getConfiguration('lookCloser');
+      try {
+        await config().update('executionProvider', 'wasm', vscode.ConfigurationTarget.Workspace);
+        const wasm = await api.explain(workspaceFile('wm_cat.jpg'), { method: 'gradcam', classIndex: 282 });
+        await config().update('executionProvider', 'cpu', vscode.ConfigurationTarget.Workspace);
+        const cpu = await api.explain(workspaceFile('wm_cat.jpg'), { method: 'gradcam', classIndex: 282 });
+        log(`    ${wasm.backend}: gradcam ${JSON.stringify(wasm.timings)}; ${cpu.backend} (${cpu.backendReason}): ${JSON.stringify(cpu.timings)}`);
+        assert.equal(wasm.backend, 'WASM');
+        assert.equal(cpu.backend, 'CPU');
+        assert.match(cpu.backendReason ?? '', /^onnxruntime-\S+ \S+ \((wasm|cpu), \d+ threads\) in the extension host: the setting lookCloser\.executionProvider asks for it/);
+        assert.deepEqual(cpu.predictions.map((p) => p.index), wasm.predictions.map((p) => p.index));
+        cpu.predictions.forEach((p, i) => assert.ok(Math.abs(p.score - wasm.predictions[i].score) < 2e-3, `class ${p.index}: ${p.score} vs ${wasm.predictions[i].score}`));
+        assert.equal(cpu.layer, wasm.layer);
+        const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-6);
+        assert.ok(rel(cpu.rawRange[1], wasm.rawRange[1]) < 1e-2, `Grad-CAM maximum ${cpu.rawRange[1]} vs ${wasm.rawRange[1]}`);
+        assert.deepEqual(cpu.peak, wasm.peak);
+        // The Layers view's activations come from the same runtime as the panel's explanation.
+        const acts = await api.activations(cpu.layer!);
+        assert.equal(acts.data.length, acts.channels.length * acts.height * acts.width);
+      } finally {
+        await config().update('executionProvider', undefined, vscode.ConfigurationTarget.Workspace);
+      }
+    });
+
+    it('refuses runtime requests a webview must not send', async () => {
+      await assert.rejects(api.testing.fromPanel({ type: 'runtimeRun', session: 987654, feeds: {} }), /The explanation panel sent session 987654.*not a session this view created/);
+      await assert.rejects(api.testing.fromPanel({ type: 'runtimeCreate', model: 'x.onnx' }), /model bytes that are not bytes/);
+      await assert.rejects(api.testing.fromPanel({ type: 'runtimeCreate', model: new Uint8Array(4), optimization: 'extreme' }), /optimization level "extreme"/);
     });
 
     it('reports a broken image as an error naming it, and the panel stays usable', async () => {

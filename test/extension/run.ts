@@ -39,7 +39,8 @@ async function viaCodeServer(dir: string, workspace: string): Promise<number> {
     const remote = (p: string) => `vscode-remote://127.0.0.1:${server.port}${p}`;
     const payload = [['extensionDevelopmentPath', remote(ROOT)], ['extensionTestsPath', remote(TESTS)]];
     const url = `${server.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
-    await page.goto(url);
+    // Only the navigation must start: the suite's end is codeAutomationExit, and on a busy machine the workbench's 'load' can take over 30 s.
+    await page.goto(url, { waitUntil: 'commit', timeout: 120_000 });
     const timeout = new Promise<number>((resolve) => setTimeout(() => {
       console.error(`extension-host tests did not finish within ${TIMEOUT_MS / 1000} s`);
       resolve(124);

@@ -19,6 +19,7 @@ import type {
   PredictionRow,
 } from '../../src/protocol/protocol';
 import { decodeImage, encodePng } from '../image';
+import { connectHostRuntime } from '../host-runtime';
 import { WebModel, backendLabel, loadWebModel } from '../model-loader';
 import { configureOrt, startWorker } from '../ort-runtime';
 import { endpoint, h } from '../vscode-api';
@@ -73,14 +74,15 @@ class FolderView {
     const layer = await camLayer(model.classifier, methods, r.model.name);
     throwIfAborted(signal);
     this.run = { model, methods, settings: r.settings, layer, total: r.total, started: performance.now(), done: 0 };
-    const backend = `onnxruntime-web ${backendLabel(model.runtime)}`;
+    const label = backendLabel(model.runtime);
+    const backend = label === 'CPU' ? `${model.runtime.backend}` : `onnxruntime-web ${label}`;
     ui.bar.max = Math.max(1, r.total);
     ui.bar.value = 0;
     ui.subtitle.textContent = `${r.model.name} · ${r.settings.methods.join(', ')} · top ${r.settings.top}${layer ? ` · layer ${layer}` : ''} · ${backend}`;
     ui.status.textContent = `0 of ${r.total} images`;
     return {
       backend, layer: layer ?? null, loadMs: model.loadMs, preprocessing: model.classifier.preprocessingInfo(),
-      notices: [...(model.conversion ? [model.conversion] : []), ...model.runtime.fallbacks],
+      notices: [...(model.runtime.reason ? [model.runtime.reason] : []), ...(model.conversion ? [model.conversion] : []), ...model.runtime.fallbacks],
     };
   }
 
@@ -138,6 +140,7 @@ function startView(): void {
     requests: { batchStart: (r, s) => view.start(r, s), batchImage: (r, s) => view.explainOne(r, s) },
     notes: { recorded: (n) => view.recorded(n.index, n.name, n.top, n.error) },
   });
+  connectHostRuntime((body) => messenger.request(body));
   window.addEventListener('error', (e) => messenger.notify({ type: 'error', message: `Folder view: ${e.message}` }));
   messenger.notify({ type: 'ready' });
 }

@@ -5,6 +5,7 @@
  */
 import { Messenger, asBytes, assertNever, isCancellation } from '../../src/protocol/messenger';
 import type { HostToPanel, PanelToHost } from '../../src/protocol/protocol';
+import { connectHostRuntime } from '../host-runtime';
 import { configureOrt, startWorker } from '../ort-runtime';
 import { endpoint, vscodeApi } from '../vscode-api';
 import { initialState, update } from './controller';
@@ -55,6 +56,7 @@ class PanelDriver {
 
   /** Draws the empty panel and tells the host it listens. */
   start(): void {
+    connectHostRuntime((body) => this.messenger.request(body));
     this.draw(this.scene());
     this.messenger.notify({ type: 'ready' });
   }

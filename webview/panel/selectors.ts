@@ -62,7 +62,8 @@ export function summaryOf(s: PanelState): ExplainSummary | undefined {
   const row = (p: { index: number; score: number }) => ({ index: p.index, label: labelOf(s, p.index), score: p.score });
   return {
     model: m.name, image: image.name,
-    backend: m.backend === 'WASM' ? 'WASM' : 'WebGPU',
+    backend: m.backend === 'WASM' || m.backend === 'CPU' ? m.backend : 'WebGPU',
+    backendReason: m.backendReason,
     fallback: m.fallbacks.length ? m.fallbacks.join(' ') : undefined,
     preset: { name: m.preprocessing.name, source: m.preprocessing.source, reason: m.preprocessing.reason },
     labelsSource: m.labelsSource,

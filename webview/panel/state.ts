@@ -59,8 +59,10 @@ export interface ModelInfo {
   readonly unavailable?: readonly { readonly method: string; readonly reason: string }[];
   /** URI of labels picked in the panel (for the sidecar). */
   readonly pickedLabelsUri?: string;
-  /** The backend that ran last: "WebGPU", "WASM" or both. */
-  readonly backend: 'WebGPU + WASM' | 'WebGPU' | 'WASM';
+  /** The backend that ran last: "WebGPU", "WASM" or both, or "CPU" (the extension host's). */
+  readonly backend: 'WebGPU + WASM' | 'WebGPU' | 'WASM' | 'CPU';
+  /** Why that backend was chosen, when the panel chose it (e.g. auto without a WebGPU adapter). */
+  readonly backendReason?: string;
   /** Why WebGPU was not used, every reason so far. */
   readonly fallbacks: readonly string[];
   /** Set when a float32 copy of the model runs, and why. */

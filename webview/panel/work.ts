@@ -69,7 +69,7 @@ async function modelInfo(m: WebModel): Promise<ModelInfo> {
     layers: layers.map(row), targetLayers: targets.map(row), defaultLayer,
     gates: gates.map((g) => ({ tensor: g.tensor, node: g.node, activation: g.activation, kind: g.kind, shape: g.shape, featureShape: g.featureShape, residual: g.residual })),
     preprocessing: presetInfo(c), labels: c.labels, labelsSource: c.labelsSource, unavailable,
-    backend: backendLabel(m.runtime), fallbacks: [...m.runtime.fallbacks], conversion: m.conversion,
+    backend: backendLabel(m.runtime), backendReason: m.runtime.reason, fallbacks: [...m.runtime.fallbacks], conversion: m.conversion,
   };
 }
 

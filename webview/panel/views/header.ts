@@ -18,7 +18,7 @@ export function timingsText(t: Timings): string {
 export function createHeader(): View {
   const title = h('h1', { class: 'title', text: 'Look Closer' });
   const subtitle = h('p', { class: 'subtitle' });
-  const backend = h('span', { class: 'badge backend', role: 'status', title: 'Which onnxruntime-web backend ran' });
+  const backend = h('span', { class: 'badge backend', role: 'status', title: 'Which onnxruntime backend ran' });
   const preset = h('span', { class: 'badge preset' });
   const timings = h('span', { class: 'timings', 'aria-label': 'Step timings' });
   const el = h('header', { class: 'header' }, h('div', { class: 'heading' }, title, subtitle), h('div', { class: 'badges' }, backend, preset, timings));
@@ -34,7 +34,7 @@ export function createHeader(): View {
     backend.textContent = m.backend;
     backend.dataset.backend = m.backend;
     backend.classList.toggle('warn', m.fallbacks.length > 0);
-    backend.title = [`onnxruntime-web on ${m.backend}`, m.conversion, ...m.fallbacks].filter(Boolean).join('\n');
+    backend.title = [m.backend === 'CPU' ? 'onnxruntime on the extension host\'s CPU' : `onnxruntime-web on ${m.backend}`, m.backendReason, m.conversion, ...m.fallbacks].filter(Boolean).join('\n');
     const cold = scene.timeline && timelineSummary(scene.timeline);
     timings.textContent = [cold, timingsText(s.timings)].filter(Boolean).join(' · ');
     timings.title = scene.timeline ? `Start-up, after the click:\n${timelineDetail(scene.timeline)}` : '';

@@ -1,0 +1,118 @@
+/**
+ * The core's Runtime on the extension host's CPU: sessions live in the host's runtime thread (multi-threaded
+ * onnxruntime, src/extension/host-runtime.ts) and this webview reaches them through runtime requests over its
+ * messenger. Also the one place that picks a webview's runtime for the `lookCloser.executionProvider` setting:
+ * 'auto' is WebGPU when the webview has an adapter, else the host's CPU; 'wasm' and 'webgpu' stay in the webview.
+ */
+import { LookCloserError } from '../src/core/errors';
+import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
+import type { Tensor } from '../src/core/tensor';
+import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
+import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
+import { type Backend, type GpuProbe, probeWebGpu, webRuntime } from './ort-runtime';
+
+/** Sends one runtime request to the extension host (the page's messenger). */
+export type HostRequest = <R extends RuntimeRequest>(body: R) => Promise<RuntimeResponses[R['type']]>;
+
+/** Where a session runs: the webview's WebGPU or WASM, or the extension host's CPU. */
+export type RunsOn = Backend | 'cpu';
+
+/** A runtime that knows where it runs, why, and every fallback (the panel's badge and the folder view read it). */
+export interface PanelRuntime extends Runtime {
+  readonly preferred: RunsOn;
+  /** Reasons sessions left the backend asked for, newest last. */
+  readonly fallbacks: string[];
+  /** Backends that ran since the last reset. */
+  readonly used: Set<RunsOn>;
+  /** Why this backend was chosen, shown in the badge's tooltip. */
+  readonly reason?: string;
+}
+
+let link: HostRequest | undefined;
+
+/** Lets this page's runtimes reach the extension host (called once by each page that runs models). */
+export function connectHostRuntime(request: HostRequest): void {
+  link = request;
+}
+
+function clean(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
+}
+
+/** The tensors of a host answer as the core's (they arrive as typed arrays; anything else is checked and rebuilt). */
+function fromHost(out: Record<string, unknown>): Record<string, Tensor> {
+  const res: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(out)) res[k] = tensorFromWire(v, `The extension host's output '${k}'`);
+  return res;
+}
+
+/** Starts (once per host) and wraps the extension host's CPU runtime; `why` says why it was chosen. */
+export async function hostRuntime(why: string): Promise<PanelRuntime> {
+  const request = link;
+  if (!request) throw new LookCloserError('runtime', 'This view cannot reach the extension host runtime.');
+  const info: HostRuntimeInfo = await request({ type: 'runtimeStart' });
+  const used = new Set<RunsOn>();
+  return {
+    preferred: 'cpu',
+    fallbacks: [],
+    used,
+    reason: `${info.backend} in the extension host: ${why}`,
+    backend: `${info.backend}, extension host`,
+    async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
+      // cpuNodes is a WebGPU placement hint: the CPU runs every node anyway.
+      const s = await request({ type: 'runtimeCreate', model: compactBytes(model), optimization: options?.optimization });
+      let released = false;
+      return {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        async run(feeds, fetches) {
+          const own = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, compactTensor(t)]));
+          const out = await request({ type: 'runtimeRun', session: s.session, feeds: own, fetches });
+          used.add('cpu');
+          return fromHost(out);
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          await request({ type: 'runtimeRelease', session: s.session });
+        },
+      };
+    },
+  };
+}
+
+/**
+ * What a setting needs to know about WebGPU: nothing for 'wasm' and 'cpu'; for 'auto' no adapter when the page
+ * has no navigator.gpu (without starting the webview's onnxruntime, which the host's CPU does not need) or when
+ * the webview's onnxruntime cannot start to look (the host's CPU then runs); 'webgpu' asks the worker and fails
+ * as it fails.
+ */
+export async function gpuForSetting(setting: ExecutionProviderSetting): Promise<GpuProbe | undefined> {
+  if (setting === 'wasm' || setting === 'cpu') return undefined;
+  if (setting === 'auto' && !('gpu' in navigator)) return { available: false, shaderF16: false, reason: 'this webview has no WebGPU (navigator.gpu is missing)' };
+  try {
+    return await probeWebGpu();
+  } catch (e) {
+    if (setting !== 'auto') throw e;
+    return { available: false, shaderF16: false, reason: `the webview's onnxruntime could not start to look for WebGPU (${clean(e)})` };
+  }
+}
+
+/**
+ * The runtime for a setting: 'auto' takes WebGPU when `gpu` found an adapter, else the extension host's CPU;
+ * 'cpu' the host's CPU; 'webgpu' and 'wasm' the webview's onnxruntime-web. When the host's runtime cannot start,
+ * the webview's WASM runs and the fallback says why.
+ */
+export async function selectRuntime(setting: ExecutionProviderSetting, gpu: GpuProbe | undefined): Promise<PanelRuntime> {
+  let why: string | undefined;
+  if (setting === 'cpu') why = 'the setting lookCloser.executionProvider asks for it';
+  else if (setting === 'auto' && gpu && !gpu.available) why = `auto picked it, the fastest available, since ${gpu.reason ?? 'there is no WebGPU adapter'}`;
+  if (why === undefined) return webRuntime(setting === 'cpu' ? 'wasm' : setting);
+  try {
+    return await hostRuntime(why);
+  } catch (e) {
+    const web = await webRuntime('wasm');
+    web.fallbacks.push(`The extension host's CPU runtime could not start (${clean(e)}); running on the webview's single-threaded WASM.`);
+    return web;
+  }
+}
