@@ -26,6 +26,8 @@ export interface PanelRuntime extends Runtime {
   readonly used: Set<RunsOn>;
   /** Why this backend was chosen, shown in the badge's tooltip. */
   readonly reason?: string;
+  /** The webview's onnxruntime was restarted (it ran out of memory): its sessions are gone (the host's runtime restarts itself). */
+  readonly lost?: boolean;
 }
 
 let link: HostRequest | undefined;
