@@ -122,6 +122,8 @@ function printTable(model: BenchModel, cases: CaseResult[]): void {
     }));
   }
   line('peak RSS / heap MB', cases.map((c) => `${fmt(c.memory.peakRssMB, 0)} / ${fmt(c.memory.peakHeapMB, 0)}`.padStart(10)));
+  // Forward-only: the peak up to the forward rows (runtime, model bytes, forward session); every method: the peak of the whole run.
+  line('RSS fwd / all MB', cases.map((c) => c.memory.forwardRssMB === undefined ? '' : `${fmt(c.memory.forwardRssMB, 0)} / ${fmt(c.memory.peakRssMB, 0)} = ${fmt(c.memory.peakRssMB / c.memory.forwardRssMB, 2)}×`.padStart(10)));
   for (const c of cases) for (const r of c.rows) if (r.status !== 'ok') console.log(`  ${c.backend} ${r.id}: ${r.note}`);
 }
 
