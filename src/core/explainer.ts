@@ -3,7 +3,7 @@ import { LookCloserError } from './errors';
 import { Graph } from './onnx/graph';
 import { decodeModel, encodeModel, opsetOf, toNum } from './onnx/model';
 import { encodeDerived, shallowCloneModel } from './onnx/derived-model';
-import { SharedWeights } from './onnx/shared-weights';
+import { SharedWeights, adoptInitializers } from './onnx/shared-weights';
 import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findImageInput, findScores } from './model-info';
 import { Runtime, Session } from './runtime';
 import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
@@ -294,6 +294,8 @@ export class Explainer {
         // Models at opset ≥ 17 are used as they are (no copy, and their own bytes).
         const current = opsetOf(this.graph.model) >= 17;
         const model = current ? this.graph.model : upgradeToOpset(this.graph.model, 17);
+        // The upgrade deep-copies the model: its unchanged weights go back to being the original's (one copy in memory).
+        if (!current) adoptInitializers(this.graph.model, model);
         const bytes = current ? this.bytes : this.sharesWeights ? undefined : encodeModel(model);
         const g = new Graph(model);
         const names = g.nodes.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output).filter((o) => o && g.dtype(o) && g.dtype(o) !== 'bool');

@@ -11,7 +11,8 @@ import { LayerTail } from '../../src/core/methods/layer-tail';
 import { methodById } from '../../src/core/methods/registry';
 import { decodeModel, onnx } from '../../src/core/onnx/model';
 import { shallowCloneModel } from '../../src/core/onnx/derived-model';
-import { SharedWeights } from '../../src/core/onnx/shared-weights';
+import { SharedWeights, adoptInitializers } from '../../src/core/onnx/shared-weights';
+import { upgradeToOpset } from '../../src/core/onnx/upgrade';
 import type { Runtime } from '../../src/core/runtime';
 import type { Float32Tensor } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
@@ -81,6 +82,20 @@ describe('Shared weights', function () {
     assert.ok(movedBytes > 0.95 * modelBytes, `only ${movedBytes} of ${modelBytes} bytes moved`);
     // The base model keeps its initializers.
     assert.equal(model.graph!.initializer!.length, initializers.size);
+  });
+
+  it('gives an upgraded copy of the model the original\'s weight protos back, and only where the bytes match', () => {
+    const model = decodeModel(new Uint8Array(fs.readFileSync(SQUEEZENET)), 'squeezenet');
+    const upgraded = upgradeToOpset(model, 17);
+    const originals = new Set(model.graph!.initializer!);
+    assert.ok(upgraded.graph!.initializer!.every((t) => !originals.has(t)));
+    // One weight changed in the copy keeps its own proto.
+    const changed = upgraded.graph!.initializer![0];
+    changed.rawData = Uint8Array.from(changed.rawData!, (v, i) => (i === 0 ? v ^ 1 : v));
+    const n = adoptInitializers(model, upgraded);
+    assert.equal(n, model.graph!.initializer!.length - 1);
+    assert.equal(upgraded.graph!.initializer![0], changed);
+    assert.ok(upgraded.graph!.initializer!.slice(1).every((t) => originals.has(t)));
   });
 
   it('creates backward sessions without the weights and keeps one forward session', async () => {

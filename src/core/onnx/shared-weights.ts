@@ -22,6 +22,28 @@ const MOVABLE: Partial<Record<number, { type: 'float32' | 'float16'; bytes: numb
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * Makes `copy` (a deep copy of `original`, e.g. upgraded to a newer opset) use the original's tensor protos
+ * wherever an initializer of the same name holds the same bytes, so that the weights exist once in memory and
+ * {@link SharedWeights} reads them once for both. Returns how many it replaced.
+ */
+export function adoptInitializers(original: onnx.ModelProto, copy: onnx.ModelProto): number {
+  const byName = new Map((original.graph?.initializer ?? []).map((t) => [t.name, t]));
+  const g = copy.graph as onnx.GraphProto;
+  let n = 0;
+  g.initializer = g.initializer.map((t) => {
+    const o = byName.get(t.name);
+    const a = o?.rawData;
+    const b = t.rawData;
+    const dims = (x: onnx.ITensorProto) => (x.dims ?? []).map(toNum).join(',');
+    if (!o || !a || !b || o.dataType !== t.dataType || a.length !== b.length || dims(o) !== dims(t)) return t;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return t;
+    n++;
+    return o as onnx.TensorProto;
+  });
+  return n;
+}
+
 /** The model's weights as tensors, read once and shared by every derived session. */
 export class SharedWeights {
   /** Keyed by the tensor proto, which derived models share with their base (shallowCloneModel). */
