@@ -343,7 +343,8 @@ export class Explainer {
         // 20,000 nodes, a 5,000-Relu chain, spent over a minute in them); past that size they cost more than they save.
         const optimization = (graph.model.graph?.node?.length ?? 0) > LARGE_BACKWARD_GRAPH ? 'disabled' : undefined;
         // The backward graph holds no weights of its own: they are graph inputs fed from the shared copy on each run.
-        const weights = this.sharesWeights ? this.weights.detach(graph.model) : {};
+        // What onnxruntime would fold from them at load (transposed, flipped kernels) is folded once per model instead.
+        const weights = this.sharesWeights ? await this.weights.fold(graph.model, this.weights.detach(graph.model), this.runtime) : {};
         const bytes = this.sharesWeights ? encodeModel(graph.model) : encodeDerived({ model: up.model, bytes: up.bytes! }, graph.model);
         const session = await this.runtime.createSession(bytes, { cpuNodes: graph.cpuNodes, optimization });
         return { graph, session, weights };

@@ -117,6 +117,26 @@ describe('Shared weights', function () {
     for (const s of light) assert.ok(s.bytes < modelBytes / 10, `a derived session was given ${s.bytes} bytes`);
   });
 
+  it('gives the gradients of sessions that embed the weights, with weight-only nodes folded once and shared', async () => {
+    const inner = webRuntime();
+    // The same runtime, told to embed the weights in every session (what onnxruntime-node gets).
+    const embedded = await Explainer.load({ ...inner, sharedWeights: false }, new Uint8Array(fs.readFileSync(SQUEEZENET)), 'squeezenet-embedded');
+    try {
+      for (const mode of ['guided', 'plain', 'deconvnet'] as const) {
+        const req = { targets: [explainer.input.name], score: 'logit', mode, method: 'test', classes: [243, 281] } as const;
+        const before = explainer.weights.byteLength;
+        const a = await explainer.gradients(input, req);
+        const b = await embedded.gradients(input, req);
+        assert.deepEqual(a.classes, b.classes);
+        assertMatches(a.grads[explainer.input.name].data, b.grads[explainer.input.name].data, `${mode} input gradient`, 0.999999, 1e-5);
+        // The transposed, flipped kernels are folded for the first graph and reused by the others.
+        if (mode !== 'guided') assert.equal(explainer.weights.byteLength, before, `${mode} folded its kernels again`);
+      }
+    } finally {
+      await embedded.dispose();
+    }
+  });
+
   it('runs a layer tail on the shared weights: the forward pass\'s activations give its logits back', async () => {
     const layer = 'fire9/concat_1';
     const fwd = await explainer.forward(input, [layer]);

@@ -7,8 +7,14 @@
  * fed on every run from tensors held here once per model: views into the model's bytes where the data is
  * aligned, one copy otherwise. A run then copies the weights into the runtime transiently (onnxruntime-web
  * frees them after the run), which costs far less than a backward pass (see README "Benchmarks").
+ *
+ * What onnxruntime would fold at load from those weights (the transposed and flipped kernels of convolution
+ * gradients) is folded here instead, once per model: {@link SharedWeights.fold} evaluates those nodes in a
+ * one-off session and feeds their results as inputs too, shared by every graph that computes the same thing.
  */
-import { onnx, toNum } from './model';
+import { Graph } from './graph';
+import { encodeModel, onnx, toNum } from './model';
+import type { Runtime } from '../runtime';
 import type { Tensor } from '../tensor';
 
 /** Initializers smaller than this stay constants: shape-like values and scalars must stay foldable. */
@@ -48,6 +54,8 @@ export function adoptInitializers(original: onnx.ModelProto, copy: onnx.ModelPro
 export class SharedWeights {
   /** Keyed by the tensor proto, which derived models share with their base (shallowCloneModel). */
   private readonly tensors = new Map<onnx.ITensorProto, Tensor>();
+  /** Tensors computed from the weights alone, keyed by what computes them (op, attributes, inputs, recursively). */
+  private readonly folded = new Map<string, Tensor>();
 
   /**
    * Turns the large float initializers of `model` (a derived model, edited in place) into graph inputs and
@@ -75,10 +83,73 @@ export class SharedWeights {
     return feeds;
   }
 
+  /**
+   * Replaces the nodes of `model` (after {@link detach}) that compute only from the detached weights and
+   * constants by graph inputs holding their results, computed once per model in a one-off session (cached by
+   * what they compute, so graphs sharing a transposed kernel share its tensor). Returns the feeds for the
+   * edited model: the weights it still reads and the folded tensors.
+   */
+  async fold(model: onnx.ModelProto, weights: Readonly<Record<string, Tensor>>, runtime: Runtime): Promise<Record<string, Tensor>> {
+    const g = model.graph as onnx.GraphProto;
+    const sig = new Map<string, string>();
+    for (const name of Object.keys(weights)) sig.set(name, `w:${name}`);
+    const small = new Map(g.initializer.map((t) => [t.name!, t]));
+    const leaf = (name: string) => {
+      const t = small.get(name);
+      return t ? `c:${t.dataType}:${(t.dims ?? []).map(toNum).join('x')}:${Array.from(t.rawData ?? []).join(',')}:${JSON.stringify(t.int64Data ?? t.floatData ?? t.int32Data ?? [])}` : undefined;
+    };
+    const outputs = new Set(g.output.map((o) => o.name));
+    const folded: onnx.INodeProto[] = [];
+    for (const n of g.node) {
+      const ins = (n.input ?? []).map((i) => (i ? sig.get(i) ?? leaf(i) : ''));
+      const fromWeights = (n.input ?? []).some((i) => i && sig.has(i) && sig.get(i)!.length > 0);
+      if (!fromWeights || ins.some((x) => x === undefined) || (n.attribute ?? []).some((a) => a.g || a.graphs?.length) || (n.output ?? []).some((o) => outputs.has(o))) continue;
+      const attrs = JSON.stringify((n.attribute ?? []).map((a) => onnx.AttributeProto.toObject(a as onnx.AttributeProto, { longs: String, bytes: String })));
+      (n.output ?? []).forEach((o, k) => o && sig.set(o, `${n.domain ?? ''}:${n.opType}:${attrs}(${ins.join('|')})#${k}`));
+      folded.push(n);
+    }
+    if (!folded.length) return { ...weights };
+    const foldedSet = new Set(folded);
+    const rest = g.node.filter((n) => !foldedSet.has(n));
+    // The folded tensors the remaining graph reads, and the weights it still reads.
+    const reads = new Set(rest.flatMap((n) => n.input ?? []));
+    for (const o of g.output) reads.add(o.name!);
+    const frontier = folded.flatMap((n) => n.output ?? []).filter((o) => o && reads.has(o));
+    const missing = [...new Set(frontier.filter((o) => !this.folded.has(sig.get(o)!)))];
+    if (missing.length) {
+      // A one-off model: the folded nodes, fed the weights, exposing what is missing.
+      const dtypes = new Graph(model);
+      const once = onnx.ModelProto.create({ ...model, irVersion: Math.max(8, toNum(model.irVersion)), graph: onnx.GraphProto.create({
+        name: 'fold', node: folded, initializer: g.initializer, input: g.input.filter((i) => i.name! in weights),
+        output: missing.map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: onnx.TensorProto.DataType[(dtypes.dtype(o) ?? 'float32') === 'float16' ? 'FLOAT16' : 'FLOAT'] } } })),
+      }) });
+      if (missing.some((o) => !['float32', 'float16'].includes(dtypes.dtype(o) ?? ''))) return { ...weights };
+      const s = await runtime.createSession(encodeModel(once), { optimization: 'disabled' });
+      try {
+        const out = await s.run(weights, missing);
+        for (const o of missing) this.folded.set(sig.get(o)!, out[o]);
+      } finally {
+        await s.release();
+      }
+    }
+    g.node = rest as onnx.NodeProto[];
+    const feeds: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(weights)) if (reads.has(name)) feeds[name] = t;
+    g.input = g.input.filter((i) => !(i.name! in weights) || reads.has(i.name!));
+    for (const o of new Set(frontier)) {
+      const t = this.folded.get(sig.get(o)!)!;
+      feeds[o] = t;
+      g.input.push(onnx.ValueInfoProto.create({
+        name: o, type: { tensorType: { elemType: t.type === 'float16' ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT, shape: { dim: t.dims.map((d) => ({ dimValue: d })) } } },
+      }));
+    }
+    return feeds;
+  }
+
   /** Bytes held here: views into the model's bytes count too (they keep those bytes alive). */
   get byteLength(): number {
     let n = 0;
-    for (const t of this.tensors.values()) n += t.data.byteLength;
+    for (const t of [...this.tensors.values(), ...this.folded.values()]) n += t.data.byteLength;
     return n;
   }
 
