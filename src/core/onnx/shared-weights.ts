@@ -124,12 +124,17 @@ export class SharedWeights {
         output: missing.map((o) => onnx.ValueInfoProto.create({ name: o, type: { tensorType: { elemType: onnx.TensorProto.DataType[(dtypes.dtype(o) ?? 'float32') === 'float16' ? 'FLOAT16' : 'FLOAT'] } } })),
       }) });
       if (missing.some((o) => !['float32', 'float16'].includes(dtypes.dtype(o) ?? ''))) return { ...weights };
-      const s = await runtime.createSession(encodeModel(once), { optimization: 'disabled' });
       try {
-        const out = await s.run(weights, missing);
-        for (const o of missing) this.folded.set(sig.get(o)!, out[o]);
-      } finally {
-        await s.release();
+        const s = await runtime.createSession(encodeModel(once), { optimization: 'disabled' });
+        try {
+          const out = await s.run(weights, missing);
+          for (const o of missing) this.folded.set(sig.get(o)!, out[o]);
+        } finally {
+          await s.release();
+        }
+      } catch {
+        // Folding is an optimisation: a graph the one-off session cannot run keeps its nodes (the model is unchanged so far).
+        return { ...weights };
       }
     }
     g.node = rest as onnx.NodeProto[];
