@@ -241,12 +241,13 @@ export class Explainer {
           // A model the upgrade cannot handle still lists its layers: probe the original below.
         }
         const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
-        // A one-off session (not the forward one, which would keep every candidate exposed), fed the shared weights.
+        // A one-off session (not the forward one, which would keep every candidate exposed).
         const probe = shallowCloneModel(this.graph.model);
         const pg = new Graph(probe);
         for (const c of cands) pg.addOutput(c);
-        const weights = this.weights.detach(probe);
-        const s = await this.runtime.createSession(encodeModel(probe), { optimization: 'disabled' });
+        const weights = this.sharesWeights ? this.weights.detach(probe) : {};
+        const bytes = this.sharesWeights ? encodeModel(probe) : encodeDerived({ model: this.graph.model, bytes: this.bytes }, probe);
+        const s = await this.runtime.createSession(bytes, { optimization: 'disabled' });
         try {
           const out = await s.run({ ...weights, ...this.feed(zero) }, cands);
           const shapes = new Map<string, number[]>();
@@ -302,10 +303,10 @@ export class Explainer {
         const probe = shallowCloneModel(model);
         const pg = new Graph(probe);
         for (const n of names) pg.addOutput(n, g.dtype(n));
-        // The probe holds no weights of its own: they are fed from the shared copy (and the small encoding is cheap).
-        const weights = this.weights.detach(probe);
+        // The probe holds no weights of its own where the runtime shares them: they are fed from the shared copy.
+        const weights = this.sharesWeights ? this.weights.detach(probe) : {};
         // Every tensor is an output, so graph optimisations could fuse nothing: skip them.
-        const s = await this.runtime.createSession(encodeModel(probe), { optimization: 'disabled' });
+        const s = await this.runtime.createSession(this.sharesWeights ? encodeModel(probe) : encodeDerived({ model, bytes: bytes! }, probe), { optimization: 'disabled' });
         try {
           const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
           const out = await s.run({ ...weights, ...this.feed(zero) }, names);
