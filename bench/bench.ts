@@ -25,6 +25,7 @@ const USAGE = `npm run bench -- [MODEL.onnx ...] [options]
   --browser-webgpu         also onnxruntime-web WebGPU in headless Chromium (SwiftShader without a GPU: slow)
   --only-given             only the models given on the command line
   --no-generated           skip the generated ResNet-18 / MobileNetV2
+  --resnet50               also a generated random-weight ResNet-50 (98 MB: memory with every method loaded)
   --methods a,b            method ids (default: every registered method)
   --top5 a,b               methods also measured for the top 5 classes (default: gradcam,guided-backprop)
   --reps N                 timed runs per row after warm-up (default 7)
@@ -62,8 +63,9 @@ function hasTorch(): boolean {
 }
 
 /** The generated models, exported with PyTorch into .cache/bench-models/ when missing. */
-function generatedModels(notes: string[]): BenchModel[] {
-  const missing = Object.keys(GENERATED).filter((n) => !fs.existsSync(path.join(MODEL_CACHE, `${n}.onnx`)));
+function generatedModels(notes: string[], resnet50 = false): BenchModel[] {
+  const generated: Record<string, 'resnet' | 'mobilenet'> = resnet50 ? { ...GENERATED, resnet50: 'resnet' } : GENERATED;
+  const missing = Object.keys(generated).filter((n) => !fs.existsSync(path.join(MODEL_CACHE, `${n}.onnx`)));
   if (missing.length) {
     if (!hasTorch()) {
       notes.push(`ResNet-18 and MobileNetV2 skipped: /usr/bin/python3 cannot import torch and torchvision (Debian: apt-get install python3-torch python3-torchvision).`);
@@ -72,7 +74,7 @@ function generatedModels(notes: string[]): BenchModel[] {
     process.stderr.write(`Exporting ${missing.join(', ')} with PyTorch into ${path.relative(ROOT, MODEL_CACHE)}/ (random weights, once)…\n`);
     execFileSync('/usr/bin/python3', [path.join(ROOT, 'scripts', 'bench-models.py'), MODEL_CACHE, ...missing], { stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  return Object.entries(GENERATED).map(([n, family]) => ({ name: n, path: path.join(MODEL_CACHE, `${n}.onnx`), image: PHOTO, family }));
+  return Object.entries(generated).map(([n, family]) => ({ name: n, path: path.join(MODEL_CACHE, `${n}.onnx`), image: PHOTO, family }));
 }
 
 function nodeBackendInstalled(): boolean {
@@ -134,6 +136,8 @@ function printTable(model: BenchModel, cases: CaseResult[]): void {
     }));
   }
   line('peak RSS / heap MB', cases.map((c) => `${fmt(c.memory.peakRssMB, 0)} / ${fmt(c.memory.peakHeapMB, 0)}`.padStart(10)));
+  // Forward-only: the peak up to the forward rows (runtime, model bytes, forward session); every method: the peak of the whole run.
+  line('RSS fwd / all MB', cases.map((c) => c.memory.forwardRssMB === undefined ? '' : `${fmt(c.memory.forwardRssMB, 0)} / ${fmt(c.memory.peakRssMB, 0)} = ${fmt(c.memory.peakRssMB / c.memory.forwardRssMB, 2)}×`.padStart(10)));
   for (const c of cases) for (const r of c.rows) if (r.status !== 'ok') console.log(`  ${c.backend} ${r.id}: ${r.note}`);
 }
 
@@ -191,7 +195,7 @@ async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      backends: { type: 'string' }, browser: { type: 'boolean' }, 'browser-webgpu': { type: 'boolean' }, 'only-given': { type: 'boolean' }, 'no-generated': { type: 'boolean' },
+      backends: { type: 'string' }, browser: { type: 'boolean' }, 'browser-webgpu': { type: 'boolean' }, 'only-given': { type: 'boolean' }, 'no-generated': { type: 'boolean' }, resnet50: { type: 'boolean' },
       methods: { type: 'string' }, top5: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
       batch: { type: 'boolean' }, 'batch-images': { type: 'string' }, 'single-runs': { type: 'string' }, 'batch-model': { type: 'string' }, 'batch-method': { type: 'string' }, 'node-threads': { type: 'string' },
       'editor-cpu': { type: 'boolean' }, 'editor-threads': { type: 'string' },
@@ -207,7 +211,7 @@ async function main(): Promise<void> {
   if (!values['only-given']) {
     models.push({ name: 'squeezenet1.0-fp16', path: path.join(ROOT, 'assets', 'models', 'squeezenet1.0-fp16-winml.onnx'), image: PHOTO });
     models.push({ name: 'mnist-8', path: path.join(ROOT, 'test', 'fixtures', 'models', 'mnist-8-opt-wonnx.onnx'), image: DIGIT });
-    if (!values['no-generated']) models.push(...generatedModels(notes));
+    if (!values['no-generated']) models.push(...generatedModels(notes, values.resnet50));
   }
   // Targets apply by architecture name (resnet…, mobilenet…), also to models given on the command line.
   const family = (name: string) => (/resnet/i.test(name) ? 'resnet' : /mobilenet/i.test(name) ? 'mobilenet' : undefined);

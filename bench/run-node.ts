@@ -30,7 +30,11 @@ export interface CaseResult {
   /** Reading the model, its forward session and what the CLI's loadModel does (labels, class count). */
   readonly loadMs: number;
   readonly rows: BenchRow[];
-  readonly memory: { readonly peakRssMB: number; readonly peakHeapMB: number; readonly peakExternalMB: number };
+  /**
+   * Peak resident memory with only the forward session loaded (after the forward rows) and at the end with
+   * every method's sessions loaded; peak JS heap and ArrayBuffer memory (the wasm heap included) over the run.
+   */
+  readonly memory: { readonly peakRssMB: number; readonly forwardRssMB?: number; readonly peakHeapMB: number; readonly peakExternalMB: number };
   /** The panel's cold start in a fresh page (browser cases only): ms from nothing loaded to each step. */
   readonly coldStart?: {
     readonly runtime: number; readonly session: number; readonly layers: number; readonly firstMap: number;
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
   if (!runtime) throw new Error('onnxruntime-node is not installed');
   let peakHeap = 0;
   let peakExternal = 0;
+  let forwardRss: number | undefined;
   const sample = () => {
     const m = process.memoryUsage();
     peakHeap = Math.max(peakHeap, m.heapUsed);
@@ -79,7 +84,10 @@ async function main(): Promise<void> {
     warmup: Number(values.warmup ?? 1),
     maxSecondsPerRow: Number(values['max-seconds'] ?? 20),
     top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
-    onStep: sample,
+    onStep: (label) => {
+      sample();
+      if (label === 'forward') forwardRss = process.resourceUsage().maxRSS;
+    },
     beforeRun: () => (globalThis as { gc?: () => void }).gc?.(),
     cpuMs: () => {
       const c = process.cpuUsage();
@@ -94,7 +102,7 @@ async function main(): Promise<void> {
     model: modelPath, backend: runtime.backend, environment: 'node',
     modelMB: fs.statSync(modelPath).size / 2 ** 20, inputDims: input.tensor.dims,
     runtimeStartMs, loadMs, rows,
-    memory: { peakRssMB: process.resourceUsage().maxRSS / 1024, peakHeapMB: peakHeap / 2 ** 20, peakExternalMB: peakExternal / 2 ** 20 },
+    memory: { peakRssMB: process.resourceUsage().maxRSS / 1024, forwardRssMB: forwardRss === undefined ? undefined : forwardRss / 1024, peakHeapMB: peakHeap / 2 ** 20, peakExternalMB: peakExternal / 2 ** 20 },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

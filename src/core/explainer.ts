@@ -3,6 +3,7 @@ import { LookCloserError } from './errors';
 import { Graph } from './onnx/graph';
 import { decodeModel, encodeModel, opsetOf, toNum } from './onnx/model';
 import { encodeDerived, shallowCloneModel } from './onnx/derived-model';
+import { SharedWeights, adoptInitializers } from './onnx/shared-weights';
 import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findImageInput, findScores } from './model-info';
 import { Runtime, Session } from './runtime';
 import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
@@ -61,19 +62,26 @@ export class Explainer {
   readonly graph: Graph;
   readonly input: ImageInput;
   readonly scores: ScoreInfo;
-  private readonly sessions = new Map<string, Promise<Session>>();
+  /**
+   * The forward session: one per model, exposing every output asked for so far. A request for a new output
+   * replaces it by one exposing the union, and the old one is released once its runs finish.
+   */
+  private fwd?: { readonly outputs: ReadonlySet<string>; readonly session: Promise<TrackedSession> };
+  /** The weights, held once and fed to the derived sessions (probes; backward graphs and layer tails where the runtime shares weights). */
+  readonly weights = new SharedWeights();
   private probed?: Promise<Map<string, number[]>>;
   private classCount?: Promise<number>;
   /** Whether stacking inputs along the batch axis worked (undefined until tried). */
   private stackable?: boolean;
   private upgraded?: Promise<{
     model: ReturnType<typeof decodeModel>;
-    bytes: Uint8Array;
+    /** The upgraded model's bytes, where derived sessions embed the weights (a runtime without shared weights). */
+    bytes?: Uint8Array;
     shapes: Map<string, number[]>;
     values: Map<string, Tensor>;
     exposed: Set<string>;
   }>;
-  private readonly backward = new Map<string, Promise<{ graph: BackwardGraph; session: Session }>>();
+  private readonly backward = new Map<string, Promise<{ graph: BackwardGraph; session: Session; weights: Record<string, Tensor> }>>();
   /** Spatial size fed to the model (fixed by the model or chosen by the preset). */
   inputSize: { height: number; width: number };
 
@@ -97,6 +105,11 @@ export class Explainer {
     return ex;
   }
 
+  /** Whether backward graphs and layer tails take the weights as inputs from {@link weights} (see Runtime.sharedWeights). */
+  get sharesWeights(): boolean {
+    return this.runtime.sharedWeights !== false;
+  }
+
   /** Dims of the model input tensor for the current input size. */
   get inputDims(): number[] {
     const { height, width } = this.inputSize;
@@ -104,27 +117,39 @@ export class Explainer {
     return this.input.layout === 'NCHW' ? [1, c, height, width] : [1, height, width, c];
   }
 
-  /** A session for the model with extra outputs exposed (cached per output set). */
+  /**
+   * The forward session with (at least) the logits and `extraOutputs` exposed. One forward session serves
+   * every output set: asking for a tensor it does not expose yet replaces it by one exposing the union.
+   */
   session(extraOutputs: readonly string[]): Promise<Session> {
     // The logits are always exposed, also when the graph ends in Softmax/LogSoftmax.
-    const extra = [...new Set([...extraOutputs, this.scores.logits])];
-    const key = extra.sort().join('\n');
-    let s = this.sessions.get(key);
-    if (!s) {
-      // Only the added outputs are encoded (appended to the model's bytes): re-encoding the weights costs more than the session.
-      const model = shallowCloneModel(this.graph.model);
-      const g = new Graph(model);
-      for (const name of extra) {
-        if (!g.producer.has(name) && !g.initializers.has(name)) {
-          throw new LookCloserError('bad-argument', `The model has no tensor named '${name}'. Run 'look-closer layers MODEL' to list them.`);
-        }
-        g.addOutput(name);
+    const want = [...new Set([...extraOutputs, this.scores.logits])];
+    const cur = this.fwd;
+    if (cur && want.every((n) => cur.outputs.has(n))) return cur.session;
+    for (const name of want) {
+      if (!this.graph.producer.has(name) && !this.graph.initializers.has(name)) {
+        throw new LookCloserError('bad-argument', `The model has no tensor named '${name}'. Run 'look-closer layers MODEL' to list them.`);
       }
-      s = this.runtime.createSession(encodeDerived({ model: this.graph.model, bytes: this.bytes }, model));
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
     }
-    return s;
+    const outputs = new Set([...(cur?.outputs ?? []), ...want]);
+    // Only the added outputs are encoded (appended to the model's bytes): re-encoding the weights costs more than the session.
+    const model = shallowCloneModel(this.graph.model);
+    const g = new Graph(model);
+    for (const name of outputs) g.addOutput(name);
+    const next = {
+      outputs,
+      session: this.runtime.createSession(encodeDerived({ model: this.graph.model, bytes: this.bytes }, model)).then((s) => new TrackedSession(s, () => this.fwd?.session)),
+    };
+    this.fwd = next;
+    next.session.then(
+      // The replaced session goes once its runs are done; a run that still holds it moves to the new one.
+      () => void cur?.session.then((old) => old.retire(), () => undefined),
+      () => {
+        // A failed replacement leaves the previous session in place.
+        if (this.fwd === next) this.fwd = cur;
+      },
+    );
+    return next.session;
   }
 
   /** Converts a float32 input to what the model wants (float16 bits for float16 models) and checks its shape. */
@@ -216,13 +241,21 @@ export class Explainer {
           // A model the upgrade cannot handle still lists its layers: probe the original below.
         }
         const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
-        const s = await this.session(cands);
-        const out = await s.run(this.feed(zero), cands);
-        const shapes = new Map<string, number[]>();
-        for (const c of cands) if (out[c]) shapes.set(c, [...out[c].dims]);
-        this.sessions.delete([...new Set([...cands, this.scores.logits])].sort().join('\n'));
-        await s.release();
-        return shapes;
+        // A one-off session (not the forward one, which would keep every candidate exposed).
+        const probe = shallowCloneModel(this.graph.model);
+        const pg = new Graph(probe);
+        for (const c of cands) pg.addOutput(c);
+        const weights = this.sharesWeights ? this.weights.detach(probe) : {};
+        const bytes = this.sharesWeights ? encodeModel(probe) : encodeDerived({ model: this.graph.model, bytes: this.bytes }, probe);
+        const s = await this.runtime.createSession(bytes, { optimization: 'disabled' });
+        try {
+          const out = await s.run({ ...weights, ...this.feed(zero) }, cands);
+          const shapes = new Map<string, number[]>();
+          for (const c of cands) if (out[c]) shapes.set(c, [...out[c].dims]);
+          return shapes;
+        } finally {
+          await s.release();
+        }
       })();
     }
     return this.probed;
@@ -262,17 +295,21 @@ export class Explainer {
         // Models at opset ≥ 17 are used as they are (no copy, and their own bytes).
         const current = opsetOf(this.graph.model) >= 17;
         const model = current ? this.graph.model : upgradeToOpset(this.graph.model, 17);
-        const bytes = current ? this.bytes : encodeModel(model);
+        // The upgrade deep-copies the model: its unchanged weights go back to being the original's (one copy in memory).
+        if (!current) adoptInitializers(this.graph.model, model);
+        const bytes = current ? this.bytes : this.sharesWeights ? undefined : encodeModel(model);
         const g = new Graph(model);
         const names = g.nodes.filter((n) => n.opType !== 'Constant').flatMap((n) => n.output).filter((o) => o && g.dtype(o) && g.dtype(o) !== 'bool');
         const probe = shallowCloneModel(model);
         const pg = new Graph(probe);
         for (const n of names) pg.addOutput(n, g.dtype(n));
+        // The probe holds no weights of its own where the runtime shares them: they are fed from the shared copy.
+        const weights = this.sharesWeights ? this.weights.detach(probe) : {};
         // Every tensor is an output, so graph optimisations could fuse nothing: skip them.
-        const s = await this.runtime.createSession(encodeDerived({ model, bytes }, probe), { optimization: 'disabled' });
+        const s = await this.runtime.createSession(this.sharesWeights ? encodeModel(probe) : encodeDerived({ model, bytes: bytes! }, probe), { optimization: 'disabled' });
         try {
           const zero = float32(new Float32Array(this.inputDims.reduce((a, b) => a * b, 1)), this.inputDims);
-          const out = await s.run(this.feed(zero), names);
+          const out = await s.run({ ...weights, ...this.feed(zero) }, names);
           const shapes = new Map<string, number[]>();
           const values = new Map<string, Tensor>();
           shapes.set(this.input.name, this.inputDims);
@@ -306,8 +343,12 @@ export class Explainer {
         // onnxruntime's graph optimisations grow faster than linearly with the node count (a backward graph of
         // 20,000 nodes, a 5,000-Relu chain, spent over a minute in them); past that size they cost more than they save.
         const optimization = (graph.model.graph?.node?.length ?? 0) > LARGE_BACKWARD_GRAPH ? 'disabled' : undefined;
-        const session = await this.runtime.createSession(encodeDerived(up, graph.model), { cpuNodes: graph.cpuNodes, optimization });
-        return { graph, session };
+        // The backward graph holds no weights of its own: they are graph inputs fed from the shared copy on each run.
+        // What onnxruntime would fold from them at load (transposed, flipped kernels) is folded once per model instead.
+        const weights = this.sharesWeights ? await this.weights.fold(graph.model, this.weights.detach(graph.model), this.runtime) : {};
+        const bytes = this.sharesWeights ? encodeModel(graph.model) : encodeDerived({ model: up.model, bytes: up.bytes! }, graph.model);
+        const session = await this.runtime.createSession(bytes, { cpuNodes: graph.cpuNodes, optimization });
+        return { graph, session, weights };
       })();
       this.backward.set(key, b);
       b.catch(() => this.backward.delete(key));
@@ -320,7 +361,7 @@ export class Explainer {
     const topk = 'top' in req;
     // One graph serves named classes and top-K requests alike (seed 'either'): one session, one copy of the weights.
     const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: 'either', from: req.from };
-    const { graph, session } = await this.backwardSession(spec);
+    const { graph, session, weights } = await this.backwardSession(spec);
     if (!topk && req.from) {
       const n = (await this.upgradedModel()).shapes.get(req.from)!.slice(1).reduce((a, b) => a * b, 1);
       for (const c of req.classes) {
@@ -335,7 +376,7 @@ export class Explainer {
     const fetch = [graph.classesOutput, ...Object.values(graph.gradOutputs), ...req.targets.filter((t) => t !== this.input.name), this.scores.logits, this.scores.output];
     const i64 = (v: readonly number[]): Tensor => ({ type: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
     const runOnce = async (named: readonly number[], k: number) =>
-      session.run({ ...this.feed(x), [graph.seedInput]: i64(named), [graph.topInput!]: i64([k]) }, [...new Set(fetch)]);
+      session.run({ ...weights, ...this.feed(x), [graph.seedInput]: i64(named), [graph.topInput!]: i64([k]) }, [...new Set(fetch)]);
     let outs: Record<string, Tensor>[];
     if (graph.batchSafe || (!topk && req.classes.length === 1) || (topk && req.top === 1)) {
       outs = [await runOnce(topk ? [] : req.classes, topk ? req.top : 0)];
@@ -403,11 +444,60 @@ export class Explainer {
 
   /** Releases every session. */
   async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+    const fwd = this.fwd;
+    this.fwd = undefined;
+    await (await fwd?.session.catch(() => undefined))?.retire();
     const bws = [...this.backward.values()];
     this.backward.clear();
     for (const b of bws) await (await b.catch(() => undefined))?.session.release();
+  }
+}
+
+/**
+ * A session that can be retired while runs may still use it: it is released once the last run finishes,
+ * and a run started after that goes to its successor (a session exposing a superset of its outputs).
+ */
+class TrackedSession implements Session {
+  private running = 0;
+  private retired = false;
+  private released?: Promise<void>;
+
+  constructor(private readonly inner: Session, private readonly successor: () => Promise<Session> | undefined) {}
+
+  get inputNames() {
+    return this.inner.inputNames;
+  }
+
+  get outputNames() {
+    return this.inner.outputNames;
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
+    if (this.released) {
+      const next = this.successor();
+      if (!next || (await next) === this) throw new LookCloserError('runtime', 'The model was closed.');
+      return (await next).run(feeds, fetches);
+    }
+    this.running++;
+    try {
+      return await this.inner.run(feeds, fetches);
+    } finally {
+      if (--this.running === 0 && this.retired) void this.releaseNow();
+    }
+  }
+
+  /** Releases the session now or, when runs are in flight, after the last. */
+  retire(): Promise<void> {
+    this.retired = true;
+    return this.running === 0 ? this.releaseNow() : Promise.resolve();
+  }
+
+  /** Same as retire (the Session interface). */
+  release(): Promise<void> {
+    return this.retire();
+  }
+
+  private releaseNow(): Promise<void> {
+    return (this.released ??= this.inner.release());
   }
 }

@@ -22,5 +22,12 @@ export interface Session {
 export interface Runtime {
   /** What actually runs, e.g. "onnxruntime-web 1.30 (wasm)". */
   readonly backend: string;
+  /**
+   * Whether sessions derived from a model (backward graphs, layer tails) should take its weights as graph inputs
+   * fed from one shared copy (default true), instead of each holding its own. Worth it where memory is tight
+   * (onnxruntime-web: one wasm heap of at most 4 GB) and feeding is cheap; a native runtime that pre-packs
+   * constant weights and has memory to spare (onnxruntime-node) says false.
+   */
+  readonly sharedWeights?: boolean;
   createSession(model: Uint8Array, options?: SessionOptions): Promise<Session>;
 }

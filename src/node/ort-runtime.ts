@@ -19,9 +19,10 @@ interface OrtModule {
 }
 
 /** Wraps an onnxruntime module (web or node) as a core Runtime. */
-export function ortRuntime(ort: OrtModule, backend: string, sessionOptions: Record<string, unknown>): Runtime {
+export function ortRuntime(ort: OrtModule, backend: string, sessionOptions: Record<string, unknown>, sharedWeights = true): Runtime {
   return {
     backend,
+    sharedWeights,
     async createSession(model: Uint8Array, options?: SessionOptions): Promise<Session> {
       let s;
       try {
@@ -76,7 +77,10 @@ export function nodeRuntime(threads = 2): Runtime | undefined {
   }
   const version = (ort.env.versions && ort.env.versions.node) || '';
   // Severity 4 (fatal only): onnxruntime's own error log would repeat, raw and coloured, what the CLI reports in its words.
-  return ortRuntime(ort, `onnxruntime-node ${version} (cpu)`, { executionProviders: ['cpu'], intraOpNumThreads: threads, logSeverityLevel: 4 });
+  return ortRuntime(ort, `onnxruntime-node ${version} (cpu)`, { executionProviders: ['cpu'], intraOpNumThreads: threads, logSeverityLevel: 4 },
+    // Weights fed as inputs lose onnxruntime's constant-weight optimisations (NCHWc layout, pre-packing), which doubled
+    // guided backprop's time on ResNet-18 (see README "Benchmarks"); native memory has room for a copy per session.
+    false);
 }
 
 /** Picks a runtime for `--backend auto|node|wasm`. */

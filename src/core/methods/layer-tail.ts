@@ -3,7 +3,8 @@
  * (Ablation-CAM, ReciproCAM): a derived model whose layer tensor is a graph input with a free batch axis, keeping
  * only the nodes the logits need from there (and the image input when a branch bypasses the layer). Its session
  * lives for one method run. Edited activations run in batches; a model that cannot run a batch from the layer
- * (a Reshape to a fixed [1, …] after it) runs them one by one.
+ * (a Reshape to a fixed [1, …] after it) runs them one by one. Its weights are graph inputs fed from the
+ * explainer's shared copy, so the tail holds none of its own.
  */
 import { LookCloserError } from '../errors';
 import type { Explainer } from '../explainer';
@@ -86,13 +87,16 @@ export class LayerTail {
     /** The float32 input the activations are fed to (the layer itself, or a Cast's input for a float16 layer). */
     private readonly feed: string,
     private readonly needsImage: boolean,
+    /** The tail's weights, fed on every run (shared with the explainer's other sessions). */
+    private readonly weights: Readonly<Record<string, Tensor>>,
   ) {}
 
   /** Builds and opens the tail of the explainer's model from `layer`; `release` it when done. */
   static async open(explainer: Explainer, layer: string, shape: readonly number[]): Promise<LayerTail> {
     const { model, feed, needsImage } = tailModel(explainer, layer, shape);
+    const weights = explainer.sharesWeights ? explainer.weights.detach(model) : {};
     const session = await explainer.runtime.createSession(encodeModel(model));
-    return new LayerTail(explainer, session, layer, feed, needsImage);
+    return new LayerTail(explainer, session, layer, feed, needsImage, weights);
   }
 
   /**
@@ -104,7 +108,7 @@ export class LayerTail {
     const rows: Float32Array[] = [];
     const runRows = async (from: number, n: number) => {
       const slice = data.subarray(from * per, (from + n) * per);
-      const feeds: Record<string, Tensor> = { [this.feed]: { type: 'float32', dims: [n, ...dims.slice(1)], data: slice.slice() } };
+      const feeds: Record<string, Tensor> = { ...this.weights, [this.feed]: { type: 'float32', dims: [n, ...dims.slice(1)], data: slice.slice() } };
       if (this.needsImage) {
         const one = this.explainer.feed(asFloat32(input))[this.explainer.input.name];
         const rep = new (one.data.constructor as Uint16ArrayConstructor | Float32ArrayConstructor)(one.data.length * n);
