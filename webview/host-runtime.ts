@@ -56,6 +56,8 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
   const used = new Set<RunsOn>();
   return {
     preferred: 'cpu',
+    // Weights fed per run would cross the webview–host channel on every run: each session keeps its own.
+    sharedWeights: false,
     fallbacks: [],
     used,
     reason: `${info.backend} in the extension host: ${why}`,

@@ -4,6 +4,8 @@
  * reason kept, so the panel can say what ran where.
  */
 import { LookCloserError } from '../src/core/errors';
+import { isSharedWeight } from '../src/core/onnx/shared-weights';
+import type { Tensor } from '../src/core/tensor';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import { Envelope, Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
@@ -183,6 +185,39 @@ function outOfMemoryError(doing: 'load' | 'run', bytes: number, e: unknown): Loo
     + `The runtime was restarted: the next explanation loads the model again. ${TRY}`, e);
 }
 
+/** Ids of the shared weights the current worker keeps, by their data (reset with each new worker). */
+let kept = { gen: -1, ids: new WeakMap<object, number>(), next: 1 };
+/** Tells the worker to drop a kept weight once the panel no longer holds it. */
+const forgetKept = new FinalizationRegistry<{ readonly gen: number; readonly id: number }>(({ gen, id }) => {
+  if (gen !== generation) return;
+  void running?.messenger.request({ type: 'forget', ids: [id] }).catch(() => undefined);
+});
+
+/** A run's feeds for the worker: a model's shared weights go once and are named by id afterwards (no copy per run). */
+function wireFeeds(feeds: Readonly<Record<string, Tensor>>) {
+  if (kept.gen !== generation) kept = { gen: generation, ids: new WeakMap(), next: 1 };
+  const out: Record<string, Tensor> = {};
+  const byId: Record<string, number> = {};
+  const keep: Record<string, number> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    if (!isSharedWeight(t)) {
+      out[k] = t;
+      continue;
+    }
+    const id = kept.ids.get(t.data);
+    if (id !== undefined) {
+      byId[k] = id;
+      continue;
+    }
+    const fresh = kept.next++;
+    kept.ids.set(t.data, fresh);
+    forgetKept.register(t.data, { gen: generation, id: fresh });
+    out[k] = t;
+    keep[k] = fresh;
+  }
+  return { feeds: out, kept: byId, keep };
+}
+
 /** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */
 export async function webRuntime(setting: ExecutionProviderSetting): Promise<WebRuntime> {
   const { messenger, version } = await startWorker(base);
@@ -250,14 +285,14 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           if (gen !== generation) throw lostError();
           let out;
           try {
-            out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
+            out = await messenger.request({ type: 'run', session: s.session, ...wireFeeds(feeds), fetches });
           } catch (e) {
             if (proven || backend !== 'webgpu' || isOutOfMemory(e) || gen !== generation) throw failure('run', bytes, e);
             // The first run on WebGPU failed (e.g. an operator the EP cannot run): rebuild on WASM and retry.
             void messenger.request({ type: 'release', session: s.session }).catch(() => undefined);
             s = await onWasm(clean(e));
             try {
-              out = await messenger.request({ type: 'run', session: s.session, feeds, fetches });
+              out = await messenger.request({ type: 'run', session: s.session, ...wireFeeds(feeds), fetches });
             } catch (e2) {
               throw failure('run', bytes, e2);
             }

@@ -57,6 +57,15 @@ export interface RunRequest {
   readonly session: number;
   readonly feeds: Readonly<Record<string, Tensor>>;
   readonly fetches?: readonly string[];
+  /** Feeds the worker already keeps (a model's shared weights, sent once): feed name → kept id. */
+  readonly kept?: Readonly<Record<string, number>>;
+  /** Feeds of this message to keep for later runs: feed name → id. */
+  readonly keep?: Readonly<Record<string, number>>;
+}
+/** Drops kept feeds whose tensors the panel no longer holds. */
+export interface ForgetRequest {
+  readonly type: 'forget';
+  readonly ids: readonly number[];
 }
 /** Releases a session. */
 export interface ReleaseRequest {
@@ -64,7 +73,7 @@ export interface ReleaseRequest {
   readonly session: number;
 }
 /** Requests the panel sends to the worker. */
-export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequest | ReleaseRequest;
+export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequest | ReleaseRequest | ForgetRequest;
 
 /** Response type of each worker request. */
 export interface WorkerResponses {
@@ -73,6 +82,7 @@ export interface WorkerResponses {
   readonly create: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
   readonly run: Record<string, Tensor>;
   readonly release: void;
+  readonly forget: void;
 }
 
 /** What the panel sends to the worker. */

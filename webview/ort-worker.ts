@@ -14,6 +14,8 @@ interface GpuAdapterLike {
 }
 
 const sessions = new Map<number, ort.InferenceSession>();
+/** A model's shared weights, sent once by the panel and fed to every run that names them. */
+const kept = new Map<number, ort.Tensor>();
 let nextSession = 1;
 /** The pair loaded: on the plain WASM pair the WebGPU EP cannot start. */
 let pair: 'webgpu' | 'wasm' = 'webgpu';
@@ -107,10 +109,16 @@ const handlers: RequestHandlers<PanelToWorker> = {
     return { session: id, inputNames: s.inputNames, outputNames: s.outputNames };
   },
   run: async (r) => {
-    const s = sessions.get(r.session);
-    if (!s) throw new Error(`Session ${r.session} was released.`);
     const feeds: Record<string, ort.Tensor> = {};
     for (const [k, t] of Object.entries(r.feeds)) feeds[k] = new ort.Tensor(t.type as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.dims as number[]);
+    for (const [k, id] of Object.entries(r.keep ?? {})) if (feeds[k]) kept.set(id, feeds[k]);
+    for (const [k, id] of Object.entries(r.kept ?? {})) {
+      const t = kept.get(id);
+      if (!t) throw new Error(`Kept weight ${id} ('${k}') is not in this worker.`);
+      feeds[k] = t;
+    }
+    const s = sessions.get(r.session);
+    if (!s) throw new Error(`Session ${r.session} was released.`);
     let out: ort.InferenceSession.ReturnType;
     try {
       out = r.fetches ? await s.run(feeds, [...r.fetches]) : await s.run(feeds);
@@ -120,6 +128,9 @@ const handlers: RequestHandlers<PanelToWorker> = {
     const res: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
     return res;
+  },
+  forget: async (r) => {
+    for (const id of r.ids) kept.delete(id);
   },
   release: async (r) => {
     const s = sessions.get(r.session);

@@ -50,6 +50,17 @@ export function adoptInitializers(original: onnx.ModelProto, copy: onnx.ModelPro
   return n;
 }
 
+/** The data of every tensor a {@link SharedWeights} holds (weights and folded kernels), for runtimes that keep them. */
+const SHARED_DATA = new WeakSet<object>();
+
+/**
+ * Whether a feed is one of a model's shared weights: the same tensor (never modified) on every run, so a runtime
+ * that copies feeds across a boundary (a worker) may send it once and keep it there.
+ */
+export function isSharedWeight(t: Tensor): boolean {
+  return SHARED_DATA.has(t.data);
+}
+
 /** The model's weights as tensors, read once and shared by every derived session. */
 export class SharedWeights {
   /** Keyed by the tensor proto, which derived models share with their base (shallowCloneModel). */
@@ -128,7 +139,10 @@ export class SharedWeights {
         const s = await runtime.createSession(encodeModel(once), { optimization: 'disabled' });
         try {
           const out = await s.run(weights, missing);
-          for (const o of missing) this.folded.set(sig.get(o)!, out[o]);
+          for (const o of missing) {
+            this.folded.set(sig.get(o)!, out[o]);
+            SHARED_DATA.add(out[o].data);
+          }
         } finally {
           await s.release();
         }
@@ -187,6 +201,7 @@ export class SharedWeights {
     }
     const tensor = { type: kind.type, dims, data } as Tensor;
     this.tensors.set(t, tensor);
+    SHARED_DATA.add(data);
     return tensor;
   }
 }
