@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { LookCloserError } from '../../src/core/errors';
 import { Explainer } from '../../src/core/explainer';
 import { parseLabels, parseSidecar } from '../../src/core/model-config';
+import { resolvePreset } from '../../src/core/preprocess/presets';
 import type { Runtime } from '../../src/core/runtime';
 import { MNIST_8, MNIST_DIGITS, ROOT } from '../support/paths';
 
@@ -32,6 +33,11 @@ describe('fuzz findings', function () {
     const deep = `{"preset": ${'{"preset": '.repeat(10000)}"unit"${'}'.repeat(10000)}}`;
     refuses(() => parseSidecar(deep, 'm.onnx.json'), /^Sidecar 'm\.onnx\.json' nests objects or lists more than 16 levels deep/);
     assert.deepEqual(parseSidecar('{"methodOptions": {"occlusion": {"patch": 4}}, "preset": {"preset": "unit", "mean": [0.5]}}', 'ok.json').methodOptions, { occlusion: { patch: 4 } });
+  });
+
+  it('refuses a sidecar resizeShorter past 4,096 (1e9 resized the image into gigabytes before the crop)', () => {
+    refuses(() => resolvePreset({ preset: 'inception', resize: 'center-crop', resizeShorter: 1e9 }), /'resizeShorter' must be a whole number from 1 to 4096, got 1000000000/);
+    assert.equal(resolvePreset({ preset: 'inception', resize: 'center-crop', resizeShorter: 4096 }).resizeShorter, 4096);
   });
 
   it('reads labels JSON of strings or numbers only, naming the first other entry', () => {

@@ -101,6 +101,9 @@ function checkNumbers(field: string, v: unknown, positive: boolean): readonly nu
 }
 
 /** The fields a preprocessing override may set. */
+/** The largest shorter side an image is resized to before the center crop (the input-size cap's order). */
+const MAX_RESIZE_SHORTER = 4096;
+
 const OVERRIDE_KEYS: readonly string[] = ['preset', 'name', 'resize', 'resizeShorter', 'channels', 'interpolation', 'scale', 'mean', 'std'];
 
 function checkOverride(o: PreprocessingOverride): void {
@@ -120,8 +123,9 @@ function checkOverride(o: PreprocessingOverride): void {
   if (o.scale !== undefined && !(typeof o.scale === 'number' && o.scale > 0 && o.scale <= MAX_MAGNITUDE)) {
     throw new LookCloserError('bad-argument', `Preprocessing 'scale' must be a positive number up to ${MAX_MAGNITUDE}, got ${JSON.stringify(o.scale)}.`);
   }
-  if (o.resizeShorter !== undefined && !(Number.isInteger(o.resizeShorter) && o.resizeShorter >= 1)) {
-    throw new LookCloserError('bad-argument', `Preprocessing 'resizeShorter' must be a positive integer, got ${JSON.stringify(o.resizeShorter)}.`);
+  // The image is resized to this shorter side before the crop: past 4,096 pixels that alone takes gigabytes.
+  if (o.resizeShorter !== undefined && !(Number.isInteger(o.resizeShorter) && o.resizeShorter >= 1 && o.resizeShorter <= MAX_RESIZE_SHORTER)) {
+    throw new LookCloserError('bad-argument', `Preprocessing 'resizeShorter' must be a whole number from 1 to ${MAX_RESIZE_SHORTER}, got ${JSON.stringify(o.resizeShorter)}.`);
   }
   if (o.mean !== undefined) checkNumbers('mean', o.mean, false);
   if (o.std !== undefined) checkNumbers('std', o.std, true);
