@@ -10,6 +10,7 @@ import type { Tensor } from '../src/core/tensor';
 import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
 import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
 import { type Backend, type GpuProbe, probeWebGpu, webRuntime } from './ort-runtime';
+import { cleanMessage } from './ort-worker-protocol';
 
 /** Sends one runtime request to the extension host (the page's messenger). */
 export type HostRequest = <R extends RuntimeRequest>(body: R) => Promise<RuntimeResponses[R['type']]>;
@@ -35,10 +36,6 @@ let link: HostRequest | undefined;
 /** Lets this page's runtimes reach the extension host (called once by each page that runs models). */
 export function connectHostRuntime(request: HostRequest): void {
   link = request;
-}
-
-function clean(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
 }
 
 /** The tensors of a host answer as the core's (they arrive as typed arrays; anything else is checked and rebuilt). */
@@ -98,7 +95,7 @@ export async function gpuForSetting(setting: ExecutionProviderSetting): Promise<
     return await probeWebGpu();
   } catch (e) {
     if (setting !== 'auto') throw e;
-    return { available: false, shaderF16: false, reason: `the webview's onnxruntime could not start to look for WebGPU (${clean(e)})` };
+    return { available: false, shaderF16: false, reason: `the webview's onnxruntime could not start to look for WebGPU (${cleanMessage(e)})` };
   }
 }
 
@@ -116,7 +113,7 @@ export async function selectRuntime(setting: ExecutionProviderSetting, gpu: GpuP
     return await hostRuntime(why);
   } catch (e) {
     const web = await webRuntime('wasm');
-    web.fallbacks.push(`The extension host's CPU runtime could not start (${clean(e)}); running on the webview's single-threaded WASM.`);
+    web.fallbacks.push(`The extension host's CPU runtime could not start (${cleanMessage(e)}); running on the webview's single-threaded WASM.`);
     return web;
   }
 }

@@ -9,7 +9,7 @@ import type { Tensor } from '../src/core/tensor';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import { Envelope, Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
-import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
+import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
 
 export type { Backend, GpuProbe } from './ort-worker-protocol';
 
@@ -150,10 +150,6 @@ export interface WebRuntime extends Runtime {
   readonly lost: boolean;
 }
 
-function clean(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
-}
-
 /** wasm32: onnxruntime-web's heap can never grow past 4 GB. */
 const HEAP_LIMIT = 4 * 2 ** 30;
 
@@ -181,7 +177,7 @@ export function tooLargeError(bytes: number): LookCloserError {
 function outOfMemoryError(doing: 'load' | 'run', bytes: number, e: unknown): LookCloserError {
   const step = doing === 'load' ? 'loading' : 'running';
   return new LookCloserError('runtime',
-    `onnxruntime-web ran out of memory ${step} a ${sizeText(bytes)} model (${clean(e)}); its WebAssembly heap cannot grow past ${sizeText(HEAP_LIMIT)}. `
+    `onnxruntime-web ran out of memory ${step} a ${sizeText(bytes)} model (${cleanMessage(e)}); its WebAssembly heap cannot grow past ${sizeText(HEAP_LIMIT)}. `
     + `The runtime was restarted: the next explanation loads the model again. ${TRY}`, e);
 }
 
@@ -239,7 +235,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
       endWorker();
       return outOfMemoryError(doing, bytes, e);
     }
-    return new LookCloserError('runtime', doing === 'load' ? `onnxruntime could not load the model: ${clean(e)}` : `onnxruntime failed to run the model: ${clean(e)}`, e);
+    return new LookCloserError('runtime', doing === 'load' ? `onnxruntime could not load the model: ${cleanMessage(e)}` : `onnxruntime failed to run the model: ${cleanMessage(e)}`, e);
   };
   const create = async (model: Uint8Array, backend: Backend, options?: SessionOptions) => {
     if (gen !== generation) throw lostError();
@@ -271,7 +267,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
         s = await create(model, backend, options);
       } catch (e) {
         if (backend !== 'webgpu' || isOutOfMemory(e) || gen !== generation) throw failure('load', bytes, e);
-        s = await onWasm(clean(e));
+        s = await onWasm(cleanMessage(e));
       }
       let proven = backend === 'wasm';
       return {
@@ -290,7 +286,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
             if (proven || backend !== 'webgpu' || isOutOfMemory(e) || gen !== generation) throw failure('run', bytes, e);
             // The first run on WebGPU failed (e.g. an operator the EP cannot run): rebuild on WASM and retry.
             void messenger.request({ type: 'release', session: s.session }).catch(() => undefined);
-            s = await onWasm(clean(e));
+            s = await onWasm(cleanMessage(e));
             try {
               out = await messenger.request({ type: 'run', session: s.session, ...wireFeeds(feeds), fetches });
             } catch (e2) {

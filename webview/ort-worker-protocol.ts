@@ -2,6 +2,11 @@
 import type { Direction } from '../src/protocol/messenger';
 import type { Tensor } from '../src/core/tensor';
 
+/** An error's message on one line, without a leading "Error: " (onnxruntime's messages span lines). */
+export function cleanMessage(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
+}
+
 /** How onnxruntime-web, Emscripten and V8 say that memory ran out. */
 const OUT_OF_MEMORY = /out of memory|\bOOM\b|bad_alloc|bad allocation|failed to allocate|Maximum memory size|Memory\.grow|Array buffer allocation failed|could not allocate/i;
 

@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { Messenger, RequestHandlers } from '../src/protocol/messenger';
 import type { Tensor } from '../src/core/tensor';
-import { GpuProbe, PanelToWorker, WorkerToPanel, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
+import { GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
 import { warmUpModel } from './warm-up-model';
 
 interface GpuAdapterLike {
@@ -35,13 +35,9 @@ function glueWithHook(glueUrl: string): string {
     + `export default (config) => factory({ ...config, instantiateWasm: (imports, done) => { globalThis.${HOOK}(imports, done); return {}; } });\n`;
 }
 
-function clean(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/^Error: /, '').replace(/\s+/g, ' ').trim();
-}
-
 /** A session's error as the panel sees it; memory that ran out says how large the heap had grown. */
 function failure(e: unknown): Error {
-  const m = clean(e);
+  const m = cleanMessage(e);
   return new Error(heap && isOutOfMemory(m) ? `${m}; the heap had grown to ${Math.round(heap.buffer.byteLength / 2 ** 20)} MB` : m);
 }
 
@@ -54,7 +50,7 @@ async function probe(): Promise<GpuProbe> {
     const name = [a.info?.vendor, a.info?.architecture].filter(Boolean).join(' ') || a.info?.description || 'unknown adapter';
     return { available: true, adapter: name, shaderF16: a.features.has('shader-f16') };
   } catch (e) {
-    return { available: false, shaderF16: false, reason: `requesting a WebGPU adapter failed (${clean(e)})` };
+    return { available: false, shaderF16: false, reason: `requesting a WebGPU adapter failed (${cleanMessage(e)})` };
   }
 }
 
