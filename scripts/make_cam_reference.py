@@ -43,6 +43,7 @@ import pytorch_grad_cam.score_cam  # noqa: E402
 from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise,  # noqa: E402
                               GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM)
 from pytorch_grad_cam.utils.find_layers import replace_layer_recursive  # noqa: E402
+from pytorch_grad_cam.utils.image import scale_cam_image  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget  # noqa: E402
 from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction  # noqa: E402
 
@@ -69,6 +70,10 @@ METHODS = {
     "ablationcam": AblationCAM,
 }
 TARGETS = {"logit": ClassifierOutputTarget, "softmax": ClassifierOutputSoftmaxTarget}
+# The smoothing options (pytorch-grad-cam's eigen_smooth and aug_smooth), logit target, on a few families only.
+SMOOTH_FAMILIES = ("resnet", "vgg", "mobilenetv2", "convnext")
+EIGEN_SMOOTH_METHODS = ("gradcam", "gradcam-plusplus", "xgradcam")
+AUG_SMOOTH_METHODS = ("gradcam",)
 # The softmax target on two families (one linear head, one identity head); the logit on all.
 SOFTMAX_FAMILIES = ("resnet", "squeezenet")
 
@@ -127,6 +132,76 @@ def cam_image(method_cls, model, layer, x, target):
     return got
 
 
+def eigen_smooth_image(method_cls, model, layer, x, target):
+    """get_cam_image with eigen_smooth=True (get_2d_projection of the weighted activations, LAPACK's sign), and the
+    same weighted activations through get_2d_projection_with_sign_correction, checked to be ± the former."""
+    cam = method_cls(model=model, target_layers=[layer])
+    got = {}
+    inner = cam.get_cam_image
+
+    def spy(input_tensor, target_layer, targets, activations, grads, eigen_smooth):
+        assert eigen_smooth is True
+        out = inner(input_tensor, target_layer, targets, activations, grads, eigen_smooth)
+        weights = cam.get_cam_weights(input_tensor, target_layer, targets, activations, grads)
+        weighted = weights[:, :, None, None] * activations
+        got.update(map=np.array(out, dtype=np.float64)[0],
+                   signed=get_2d_projection_with_sign_correction(weighted)[0].astype(np.float64))
+        return out
+
+    cam.get_cam_image = spy
+    cam(input_tensor=x, targets=[target], eigen_smooth=True)
+    cam.activations_and_grads.release()
+    s, raw = got["signed"], got["map"]
+    cos = float((s * raw).sum() / np.sqrt((s * s).sum() * (raw * raw).sum()))
+    assert abs(abs(cos) - 1) < 1e-6, f"sign-corrected eigen_smooth projection is not ± get_2d_projection ({cos})"
+    return got
+
+
+def aug_smooth_image(method_cls, model, layer, x, target):
+    """pytorch-grad-cam with aug_smooth=True: its output at the input size (the mean over ttach's flip x multiply
+    [0.9, 1, 1.1] transforms of each de-augmented, ReLU'd, min-max scaled and upsampled map), and the same mean at
+    the layer's resolution: each transform's get_cam_image map (captured in call order, which is the order of
+    cam.tta_transforms) through np.maximum(., 0), pytorch-grad-cam's scale_cam_image without resizing and the
+    transform's deaugment_mask."""
+    cam = method_cls(model=model, target_layers=[layer])
+    maps = []
+    inner = cam.get_cam_image
+
+    def spy(input_tensor, target_layer, targets, activations, grads, eigen_smooth):
+        out = inner(input_tensor, target_layer, targets, activations, grads, eigen_smooth)
+        maps.append(np.array(out))
+        return out
+
+    cam.get_cam_image = spy
+    output = cam(input_tensor=x, targets=[target], aug_smooth=True)
+    cam.activations_and_grads.release()
+    transforms = list(cam.tta_transforms)
+    assert len(maps) == len(transforms) == 6, (len(maps), len(transforms))
+    layer_maps = []
+    for m, t in zip(maps, transforms):
+        scaled = scale_cam_image(np.maximum(m, 0))
+        layer_maps.append(t.deaugment_mask(torch.from_numpy(scaled[:, None])).numpy()[:, 0])
+    return {"output": np.array(output, dtype=np.float64)[0], "layer": np.mean(np.float64(layer_maps), axis=0)[0]}
+
+
+def smoothing_references(family, model, layer, x64, classes, fdir):
+    """The eigen_smooth and aug_smooth references of one family (logit target), as index entries."""
+    out = {}
+    for mid in EIGEN_SMOOTH_METHODS:
+        got = [eigen_smooth_image(METHODS[mid], model, layer, x64, ClassifierOutputTarget(c)) for c in classes]
+        for key, field in ((f"{mid}+eigen-smooth", "map"), (f"{mid}+eigen-smooth-signed", "signed")):
+            rel = f"{family}/{key}_logit.npy"
+            save(os.path.join(fdir, os.path.basename(rel)), np.stack([g[field] for g in got]))
+            out[key] = {"logit": rel}
+    for mid in AUG_SMOOTH_METHODS:
+        got = [aug_smooth_image(METHODS[mid], model, layer, x64, ClassifierOutputTarget(c)) for c in classes]
+        for key, field in ((f"{mid}+aug-smooth", "layer"), (f"{mid}+aug-smooth-output", "output")):
+            rel = f"{family}/{key}_logit.npy"
+            save(os.path.join(fdir, os.path.basename(rel)), np.stack([g[field] for g in got]))
+            out[key] = {"logit": rel}
+    return out
+
+
 def reciprocam(model, layer, x, target, activations):
     """ReciproCAM (Byun & Lee), not in pytorch-grad-cam: the official binary mosaic (sybyun/ReciproCAM,
     src/recipro_cam.py, is_gaussian=False): for each position (i, j) the layer's map with every other position
@@ -171,6 +246,12 @@ def main():
                            "elsewhere it writes min - 1e7 cumulatively per batch row)",
             "reciprocam": "not in pytorch-grad-cam: scripts/make_cam_reference.py's reciprocam(), the official binary mosaic",
             "targets": "logit: ClassifierOutputTarget; softmax: ClassifierOutputSoftmaxTarget",
+            "smooth": "per family in SMOOTH_FAMILIES, logit target: '<method>+eigen-smooth' is get_cam_image with "
+                      "eigen_smooth=True (get_2d_projection of the weighted activations, LAPACK's sign), "
+                      "'<method>+eigen-smooth-signed' the same weighted activations through "
+                      "get_2d_projection_with_sign_correction; '<method>+aug-smooth-output' is pytorch-grad-cam's "
+                      "aug_smooth=True output (classes, H, W) at the input size, '<method>+aug-smooth' the same mean "
+                      "at the layer's resolution: per transform, scale_cam_image(max(get_cam_image, 0)) de-augmented",
         },
         "families": {},
     }
@@ -231,6 +312,7 @@ def main():
                     maps.setdefault(key, {})[tname] = rel
                 if svd_sign:
                     lapack_sign.setdefault(mid, {})[tname] = svd_sign
+        smooth = smoothing_references(family, model, layer, x64, classes, fdir) if family in SMOOTH_FAMILIES else {}
         index["families"][family] = {
             "model": f"../ref/{family}_op{max(opsets)}.onnx",
             "input": f"../ref/{fam['input']}",
@@ -240,6 +322,7 @@ def main():
             "layer_min": layer_min,
             "classes": classes,
             "maps": maps,
+            "smooth": smooth,
             "skipped": skipped,
             "eigen_svd_sign_vs_corrected": lapack_sign,
         }

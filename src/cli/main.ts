@@ -92,8 +92,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** Every method option as a string flag (`--patch 16`), straight from the registry. */
-const METHOD_FLAGS = Object.fromEntries(METHODS.flatMap((m) => m.options ?? []).map((o) => [o.name, { type: 'string' as const }]));
+/** Every method option as a string flag (`--patch 16`), or a bare switch for boolean ones (`--eigen-smooth`), straight from the registry. */
+const METHOD_FLAGS = Object.fromEntries(METHODS.flatMap((m) => m.options ?? []).map((o) => [o.name, { type: o.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
 
 type Values = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 

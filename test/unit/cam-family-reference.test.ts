@@ -6,6 +6,10 @@
  * scaling; the registry method's raw map is compared with its ReLU. Eigen-CAM and EigenGrad-CAM are compared with
  * pytorch-grad-cam's sign-corrected projection (get_2d_projection_with_sign_correction), which the script checks
  * is ± get_2d_projection's. ReciproCAM's reference is the script's own PyTorch code (not in pytorch-grad-cam).
+ * The smoothing options on a few families (logit target): eigen-smooth against get_cam_image with eigen_smooth=True,
+ * held to its sign-corrected projection as the Eigen methods; aug-smooth against the mean over ttach's six transforms of
+ * scale_cam_image(ReLU(map)) de-augmented at the layer's resolution, and its display map against pytorch-grad-cam's
+ * aug_smooth output at the input size (which scales each transform's map again after upsampling, so only close).
  * Set CAM_REF_TABLE=1 to print the lowest cosine per family and method.
  */
 import { strict as assert } from 'node:assert';
@@ -24,6 +28,7 @@ const index = JSON.parse(fs.readFileSync(path.join(DIR, 'index.json'), 'utf8')) 
   families: Record<string, {
     model: string; input: string; layer: string; layer_shape: number[]; classes: number[];
     maps: Record<string, Partial<Record<ScoreTarget, string>>>; skipped: Record<string, string>;
+    smooth?: Record<string, Partial<Record<ScoreTarget, string>>>;
   }>;
 };
 const npy = (p: string) => decodeNpy(new Uint8Array(fs.readFileSync(path.join(DIR, p))));
@@ -79,6 +84,89 @@ describe('CAM family matches pytorch-grad-cam on the reference families', functi
             });
           });
         }
+      }
+    });
+  }
+
+  it('eigen-smooth is an option of the channel-weight methods only, aug-smooth of every CAM-family method; other values than true/false are refused', async () => {
+    const declares = (id: string, name: string) => !!METHODS.find((m) => m.id === id)!.options?.some((o) => o.name === name && o.kind === 'boolean');
+    for (const id of ['cam', 'gradcam', 'gradcam-plusplus', 'xgradcam', 'scorecam', 'ablationcam']) assert.ok(declares(id, 'eigen-smooth'), id);
+    // pytorch-grad-cam's Eigen-CAM and EigenGrad-CAM ignore eigen_smooth; HiResCAM, Grad-CAM element-wise and LayerCAM project their own element-wise maps (not offered here).
+    for (const id of ['eigencam', 'eigengradcam', 'hirescam', 'gradcam-elementwise', 'layercam', 'reciprocam']) assert.ok(!declares(id, 'eigen-smooth'), id);
+    for (const id of ['gradcam', 'eigencam', 'hirescam', 'layercam', 'scorecam', 'reciprocam']) assert.ok(declares(id, 'aug-smooth'), id);
+    const [family, f] = Object.entries(index.families).find(([, x]) => x.smooth)!;
+    const ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(path.join(DIR, f.model))), family);
+    try {
+      const inp = npy(f.input);
+      const gradcam = METHODS.find((m) => m.id === 'gradcam')!;
+      await assert.rejects(gradcam.run(ex, { input: float32(inp.data, inp.shape), layer: f.layer, target: 'logit', options: { 'eigen-smooth': 'yes' } }),
+        (e: Error & { kind?: string }) => e.kind === 'bad-argument' && /eigen-smooth' must be true or false, got 'yes'/.test(e.message));
+    } finally {
+      ex.dispose();
+    }
+  });
+
+  for (const [family, f] of Object.entries(index.families)) {
+    if (!f.smooth) continue;
+    const smooth = f.smooth;
+    describe(`${family}: smoothing options`, () => {
+      let ex: Explainer;
+      const inp = npy(f.input);
+      const input = float32(inp.data, inp.shape);
+      const [, , h, w] = f.layer_shape;
+      before(async () => {
+        ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(path.join(DIR, f.model))), family);
+      });
+      after(() => ex.dispose());
+      const check = (what: string, got: Float32Array, expected: Float32Array) => {
+        const cos = cosine(got, expected);
+        const row = table.get(family) ?? new Map<string, number>();
+        table.set(family, row);
+        row.set(what, Math.min(row.get(what) ?? 1, cos));
+        return cos;
+      };
+
+      for (const key of Object.keys(smooth).filter((k) => k.endsWith('+eigen-smooth-signed'))) {
+        const id = key.slice(0, -'+eigen-smooth-signed'.length);
+        it(`${id} --eigen-smooth`, async () => {
+          const m = METHODS.find((x) => x.id === id)!;
+          const ref = npy(smooth[key].logit!);
+          const plain = npy(smooth[`${id}+eigen-smooth`].logit!);
+          const r = await m.run(ex, { input, classes: f.classes, layer: f.layer, target: 'logit', options: { 'eigen-smooth': true } });
+          r.explanations.forEach((e, i) => {
+            assert.deepEqual(e.raw.dims, [h, w]);
+            const expected = ref.data.subarray(i * h * w, (i + 1) * h * w).map((v) => Math.max(v, 0));
+            const cos = check(`${id}+eigen`, e.raw.data, expected);
+            assert.ok(cos >= MIN_COS, `${family} ${id} eigen-smooth class ${e.classIndex}: cosine ${cos.toFixed(7)} < ${MIN_COS}`);
+            // The projection is ± pytorch-grad-cam's own eigen_smooth map (LAPACK's sign), and differs from the plain map.
+            const lapack = plain.data.subarray(i * h * w, (i + 1) * h * w);
+            const signed = ref.data.subarray(i * h * w, (i + 1) * h * w);
+            assert.ok(Math.abs(Math.abs(cosine(lapack, signed)) - 1) < 1e-6);
+          });
+          const unsmoothed = await m.run(ex, { input, classes: f.classes, layer: f.layer, target: 'logit' });
+          assert.ok(unsmoothed.explanations.some((e, i) => cosine(e.raw.data, r.explanations[i].raw.data) < 0.9999), 'eigen-smooth changed nothing');
+        });
+      }
+
+      for (const key of Object.keys(smooth).filter((k) => k.endsWith('+aug-smooth'))) {
+        const id = key.slice(0, -'+aug-smooth'.length);
+        it(`${id} --aug-smooth`, async () => {
+          const m = METHODS.find((x) => x.id === id)!;
+          const ref = npy(smooth[key].logit!);
+          const out = npy(smooth[`${id}+aug-smooth-output`].logit!);
+          const { height, width } = ex.inputSize;
+          assert.deepEqual(out.shape, [f.classes.length, height, width]);
+          const r = await m.run(ex, { input, classes: f.classes, layer: f.layer, target: 'logit', options: { 'aug-smooth': 'true' } });
+          r.explanations.forEach((e, i) => {
+            assert.deepEqual(e.raw.dims, [h, w]);
+            const cos = check(`${id}+aug`, e.raw.data, ref.data.subarray(i * h * w, (i + 1) * h * w));
+            assert.ok(cos >= MIN_COS, `${family} ${id} aug-smooth class ${e.classIndex}: cosine ${cos.toFixed(7)} < ${MIN_COS}`);
+            assert.equal(e.display.kind, 'heatmap');
+            if (e.display.kind !== 'heatmap') return;
+            const cosOut = check(`${id}+aug@input`, e.display.map, out.data.subarray(i * height * width, (i + 1) * height * width));
+            assert.ok(cosOut >= 0.995, `${family} ${id} aug-smooth class ${e.classIndex} at the input size: cosine ${cosOut.toFixed(7)} < 0.995`);
+          });
+        });
       }
     });
   }

@@ -24,7 +24,7 @@ export function methodOptionsFor(c: Classifier, method: Method, flags: Readonly<
   const pick = (m: Method, into: Values) => {
     for (const o of m.options ?? []) {
       const v = own(flags, o.name);
-      if (typeof v === 'string' || typeof v === 'number') into[o.name] = v;
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') into[o.name] = v;
     }
   };
   const out: Values = { ...own(side, method.id) };

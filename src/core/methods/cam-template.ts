@@ -13,7 +13,8 @@ import { bilinearTaps } from '../preprocess/resize';
 import { Float32Tensor, float32 } from '../tensor';
 import { type MapLayout, camLayer, toChannelsFirst } from '../token-layout';
 import type { ExplainRequest, Explanation, Method, ScoreTarget } from './method';
-import { type CancelSignal, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
+import { firstComponentProjection } from './first-component';
+import { booleanOption, type CancelSignal, throwIfCancelled, type MethodOption, numberOption, type OptionValues, type ProgressCallback } from './options';
 import { ALL_TARGETS, checkTarget, targetGradients, targetScores } from './score-target';
 
 /**
@@ -62,6 +63,76 @@ export const BATCH_SIZE_OPTION: MethodOption = {
 /** The batch size a rerunning method uses: its `batch-size` option, else `fallback`. */
 export function rerunBatchSize(ctx: { readonly options?: OptionValues }, method: string, fallback: number): number {
   return numberOption([BATCH_SIZE_OPTION], ctx.options, 'batch-size', method) ?? fallback;
+}
+
+/**
+ * pytorch-grad-cam's `eigen_smooth` (base_cam.get_cam_image): the map is the first-principal-component projection of
+ * the weighted activations α_k·A_k instead of their sum. Declared by every method that gives channel weights.
+ */
+export const EIGEN_SMOOTH_OPTION: MethodOption = {
+  name: 'eigen-smooth', kind: 'boolean',
+  description: 'Map: the first principal component of the weighted activations α_k·A_k instead of their sum (pytorch-grad-cam eigen_smooth).',
+};
+
+/**
+ * The eigen-smoothed map of one class: get_2d_projection of α_k·A_k read as an (h·w)×C matrix (channels centred over
+ * positions), through the one projection Eigen-CAM uses, so signed as get_2d_projection_with_sign_correction
+ * (|max| ≥ |min|) where pytorch-grad-cam keeps LAPACK's arbitrary sign.
+ */
+export function eigenSmoothMap(a: Float32Tensor, alpha: Float32Array): Float32Array {
+  const [, c, h, w] = a.dims;
+  const hw = h * w;
+  const weighted = new Float64Array(c * hw);
+  for (let k = 0; k < c; k++) {
+    const wk = alpha[k];
+    for (let i = 0; i < hw; i++) weighted[k * hw + i] = wk * a.data[k * hw + i];
+  }
+  return firstComponentProjection(weighted, c, hw);
+}
+
+/**
+ * pytorch-grad-cam's `aug_smooth` (base_cam.forward_augmentation_smoothing with its default ttach transforms): the
+ * method runs on the input flipped horizontally or not × its values multiplied by 0.9, 1 or 1.1 (ttach's Multiply
+ * scales the tensor's values, not its size); each map, ReLU'd and min-max scaled as scale_cam_image, is flipped
+ * back, and the six are averaged. Declared by every CAM-family method.
+ */
+export const AUG_SMOOTH_OPTION: MethodOption = {
+  name: 'aug-smooth', kind: 'boolean',
+  description: 'Average the maps of the input flipped or not × scaled by 0.9, 1, 1.1, each min-max scaled and flipped back (pytorch-grad-cam aug_smooth; 6 runs).',
+};
+
+/** The augmentations of aug-smooth, the unaltered input first. */
+const AUGMENTATIONS: readonly { readonly flip: boolean; readonly factor: number }[] = [false, true].flatMap((flip) => [1, 0.9, 1.1].map((factor) => ({ flip, factor })));
+
+/** The model input flipped along its width (axis 3 of NCHW, 2 of NHWC) if asked, with its values times `factor`. */
+function augmentInput(x: Float32Tensor, layout: 'NCHW' | 'NHWC', flip: boolean, factor: number): Float32Tensor {
+  const dims = x.dims;
+  const out = new Float32Array(x.data.length);
+  if (!flip) {
+    for (let i = 0; i < out.length; i++) out[i] = x.data[i] * factor;
+    return float32(out, [...dims]);
+  }
+  if (dims.length !== 4) throw new LookCloserError('bad-argument', `aug-smooth flips a [1,C,H,W] or [1,H,W,C] input; this one is [${dims.join(',')}].`);
+  // NCHW: rows of W values; NHWC: rows of W pixels of C values.
+  const [w, stride] = layout === 'NCHW' ? [dims[3], 1] : [dims[2], dims[3]];
+  const row = w * stride;
+  for (let base = 0; base < out.length; base += row) {
+    for (let x0 = 0; x0 < w; x0++) {
+      const from = base + x0 * stride, to = base + (w - 1 - x0) * stride;
+      for (let k = 0; k < stride; k++) out[to + k] = x.data[from + k] * factor;
+    }
+  }
+  return float32(out, [...dims]);
+}
+
+/** scale_cam_image at the layer's resolution after ReLU: (r − min r) / (1e-7 + max(r − min r)), r = ReLU(m), flipped along w if asked. */
+function scaledMap(m: Float32Array, h: number, w: number, flip: boolean): Float32Array {
+  const r = relu(m);
+  let lo = Infinity, hi = -Infinity;
+  for (const v of r) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  const out = new Float32Array(r.length);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + (flip ? w - 1 - x : x)] = (r[y * w + x] - lo) / (1e-7 + (hi - lo));
+  return out;
 }
 
 /** What the maths of a method that needs `N` receives, with what its `prepare` step returned. */
@@ -241,7 +312,7 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
     title: spec.title,
     citation: spec.citation,
     family: 'cam',
-    ...(spec.options ? { options: spec.options } : {}),
+    options: [...(spec.options ?? []), ...(spec.weights ? [EIGEN_SMOOTH_OPTION] : []), AUG_SMOOTH_OPTION],
     reusesForward: spec.needs !== 'gradients',
     // Methods that read only activations (CAM, Eigen-CAM) keep the default targets; the others read the score.
     ...(spec.needs === 'activations' ? {} : { targets: ALL_TARGETS }),
@@ -250,11 +321,32 @@ export function camMethod<N extends CamNeeds, X extends object = Record<never, n
       const layer = request.layer ?? (await explainer.defaultLayer());
       const { layout, shape } = camLayer(explainer.graph, await explainer.shapes(), explainer.inputSize, layer, spec.title, request.grid);
       const extra = spec.prepare ? spec.prepare(explainer, { layer, shape, layout, target: request.target }) : ({} as X);
-      const { tensors, forward } = await fetchTensors(explainer, request, layer, layout, spec.needs, spec.title);
-      // fetchTensors returns gradients exactly when spec.needs is 'gradients', and the model access exactly when it is 'reruns', which is what CamContext<N, X> says.
-      const ctx = { ...tensors, ...extra } as CamContext<N, X>;
-      const maps = spec.map ? await spec.map(ctx) : (await spec.weights(ctx)).map((alpha) => weightedSum(ctx.activations, alpha));
-      return { explanations: mapsToExplanations(spec.id, maps, ctx, layer, explainer.inputSize), forward };
+      const smooth = spec.weights ? booleanOption([EIGEN_SMOOTH_OPTION], request.options, 'eigen-smooth', spec.title) : undefined;
+      const toMap = smooth ? eigenSmoothMap : weightedSum;
+      const once = async (req: ExplainRequest) => {
+        const { tensors, forward } = await fetchTensors(explainer, req, layer, layout, spec.needs, spec.title);
+        // fetchTensors returns gradients exactly when spec.needs is 'gradients', and the model access exactly when it is 'reruns', which is what CamContext<N, X> says.
+        const ctx = { ...tensors, ...extra } as CamContext<N, X>;
+        const maps = spec.map ? await spec.map(ctx) : (await spec.weights(ctx)).map((alpha) => toMap(ctx.activations, alpha));
+        if (maps.length !== ctx.classes.length) throw new LookCloserError('runtime', `Internal: ${spec.id} gave ${maps.length} maps for ${ctx.classes.length} classes.`);
+        return { maps, ctx, forward };
+      };
+      if (!booleanOption([AUG_SMOOTH_OPTION], request.options, 'aug-smooth', spec.title)) {
+        const { maps, ctx, forward } = await once(request);
+        return { explanations: mapsToExplanations(spec.id, maps, ctx, layer, explainer.inputSize), forward };
+      }
+      // aug-smooth: the classes are those of the unaltered input (pytorch-grad-cam takes each augmented input's top class when none is given).
+      const first = await once(request);
+      const [, , h, w] = first.ctx.activations.dims;
+      const sums = first.maps.map((m) => Float64Array.from(scaledMap(m, h, w, false)));
+      for (const { flip, factor } of AUGMENTATIONS.slice(1)) {
+        throwIfCancelled(request.signal, spec.title);
+        const input = augmentInput(request.input, explainer.input.layout, flip, factor);
+        const { maps } = await once({ ...request, input, forward: undefined, classes: first.ctx.classes });
+        maps.forEach((m, i) => scaledMap(m, h, w, flip).forEach((v, j) => (sums[i][j] += v)));
+      }
+      const mean = sums.map((s) => Float32Array.from(s, (v) => v / AUGMENTATIONS.length));
+      return { explanations: mapsToExplanations(spec.id, mean, first.ctx, layer, explainer.inputSize), forward: first.forward };
     },
   };
   return method;

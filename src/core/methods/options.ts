@@ -9,7 +9,8 @@ import { LookCloserError } from '../errors';
 export interface MethodOption {
   /** Kebab-case name: the CLI flag is `--<name>`, the sidecar key under `methodOptions.<method id>` is `<name>`. */
   readonly name: string;
-  readonly kind: 'int' | 'number' | 'string';
+  /** 'boolean' options are switches: a bare CLI flag (`--eigen-smooth`), `true`/`false` in a sidecar. */
+  readonly kind: 'int' | 'number' | 'string' | 'boolean';
   /** One sentence for help texts and tooltips. */
   readonly description: string;
   /** Shown as the default; undefined when the default depends on the model or image. */
@@ -66,4 +67,14 @@ export function stringOption(options: readonly MethodOption[], values: OptionVal
     throw new LookCloserError('bad-argument', `${method} option '${name}' must be one of ${o.choices.join(', ')}, got '${s}'.`);
   }
   return s;
+}
+
+/** Reads a boolean option (true/false, or the strings 'true'/'false'/'1'/'0' from a sidecar or the panel); undefined when not given. */
+export function booleanOption(options: readonly MethodOption[], values: OptionValues | undefined, name: string, method: string): boolean | undefined {
+  find(options, name, method);
+  const v = values?.[name];
+  if (v === undefined || v === '') return undefined;
+  if (v === true || v === 'true' || v === 1 || v === '1') return true;
+  if (v === false || v === 'false' || v === 0 || v === '0') return false;
+  throw new LookCloserError('bad-argument', `${method} option '${name}' must be true or false, got '${String(v)}'.`);
 }
