@@ -84,7 +84,7 @@ export function lrpMode(options: Parameters<typeof numberOption>[1]): LrpMode {
 export const lrp: Method = {
   id: 'lrp',
   title: 'LRP',
-  citation: 'Bach et al., PLoS ONE 2015 (ε- and αβ-rules); Montavon et al., LRP: An Overview, 2019, §10.2.1–10.2.2; composites as Zennit\'s',
+  citation: 'Bach et al., PLoS ONE 2015 (ε- and αβ-rules); Montavon et al., LRP: An Overview, 2019, §10.2.1–10.2.2 (γ-rule); Montavon et al., Pattern Recognition 2017 (zB-rule); Lapuschkin et al., Nature Communications 2019 (flat rule); composites as Zennit\'s',
   family: 'input',
   options: LRP_OPTIONS,
   // Relevance starts from a logit; LRP is linear in that seed, so a contrast of two logits works too.
