@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LookCloserError } from '../../src/core/errors';
 import { Explainer } from '../../src/core/explainer';
-import { decodeModel, encodeModel, tensorToProto } from '../../src/core/onnx/model';
+import { decodeModel, encodeModel, onnx, tensorToProto } from '../../src/core/onnx/model';
 import { methodById } from '../../src/core/methods/registry';
 import { lrpMode } from '../../src/core/methods/lrp';
 import { decodeNpy } from '../../src/core/npy';
@@ -144,6 +144,39 @@ describe(`LRP composites match Zennit (${index.zennit.commit.slice(0, 7)}) on th
     bad({ composite: 'epsilon-gamma-bx' }, /must be one of epsilon-plus, epsilon, zplus, epsilon-alpha2-beta1, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1-flat/);
     assert.deepEqual(lrpMode({ composite: 'epsilon-alpha2-beta1', 'lrp-beta': 0.5 }), { kind: 'lrp', composite: 'epsilon-alpha2-beta1', epsilon: 1e-6, alpha: 1.5, beta: 0.5 });
     assert.deepEqual(lrpMode({}), { kind: 'lrp', composite: 'epsilon-plus', epsilon: 1e-6 });
+  });
+
+  /** The model with `op`(input[, constant c]) inserted before its first convolution. */
+  function withPrefix(bytes: Uint8Array, op: 'Sub' | 'Sigmoid', c = 0.5): Uint8Array {
+    const model = decodeModel(bytes, 'prefixed');
+    const g = model.graph!;
+    const input = g.input![0].name!;
+    const conv = g.node!.find((n) => n.opType === 'Conv' && n.input![0] === input)!;
+    conv.input![0] = 'prefixed';
+    if (op === 'Sub') g.initializer!.push(tensorToProto('prefix_c', { type: 'float32', dims: [], data: new Float32Array([c]) }));
+    g.node!.unshift(onnx.NodeProto.create({ opType: op, name: `prefix_${op}`, input: op === 'Sub' ? [input, 'prefix_c'] : [input], output: ['prefixed'] }));
+    return encodeModel(model);
+  }
+
+  it('passes the first layer\'s relevance back through a constant shift before it (Sub), and refuses other ops there by name', async () => {
+    const f = index.families.vgg;
+    const x = inputOf(f);
+    const shifted = float32(x.data.map((v) => v + 0.5), x.dims);
+    const plain = await Explainer.load(runtime, bytesOf(f), 'vgg');
+    const sub = await Explainer.load(runtime, withPrefix(bytesOf(f), 'Sub'), 'vgg with Sub');
+    const sig = await Explainer.load(runtime, withPrefix(bytesOf(f), 'Sigmoid'), 'vgg with Sigmoid');
+    try {
+      for (const composite of ['epsilon-plus-flat', 'epsilon-gamma-box', 'epsilon-alpha2-beta1-flat']) {
+        const a = await methodById('lrp').run(plain, { input: x, classes: f.classes, target: 'logit', options: { composite } });
+        const b = await methodById('lrp').run(sub, { input: shifted, classes: f.classes, target: 'logit', options: { composite } });
+        a.explanations.forEach((e, i) => assertMatches(b.explanations[i].raw.data, e.raw.data, `${composite} behind Sub`, 0.999999, 1e-4));
+        await assert.rejects(methodById('lrp').run(sig, { input: x, classes: f.classes, target: 'logit', options: { composite } }),
+          (e: unknown) => e instanceof LookCloserError && e.kind === 'unsupported-operator' && new RegExp(`^Sigmoid 'prefix_Sigmoid'.* lies between the input and the first layer, where LRP composite '${composite}'`).test(e.message),
+          composite);
+      }
+    } finally {
+      await Promise.all([plain.dispose(), sub.dispose(), sig.dispose()]);
+    }
   });
 
   it('refuses a model with an unsupported op by naming the node, for the new composites too', async () => {
