@@ -24,8 +24,8 @@ How the families are handed to Zennit (the composites themselves are Zennit's, u
     Look Closer's convention, where Zennit's examples start from 1.
 Cases: each composite at Zennit's defaults (epsilon = stabilizer = 1e-6, gamma 0.25, alpha 2, beta 1), EpsilonGammaBox
 with zB bounds per channel = the input's minimum and maximum (Look Closer's default), plus 'epsilon-alpha1-beta0'
-(EpsilonAlpha2Beta1 with AlphaBeta(alpha=1, beta=0) on convolutions) and 'epsilon-gamma-box-bounds' (scalar bounds
-floor(min) - 1, ceil(max) + 1 and gamma 0.5), which exercise --lrp-alpha/--lrp-beta and --lrp-low/--lrp-high/--lrp-gamma.
+(EpsilonAlpha2Beta1 with AlphaBeta(alpha=1, beta=0) on convolutions) and 'epsilon-gamma-box-bounds' (low per channel
+floor(channel min) - 1, high one value ceil(max) + 1, gamma 0.5), which exercise --lrp-alpha/--lrp-beta and --lrp-low/--lrp-high/--lrp-gamma.
 Then the same on the nets with every bias zeroed: Zennit's relevance sums and the logits, for the conservation test.
 """
 
@@ -115,7 +115,10 @@ def composites(x, bn_rule="norm"):
         return [(ref.Rect, Pass()), (nn.BatchNorm2d, Norm() if bn_rule == "norm" else Pass())]
 
     low, high = x.amin(dim=(0, 2, 3), keepdim=True), x.amax(dim=(0, 2, 3), keepdim=True)
-    lo, hi = float(math.floor(float(x.min())) - 1), float(math.ceil(float(x.max())) + 1)
+    # --lrp-low per channel, --lrp-high one value: floor(channel minimum) - 1, ceil(maximum) + 1.
+    lo = [float(math.floor(float(v)) - 1) for v in x.amin(dim=(0, 2, 3))]
+    hi = float(math.ceil(float(x.max())) + 1)
+    lo_t = torch.tensor(lo, dtype=x.dtype).reshape(1, -1, 1, 1)
     return {
         "epsilon-plus": (lambda: EpsilonPlus(layer_map=base(), canonizers=canonizers()), {"composite": "epsilon-plus"}),
         "epsilon-alpha2-beta1": (lambda: EpsilonAlpha2Beta1(layer_map=base(), canonizers=canonizers()), {"composite": "epsilon-alpha2-beta1"}),
@@ -126,8 +129,8 @@ def composites(x, bn_rule="norm"):
         "epsilon-alpha2-beta1-flat": (lambda: EpsilonAlpha2Beta1Flat(layer_map=base(), canonizers=canonizers()), {"composite": "epsilon-alpha2-beta1-flat"}),
         "epsilon-gamma-box": (lambda: EpsilonGammaBox(low=low, high=high, layer_map=base(), canonizers=canonizers()), {"composite": "epsilon-gamma-box"}),
         "epsilon-gamma-box-bounds": (
-            lambda: EpsilonGammaBox(low=lo, high=hi, gamma=0.5, layer_map=base(), canonizers=canonizers()),
-            {"composite": "epsilon-gamma-box", "lrp-low": lo, "lrp-high": hi, "lrp-gamma": 0.5}),
+            lambda: EpsilonGammaBox(low=lo_t, high=hi, gamma=0.5, layer_map=base(), canonizers=canonizers()),
+            {"composite": "epsilon-gamma-box", "lrp-low": ",".join(f"{v:g}" for v in lo), "lrp-high": hi, "lrp-gamma": 0.5}),
     }
 
 

@@ -1,8 +1,8 @@
 /**
  * LRP's Zennit composites against Zennit itself (scripts/make_lrp_zennit_reference.py runs Zennit at a pinned commit in
  * float64 on the reference families): EpsilonPlus, EpsilonAlpha2Beta1 (and α1β0 through --lrp-alpha/--lrp-beta),
- * EpsilonPlusFlat, EpsilonAlpha2Beta1Flat and EpsilonGammaBox (default per-channel bounds, and --lrp-low/--lrp-high/
- * --lrp-gamma) must reach cosine ≥ 0.9999 and max |Δ| ≤ 1e-3·max|ref| for every family × case × class; then, on the
+ * EpsilonPlusFlat, EpsilonAlpha2Beta1Flat and EpsilonGammaBox (default per-channel bounds, and --lrp-low per channel, --lrp-high as one
+ * value, --lrp-gamma) must reach cosine ≥ 0.9999 and max |Δ| ≤ 1e-3·max|ref| for every family × case × class; then, on the
  * same nets with every bias zeroed, Σ R matches Zennit's and equals the logit within 1e-4 wherever Zennit's float64
  * relevance conserves it. LRP_ZENNIT_TABLE=1 prints 1 − the lowest cosine per case.
  */
@@ -140,7 +140,12 @@ describe(`LRP composites match Zennit (${index.zennit.commit.slice(0, 7)}) on th
     bad({ composite: 'epsilon-plus', 'lrp-alpha': 2 }, /option 'lrp-alpha' applies to the epsilon-alpha2-beta1 composites only; composite 'epsilon-plus'/);
     bad({ composite: 'epsilon-alpha2-beta1', 'lrp-gamma': 0.5 }, /option 'lrp-gamma' applies to epsilon-gamma-box only/);
     bad({ composite: 'epsilon-alpha2-beta1', 'lrp-alpha': 3, 'lrp-beta': 1 }, /α − β = 1.*α = 3, β = 1/);
-    bad({ composite: 'epsilon-gamma-box', 'lrp-low': 2, 'lrp-high': -2 }, /--lrp-low below --lrp-high, got 2 and -2/);
+    bad({ composite: 'epsilon-gamma-box', 'lrp-low': 2, 'lrp-high': -2 }, /--lrp-low below --lrp-high, got 2 and -2\./);
+    bad({ composite: 'epsilon-gamma-box', 'lrp-low': '-1,3,-1', 'lrp-high': 2 }, /--lrp-low below --lrp-high, got 3 and 2 for channel 1/);
+    bad({ composite: 'epsilon-gamma-box', 'lrp-low': '-1,-1', 'lrp-high': '1,1,1' }, /got 2 values for --lrp-low and 3 for --lrp-high/);
+    bad({ composite: 'epsilon-gamma-box', 'lrp-low': '-1,,1' }, /'lrp-low' must be a number or comma-separated numbers \(one per channel\), got '-1,,1'/);
+    assert.deepEqual(lrpMode({ composite: 'epsilon-gamma-box', 'lrp-low': '-2.1, -2,-1.8', 'lrp-high': 2.5 }),
+      { kind: 'lrp', composite: 'epsilon-gamma-box', epsilon: 1e-6, gamma: 0.25, low: [-2.1, -2, -1.8], high: [2.5] });
     bad({ composite: 'epsilon-gamma-bx' }, /must be one of epsilon-plus, epsilon, zplus, epsilon-alpha2-beta1, epsilon-plus-flat, epsilon-gamma-box, epsilon-alpha2-beta1-flat/);
     assert.deepEqual(lrpMode({ composite: 'epsilon-alpha2-beta1', 'lrp-beta': 0.5 }), { kind: 'lrp', composite: 'epsilon-alpha2-beta1', epsilon: 1e-6, alpha: 1.5, beta: 0.5 });
     assert.deepEqual(lrpMode({}), { kind: 'lrp', composite: 'epsilon-plus', epsilon: 1e-6 });
@@ -170,6 +175,10 @@ describe(`LRP composites match Zennit (${index.zennit.commit.slice(0, 7)}) on th
         const a = await methodById('lrp').run(plain, { input: x, classes: f.classes, target: 'logit', options: { composite } });
         const b = await methodById('lrp').run(sub, { input: shifted, classes: f.classes, target: 'logit', options: { composite } });
         a.explanations.forEach((e, i) => assertMatches(b.explanations[i].raw.data, e.raw.data, `${composite} behind Sub`, 0.999999, 1e-4));
+        if (composite === 'epsilon-gamma-box') {
+          await assert.rejects(methodById('lrp').run(plain, { input: x, classes: f.classes, target: 'logit', options: { composite, 'lrp-low': '-3,-3', 'lrp-high': 3 } }),
+            (e: unknown) => e instanceof LookCloserError && e.kind === 'bad-argument' && /^Conv '.+': the zB-rule got 2 values for --lrp-low, but the layer's input has 3 channels/.test(e.message));
+        }
         await assert.rejects(methodById('lrp').run(sig, { input: x, classes: f.classes, target: 'logit', options: { composite } }),
           (e: unknown) => e instanceof LookCloserError && e.kind === 'unsupported-operator' && new RegExp(`^Sigmoid 'prefix_Sigmoid'.* lies between the input and the first layer, where LRP composite '${composite}'`).test(e.message),
           composite);

@@ -21,9 +21,9 @@ export interface LrpMode {
   readonly beta?: number;
   /** γ of the γ-rule, in 'epsilon-gamma-box'. */
   readonly gamma?: number;
-  /** zB's input bounds in 'epsilon-gamma-box'; absent: the per-channel minimum and maximum of the first layer's input. */
-  readonly low?: number;
-  readonly high?: number;
+  /** zB's input bounds in 'epsilon-gamma-box', one value or one per channel; absent: the per-channel minimum and maximum of the first layer's input. */
+  readonly low?: readonly number[];
+  readonly high?: readonly number[];
   /** The first output of each first layer (Conv, Gemm or MatMul that the input reaches through no other), in composites with a first-layer rule. */
   readonly first?: readonly string[];
 }

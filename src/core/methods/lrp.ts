@@ -37,8 +37,8 @@ export const LRP_OPTIONS: readonly MethodOption[] = [
   { name: 'lrp-alpha', kind: 'number', min: 1, max: 1e6, description: 'The α of the αβ-rule in the epsilon-alpha2-beta1 composites (default 2; α − β must be 1).' },
   { name: 'lrp-beta', kind: 'number', min: 0, max: 1e6, description: 'The β of the αβ-rule in the epsilon-alpha2-beta1 composites (default α − 1).' },
   { name: 'lrp-gamma', kind: 'number', min: 0, max: 1e6, description: 'The γ of the γ-rule in epsilon-gamma-box (default 0.25, Zennit\'s).' },
-  { name: 'lrp-low', kind: 'number', min: -1e6, max: 1e6, description: 'The lowest input value of the zB-rule in epsilon-gamma-box (default: each channel\'s minimum over the preprocessed input).' },
-  { name: 'lrp-high', kind: 'number', min: -1e6, max: 1e6, description: 'The highest input value of the zB-rule in epsilon-gamma-box (default: each channel\'s maximum over the preprocessed input).' },
+  { name: 'lrp-low', kind: 'string', description: 'The lowest input value of the zB-rule in epsilon-gamma-box, one number or one per channel (comma-separated; default: each channel\'s minimum over the preprocessed input).' },
+  { name: 'lrp-high', kind: 'string', description: 'The highest input value of the zB-rule in epsilon-gamma-box, one number or one per channel (comma-separated; default: each channel\'s maximum over the preprocessed input).' },
 ];
 
 /** Zennit's default ε. */
@@ -51,6 +51,18 @@ function onlyWith(options: Parameters<typeof numberOption>[1], names: readonly s
       throw new LookCloserError('bad-argument', `LRP option '${name}' applies to ${which} only; composite '${composite}' does not use it.`);
     }
   }
+}
+
+/** zB bounds from an option: one number, or comma-separated numbers (one per channel); undefined when not given. */
+function bounds(options: Parameters<typeof numberOption>[1], name: string): number[] | undefined {
+  const v = options?.[name];
+  if (v === undefined || v === '') return undefined;
+  const values = String(v).split(',').map((t) => t.trim());
+  const nums = values.map(Number);
+  if (values.some((t) => t === '') || nums.some((n) => !Number.isFinite(n) || Math.abs(n) > 1e6)) {
+    throw new LookCloserError('bad-argument', `LRP option '${name}' must be a number or comma-separated numbers (one per channel), got '${String(v)}'.`);
+  }
+  return nums;
 }
 
 /** The LRP rules a request asks for (existing composites keep the mode, and so the backward graph, they always had). */
@@ -71,9 +83,16 @@ export function lrpMode(options: Parameters<typeof numberOption>[1]): LrpMode {
     return { kind: 'lrp', composite, epsilon, alpha, beta };
   }
   if (box) {
-    const low = numberOption(LRP_OPTIONS, options, 'lrp-low', 'LRP');
-    const high = numberOption(LRP_OPTIONS, options, 'lrp-high', 'LRP');
-    if (low !== undefined && high !== undefined && low >= high) throw new LookCloserError('bad-argument', `LRP's zB-rule needs --lrp-low below --lrp-high, got ${low} and ${high}.`);
+    const low = bounds(options, 'lrp-low');
+    const high = bounds(options, 'lrp-high');
+    if (low && high) {
+      if (low.length !== high.length && low.length > 1 && high.length > 1) throw new LookCloserError('bad-argument', `LRP's zB-rule got ${low.length} values for --lrp-low and ${high.length} for --lrp-high.`);
+      const n = Math.max(low.length, high.length);
+      for (let i = 0; i < n; i++) {
+        const [l, h] = [low[low.length > 1 ? i : 0], high[high.length > 1 ? i : 0]];
+        if (l >= h) throw new LookCloserError('bad-argument', `LRP's zB-rule needs --lrp-low below --lrp-high, got ${l} and ${h}${n > 1 ? ` for channel ${i}` : ''}.`);
+      }
+    }
     const gamma = numberOption(LRP_OPTIONS, options, 'lrp-gamma', 'LRP') ?? 0.25;
     return { kind: 'lrp', composite, epsilon, gamma, ...(low !== undefined ? { low } : {}), ...(high !== undefined ? { high } : {}) };
   }

@@ -227,8 +227,15 @@ function zBox(ctx: GradContext, w: number, backward: GradRule, mode: LrpMode): s
   const x = ctx.f32(ctx.node.input[0]);
   const W = ctx.f32(weight);
   const rank = ctx.shape(ctx.node.input[0]).length;
-  const bound = (v: number | undefined, high: boolean) => {
-    if (v !== undefined) return filled(ctx, emit.scalar(v));
+  const shape = ctx.shape(ctx.node.input[0]);
+  const bound = (v: readonly number[] | undefined, high: boolean) => {
+    if (v?.length === 1) return filled(ctx, emit.scalar(v[0]));
+    if (v) {
+      if (rank < 2 || shape[1] !== v.length) {
+        throw new LookCloserError('bad-argument', `${describeNode(ctx.node)}: the zB-rule got ${v.length} values for --lrp-${high ? 'high' : 'low'}, but the layer's input has ${rank < 2 ? 'no channel axis' : `${shape[1]} channels`}; give one value or one per channel.`);
+      }
+      return filled(ctx, emit.f32(v, [1, v.length, ...shape.slice(2).map(() => 1)]));
+    }
     if (rank < 3) refuse(ctx, 'the zB-rule\'s default bounds are per channel of a [N, C, …] input; give --lrp-low and --lrp-high');
     return filled(ctx, high ? emit.op('GlobalMaxPool', [x]) : emit.op('Neg', [emit.op('GlobalMaxPool', [emit.op('Neg', [x])])]));
   };
