@@ -14,6 +14,7 @@ import { Explainer } from '../../src/core/explainer';
 import { decodeModel, encodeModel, onnx, tensorToProto } from '../../src/core/onnx/model';
 import { methodById } from '../../src/core/methods/registry';
 import { lrpMode } from '../../src/core/methods/lrp';
+import { LRP_COMPOSITES } from '../../src/core/grad/rules/lrp';
 import { decodeNpy } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
@@ -185,6 +186,25 @@ describe(`LRP composites match Zennit (${index.zennit.commit.slice(0, 7)}) on th
       }
     } finally {
       await Promise.all([plain.dispose(), sub.dispose(), sig.dispose()]);
+    }
+  });
+
+  it('runs every composite on a float16 model (SqueezeNet 1.0 fp16); LRP-ε with ε = 0 is Input × Gradient there too', async () => {
+    const model = path.join(__dirname, '..', '..', 'assets', 'models', 'squeezenet1.0-fp16-winml.onnx');
+    const ex = await Explainer.load(runtime, new Uint8Array(fs.readFileSync(model)), 'squeezenet fp16');
+    try {
+      const n = ex.inputDims.reduce((a, b) => a * b, 1);
+      const input = float32(Float32Array.from({ length: n }, (_, i) => 60 * Math.sin(i * 0.37) + 20 * Math.cos(i * 0.011)), ex.inputDims);
+      for (const composite of Object.keys(LRP_COMPOSITES)) {
+        const r = await methodById('lrp').run(ex, { input, classes: [1], target: 'logit', options: { composite } });
+        const d = r.explanations[0].raw.data;
+        assert.ok(d.every(Number.isFinite) && d.some((v) => v !== 0), `${composite}: relevance not finite or all zero`);
+      }
+      const a = await methodById('lrp').run(ex, { input, classes: [1], target: 'logit', options: { composite: 'epsilon', epsilon: 0 } });
+      const b = await methodById('input-x-gradient').run(ex, { input, classes: [1], target: 'logit' });
+      assert.ok(cosine(a.explanations[0].raw.data, b.explanations[0].raw.data) >= 0.999);
+    } finally {
+      await ex.dispose();
     }
   });
 

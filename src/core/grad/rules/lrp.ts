@@ -265,7 +265,7 @@ function weightedLayer(ctx: GradContext, w: number, dense: boolean, backward: Gr
   if (first && rules.first === 'zbox' && !dense) return [zBox(ctx, w, backward, mode)];
   const rule = dense ? rules.dense : rules.conv;
   let c: string;
-  if (rule === 'epsilon') c = backward({ ...ctx, gradOut: [scaled(ctx, n.output[0], mode.epsilon)] })[0]!;
+  if (rule === 'epsilon') c = backward({ ...ctx, gradOut: [scaled(ctx, ctx.f32(n.output[0]), mode.epsilon)] })[0]!;
   else {
     if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) refuse(ctx, `the ${rule} rule of LRP needs alpha > 0 and beta ≥ 0`);
     const alpha = mode.alpha ?? 2;
