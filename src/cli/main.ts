@@ -48,7 +48,7 @@ REPORT_DIR/summary.json (default REPORT_DIR: look-closer-out/<folder name>).
 Methods: ${METHODS.map((m) => m.id).join(', ')}
   ('look-closer layers MODEL' lists which apply to a model, and why the others do not)
 Method options (also per model in the sidecar under "methodOptions": {"<method>": {"<option>": value}}):
-${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
+${METHODS.filter((m) => m.options?.length).map((m) => `  ${m.id}: ${m.options!.map((o) => `--${o.name}${o.choices ? ` ${o.choices.join('|')}` : ''}${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ')}`).join('\n')}
 --metrics deletion,insertion,road,confidence,pointing|all measures each output's faithfulness (README "Metrics"); --box x,y,w,h is the pointing game's box in image pixels.
 --token-grid HxW is the patch grid of transformer token layers [1,N,C] where the graph does not tell it (README "Token layers").
 With several methods (or all) for one image, explain compares them for one class: every method's files, plus

@@ -11,15 +11,30 @@ import { Tensor } from '../tensor';
  */
 export type RectifierMode = 'plain' | 'guided' | 'deconvnet' | LrpMode;
 
-/** The LRP rule of each layer kind: which composite (rules/lrp.ts) and the ε of its ε-rule. */
+/** The LRP rule of each layer kind: which composite (rules/lrp.ts), the ε of its ε-rule, and the other rules' parameters. */
 export interface LrpMode {
   readonly kind: 'lrp';
   readonly composite: LrpComposite;
   readonly epsilon: number;
+  /** α and β of the αβ-rule (α − β = 1), in the composites that use it. */
+  readonly alpha?: number;
+  readonly beta?: number;
+  /** γ of the γ-rule, in 'epsilon-gamma-box'. */
+  readonly gamma?: number;
+  /** zB's input bounds in 'epsilon-gamma-box', one value or one per channel; absent: the per-channel minimum and maximum of the first layer's input. */
+  readonly low?: readonly number[];
+  readonly high?: readonly number[];
+  /** The first output of each first layer (Conv, Gemm or MatMul that the input reaches through no other), in composites with a first-layer rule. */
+  readonly first?: readonly string[];
 }
 
-/** 'epsilon-plus': z⁺ on convolutions, ε on dense layers (Zennit's EpsilonPlus); 'epsilon': ε on both; 'zplus': z⁺ on both. */
-export type LrpComposite = 'epsilon-plus' | 'epsilon' | 'zplus';
+/**
+ * Zennit's composites: 'epsilon-plus' (EpsilonPlus) z⁺ on convolutions, ε on dense layers; 'epsilon' ε on both;
+ * 'zplus' z⁺ on both; 'epsilon-alpha2-beta1' (EpsilonAlpha2Beta1) αβ on convolutions; the '-flat' ones (EpsilonPlusFlat,
+ * EpsilonAlpha2Beta1Flat) the flat rule on the first layer; 'epsilon-gamma-box' (EpsilonGammaBox) zB on the first
+ * convolution and γ on the others.
+ */
+export type LrpComposite = 'epsilon-plus' | 'epsilon' | 'zplus' | 'epsilon-alpha2-beta1' | 'epsilon-plus-flat' | 'epsilon-gamma-box' | 'epsilon-alpha2-beta1-flat';
 
 /** True when the backward pass propagates LRP relevance rather than a gradient. */
 export function isLrp(mode: RectifierMode): mode is LrpMode {

@@ -13,7 +13,7 @@ const FAMILY: Readonly<Record<Method['family'], string>> = {
 export function methodTableMarkdown(methods: readonly Method[] = METHODS): string {
   const cell = (s: string) => s.replace(/\|/g, '\\|');
   const rows = methods.map((m) => {
-    const opts = (m.options ?? []).map((o) => `\`--${o.name}\`${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}`).join(', ');
+    const opts = (m.options ?? []).map((o) => `\`--${o.name}\`${o.default !== undefined ? ` (${typeof o.default === 'number' ? +o.default.toFixed(3) : o.default})` : ''}${o.choices ? ` ${o.choices.join(' / ')}` : ''}`).join(', ');
     return `| \`${m.id}\` | ${cell(m.title)} | ${FAMILY[m.family]} | ${cell(m.citation)} | ${opts || '–'} |`;
   });
   return ['| id | method | kind | paper, equation | options (default) |', '|---|---|---|---|---|', ...rows].join('\n');

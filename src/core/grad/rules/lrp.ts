@@ -14,6 +14,17 @@
  *  - ε-rule (LRP-ε): ρ(W) = W, z_ρ = z;
  *  - z⁺-rule (LRP-αβ with α = 1, β = 0; Zennit's ZPlus, which also admits negative inputs): z⁺ = W⁺·x⁺ + W⁻·x⁻ + b⁺
  *    and c_x = W⁺ᵀ·s where x > 0, W⁻ᵀ·s where x < 0.
+ *  - αβ-rule (LRP-αβ, Zennit's AlphaBeta, α − β = 1): with z⁺ as above and z⁻ = W⁻·x⁺ + W⁺·x⁻ + b⁻, s± = R_z / stab(z±) and
+ *    c_x = α·W⁺ᵀs⁺ − β·W⁻ᵀs⁻ where x > 0, α·W⁻ᵀs⁺ − β·W⁺ᵀs⁻ where x < 0 (z⁺ is α = 1, β = 0);
+ *  - γ-rule (Montavon et al. 2019 §10.2.1, generalised to negative inputs as Zennit's Gamma): with W↑ = W + γW⁺,
+ *    W↓ = W + γW⁻, where z > 0 the denominator is W↑·x⁺ + W↓·x⁻ + b + γb⁺ and c_x = W↑ᵀs (x > 0), W↓ᵀs (x < 0); where
+ *    z < 0 it is W↓·x⁺ + W↑·x⁻ + b + γb⁻ and c_x = W↓ᵀs (x > 0), W↑ᵀs (x < 0); nothing where z = 0;
+ * and on the first layers (the Conv, Gemm or MatMul the input reaches through no other) of the composites that
+ * have a first-layer rule, which return the relevance R_x itself rather than c_x (it is not a multiple of x):
+ *  - zB-rule (Montavon et al. 2017, deep Taylor decomposition; Zennit's ZBox), bounds l ≤ x ≤ h:
+ *    s = R_z / stab(W·x − W⁺·l − W⁻·h), R_x = x ⊙ Wᵀs − l ⊙ W⁺ᵀs − h ⊙ W⁻ᵀs;
+ *  - flat rule (Lapuschkin et al. 2019; Zennit's Flat): every weight 1 and no bias, s = R_z / stab(1·1),
+ *    R_x = 1ᵀs, relevance spread evenly over the receptive field.
  * Every other op keeps its gradient rule, which in this form is the proportional (LRP-0 / Zennit's Norm) rule:
  * average and global pooling, ReduceMean, Add and Concat split relevance in proportion to the contributions, max
  * pooling gives it to the winner, BatchNormalization is a linear layer whose shift, like every bias, keeps its
@@ -27,7 +38,7 @@
  */
 import { LookCloserError } from '../../errors';
 import { attrFloat, describeNode, Graph, Node } from '../../onnx/graph';
-import type { GradContext, GradRule, LrpMode } from '../rule';
+import type { GradContext, GradRule, LrpComposite, LrpMode } from '../rule';
 import { GRAD_RULES } from './index';
 import { gemm, matmul } from './linear';
 import { conv } from './spatial';
@@ -95,23 +106,182 @@ function nonNegative(ctx: GradContext, tensor: string, depth = 0): boolean {
   return data.every((t) => nonNegative(ctx, t, depth + 1));
 }
 
-/** Whether the layer's rule is z⁺ (convolutions in 'epsilon-plus', every layer in 'zplus'). */
-function usesZPlus(mode: LrpMode, dense: boolean): boolean {
-  return mode.composite === 'zplus' || (mode.composite === 'epsilon-plus' && !dense);
+/** The rules of a composite: on convolutions, on dense layers (Gemm, MatMul), and on the first layers. */
+interface CompositeRules {
+  readonly conv: 'epsilon' | 'zplus' | 'alpha-beta' | 'gamma';
+  readonly dense: 'epsilon' | 'zplus';
+  /** 'flat' on any first layer, 'zbox' on a first convolution (Zennit's first_map). */
+  readonly first?: 'flat' | 'zbox';
+}
+
+/** Each composite's rules, as Zennit's composites.py assigns them (Convolution → conv, torch.nn.Linear → dense). */
+export const LRP_COMPOSITES: Readonly<Record<LrpComposite, CompositeRules>> = {
+  'epsilon-plus': { conv: 'zplus', dense: 'epsilon' },
+  epsilon: { conv: 'epsilon', dense: 'epsilon' },
+  zplus: { conv: 'zplus', dense: 'zplus' },
+  'epsilon-alpha2-beta1': { conv: 'alpha-beta', dense: 'epsilon' },
+  'epsilon-plus-flat': { conv: 'zplus', dense: 'epsilon', first: 'flat' },
+  'epsilon-gamma-box': { conv: 'gamma', dense: 'epsilon', first: 'zbox' },
+  'epsilon-alpha2-beta1-flat': { conv: 'alpha-beta', dense: 'epsilon', first: 'flat' },
+};
+
+/** The stabiliser of every rule other than ε (Zennit's default). */
+const STABILIZER = ZPLUS_STABILIZER;
+
+/** The layer's own op on another data input, weight and bias (none when `bias` is undefined): a forward pass with modified weights. */
+function layerWith(ctx: GradContext, w: number, x: string, weight: string, bias: string | undefined): string {
+  const ins = [...ctx.node.input];
+  ins[0] = x;
+  ins[w] = weight;
+  return sameOp(ctx, bias === undefined || ctx.node.opType === 'MatMul' ? ins.slice(0, 2) : (ins[2] = bias, ins));
+}
+
+/** The layer's bias as float32, or undefined (Conv without B, Gemm without C, MatMul). */
+function biasOf(ctx: GradContext): string | undefined {
+  const b = ctx.node.opType === 'MatMul' ? undefined : ctx.node.input[2];
+  return b ? ctx.f32(b) : undefined;
+}
+
+/** x⁺ and x⁻ of the layer's data input (x⁻ undefined when the graph shows x ≥ 0). */
+function parts(ctx: GradContext): { x: string; pos: string; neg?: string } {
+  const { emit } = ctx;
+  const x = ctx.f32(ctx.node.input[0]);
+  if (nonNegative(ctx, ctx.node.input[0])) return { x, pos: x };
+  return { x, pos: emit.op('Relu', [x]), neg: emit.op('Min', [x, emit.scalar(0)]) };
 }
 
 /**
- * The ε- or z⁺-rule of a layer y = op(x, W[, b]) whose data input is input 0 and whose weight is input `w`, with
- * `backward` the op's gradient rule (it reads the gradient from ctx.gradOut and the weight through ctx.f32).
+ * A rule made of terms k, each with weights Pₖ on x⁺ and Nₖ on x⁻ and bias Bₖ: dₖ = Pₖ·x⁺ + Nₖ·x⁻ + Bₖ, sₖ = R_z / stab(dₖ)
+ * (masked by mₖ where given), c_x = Σₖ cₖ·Pₖᵀsₖ where x > 0 and Σₖ cₖ·Nₖᵀsₖ where x < 0: the αβ- and γ-rules.
+ */
+function signedTerms(ctx: GradContext, w: number, backward: GradRule, terms: readonly { P: string; N: string; B?: string; coef: number; mask?: string }[]): string {
+  const { emit } = ctx;
+  const weight = ctx.node.input[w];
+  const { x, pos, neg } = parts(ctx);
+  const through = (ww: string, s: string) => backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? ww : ctx.f32(t)) })[0]!;
+  const sum = (a: string[]) => (a.length === 1 ? a[0] : emit.op('Sum', a));
+  const onPos: string[] = [];
+  const onNeg: string[] = [];
+  for (const t of terms) {
+    if (t.coef === 0) continue;
+    let d = layerWith(ctx, w, pos, t.P, t.B);
+    if (neg) d = emit.op('Add', [d, layerWith(ctx, w, neg, t.N, undefined)]);
+    let s = scaled(ctx, d, STABILIZER);
+    if (t.mask) s = emit.op('Mul', [s, t.mask]);
+    if (t.coef !== 1) s = emit.op('Mul', [s, emit.scalar(t.coef)]);
+    onPos.push(through(t.P, s));
+    if (neg) onNeg.push(through(t.N, s));
+  }
+  if (!neg) return sum(onPos);
+  return emit.op('Where', [emit.op('Greater', [x, emit.scalar(0)]), sum(onPos), sum(onNeg)]);
+}
+
+/** LRP-αβ (Zennit's AlphaBeta): α times the z⁺ share less β times the z⁻ share. */
+function alphaBeta(ctx: GradContext, w: number, backward: GradRule, alpha: number, beta: number): string {
+  const { emit } = ctx;
+  const W = ctx.f32(ctx.node.input[w]);
+  const b = biasOf(ctx);
+  const wPos = emit.op('Relu', [W]);
+  const wNeg = emit.op('Min', [W, emit.scalar(0)]);
+  return signedTerms(ctx, w, backward, [
+    { P: wPos, N: wNeg, B: b && emit.op('Relu', [b]), coef: alpha },
+    { P: wNeg, N: wPos, B: b && emit.op('Min', [b, emit.scalar(0)]), coef: -beta },
+  ]);
+}
+
+/** LRP-γ (Zennit's Gamma): positive contributions favoured by γ where z > 0, negative ones where z < 0. */
+function gammaRule(ctx: GradContext, w: number, backward: GradRule, gamma: number): string {
+  const { emit } = ctx;
+  const W = ctx.f32(ctx.node.input[w]);
+  const b = biasOf(ctx);
+  const up = (v: string) => emit.op('Add', [v, emit.op('Mul', [emit.op('Relu', [v]), emit.scalar(gamma)])]);
+  const down = (v: string) => emit.op('Add', [v, emit.op('Mul', [emit.op('Min', [v, emit.scalar(0)]), emit.scalar(gamma)])]);
+  const z = ctx.f32(ctx.node.output[0]);
+  const wUp = up(W);
+  const wDown = down(W);
+  return signedTerms(ctx, w, backward, [
+    { P: wUp, N: wDown, B: b && up(b), coef: 1, mask: emit.op('Cast', [emit.op('Greater', [z, emit.scalar(0)])], { to: 1 }) },
+    { P: wDown, N: wUp, B: b && down(b), coef: 1, mask: emit.op('Cast', [emit.op('Less', [z, emit.scalar(0)])], { to: 1 }) },
+  ]);
+}
+
+/** A tensor of the data input's shape filled with `v`. */
+function filled(ctx: GradContext, v: string): string {
+  return ctx.emit.op('Expand', [v, ctx.emit.i64(ctx.shape(ctx.node.input[0]))]);
+}
+
+/** The flat rule (Zennit's Flat): unit weights, no bias, input ones; returns R_x. */
+function flat(ctx: GradContext, w: number, backward: GradRule): string {
+  const { emit } = ctx;
+  const weight = ctx.node.input[w];
+  const ones = filled(ctx, emit.scalar(1));
+  const wOnes = emit.op('Expand', [emit.scalar(1), emit.i64(ctx.shape(weight))]);
+  const s = scaled(ctx, layerWith(ctx, w, ones, wOnes, undefined), STABILIZER);
+  return backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? wOnes : ctx.f32(t)) })[0]!;
+}
+
+/** The zB-rule (Zennit's ZBox) with bounds l ≤ x ≤ h (default: the input's per-channel minimum and maximum); returns R_x. */
+function zBox(ctx: GradContext, w: number, backward: GradRule, mode: LrpMode): string {
+  const { emit } = ctx;
+  const weight = ctx.node.input[w];
+  const x = ctx.f32(ctx.node.input[0]);
+  const W = ctx.f32(weight);
+  const rank = ctx.shape(ctx.node.input[0]).length;
+  const shape = ctx.shape(ctx.node.input[0]);
+  const bound = (v: readonly number[] | undefined, high: boolean) => {
+    if (v?.length === 1) return filled(ctx, emit.scalar(v[0]));
+    if (v) {
+      if (rank < 2 || shape[1] !== v.length) {
+        throw new LookCloserError('bad-argument', `${describeNode(ctx.node)}: the zB-rule got ${v.length} values for --lrp-${high ? 'high' : 'low'}, but the layer's input has ${rank < 2 ? 'no channel axis' : `${shape[1]} channels`}; give one value or one per channel.`);
+      }
+      return filled(ctx, emit.f32(v, [1, v.length, ...shape.slice(2).map(() => 1)]));
+    }
+    if (rank < 3) refuse(ctx, 'the zB-rule\'s default bounds are per channel of a [N, C, …] input; give --lrp-low and --lrp-high');
+    return filled(ctx, high ? emit.op('GlobalMaxPool', [x]) : emit.op('Neg', [emit.op('GlobalMaxPool', [emit.op('Neg', [x])])]));
+  };
+  const low = bound(mode.low, false);
+  const high = bound(mode.high, true);
+  const wPos = emit.op('Relu', [W]);
+  const wNeg = emit.op('Min', [W, emit.scalar(0)]);
+  const den = emit.op('Sub', [emit.op('Sub', [layerWith(ctx, w, x, W, undefined), layerWith(ctx, w, low, wPos, undefined)]), layerWith(ctx, w, high, wNeg, undefined)]);
+  const s = scaled(ctx, den, STABILIZER);
+  const through = (ww: string) => backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? ww : ctx.f32(t)) })[0]!;
+  return emit.op('Sub', [emit.op('Sub', [emit.op('Mul', [x, through(W)]), emit.op('Mul', [low, through(wPos)])]), emit.op('Mul', [high, through(wNeg)])]);
+}
+
+/**
+ * The composite's rule of a layer y = op(x, W[, b]) whose data input is input 0 and whose weight is input `w`, with
+ * `backward` the op's gradient rule (it reads the gradient from ctx.gradOut and the weight through ctx.f32). First
+ * layers of a composite with a first-layer rule return R_x, every other layer c_x.
  */
 function weightedLayer(ctx: GradContext, w: number, dense: boolean, backward: GradRule): (string | undefined)[] {
   const mode = ctx.mode as LrpMode;
   const n = ctx.node;
   const weight = n.input[w];
   if (!ctx.constant(weight) && !ctx.graph.isConstant(weight)) refuse(ctx, 'LRP needs its weight to be a constant');
-  if (!usesZPlus(mode, dense)) return backward({ ...ctx, gradOut: [scaled(ctx, n.output[0], mode.epsilon)] });
+  const rules = LRP_COMPOSITES[mode.composite];
+  const first = !!rules.first && !!mode.first?.includes(n.output[0]);
+  if (first && rules.first === 'flat') return [flat(ctx, w, backward)];
+  if (first && rules.first === 'zbox' && !dense) return [zBox(ctx, w, backward, mode)];
+  const rule = dense ? rules.dense : rules.conv;
+  let c: string;
+  if (rule === 'epsilon') c = backward({ ...ctx, gradOut: [scaled(ctx, ctx.f32(n.output[0]), mode.epsilon)] })[0]!;
+  else {
+    if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) refuse(ctx, `the ${rule} rule of LRP needs alpha > 0 and beta ≥ 0`);
+    const alpha = mode.alpha ?? 2;
+    const beta = mode.beta ?? 1;
+    if (rule === 'zplus' || (rule === 'alpha-beta' && alpha === 1 && beta === 0)) c = zPlus(ctx, w, backward);
+    else if (rule === 'alpha-beta') c = alphaBeta(ctx, w, backward, alpha, beta);
+    else c = gammaRule(ctx, w, backward, mode.gamma ?? 0.25);
+  }
+  return [first ? ctx.emit.op('Mul', [c, ctx.f32(n.input[0])]) : c];
+}
+
+/** The z⁺-rule (LRP-αβ with α = 1, β = 0; Zennit's ZPlus): returns c_x. */
+function zPlus(ctx: GradContext, w: number, backward: GradRule): string {
+  const n = ctx.node;
+  const weight = n.input[w];
   const { emit } = ctx;
-  if (n.opType === 'Gemm' && (attrFloat(n, 'alpha', 1) <= 0 || attrFloat(n, 'beta', 1) < 0)) refuse(ctx, 'the z⁺-rule of LRP needs alpha > 0 and beta ≥ 0');
   const x = ctx.f32(n.input[0]);
   const W = ctx.f32(weight);
   // An input that cannot be negative (after a ReLU) has no negative part: half the work, and the same relevance.
@@ -123,11 +293,11 @@ function weightedLayer(ctx: GradContext, w: number, dense: boolean, backward: Gr
   const bias = n.opType === 'MatMul' ? undefined : n.input[2];
   if (bias) posIns[2] = emit.op('Relu', [ctx.f32(bias)]);
   const through = (ww: string, s: string) => backward({ ...ctx, gradOut: [s], f32: (t) => (t === weight ? ww : ctx.f32(t)) })[0]!;
-  if (positiveInput) return [through(wPos, scaled(ctx, sameOp(ctx, posIns), ZPLUS_STABILIZER))];
+  if (positiveInput) return through(wPos, scaled(ctx, sameOp(ctx, posIns), ZPLUS_STABILIZER));
   const wNeg = emit.op('Min', [W, emit.scalar(0)]);
   const negIns = withWeight(wNeg, emit.op('Min', [x, emit.scalar(0)])).slice(0, 2);
   const s = scaled(ctx, emit.op('Add', [sameOp(ctx, posIns), sameOp(ctx, negIns)]), ZPLUS_STABILIZER);
-  return [emit.op('Where', [emit.op('Greater', [x, emit.scalar(0)]), through(wPos, s), through(wNeg, s)])];
+  return emit.op('Where', [emit.op('Greater', [x, emit.scalar(0)]), through(wPos, s), through(wNeg, s)]);
 }
 
 /** Conv: the composite's rule with the convolution's adjoint (z⁺ in 'epsilon-plus' and 'zplus', ε in 'epsilon'). */
@@ -226,4 +396,45 @@ export function lrpObstacle(graph: Graph, input: string, logits: string): string
     }
   }
   return undefined;
+}
+
+/** Ops that may lie between the input and the first layers: they move or scale the input, and pass the relevance R_x back by their gradient (as Zennit's unhooked modules do). */
+const BEFORE_FIRST = new Set(['Identity', 'Cast', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Pad', 'Slice', 'Split', 'Concat', 'Dropout', 'Add', 'Sub', 'Mul', 'Div']);
+
+/** Ops with a weight: the layers a composite's rules apply to. */
+const WEIGHTED = new Set(['Conv', 'Gemm', 'MatMul']);
+
+/**
+ * The first layers of a graph for a composite with a first-layer rule (Zennit's first_map): the Conv, Gemm or MatMul
+ * nodes whose data input the input reaches through none of them. Throws, naming the node, when another op lies on
+ * the way (only layout ops, Pad/Slice/Concat and Add/Sub/Mul/Div with a constant may) or when no layer is reached.
+ */
+export function lrpFirstLayers(graph: Graph, input: string, composite: string): Node[] {
+  const before = new Set([input]);
+  const queue = [input];
+  const first: Node[] = [];
+  const refuseAt = (n: Node, why: string): never => {
+    throw new LookCloserError('unsupported-operator',
+      `${describeNode(n)} ${why}, where LRP composite '${composite}' applies its first-layer rule; explain this model with --composite epsilon-plus, or with input-x-gradient.`);
+  };
+  while (queue.length) {
+    const t = queue.shift()!;
+    for (const n of graph.consumers.get(t) ?? []) {
+      if (WEIGHTED.has(n.opType) && (!n.domain || n.domain === 'ai.onnx')) {
+        if (n.input[0] !== t || n.input.slice(1).some((i) => i && before.has(i))) refuseAt(n, 'takes the input as its weight');
+        if (!first.includes(n)) first.push(n);
+        continue;
+      }
+      if (!BEFORE_FIRST.has(n.opType) || (n.domain && n.domain !== 'ai.onnx')) refuseAt(n, 'lies between the input and the first layer');
+      const arithmetic = n.opType === 'Add' || n.opType === 'Sub' || n.opType === 'Mul' || n.opType === 'Div';
+      const others = n.input.filter((i) => i && !before.has(i));
+      if (arithmetic && (others.length !== 1 || !graph.isConstant(others[0]) || (n.opType === 'Div' && n.input[1] !== others[0]))) {
+        refuseAt(n, 'combines the input with something other than a constant before the first layer');
+      }
+      if (n.opType === 'Concat' && others.some((i) => !graph.isConstant(i))) refuseAt(n, 'joins the input with another activation before the first layer');
+      for (const o of n.output) if (o && !before.has(o)) { before.add(o); queue.push(o); }
+    }
+  }
+  if (!first.length) throw new LookCloserError('unsupported-operator', `LRP composite '${composite}' needs a Conv, Gemm or MatMul layer after the input; the graph has none.`);
+  return first;
 }
