@@ -4,6 +4,7 @@ import type { ExplainOutcome, ExplainSettings, PreparedInput } from '../../src/c
 import { float32 } from '../../src/core/tensor';
 import { LookCloserError } from '../../src/core/errors';
 import { CancelledError } from '../../src/protocol/messenger';
+import type { MetricValues } from '../../src/core/metrics/registry';
 import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
 import { initialState, update } from '../../webview/panel/controller';
 import { outcomeView } from '../../webview/panel/outcome-view';
@@ -56,6 +57,16 @@ function gain(classIndex: number, before = 0.5, after = 0.1): GainSummary {
   return { classIndex, score: 'softmax', before, after, drop: before - after, probBefore: before, probAfter: after, logitBefore: 2, logitAfter: 0, erased: 0.3 };
 }
 
+/** Metric values as the measure work returns them (the numbers themselves are checked in panel-measure.test.ts). */
+function metrics(del = 0.2, ins = 0.6): MetricValues {
+  const curve = (auc: number) => ({ auc, substrate: 'constant' as const, fractions: [0, 0.5, 1], probs: [0.5, 0.2, 0.1] });
+  return {
+    deletion: curve(del), insertion: curve(ins),
+    road: { percentiles: [10, 20], before: 0.5, morf: [0.3, 0.2], lerf: [0.5, 0.45], morfChange: -0.25, lerfChange: -0.025, combined: 0.11 },
+    confidence: { before: 0.5, after: 0.4, drop: 0.2, increase: false },
+  };
+}
+
 // ------------------------------------------------------------------ driving the controller
 
 /** A panel under test: the state, and the effects of the last message. */
@@ -103,9 +114,9 @@ class Panel {
     const id = this.job;
     this.send({ type: 'explained', job: id, outcome: o(id), timings, runtime: RUNTIME });
     const w = this.work();
-    assert.equal(w.kind, 'measureGain');
-    const k = (w as Extract<Work, { kind: 'measureGain' }>).classIndex;
-    return this.send({ type: 'gainMeasured', job: id, outcome: id, gain: gain(k), runtime: RUNTIME });
+    assert.equal(w.kind, 'measure');
+    const k = (w as Extract<Work, { kind: 'measure' }>).classIndex;
+    return this.send({ type: 'measured', job: id, outcome: id, classIndex: k, gain: gain(k), metrics: metrics(), runtime: RUNTIME });
   }
 
   /** Opens cat.jpg with the model and explains it with `o`. */
@@ -135,23 +146,28 @@ describe('panel controller', () => {
       assert.deepEqual(p.settings(), { method: undefined, layer: undefined, classes: undefined, top: 5, target: 'logit' }, 'no method chosen: the first that applies');
       const id = p.job;
       p.send({ type: 'explained', job: id, outcome: outcome(id, CAM, [1, 0, 2, 3, 4]), timings: { forward: 12, explain: 30 }, runtime: RUNTIME });
-      assert.deepEqual(p.work(), { kind: 'measureGain', outcome: id, classIndex: 1 });
-      assert.equal(p.state.outcome, undefined, 'not shown before its GAIN is measured');
-      p.send({ type: 'gainMeasured', job: id, outcome: id, gain: gain(1), runtime: RUNTIME });
-      assert.deepEqual(p.kinds(), ['persist', 'layersChanged', 'end']);
-      assert.deepEqual(p.ended(), { kind: 'end', job: id, ticket: 7, result: { reply: 'summary' } });
+      assert.deepEqual(p.kinds(), ['persist', 'layersChanged', 'work'], 'the map is shown at once; its checks come after');
+      assert.equal(p.state.outcome?.id, id, 'shown before GAIN and the metrics are measured');
+      assert.equal(summaryOf(p.state)!.gain, undefined);
+      assert.equal(summaryOf(p.state)!.metrics, undefined);
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: id, classIndex: 1, ids: ['deletion', 'insertion', 'road', 'confidence'], gain: true, box: undefined });
+      assert.equal(p.state.job?.restore, undefined, 'cancelling the checks keeps the map and its choices');
+      const [persist, layers] = p.effects;
+      p.send({ type: 'measured', job: id, outcome: id, classIndex: 1, gain: gain(1), metrics: metrics(), runtime: RUNTIME });
+      assert.deepEqual(p.kinds(), ['end']);
+      assert.deepEqual(p.ended(), { kind: 'end', job: id, ticket: 7, result: { reply: 'summary' } }, 'the host\'s request is answered with the checks');
       assert.equal(p.state.job, undefined);
       assert.equal(p.state.status, 'Explained cat.jpg with CAM.');
-      const persist = p.effects[0];
       assert.deepEqual(persist.kind === 'persist' && persist.value, {
         imageUri: CAT.key, modelUri: MODEL.key, options: { method: undefined, layer: undefined, classIndex: undefined, colormap: 'turbo', opacity: 0.5 },
       });
-      const layers = p.effects[1];
       assert.ok(layers.kind === 'layersChanged' && layers.state.targetLayer === '/conv/Relu' && layers.state.layers.length === 3);
       const s = summaryOf(p.send({ type: 'drawn', ms: 5 }).state)!;
       assert.deepEqual([s.model, s.image, s.method, s.layer, s.defaultLayer, s.classIndex, s.label, s.display, s.backend], ['net.onnx', 'cat.jpg', 'cam', '/conv/Relu', '/conv/Relu', 1, 'tiger cat', 'heatmap', 'WASM']);
       assert.deepEqual(s.predictions.map((r) => r.label), ['tiger cat', 'tabby', 'bull mastiff', 'pelican', 'eagle']);
       assert.deepEqual(s.gain, gain(1));
+      assert.deepEqual(s.metrics, metrics());
+      assert.equal(s.target, 'logit');
       assert.deepEqual(s.timings, { decode: 4, loadModel: 800, forward: 12, explain: 30, render: 5 });
       assert.deepEqual(s.preset, { name: 'imagenet', source: 'sidecar', reason: 'the sidecar names it' });
     });
@@ -286,18 +302,19 @@ describe('panel controller', () => {
   });
 
   describe('choosing a class', () => {
-    it('one already explained shows at once, and its GAIN is measured lazily', () => {
+    it('one already explained shows at once, and its GAIN and metrics are measured after', () => {
       const p = Panel.opened();
       const o = p.state.outcome!;
       p.send({ type: 'pickClass', classIndex: 2 });
       assert.equal(shownClass(p.state), 2);
       assert.equal(summaryOf(p.state)!.gain, undefined, 'shown before its GAIN is known');
-      assert.deepEqual(p.work(), { kind: 'measureGain', outcome: o.id, classIndex: 2 });
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: o.id, classIndex: 2, ids: ['deletion', 'insertion', 'road', 'confidence'], gain: true, box: undefined });
       assert.ok(p.effects.some((e) => e.kind === 'persist' && e.value.options?.classIndex === 2));
-      p.send({ type: 'gainMeasured', job: p.job, outcome: o.id, gain: gain(2, 0.2, 0.05), runtime: RUNTIME });
+      p.send({ type: 'measured', job: p.job, outcome: o.id, classIndex: 2, gain: gain(2, 0.2, 0.05), metrics: metrics(0.1, 0.3), runtime: RUNTIME });
       assert.equal(p.state.outcome, o, 'the outcome is not re-explained');
       assert.deepEqual(summaryOf(p.state)!.gain, gain(2, 0.2, 0.05));
-      assert.equal(p.state.status, 'Checked the map (GAIN).');
+      assert.equal(summaryOf(p.state)!.metrics?.deletion?.auc, 0.1);
+      assert.equal(p.state.status, 'Measured the map.');
       // Its GAIN is known now: back and forth without any work.
       p.send({ type: 'pickClass', classIndex: 1 }).send({ type: 'pickClass', classIndex: 2 });
       assert.deepEqual(p.kinds(), ['persist']);
@@ -319,20 +336,21 @@ describe('panel controller', () => {
       p.send({ type: 'pickClass', classIndex: 3 });
       assert.equal(p.state.choices.method, undefined);
       assert.equal(p.state.choices.classIndex, 3);
-      assert.equal(p.work().kind, 'measureGain');
+      assert.equal(p.work().kind, 'measure');
     });
   });
 
   describe('persisted choices', () => {
     it('survive a reload: the first explanation uses them', () => {
-      const persisted = { imageUri: CAT.key, modelUri: MODEL.key, options: { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8 } };
+      const persisted = { imageUri: CAT.key, modelUri: MODEL.key, options: { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8, target: 'contrast:1' } };
       const p = new Panel(initialState(persisted));
-      assert.deepEqual(p.state.choices, { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8 });
+      assert.deepEqual(p.state.choices, { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8, target: 'contrast:1' });
+      assert.equal(initialState({ options: { colormap: 'jet', target: 'contrast:x' } }).choices.target, undefined, 'a target that no longer parses is dropped');
       p.send({ type: 'open', ticket: 1, model: MODEL, image: CAT, ep: 'auto', options: persisted.options });
       p.send({ type: 'imageLoaded', job: p.job, image: { key: CAT.key, fingerprint: 'x', name: 'cat.jpg' }, decodeMs: 1 });
       p.send({ type: 'modelLoaded', job: p.job, model: modelInfo(), loadMs: 1 });
-      assert.deepEqual(p.settings(), { method: 'gradcam', layer: '/fire/Relu', classes: [2], top: 5, target: 'logit' });
-      p.explained((id) => outcome(id, GRADCAM, [2, 1, 0, 3, 4], { layer: '/fire/Relu' }));
+      assert.deepEqual(p.settings(), { method: 'gradcam', layer: '/fire/Relu', classes: [2], top: 5, target: 'contrast:1' });
+      p.send({ type: 'explained', job: p.job, outcome: outcome(p.job, GRADCAM, [2, 1, 0, 3, 4], { layer: '/fire/Relu', target: 'contrast:1' }), timings: {}, runtime: RUNTIME });
       const persist = p.effects.find((e) => e.kind === 'persist');
       assert.ok(persist?.kind === 'persist');
       assert.deepEqual(persist.value.options, persisted.options);
@@ -353,7 +371,7 @@ describe('panel controller', () => {
       const runtime = { backend: 'WASM', fallbacks: ['WebGPU failed on Conv; running on WASM.'] } as const;
       p.send({ type: 'explained', job: p.job, outcome: outcome(p.job, GRADCAM, [1]), timings: {}, runtime });
       assert.deepEqual(p.effects.filter((e) => e.kind === 'notify').length, 1);
-      p.send({ type: 'gainMeasured', job: p.job, outcome: p.job, gain: gain(1), runtime });
+      p.send({ type: 'measured', job: p.job, outcome: p.job, classIndex: 1, gain: gain(1), metrics: metrics(), runtime });
       assert.ok(!p.effects.some((e) => e.kind === 'notify'));
       assert.equal(summaryOf(p.state)!.fallback, 'WebGPU failed on Conv; running on WASM.');
     });
