@@ -9,7 +9,8 @@ import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol
 import { initialState, update } from '../../webview/panel/controller';
 import { outcomeView } from '../../webview/panel/outcome-view';
 import type { Effect, PanelMsg } from '../../webview/panel/messages';
-import { classMatches, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { classMatches, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { METHODS } from '../../src/core/methods/registry';
 import type { ModelInfo, OutcomeView, PanelState, Work } from '../../webview/panel/state';
 
 // ------------------------------------------------------------------ fixtures
@@ -529,6 +530,128 @@ describe('panel controller', () => {
       const p = new Panel().send({ type: 'checkSanity' });
       assert.equal(p.state.error, 'Nothing is explained yet.');
       assert.ok(!p.effects.some((e) => e.kind === 'work'));
+    });
+  });
+
+  describe('what to explain (the target)', () => {
+    it('re-explains with the picked target, persists it, and a failure puts the old one back', () => {
+      const p = Panel.opened();
+      p.send({ type: 'pickTarget', target: 'softmax' });
+      assert.equal(p.settings().target, 'softmax');
+      p.explained((id) => outcome(id, CAM, [1, 0, 2, 3, 4], { target: 'softmax' }));
+      assert.equal(summaryOf(p.state)!.target, 'softmax');
+      p.send({ type: 'pickTarget', target: 'contrast:0' });
+      assert.equal(p.settings().target, 'contrast:0');
+      const err = new LookCloserError('method-not-applicable', "CAM cannot explain target 'contrast:0'");
+      p.send({ type: 'failed', job: p.job, error: err, cancelled: false });
+      assert.equal(p.state.choices.target, 'softmax', 'the refused target does not stick');
+      assert.equal(p.state.error, err.message);
+      p.send({ type: 'pickColormap', colormap: 'jet' });
+      const persist = p.effects.find((e) => e.kind === 'persist');
+      assert.equal(persist?.kind === 'persist' && persist.value.options?.target, 'softmax');
+    });
+  });
+
+  describe('the deferred checks and the pointing box', () => {
+    it('a new explanation supersedes the checks in flight: the shown map and choices stay, the old checks are dropped', () => {
+      const p = Panel.opened();
+      p.send({ type: 'pickMethod', method: 'gradcam' });
+      const id = p.job;
+      p.send({ type: 'explained', job: id, outcome: outcome(id, GRADCAM, [1, 0]), timings: {}, runtime: RUNTIME });
+      assert.equal(summaryOf(p.state)!.method, 'gradcam', 'shown before its checks');
+      assert.equal(p.work().kind, 'measure');
+      p.send({ type: 'pickMethod', method: 'guided-backprop' });
+      assert.deepEqual(p.kinds().slice(0, 2), ['abort', 'end'], 'the checks are aborted');
+      assert.equal(p.state.choices.method, 'guided-backprop');
+      p.send({ type: 'measured', job: id, outcome: id, classIndex: 1, gain: gain(1), metrics: metrics(), runtime: RUNTIME });
+      assert.equal(summaryOf(p.state)!.metrics, undefined, 'results of a superseded job are dropped');
+      p.send({ type: 'failed', job: p.job, error: new CancelledError(), cancelled: true });
+      assert.equal(p.state.choices.method, 'gradcam', 'the cancelled change goes back to the method shown, not the one before it');
+      assert.equal(summaryOf(p.state)!.method, 'gradcam');
+    });
+
+    it('a drawn box plays the pointing game on the shown map at once; clearing it drops the result; a new image drops the box', () => {
+      const p = Panel.opened();
+      const o = p.state.outcome!;
+      p.send({ type: 'setBox', box: { x: 0.5, y: 0.5, width: 0.005, height: 0.3 } });
+      assert.equal(p.state.box, undefined, 'a click is no box');
+      assert.ok(!p.kinds().includes('work'));
+      p.send({ type: 'setBox', box: { x: 0.6, y: 0.7, width: -0.4, height: -0.2 } });
+      const box = p.state.box!;
+      assert.deepEqual([box.x, box.y].map((v) => +v.toFixed(6)), [0.2, 0.5]);
+      assert.deepEqual([box.width, box.height].map((v) => +v.toFixed(6)), [0.4, 0.2]);
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: o.id, classIndex: 1, ids: ['pointing'], gain: false, box });
+      const pointing = { hit: true, point: { x: 10, y: 20 }, box: { x: 1, y: 2, width: 3, height: 4 }, tolerance: 15 };
+      p.send({ type: 'measured', job: p.job, outcome: o.id, classIndex: 1, metrics: { pointing }, runtime: RUNTIME });
+      assert.deepEqual(summaryOf(p.state)!.metrics?.pointing, pointing);
+      assert.equal(summaryOf(p.state)!.metrics?.deletion?.auc, 0.2, 'the other metrics stay');
+      assert.equal(p.state.status, 'Pointing game: hit.');
+      // Another class not measured yet: its checks include the game.
+      p.send({ type: 'pickClass', classIndex: 2 });
+      assert.deepEqual((p.work() as Extract<Work, { kind: 'measure' }>).ids, ['deletion', 'insertion', 'road', 'confidence', 'pointing']);
+      p.send({ type: 'setBox', box: undefined });
+      assert.equal(p.state.box, undefined);
+      assert.equal(p.state.metrics[1].pointing, undefined);
+      p.send({ type: 'setBox', box: { x: 0, y: 0, width: 0.5, height: 0.5 } });
+      p.send({ type: 'open', ticket: 9, model: MODEL, image: DOG, ep: 'auto', options: {} });
+      p.send({ type: 'imageLoaded', job: p.job, image: { key: DOG.key, fingerprint: JSON.stringify([DOG.key, 12]), name: 'dog.jpg' }, decodeMs: 4 });
+      assert.equal(p.state.box, undefined, 'the box belonged to the other picture');
+    });
+  });
+
+  describe('compare methods', () => {
+    it('runs every available method for the shown class and target, fills cells as they finish, ranks them and records the total time', () => {
+      const p = Panel.opened((id) => outcome(id, GRADCAM, [1, 0, 2], { target: 'softmax' }));
+      p.state = { ...p.state, model: { ...p.state.model!, unavailable: [{ method: 'attention-rollout', reason: 'no attention' }, { method: 'grad-rollout', reason: 'no attention' }] } };
+      p.send({ type: 'pickClass', classIndex: 0 });
+      p.send({ type: 'measured', job: p.job, outcome: p.state.outcome!.id, classIndex: 0, gain: gain(0), metrics: metrics(), runtime: RUNTIME });
+      p.send({ type: 'compareMethods' });
+      const c = p.state.compare!;
+      const ids = METHODS.map((m) => m.id).filter((id) => id !== 'attention-rollout' && id !== 'grad-rollout');
+      assert.deepEqual(c.cells.map((x) => x.method), ids);
+      assert.ok(c.cells.every((x) => x.status === 'pending'));
+      assert.equal(p.state.compareOpen, true);
+      const first = p.work() as Extract<Work, { kind: 'compare' }>;
+      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true });
+      assert.equal(compareStatus(p.state), `Comparing: 0 of ${ids.length} methods…`);
+      const job = p.job;
+      ids.forEach((method, i) => {
+        const w = p.work() as Extract<Work, { kind: 'compare' }>;
+        assert.equal(w.method, method);
+        assert.equal(w.first, i === 0);
+        const family = METHODS.find((m) => m.id === method)!.family;
+        assert.equal(w.layer, family === 'cam' ? '/conv/Relu' : undefined, 'CAM methods at the shown layer');
+        const cell = i === 2 ? { method, title: method, status: 'skipped' as const, reason: 'does not apply' }
+          : { method, title: method, status: 'done' as const, metrics: metrics(0.5 - i / 100, 0.5), ms: 10 };
+        p.send({ type: 'compared', job, cell, elapsedMs: 100 * (i + 1) });
+        if (i === 0) assert.equal(summaryOf(p.state)!.compare?.filled, 1, 'filled in as each finishes');
+      });
+      assert.equal(p.state.job, undefined);
+      const s = summaryOf(p.state)!.compare!;
+      assert.deepEqual([s.methods, s.finished, s.filled, s.totalMs, s.rankBy], [ids.length, ids.length, ids.length - 1, 100 * ids.length, 'deletion']);
+      assert.equal(s.ranking[0].method, ids[ids.length - 1], 'lowest deletion AUC first');
+      assert.equal(p.state.status, `Compared ${ids.length - 1} methods in ${(ids.length / 10).toFixed(1)} s.`);
+      assert.equal(compareStatus(p.state), `compare view: ${ids.length - 1} methods in ${(ids.length / 10).toFixed(1)} s (1 skipped or failed)`);
+      p.send({ type: 'rankBy', key: 'insertion' });
+      assert.equal(summaryOf(p.state)!.compare!.ranking[0].method, ids[0], 'ties keep the registry order');
+      p.send({ type: 'rankBy', key: 'nonsense' });
+      assert.equal(p.state.compare!.rankBy, 'insertion');
+    });
+
+    it('Stop or Close cancels it; the cells so far stay; a comparison needs an explanation', () => {
+      assert.equal(new Panel().send({ type: 'compareMethods' }).state.error, 'Nothing is explained yet.');
+      const p = Panel.opened();
+      p.send({ type: 'compareMethods' });
+      const job = p.job;
+      p.send({ type: 'compared', job, cell: { method: 'cam', title: 'CAM', status: 'done', metrics: metrics() }, elapsedMs: 50 });
+      p.send({ type: 'closeCompare' });
+      assert.deepEqual(p.effects, [{ kind: 'abort', job }]);
+      assert.equal(p.state.compareOpen, false);
+      p.send({ type: 'failed', job, error: new CancelledError(), cancelled: true });
+      assert.equal(p.state.status, 'Cancelled.');
+      assert.match(compareStatus(p.state), /^Stopped after 1 of \d+ methods\.$/);
+      assert.equal(summaryOf(p.state)!.compare!.filled, 1);
+      assert.equal(summaryOf(p.state)!.method, 'cam', 'the shown map stays');
     });
   });
 });
