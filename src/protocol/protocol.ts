@@ -144,6 +144,8 @@ export interface CompareSummaryRow {
   readonly filled: number;
   /** Milliseconds from the first method's start to the last method's end (absent until it finished). */
   readonly totalMs?: number;
+  /** Milliseconds from the first method's start to the end of the last one finished so far. */
+  readonly elapsedMs?: number;
   readonly ranking: readonly { readonly method: string; readonly rank: number | null; readonly value: number | null }[];
 }
 

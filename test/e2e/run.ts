@@ -301,18 +301,25 @@ async function compareView(s: Session, panel: Frame, mode: Mode): Promise<void> 
   await grid.waitFor({ timeout: 30_000 });
   await panel.locator('.compare-cell[data-status="done"]').first().waitFor({ timeout: 300_000 });
   await s.screenshot('compare-filling');
-  const done = await panel.locator('.compare[data-done="true"]').waitFor({ timeout: 900_000 }).then(() => true, () => false);
+  // Eight maps first (the issue's figure), then the rest within a budget; a comparison still running then is stopped.
+  const eight = await panel.waitForFunction(() => Number(document.querySelector('.compare')?.getAttribute('data-filled')) >= 8, undefined, { timeout: 600_000 }).then(() => true, () => false);
+  const at8 = await text(panel.locator('[data-testid="compare-status"]'));
+  const m8 = /\((\d+) maps in ([\d.]+) s\)/.exec(at8);
+  if (m8) console.log(`  compare view: ${m8[1]} methods in ${m8[2]} s (the first ${m8[1]} maps with their metrics, SqueezeNet, WASM)`);
+  const done = await panel.locator('.compare[data-done="true"]').waitFor({ timeout: 180_000 }).then(() => true, () => false);
+  if (!done) await panel.locator('.compare-head').getByRole('button', { name: 'Stop' }).click().catch(() => undefined);
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
   const filled = Number(await grid.getAttribute('data-filled'));
   const cells = await panel.locator('.compare-cell').count();
   const line = await text(panel.locator('[data-testid="compare-status"]'));
   const m = /compare view: (\d+) methods in ([\d.]+) s/.exec(line);
-  console.log(m ? `  compare view: ${m[1]} methods in ${m[2]} s (${cells} cells; the driver saw ${((Date.now() - at) / 1000).toFixed(1)} s from its click)` : `  compare view: unfinished — ${line}`);
-  check(`[${mode}] the Compare view fills ≥ 8 cells, ranked, with each cell's metrics`, done && filled >= 8 && /^#1 /.test(await text(panel.locator('.compare-cell b').first())), `${filled} of ${cells} filled; ${line}`);
+  console.log(m ? `  compare view: ${m[1]} methods in ${m[2]} s (all ${cells} cells; the driver saw ${((Date.now() - at) / 1000).toFixed(1)} s from its click)` : `  compare view: ${line} (stopped by the driver after ${((Date.now() - at) / 1000).toFixed(1)} s)`);
+  check(`[${mode}] the Compare view fills ≥ 8 cells, ranked, with each cell's metrics`, eight && filled >= 8 && /^#1 /.test(await text(panel.locator('.compare-cell b').first())), `${filled} of ${cells} filled; ${line}`);
   await panel.locator('#rank-by').selectOption('insertion');
   const firstByInsertion = await text(panel.locator('.compare-cell b').first());
   check(`[${mode}] the comparison re-ranks by the picked metric`, /^#1 /.test(firstByInsertion), firstByInsertion);
   await s.screenshot('compare-done');
-  await panel.getByRole('button', { name: 'Close' }).click();
+  await panel.locator('.compare-head').getByRole('button', { name: 'Close' }).click();
 }
 
 /** The image preview's editor-title button, the command palette (which asks for the image), and a broken image's error message. */

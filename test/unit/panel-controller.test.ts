@@ -625,6 +625,7 @@ describe('panel controller', () => {
           : { method, title: method, status: 'done' as const, metrics: metrics(0.5 - i / 100, 0.5), ms: 10 };
         p.send({ type: 'compared', job, cell, elapsedMs: 100 * (i + 1) });
         if (i === 0) assert.equal(summaryOf(p.state)!.compare?.filled, 1, 'filled in as each finishes');
+        if (i === 0) assert.equal(compareStatus(p.state), `Comparing: 1 of ${ids.length} methods (1 maps in 0.1 s)…`);
       });
       assert.equal(p.state.job, undefined);
       const s = summaryOf(p.state)!.compare!;
@@ -649,7 +650,7 @@ describe('panel controller', () => {
       assert.equal(p.state.compareOpen, false);
       p.send({ type: 'failed', job, error: new CancelledError(), cancelled: true });
       assert.equal(p.state.status, 'Cancelled.');
-      assert.match(compareStatus(p.state), /^Stopped after 1 of \d+ methods\.$/);
+      assert.match(compareStatus(p.state), /^Stopped after 1 of \d+ methods \(1 maps in 0\.1 s\)\.$/);
       assert.equal(summaryOf(p.state)!.compare!.filled, 1);
       assert.equal(summaryOf(p.state)!.method, 'cam', 'the shown map stays');
     });

@@ -281,7 +281,7 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
       if (c?.job !== job.id) break;
       const cells = c.cells.map((x) => (x.method === m.cell.method ? m.cell : x));
       const done = cells.every((x) => x.status !== 'pending');
-      s = { ...s, compare: { ...c, cells, ...(done ? { totalMs: m.elapsedMs } : {}) } };
+      s = { ...s, compare: { ...c, cells, elapsedMs: m.elapsedMs, ...(done ? { totalMs: m.elapsedMs } : {}) } };
       if (done) s = { ...s, status: `Compared ${cells.filter((x) => x.status === 'done').length} methods in ${(m.elapsedMs / 1000).toFixed(1)} s.` };
       break;
     }

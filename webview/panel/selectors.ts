@@ -85,8 +85,9 @@ export function compareStatus(s: PanelState): string {
   const finished = c.cells.filter((x) => x.status !== 'pending').length;
   const maps = c.cells.filter((x) => x.status === 'done').length;
   if (c.totalMs !== undefined) return `compare view: ${maps} methods in ${(c.totalMs / 1000).toFixed(1)} s (${c.cells.length - maps} skipped or failed)`;
-  if (s.job?.id === c.job) return `Comparing: ${finished} of ${c.cells.length} methods…`;
-  return `Stopped after ${finished} of ${c.cells.length} methods.`;
+  const so = c.elapsedMs === undefined ? '' : ` (${maps} maps in ${(c.elapsedMs / 1000).toFixed(1)} s)`;
+  if (s.job?.id === c.job) return `Comparing: ${finished} of ${c.cells.length} methods${so}…`;
+  return `Stopped after ${finished} of ${c.cells.length} methods${so}.`;
 }
 
 /** The comparison as the summary reports it. */
@@ -96,7 +97,7 @@ export function compareSummary(s: PanelState): CompareSummaryRow | undefined {
   return {
     classIndex: c.classIndex, target: c.target, rankBy: c.rankBy, methods: c.cells.length,
     finished: c.cells.filter((x) => x.status !== 'pending').length, filled: c.cells.filter((x) => x.status === 'done').length,
-    totalMs: c.totalMs, ranking: rankedCompare(s).filter((x) => x.status === 'done').map((x) => ({ method: x.method, rank: x.rank, value: x.value })),
+    totalMs: c.totalMs, elapsedMs: c.elapsedMs, ranking: rankedCompare(s).filter((x) => x.status === 'done').map((x) => ({ method: x.method, rank: x.rank, value: x.value })),
   };
 }
 

@@ -154,6 +154,8 @@ export interface CompareView {
   readonly cells: readonly CompareCellView[];
   /** Milliseconds from the first method's start to the last one's end, once every method finished. */
   readonly totalMs?: number;
+  /** Milliseconds from the first method's start to the end of the last one finished so far. */
+  readonly elapsedMs?: number;
 }
 
 /** What the stage shows: the explanation, one channel of a layer, or an attention gate. */
