@@ -338,6 +338,8 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
   await logTimeline(`second image ${second.image} (a new panel: its own worker and session)`, panel, clickedAt);
+  // The map shows before its checks; let them end (and their progress notification go) before the palette.
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 300_000 });
   const top1 = await text(panel.locator('.prediction .pred-label').first());
   check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
   await s.screenshot('from-image-preview');
