@@ -11,6 +11,7 @@ import { batchSummary } from '../core/app/batch';
 import { BatchImage, BatchSummary, INPUT_EXTENSIONS, renderReportHtml, uniqueStems } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
+import { parseScoreTarget } from '../core/methods/score-target';
 import { isCancellation } from '../protocol/messenger';
 import type { BatchSettingsPayload, BatchStarted, BatchToHost, HostToBatch } from '../protocol/protocol';
 import { executionProvider } from './explanation-panel';
@@ -31,6 +32,8 @@ export interface FolderOptions {
   readonly methods?: readonly string[];
   readonly top?: number;
   readonly gain?: boolean;
+  /** What to explain: logit (default), softmax, sigmoid or contrast:B, as the CLI's --target. */
+  readonly target?: string;
   readonly colormap?: string;
   readonly opacity?: number;
 }
@@ -81,7 +84,8 @@ export function folderSettings(o: FolderOptions): BatchSettingsPayload {
   }
   const top = o.top ?? 1;
   if (!Number.isInteger(top) || top < 1) throw new LookCloserError('bad-argument', `top must be a whole number ≥ 1, not ${top}.`);
-  return { methods, top, gain: o.gain ?? true, colormap: o.colormap ?? 'jet', opacity: o.opacity ?? 0.5 };
+  const target = parseScoreTarget(o.target ?? 'logit');
+  return { methods, top, gain: o.gain ?? true, ...(target !== 'logit' ? { target } : {}), colormap: o.colormap ?? 'jet', opacity: o.opacity ?? 0.5 };
 }
 
 /** Shows a written report (the extension's or the CLI's) in a webview: reads `summary.json` of its folder. */
@@ -185,7 +189,7 @@ export async function explainFolder(
     }
     const summary = batchSummary({
       model: model.bundled ? model.name : display(model.uri), backend: started.backend, folder: display(folder),
-      methods: settings.methods, layer: started.layer, target: 'logit', classes: null, top: settings.top,
+      methods: settings.methods, layer: started.layer, target: parseScoreTarget(settings.target ?? 'logit'), classes: null, top: settings.top,
       preprocessing: started.preprocessing, batchSize: 1, loadMs: started.loadMs, totalMs: Date.now() - t0,
       cancelled: images.length < files.length,
     }, images);

@@ -7,6 +7,7 @@ import type { ChannelStats, LayerActivations } from '../core/app/layer-activatio
 import type { OutputRow, PreprocessingInfo } from '../core/app/types';
 import type { Prediction } from '../core/explainer';
 import type { GainJson } from '../core/metrics/gain';
+import type { MetricValues } from '../core/metrics/registry';
 import type { ModelConfigs } from '../core/model-configs';
 import type { Tensor } from '../core/tensor';
 import type { Direction, ResponsesMatch } from './messenger';
@@ -64,6 +65,8 @@ export interface ExplainOptions {
   readonly classIndex?: number;
   readonly colormap?: string;
   readonly opacity?: number;
+  /** What to explain: logit (default), softmax, sigmoid or contrast:B (src/core/methods/score-target.ts). */
+  readonly target?: string;
 }
 
 /** One predicted class. */
@@ -116,11 +119,34 @@ export interface ExplainSummary {
   readonly peak?: { readonly x: number; readonly y: number };
   /** GAIN's check on the shown heat map: the class probability before and after erasing the attended region (absent until computed). */
   readonly gain?: GainSummary;
+  /** What was explained: logit, softmax, sigmoid or contrast:B. */
+  readonly target?: string;
+  /** The faithfulness metrics of the shown map (src/core/metrics/), measured after it is shown (absent until then). */
+  readonly metrics?: MetricValues;
+  /** The last "Compare methods" view: its cells, ranking and total time (absent until one ran). */
+  readonly compare?: CompareSummaryRow;
   /** Attention crops: each scale's top-1 and the fused prediction (the attention-crop method only). */
   readonly crops?: { readonly scales: readonly PredictionRow[]; readonly fused: PredictionRow };
   /** Pixel size of what is drawn. */
   readonly rendered: { readonly width: number; readonly height: number };
   readonly timings: Timings;
+}
+
+/** The panel's "Compare methods" view as the host and tests read it. */
+export interface CompareSummaryRow {
+  readonly classIndex: number;
+  readonly target: string;
+  readonly rankBy: string;
+  /** Methods tried, and those finished (a map, skipped or failed). */
+  readonly methods: number;
+  readonly finished: number;
+  /** Cells with a map. */
+  readonly filled: number;
+  /** Milliseconds from the first method's start to the last method's end (absent until it finished). */
+  readonly totalMs?: number;
+  /** Milliseconds from the first method's start to the end of the last one finished so far. */
+  readonly elapsedMs?: number;
+  readonly ranking: readonly { readonly method: string; readonly rank: number | null; readonly value: number | null }[];
 }
 
 /** GAIN's attention-mining check (Li et al. 2018) of the shown heat map, for its class (the core's one GAIN result type). */
@@ -427,6 +453,8 @@ export interface BatchSettingsPayload {
   readonly top: number;
   /** Measure GAIN's score drop for every output. */
   readonly gain: boolean;
+  /** What to explain: logit (absent), softmax, sigmoid or contrast:B. */
+  readonly target?: string;
   readonly colormap: string;
   /** Heat-map opacity, 0..1. */
   readonly opacity: number;

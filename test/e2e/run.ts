@@ -240,6 +240,88 @@ const PLANS: Record<Mode, Plan> = {
   },
 };
 
+/**
+ * The metrics row (issue 12): it appears after the map with finite numbers; the curves open as an inline SVG;
+ * a box dragged on the picture plays the pointing game and "clear box" removes it.
+ */
+async function metricsRow(s: Session, panel: Frame, mode: Mode): Promise<void> {
+  const shownAt = Date.now();
+  const row = panel.locator('.metrics[data-measured="true"]');
+  await row.waitFor({ timeout: 300_000 });
+  console.log(`  metrics row: measured ${((Date.now() - shownAt) / 1000).toFixed(2)} s after the map was seen`);
+  const items = await panel.locator('.metrics .metric').allTextContents();
+  const numbers = items.join(' ').match(/-?\d+\.\d+/g)?.map(Number) ?? [];
+  check(`[${mode}] the metrics row appears after the map with finite numbers`,
+    ['deletion AUC', 'insertion AUC', 'ROAD', 'drop', 'GAIN drop'].every((k) => items.some((t) => t.startsWith(k))) && numbers.length >= 5 && numbers.every(Number.isFinite), items.join(' · '));
+  await panel.locator('[data-testid="metrics-curves-toggle"]').click();
+  const lines = await panel.locator('.curves:not([hidden]) svg polyline').count();
+  check(`[${mode}] clicking the row shows the deletion and insertion curves (inline SVG)`, lines === 2, `${lines} curves`);
+  await s.screenshot('metrics-curves');
+  // Drag a box over the middle of the picture: the pointing game plays on the shown map.
+  const stage = panel.locator('.stage');
+  const b = await stage.boundingBox();
+  if (b) {
+    await stage.hover({ position: { x: b.width * 0.25, y: b.height * 0.25 } });
+    await s.page.mouse.down();
+    await stage.hover({ position: { x: b.width * 0.75, y: b.height * 0.75 } });
+    await s.page.mouse.up();
+  }
+  const pointing = await panel.locator('.metric-pointing').waitFor({ timeout: 120_000 }).then(() => text(panel.locator('.metric-pointing')), () => '');
+  check(`[${mode}] a box dragged on the image plays the pointing game`, /^pointing (hit|miss)$/.test(pointing) && await panel.locator('.point-box:not([hidden])').count() === 1, pointing || await text(panel.locator('.status-text')));
+  await s.screenshot('pointing-box');
+  await panel.locator('[data-testid="clear-box"]').click();
+  const cleared = await panel.locator('.metric-pointing').waitFor({ state: 'detached', timeout: 10_000 }).then(() => true, () => false);
+  check(`[${mode}] "clear box" removes the box and the game`, cleared && await panel.locator('.point-box:not([hidden])').count() === 0);
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+}
+
+/** The target control (issue 15): softmax probability re-explains the map; then back to the logit. */
+async function targetControl(s: Session, panel: Frame, mode: Mode): Promise<void> {
+  const before = await panel.locator('.stage').screenshot();
+  const at = Date.now();
+  await panel.locator('#target').selectOption('softmax');
+  await panel.locator('.stage[data-target="softmax"]').waitFor({ timeout: 300_000 });
+  await panel.locator('.metrics[data-measured="true"]').waitFor({ timeout: 300_000 });
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+  logWarm(`[${mode}] warm: the target switched to the softmax probability`, at);
+  const after = await panel.locator('.stage').screenshot();
+  const diff = await meanAbsDiff(before, after).catch(() => NaN);
+  check(`[${mode}] picking "Softmax probability" re-explains the map`, (await panel.locator('#target').inputValue()) === 'softmax' && Number.isFinite(diff), `mean pixel change ${diff.toFixed(2)}; ${await text(panel.locator('.status-text'))}`);
+  await s.screenshot('target-softmax');
+  await panel.locator('#target').selectOption('logit');
+  await panel.locator('.stage[data-target="logit"]').waitFor({ timeout: 300_000 });
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 300_000 });
+}
+
+/** "Compare methods" (issue 12): the grid fills cell by cell (≥ 8 maps) and logs how long the whole comparison took. */
+async function compareView(s: Session, panel: Frame, mode: Mode): Promise<void> {
+  const at = Date.now();
+  await panel.locator('[data-testid="compare-button"]').click();
+  const grid = panel.locator('.compare:not([hidden])');
+  await grid.waitFor({ timeout: 30_000 });
+  await panel.locator('.compare-cell[data-status="done"]').first().waitFor({ timeout: 300_000 });
+  await s.screenshot('compare-filling');
+  // Eight maps first (the issue's figure), then the rest within a budget; a comparison still running then is stopped.
+  const eight = await panel.waitForFunction(() => Number(document.querySelector('.compare')?.getAttribute('data-filled')) >= 8, undefined, { timeout: 600_000 }).then(() => true, () => false);
+  const at8 = await text(panel.locator('[data-testid="compare-status"]'));
+  const m8 = /\((\d+) maps in ([\d.]+) s\)/.exec(at8);
+  if (m8) console.log(`  compare view: ${m8[1]} methods in ${m8[2]} s (the first ${m8[1]} maps with their metrics, SqueezeNet, WASM)`);
+  const done = await panel.locator('.compare[data-done="true"]').waitFor({ timeout: 180_000 }).then(() => true, () => false);
+  if (!done) await panel.locator('.compare-head').getByRole('button', { name: 'Stop' }).click().catch(() => undefined);
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+  const filled = Number(await grid.getAttribute('data-filled'));
+  const cells = await panel.locator('.compare-cell').count();
+  const line = await text(panel.locator('[data-testid="compare-status"]'));
+  const m = /compare view: (\d+) methods in ([\d.]+) s/.exec(line);
+  console.log(m ? `  compare view: ${m[1]} methods in ${m[2]} s (all ${cells} cells; the driver saw ${((Date.now() - at) / 1000).toFixed(1)} s from its click)` : `  compare view: ${line} (stopped by the driver after ${((Date.now() - at) / 1000).toFixed(1)} s)`);
+  check(`[${mode}] the Compare view fills ≥ 8 cells, ranked, with each cell's metrics`, eight && filled >= 8 && /^#1 /.test(await text(panel.locator('.compare-cell b').first())), `${filled} of ${cells} filled; ${line}`);
+  await panel.locator('#rank-by').selectOption('insertion');
+  const firstByInsertion = await text(panel.locator('.compare-cell b').first());
+  check(`[${mode}] the comparison re-ranks by the picked metric`, /^#1 /.test(firstByInsertion), firstByInsertion);
+  await s.screenshot('compare-done');
+  await panel.locator('.compare-head').getByRole('button', { name: 'Close' }).click();
+}
+
 /** The image preview's editor-title button, the command palette (which asks for the image), and a broken image's error message. */
 async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>): Promise<void> {
   const page = s.page;
@@ -256,6 +338,8 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
   await logTimeline(`second image ${second.image} (a new panel: its own worker and session)`, panel, clickedAt);
+  // The map shows before its checks; let them end (and their progress notification go) before the palette.
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 300_000 });
   const top1 = await text(panel.locator('.prediction .pred-label').first());
   check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
   await s.screenshot('from-image-preview');
@@ -365,6 +449,7 @@ async function scenario(mode: Mode): Promise<void> {
     const timings = await text(panel.locator('.timings'));
     check(`[${mode}] step timings are shown`, /forward \d/.test(timings) && /explain \d/.test(timings), timings);
     check(`[${mode}] top 5 classes are listed`, (await panel.locator('.prediction').count()) === 5);
+    await metricsRow(s, panel, mode);
     const gain = await text(panel.locator('.gain'));
     check(`[${mode}] GAIN's check is shown beside the heatmap`, /^GAIN check: \d+\.\d% → \d+\.\d% after erasing/.test(gain), gain);
     if (mode === 'webgpu') {
@@ -423,6 +508,8 @@ async function scenario(mode: Mode): Promise<void> {
       check(`[${mode}] class search by label explains "${plan.classSearch.label}"`, true);
     }
     await s.screenshot('class');
+    await targetControl(s, panel, mode);
+    if (mode === 'wasm') await compareView(s, panel, mode);
 
     // Save PNG and .npy into the workspace.
     await panel.getByRole('button', { name: 'Save PNG' }).click();

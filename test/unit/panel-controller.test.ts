@@ -4,11 +4,13 @@ import type { ExplainOutcome, ExplainSettings, PreparedInput } from '../../src/c
 import { float32 } from '../../src/core/tensor';
 import { LookCloserError } from '../../src/core/errors';
 import { CancelledError } from '../../src/protocol/messenger';
+import type { MetricValues } from '../../src/core/metrics/registry';
 import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
 import { initialState, update } from '../../webview/panel/controller';
 import { outcomeView } from '../../webview/panel/outcome-view';
 import type { Effect, PanelMsg } from '../../webview/panel/messages';
-import { classMatches, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { classMatches, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { METHODS } from '../../src/core/methods/registry';
 import type { ModelInfo, OutcomeView, PanelState, Work } from '../../webview/panel/state';
 
 // ------------------------------------------------------------------ fixtures
@@ -54,6 +56,16 @@ const RUNTIME = { backend: 'WASM', fallbacks: [] } as const;
 
 function gain(classIndex: number, before = 0.5, after = 0.1): GainSummary {
   return { classIndex, score: 'softmax', before, after, drop: before - after, probBefore: before, probAfter: after, logitBefore: 2, logitAfter: 0, erased: 0.3 };
+}
+
+/** Metric values as the measure work returns them (the numbers themselves are checked in panel-measure.test.ts). */
+function metrics(del = 0.2, ins = 0.6): MetricValues {
+  const curve = (auc: number) => ({ auc, substrate: 'constant' as const, fractions: [0, 0.5, 1], probs: [0.5, 0.2, 0.1] });
+  return {
+    deletion: curve(del), insertion: curve(ins),
+    road: { percentiles: [10, 20], before: 0.5, morf: [0.3, 0.2], lerf: [0.5, 0.45], morfChange: -0.25, lerfChange: -0.025, combined: 0.11 },
+    confidence: { before: 0.5, after: 0.4, drop: 0.2, increase: false },
+  };
 }
 
 // ------------------------------------------------------------------ driving the controller
@@ -103,9 +115,9 @@ class Panel {
     const id = this.job;
     this.send({ type: 'explained', job: id, outcome: o(id), timings, runtime: RUNTIME });
     const w = this.work();
-    assert.equal(w.kind, 'measureGain');
-    const k = (w as Extract<Work, { kind: 'measureGain' }>).classIndex;
-    return this.send({ type: 'gainMeasured', job: id, outcome: id, gain: gain(k), runtime: RUNTIME });
+    assert.equal(w.kind, 'measure');
+    const k = (w as Extract<Work, { kind: 'measure' }>).classIndex;
+    return this.send({ type: 'measured', job: id, outcome: id, classIndex: k, gain: gain(k), metrics: metrics(), runtime: RUNTIME });
   }
 
   /** Opens cat.jpg with the model and explains it with `o`. */
@@ -135,23 +147,28 @@ describe('panel controller', () => {
       assert.deepEqual(p.settings(), { method: undefined, layer: undefined, classes: undefined, top: 5, target: 'logit' }, 'no method chosen: the first that applies');
       const id = p.job;
       p.send({ type: 'explained', job: id, outcome: outcome(id, CAM, [1, 0, 2, 3, 4]), timings: { forward: 12, explain: 30 }, runtime: RUNTIME });
-      assert.deepEqual(p.work(), { kind: 'measureGain', outcome: id, classIndex: 1 });
-      assert.equal(p.state.outcome, undefined, 'not shown before its GAIN is measured');
-      p.send({ type: 'gainMeasured', job: id, outcome: id, gain: gain(1), runtime: RUNTIME });
-      assert.deepEqual(p.kinds(), ['persist', 'layersChanged', 'end']);
-      assert.deepEqual(p.ended(), { kind: 'end', job: id, ticket: 7, result: { reply: 'summary' } });
+      assert.deepEqual(p.kinds(), ['persist', 'layersChanged', 'work'], 'the map is shown at once; its checks come after');
+      assert.equal(p.state.outcome?.id, id, 'shown before GAIN and the metrics are measured');
+      assert.equal(summaryOf(p.state)!.gain, undefined);
+      assert.equal(summaryOf(p.state)!.metrics, undefined);
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: id, classIndex: 1, ids: ['deletion', 'insertion', 'road', 'confidence'], gain: true, box: undefined });
+      assert.equal(p.state.job?.restore, undefined, 'cancelling the checks keeps the map and its choices');
+      const [persist, layers] = p.effects;
+      p.send({ type: 'measured', job: id, outcome: id, classIndex: 1, gain: gain(1), metrics: metrics(), runtime: RUNTIME });
+      assert.deepEqual(p.kinds(), ['end']);
+      assert.deepEqual(p.ended(), { kind: 'end', job: id, ticket: 7, result: { reply: 'summary' } }, 'the host\'s request is answered with the checks');
       assert.equal(p.state.job, undefined);
       assert.equal(p.state.status, 'Explained cat.jpg with CAM.');
-      const persist = p.effects[0];
       assert.deepEqual(persist.kind === 'persist' && persist.value, {
         imageUri: CAT.key, modelUri: MODEL.key, options: { method: undefined, layer: undefined, classIndex: undefined, colormap: 'turbo', opacity: 0.5 },
       });
-      const layers = p.effects[1];
       assert.ok(layers.kind === 'layersChanged' && layers.state.targetLayer === '/conv/Relu' && layers.state.layers.length === 3);
       const s = summaryOf(p.send({ type: 'drawn', ms: 5 }).state)!;
       assert.deepEqual([s.model, s.image, s.method, s.layer, s.defaultLayer, s.classIndex, s.label, s.display, s.backend], ['net.onnx', 'cat.jpg', 'cam', '/conv/Relu', '/conv/Relu', 1, 'tiger cat', 'heatmap', 'WASM']);
       assert.deepEqual(s.predictions.map((r) => r.label), ['tiger cat', 'tabby', 'bull mastiff', 'pelican', 'eagle']);
       assert.deepEqual(s.gain, gain(1));
+      assert.deepEqual(s.metrics, metrics());
+      assert.equal(s.target, 'logit');
       assert.deepEqual(s.timings, { decode: 4, loadModel: 800, forward: 12, explain: 30, render: 5 });
       assert.deepEqual(s.preset, { name: 'imagenet', source: 'sidecar', reason: 'the sidecar names it' });
     });
@@ -286,18 +303,19 @@ describe('panel controller', () => {
   });
 
   describe('choosing a class', () => {
-    it('one already explained shows at once, and its GAIN is measured lazily', () => {
+    it('one already explained shows at once, and its GAIN and metrics are measured after', () => {
       const p = Panel.opened();
       const o = p.state.outcome!;
       p.send({ type: 'pickClass', classIndex: 2 });
       assert.equal(shownClass(p.state), 2);
       assert.equal(summaryOf(p.state)!.gain, undefined, 'shown before its GAIN is known');
-      assert.deepEqual(p.work(), { kind: 'measureGain', outcome: o.id, classIndex: 2 });
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: o.id, classIndex: 2, ids: ['deletion', 'insertion', 'road', 'confidence'], gain: true, box: undefined });
       assert.ok(p.effects.some((e) => e.kind === 'persist' && e.value.options?.classIndex === 2));
-      p.send({ type: 'gainMeasured', job: p.job, outcome: o.id, gain: gain(2, 0.2, 0.05), runtime: RUNTIME });
+      p.send({ type: 'measured', job: p.job, outcome: o.id, classIndex: 2, gain: gain(2, 0.2, 0.05), metrics: metrics(0.1, 0.3), runtime: RUNTIME });
       assert.equal(p.state.outcome, o, 'the outcome is not re-explained');
       assert.deepEqual(summaryOf(p.state)!.gain, gain(2, 0.2, 0.05));
-      assert.equal(p.state.status, 'Checked the map (GAIN).');
+      assert.equal(summaryOf(p.state)!.metrics?.deletion?.auc, 0.1);
+      assert.equal(p.state.status, 'Measured the map.');
       // Its GAIN is known now: back and forth without any work.
       p.send({ type: 'pickClass', classIndex: 1 }).send({ type: 'pickClass', classIndex: 2 });
       assert.deepEqual(p.kinds(), ['persist']);
@@ -319,20 +337,21 @@ describe('panel controller', () => {
       p.send({ type: 'pickClass', classIndex: 3 });
       assert.equal(p.state.choices.method, undefined);
       assert.equal(p.state.choices.classIndex, 3);
-      assert.equal(p.work().kind, 'measureGain');
+      assert.equal(p.work().kind, 'measure');
     });
   });
 
   describe('persisted choices', () => {
     it('survive a reload: the first explanation uses them', () => {
-      const persisted = { imageUri: CAT.key, modelUri: MODEL.key, options: { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8 } };
+      const persisted = { imageUri: CAT.key, modelUri: MODEL.key, options: { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8, target: 'contrast:1' } };
       const p = new Panel(initialState(persisted));
-      assert.deepEqual(p.state.choices, { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8 });
+      assert.deepEqual(p.state.choices, { method: 'gradcam', layer: '/fire/Relu', classIndex: 2, colormap: 'inferno', opacity: 0.8, target: 'contrast:1' });
+      assert.equal(initialState({ options: { colormap: 'jet', target: 'contrast:x' } }).choices.target, undefined, 'a target that no longer parses is dropped');
       p.send({ type: 'open', ticket: 1, model: MODEL, image: CAT, ep: 'auto', options: persisted.options });
       p.send({ type: 'imageLoaded', job: p.job, image: { key: CAT.key, fingerprint: 'x', name: 'cat.jpg' }, decodeMs: 1 });
       p.send({ type: 'modelLoaded', job: p.job, model: modelInfo(), loadMs: 1 });
-      assert.deepEqual(p.settings(), { method: 'gradcam', layer: '/fire/Relu', classes: [2], top: 5, target: 'logit' });
-      p.explained((id) => outcome(id, GRADCAM, [2, 1, 0, 3, 4], { layer: '/fire/Relu' }));
+      assert.deepEqual(p.settings(), { method: 'gradcam', layer: '/fire/Relu', classes: [2], top: 5, target: 'contrast:1' });
+      p.send({ type: 'explained', job: p.job, outcome: outcome(p.job, GRADCAM, [2, 1, 0, 3, 4], { layer: '/fire/Relu', target: 'contrast:1' }), timings: {}, runtime: RUNTIME });
       const persist = p.effects.find((e) => e.kind === 'persist');
       assert.ok(persist?.kind === 'persist');
       assert.deepEqual(persist.value.options, persisted.options);
@@ -353,7 +372,7 @@ describe('panel controller', () => {
       const runtime = { backend: 'WASM', fallbacks: ['WebGPU failed on Conv; running on WASM.'] } as const;
       p.send({ type: 'explained', job: p.job, outcome: outcome(p.job, GRADCAM, [1]), timings: {}, runtime });
       assert.deepEqual(p.effects.filter((e) => e.kind === 'notify').length, 1);
-      p.send({ type: 'gainMeasured', job: p.job, outcome: p.job, gain: gain(1), runtime });
+      p.send({ type: 'measured', job: p.job, outcome: p.job, classIndex: 1, gain: gain(1), metrics: metrics(), runtime });
       assert.ok(!p.effects.some((e) => e.kind === 'notify'));
       assert.equal(summaryOf(p.state)!.fallback, 'WebGPU failed on Conv; running on WASM.');
     });
@@ -511,6 +530,129 @@ describe('panel controller', () => {
       const p = new Panel().send({ type: 'checkSanity' });
       assert.equal(p.state.error, 'Nothing is explained yet.');
       assert.ok(!p.effects.some((e) => e.kind === 'work'));
+    });
+  });
+
+  describe('what to explain (the target)', () => {
+    it('re-explains with the picked target, persists it, and a failure puts the old one back', () => {
+      const p = Panel.opened();
+      p.send({ type: 'pickTarget', target: 'softmax' });
+      assert.equal(p.settings().target, 'softmax');
+      p.explained((id) => outcome(id, CAM, [1, 0, 2, 3, 4], { target: 'softmax' }));
+      assert.equal(summaryOf(p.state)!.target, 'softmax');
+      p.send({ type: 'pickTarget', target: 'contrast:0' });
+      assert.equal(p.settings().target, 'contrast:0');
+      const err = new LookCloserError('method-not-applicable', "CAM cannot explain target 'contrast:0'");
+      p.send({ type: 'failed', job: p.job, error: err, cancelled: false });
+      assert.equal(p.state.choices.target, 'softmax', 'the refused target does not stick');
+      assert.equal(p.state.error, err.message);
+      p.send({ type: 'pickColormap', colormap: 'jet' });
+      const persist = p.effects.find((e) => e.kind === 'persist');
+      assert.equal(persist?.kind === 'persist' && persist.value.options?.target, 'softmax');
+    });
+  });
+
+  describe('the deferred checks and the pointing box', () => {
+    it('a new explanation supersedes the checks in flight: the shown map and choices stay, the old checks are dropped', () => {
+      const p = Panel.opened();
+      p.send({ type: 'pickMethod', method: 'gradcam' });
+      const id = p.job;
+      p.send({ type: 'explained', job: id, outcome: outcome(id, GRADCAM, [1, 0]), timings: {}, runtime: RUNTIME });
+      assert.equal(summaryOf(p.state)!.method, 'gradcam', 'shown before its checks');
+      assert.equal(p.work().kind, 'measure');
+      p.send({ type: 'pickMethod', method: 'guided-backprop' });
+      assert.deepEqual(p.kinds().slice(0, 2), ['abort', 'end'], 'the checks are aborted');
+      assert.equal(p.state.choices.method, 'guided-backprop');
+      p.send({ type: 'measured', job: id, outcome: id, classIndex: 1, gain: gain(1), metrics: metrics(), runtime: RUNTIME });
+      assert.equal(summaryOf(p.state)!.metrics, undefined, 'results of a superseded job are dropped');
+      p.send({ type: 'failed', job: p.job, error: new CancelledError(), cancelled: true });
+      assert.equal(p.state.choices.method, 'gradcam', 'the cancelled change goes back to the method shown, not the one before it');
+      assert.equal(summaryOf(p.state)!.method, 'gradcam');
+    });
+
+    it('a drawn box plays the pointing game on the shown map at once; clearing it drops the result; a new image drops the box', () => {
+      const p = Panel.opened();
+      const o = p.state.outcome!;
+      p.send({ type: 'setBox', box: { x: 0.5, y: 0.5, width: 0.005, height: 0.3 } });
+      assert.equal(p.state.box, undefined, 'a click is no box');
+      assert.ok(!p.kinds().includes('work'));
+      p.send({ type: 'setBox', box: { x: 0.6, y: 0.7, width: -0.4, height: -0.2 } });
+      const box = p.state.box!;
+      assert.deepEqual([box.x, box.y].map((v) => +v.toFixed(6)), [0.2, 0.5]);
+      assert.deepEqual([box.width, box.height].map((v) => +v.toFixed(6)), [0.4, 0.2]);
+      assert.deepEqual(p.work(), { kind: 'measure', outcome: o.id, classIndex: 1, ids: ['pointing'], gain: false, box });
+      const pointing = { hit: true, point: { x: 10, y: 20 }, box: { x: 1, y: 2, width: 3, height: 4 }, tolerance: 15 };
+      p.send({ type: 'measured', job: p.job, outcome: o.id, classIndex: 1, metrics: { pointing }, runtime: RUNTIME });
+      assert.deepEqual(summaryOf(p.state)!.metrics?.pointing, pointing);
+      assert.equal(summaryOf(p.state)!.metrics?.deletion?.auc, 0.2, 'the other metrics stay');
+      assert.equal(p.state.status, 'Pointing game: hit.');
+      // Another class not measured yet: its checks include the game.
+      p.send({ type: 'pickClass', classIndex: 2 });
+      assert.deepEqual((p.work() as Extract<Work, { kind: 'measure' }>).ids, ['deletion', 'insertion', 'road', 'confidence', 'pointing']);
+      p.send({ type: 'setBox', box: undefined });
+      assert.equal(p.state.box, undefined);
+      assert.equal(p.state.metrics[1].pointing, undefined);
+      p.send({ type: 'setBox', box: { x: 0, y: 0, width: 0.5, height: 0.5 } });
+      p.send({ type: 'open', ticket: 9, model: MODEL, image: DOG, ep: 'auto', options: {} });
+      p.send({ type: 'imageLoaded', job: p.job, image: { key: DOG.key, fingerprint: JSON.stringify([DOG.key, 12]), name: 'dog.jpg' }, decodeMs: 4 });
+      assert.equal(p.state.box, undefined, 'the box belonged to the other picture');
+    });
+  });
+
+  describe('compare methods', () => {
+    it('runs every available method for the shown class and target, fills cells as they finish, ranks them and records the total time', () => {
+      const p = Panel.opened((id) => outcome(id, GRADCAM, [1, 0, 2], { target: 'softmax' }));
+      p.state = { ...p.state, model: { ...p.state.model!, unavailable: [{ method: 'attention-rollout', reason: 'no attention' }, { method: 'grad-rollout', reason: 'no attention' }] } };
+      p.send({ type: 'pickClass', classIndex: 0 });
+      p.send({ type: 'measured', job: p.job, outcome: p.state.outcome!.id, classIndex: 0, gain: gain(0), metrics: metrics(), runtime: RUNTIME });
+      p.send({ type: 'compareMethods' });
+      const c = p.state.compare!;
+      const ids = METHODS.map((m) => m.id).filter((id) => id !== 'attention-rollout' && id !== 'grad-rollout');
+      assert.deepEqual(c.cells.map((x) => x.method), ids);
+      assert.ok(c.cells.every((x) => x.status === 'pending'));
+      assert.equal(p.state.compareOpen, true);
+      const first = p.work() as Extract<Work, { kind: 'compare' }>;
+      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true });
+      assert.equal(compareStatus(p.state), `Comparing: 0 of ${ids.length} methods…`);
+      const job = p.job;
+      ids.forEach((method, i) => {
+        const w = p.work() as Extract<Work, { kind: 'compare' }>;
+        assert.equal(w.method, method);
+        assert.equal(w.first, i === 0);
+        const family = METHODS.find((m) => m.id === method)!.family;
+        assert.equal(w.layer, family === 'cam' ? '/conv/Relu' : undefined, 'CAM methods at the shown layer');
+        const cell = i === 2 ? { method, title: method, status: 'skipped' as const, reason: 'does not apply' }
+          : { method, title: method, status: 'done' as const, metrics: metrics(0.5 - i / 100, 0.5), ms: 10 };
+        p.send({ type: 'compared', job, cell, elapsedMs: 100 * (i + 1) });
+        if (i === 0) assert.equal(summaryOf(p.state)!.compare?.filled, 1, 'filled in as each finishes');
+        if (i === 0) assert.equal(compareStatus(p.state), `Comparing: 1 of ${ids.length} methods (1 maps in 0.1 s)…`);
+      });
+      assert.equal(p.state.job, undefined);
+      const s = summaryOf(p.state)!.compare!;
+      assert.deepEqual([s.methods, s.finished, s.filled, s.totalMs, s.rankBy], [ids.length, ids.length, ids.length - 1, 100 * ids.length, 'deletion']);
+      assert.equal(s.ranking[0].method, ids[ids.length - 1], 'lowest deletion AUC first');
+      assert.equal(p.state.status, `Compared ${ids.length - 1} methods in ${(ids.length / 10).toFixed(1)} s.`);
+      assert.equal(compareStatus(p.state), `compare view: ${ids.length - 1} methods in ${(ids.length / 10).toFixed(1)} s (1 skipped or failed)`);
+      p.send({ type: 'rankBy', key: 'insertion' });
+      assert.equal(summaryOf(p.state)!.compare!.ranking[0].method, ids[0], 'ties keep the registry order');
+      p.send({ type: 'rankBy', key: 'nonsense' });
+      assert.equal(p.state.compare!.rankBy, 'insertion');
+    });
+
+    it('Stop or Close cancels it; the cells so far stay; a comparison needs an explanation', () => {
+      assert.equal(new Panel().send({ type: 'compareMethods' }).state.error, 'Nothing is explained yet.');
+      const p = Panel.opened();
+      p.send({ type: 'compareMethods' });
+      const job = p.job;
+      p.send({ type: 'compared', job, cell: { method: 'cam', title: 'CAM', status: 'done', metrics: metrics() }, elapsedMs: 50 });
+      p.send({ type: 'closeCompare' });
+      assert.deepEqual(p.effects, [{ kind: 'abort', job }]);
+      assert.equal(p.state.compareOpen, false);
+      p.send({ type: 'failed', job, error: new CancelledError(), cancelled: true });
+      assert.equal(p.state.status, 'Cancelled.');
+      assert.match(compareStatus(p.state), /^Stopped after 1 of \d+ methods \(1 maps in 0\.1 s\)\.$/);
+      assert.equal(summaryOf(p.state)!.compare!.filled, 1);
+      assert.equal(summaryOf(p.state)!.method, 'cam', 'the shown map stays');
     });
   });
 });

@@ -8,7 +8,7 @@
 import type { Classifier } from '../../src/core/app/classifier';
 import { explainImage, outputRow, prepareImage } from '../../src/core/app/explain-image';
 import { LookCloserError } from '../../src/core/errors';
-import type { Explanation, Method } from '../../src/core/methods/method';
+import type { Explanation, Method, ScoreTarget } from '../../src/core/methods/method';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { methodById } from '../../src/core/methods/registry';
 import { encodeNpy } from '../../src/core/npy';
@@ -78,7 +78,7 @@ class FolderView {
     const backend = label === 'CPU' ? `${model.runtime.backend}` : `onnxruntime-web ${label}`;
     ui.bar.max = Math.max(1, r.total);
     ui.bar.value = 0;
-    ui.subtitle.textContent = `${r.model.name} · ${r.settings.methods.join(', ')} · top ${r.settings.top}${layer ? ` · layer ${layer}` : ''} · ${backend}`;
+    ui.subtitle.textContent = `${r.model.name} · ${r.settings.methods.join(', ')} · top ${r.settings.top}${r.settings.target ? ` · ${r.settings.target}` : ''}${layer ? ` · layer ${layer}` : ''} · ${backend}`;
     ui.status.textContent = `0 of ${r.total} images`;
     return {
       backend, layer: layer ?? null, loadMs: model.loadMs, preprocessing: model.classifier.preprocessingInfo(),
@@ -98,7 +98,7 @@ class FolderView {
     for (const method of methods) {
       throwIfAborted(signal);
       const o = await explainImage(c, input, {
-        method: method.id, top: Math.max(1, settings.top), layer: method.family === 'cam' ? layer : undefined, target: 'logit',
+        method: method.id, top: Math.max(1, settings.top), layer: method.family === 'cam' ? layer : undefined, target: (settings.target ?? 'logit') as ScoreTarget,
         gain: settings.gain ? { control: true } : undefined, signal,
       });
       if (!predictions.length) predictions = [...o.predictions];

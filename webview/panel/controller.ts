@@ -9,8 +9,11 @@ import { assertNever } from '../../src/protocol/messenger';
 import type { ExplainOptions } from '../../src/protocol/protocol';
 import { Effects, JobSpec, advance, begin, candidateClass, fail, newFallbacks, report } from './job-flow';
 import type { HostMsg, PanelMsg, ResultMsg, RuntimeNote, Transition, UserMsg } from './messages';
-import { choicesFrom, imageFingerprint, modelFingerprint, outputOf, persistedOf, shownClass } from './selectors';
-import type { Choices, PanelState, Step } from './state';
+import { RANK_KEYS } from '../../src/core/compare/compare-methods';
+import { DEFAULT_RANK_BY } from '../../src/core/compare/compare-methods';
+import type { ScoreTarget } from '../../src/core/methods/method';
+import { choicesFrom, imageFingerprint, measureStep, modelFingerprint, needsMeasure, outputOf, persistedOf, shownClass } from './selectors';
+import type { BoxFraction, Choices, CompareView, PanelState, Step } from './state';
 
 export { initialState } from './state';
 
@@ -27,6 +30,7 @@ function reduce(s: PanelState, m: PanelMsg, fx: Effects): PanelState {
       return onHost(s, m, fx);
     case 'pickMethod': case 'pickLayer': case 'pickClass': case 'pickColormap': case 'pickOpacity': case 'pickPreset':
     case 'cancel': case 'back': case 'save': case 'pickLabels': case 'saveSidecar': case 'checkSanity':
+    case 'pickTarget': case 'setBox': case 'compareMethods': case 'rankBy': case 'closeCompare':
       return onUser(s, m, fx);
     default:
       return onResult(s, m, fx);
@@ -109,16 +113,58 @@ function rerun(s: PanelState, title: string, change: Partial<Choices>, fx: Effec
   return run(s, { title, reply: 'none', tellHost: true, steps: [{ kind: 'explain' }], change }, fx);
 }
 
-/** A class already explained is shown at once (its GAIN measured lazily); another class is explained. */
+/** A class already explained is shown at once (its checks measured after); another class is explained. */
 function pickClass(s: PanelState, k: number, fx: Effects): PanelState {
   const o = s.outcome;
   if (!o || !outputOf(o, k)) return rerun(s, `Explaining class ${k}`, { classIndex: k }, fx);
-  if (s.gains[k] === undefined) {
-    s = run(s, { title: 'Checking the map (GAIN)', reply: 'none', tellHost: false, steps: [{ kind: 'measureGain', outcome: o.id, classIndex: k }] }, fx);
-  }
+  if (needsMeasure(s, k)) s = run(s, { title: 'Measuring the map', reply: 'none', tellHost: false, steps: [measureStep(s, o.id, k)] }, fx);
   s = { ...s, choices: { ...s.choices, classIndex: k }, view: { kind: 'explanation' }, projection: undefined };
   fx.push({ kind: 'persist', value: persistedOf(s) });
   return s;
+}
+
+/** A clamped box, or undefined when it is too small to be one (a click, not a drag). */
+function cleanBox(b: BoxFraction | undefined): BoxFraction | undefined {
+  if (!b || ![b.x, b.y, b.width, b.height].every(Number.isFinite)) return undefined;
+  const x0 = Math.min(1, Math.max(0, Math.min(b.x, b.x + b.width)));
+  const y0 = Math.min(1, Math.max(0, Math.min(b.y, b.y + b.height)));
+  const x1 = Math.min(1, Math.max(0, Math.max(b.x, b.x + b.width)));
+  const y1 = Math.min(1, Math.max(0, Math.max(b.y, b.y + b.height)));
+  return x1 - x0 < 0.01 || y1 - y0 < 0.01 ? undefined : { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+/** Draws (or clears) the pointing game's box: the shown map plays at once (no forward pass); a cleared box drops the game's results. */
+function setBox(s: PanelState, box: BoxFraction | undefined, fx: Effects): PanelState {
+  box = cleanBox(box);
+  const metrics = Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, { ...v, pointing: undefined }]));
+  s = { ...s, box, metrics };
+  const o = s.outcome;
+  if (!box || !o || s.view.kind !== 'explanation') return s;
+  const k = shownClass(s);
+  const step: Step = needsMeasure({ ...s, box: undefined }, k)
+    ? measureStep(s, o.id, k)
+    : { kind: 'measure', outcome: o.id, classIndex: k, ids: ['pointing'], gain: false, box };
+  return run(s, { title: 'Playing the pointing game', reply: 'none', tellHost: false, steps: [step] }, fx);
+}
+
+/** Opens the comparison: every method the model can run (the picker's unavailable ones skipped), for the shown class and target. */
+function compareMethods(s: PanelState, fx: Effects): PanelState {
+  const o = s.outcome;
+  if (!o || !s.model) return report(s, new LookCloserError('bad-argument', 'Nothing is explained yet.'), false, true, fx);
+  const k = shownClass(s);
+  const target: ScoreTarget = o.target ?? 'logit';
+  const unavailable = new Map((s.model.unavailable ?? []).map((u) => [u.method, u.reason]));
+  const methods = METHODS.filter((m) => !unavailable.has(m.id));
+  const layer = o.method.family === 'cam' ? o.layer : undefined;
+  const steps: Step[] = methods.map((m, i) => ({
+    kind: 'compare', outcome: o.id, method: m.id, classIndex: k, target, layer: m.family === 'cam' ? layer : undefined, box: s.box, first: i === 0,
+  }));
+  const id = s.nextJob;
+  const compare: CompareView = {
+    job: id, outcome: o.id, classIndex: k, target, rankBy: s.compare?.rankBy ?? DEFAULT_RANK_BY,
+    cells: methods.map((m) => ({ method: m.id, title: m.title, status: 'pending' })),
+  };
+  return run({ ...s, compare, compareOpen: true }, { title: `Comparing ${methods.length} methods`, reply: 'none', tellHost: true, steps }, fx);
 }
 
 /** Sets a choice that needs no new explanation (colormap, opacity) and persists it. */
@@ -157,6 +203,18 @@ function onUser(s: PanelState, m: UserMsg, fx: Effects): PanelState {
     case 'saveSidecar':
       if (s.model) fx.push({ kind: 'saveSidecar', modelKey: s.model.key, preset: s.model.preprocessing.name, labelsUri: s.model.pickedLabelsUri });
       return s;
+    case 'pickTarget':
+      return rerun(s, `Explaining the ${m.target === 'logit' ? 'logit' : m.target}`, { target: m.target as ScoreTarget }, fx);
+    case 'setBox':
+      return setBox(s, m.box, fx);
+    case 'compareMethods':
+      return compareMethods(s, fx);
+    case 'rankBy':
+      if (!s.compare || !RANK_KEYS.some((k) => k.key === m.key)) return s;
+      return { ...s, compare: { ...s.compare, rankBy: m.key } };
+    case 'closeCompare':
+      if (s.compare && s.job?.id === s.compare.job) fx.push({ kind: 'abort', job: s.job.id });
+      return { ...s, compareOpen: false };
     case 'checkSanity': {
       const o = s.outcome;
       if (!o) return report(s, new LookCloserError('bad-argument', 'Nothing is explained yet.'), false, true, fx);
@@ -187,7 +245,7 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
   const job = s.job!;
   switch (m.type) {
     case 'imageLoaded':
-      s = { ...s, image: m.image, acts: undefined, job: { ...job, timings: { ...job.timings, decode: m.decodeMs } } };
+      s = { ...s, image: m.image, acts: undefined, box: s.image?.fingerprint === m.image.fingerprint ? s.box : undefined, job: { ...job, timings: { ...job.timings, decode: m.decodeMs } } };
       fx.push({ kind: 'persist', value: persistedOf(s) });
       break;
     case 'modelLoaded':
@@ -203,15 +261,30 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
     case 'explained': {
       s = withRuntime(s, m.runtime, fx);
       s = { ...s, job: { ...job, candidate: m.outcome, timings: { ...job.timings, ...m.timings } } };
-      const gain: Step = { kind: 'measureGain', outcome: m.outcome.id, classIndex: candidateClass(s) };
-      s = { ...s, job: { ...s.job!, steps: [gain, { kind: 'commit' }, ...job.steps] } };
+      // The map is shown first; GAIN and the metrics are measured after it.
+      s = { ...s, job: { ...s.job!, steps: [{ kind: 'commit' }, measureStep(s, m.outcome.id, candidateClass(s)), ...job.steps] } };
       break;
     }
-    case 'gainMeasured':
+    case 'measured':
       s = withRuntime(s, m.runtime, fx);
-      if (m.outcome === job.candidate?.id) s = { ...s, job: { ...job, candidateGain: m.gain } };
-      else if (m.outcome === s.outcome?.id) s = { ...s, gains: { ...s.gains, [m.gain.classIndex]: m.gain }, status: 'Checked the map (GAIN).' };
+      if (m.outcome === s.outcome?.id) {
+        const k = m.classIndex;
+        s = {
+          ...s, gains: m.gain ? { ...s.gains, [k]: m.gain } : s.gains, metrics: { ...s.metrics, [k]: { ...s.metrics[k], ...m.metrics } },
+          status: !m.gain ? `Pointing game: ${m.metrics.pointing?.hit ? 'hit' : 'miss'}.`
+            : m.outcome === job.id ? `Explained ${s.image?.name ?? 'the image'} with ${s.outcome.method.title}.` : 'Measured the map.',
+        };
+      }
       break;
+    case 'compared': {
+      const c = s.compare;
+      if (c?.job !== job.id) break;
+      const cells = c.cells.map((x) => (x.method === m.cell.method ? m.cell : x));
+      const done = cells.every((x) => x.status !== 'pending');
+      s = { ...s, compare: { ...c, cells, elapsedMs: m.elapsedMs, ...(done ? { totalMs: m.elapsedMs } : {}) } };
+      if (done) s = { ...s, status: `Compared ${cells.filter((x) => x.status === 'done').length} methods in ${(m.elapsedMs / 1000).toFixed(1)} s.` };
+      break;
+    }
     case 'activationsRead':
       s = { ...s, acts: { layer: m.layer, channels: m.channels }, status: `Read ${m.channels} channels of ${m.layer}.` };
       break;
@@ -225,6 +298,7 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
       s = { ...s, sanity: m.sanity, status: m.sanity.flagged ? 'Sanity check: the map barely changes with a random model.' : 'Sanity check done.' };
       break;
     case 'progress':
+      if (job.running === 'compare') return s;
       return { ...s, status: job.running === 'sanity' ? `Sanity check: ${m.done} of ${m.total} runs (the model randomised from the top layer down)…` : `Explaining: ${m.done} of ${m.total} passes…` };
     case 'failed':
       return fail(s, m.error, m.cancelled, fx);

@@ -6,6 +6,7 @@
 import { LookCloserError } from '../../src/core/errors';
 import { CancelledError } from '../../src/protocol/messenger';
 import type { Effect } from './messages';
+import { METHODS } from '../../src/core/methods/registry';
 import { explainSettings, outputOf, persistedOf } from './selectors';
 import type { Choices, Job, PanelState, Reply, Step, Work } from './state';
 
@@ -80,15 +81,17 @@ export function fail(s: PanelState, error: unknown, cancelled: boolean, fx: Effe
   return s;
 }
 
-/** Shows the outcome this job explained, with its GAIN. */
+/**
+ * Shows the outcome this job explained at once; its checks (GAIN, the metrics) run after it as the job's next
+ * step. From here on the job changes no choice: cancelling the checks keeps the map and the choices that made it.
+ */
 function commit(s: PanelState, fx: Effects): PanelState {
   const job = s.job!;
   const o = job.candidate!;
-  const g = job.candidateGain;
   s = {
-    ...s, outcome: o, gains: g ? { [g.classIndex]: g } : {}, view: { kind: 'explanation' }, projection: undefined,
+    ...s, outcome: o, gains: {}, metrics: {}, view: { kind: 'explanation' }, projection: undefined,
     timings: job.timings, status: `Explained ${s.image?.name ?? 'the image'} with ${o.method.title}.`, error: undefined,
-    job: { ...job, candidate: undefined, candidateGain: undefined },
+    job: { ...job, candidate: undefined, restore: undefined },
   };
   const m = s.model!;
   fx.push({ kind: 'persist', value: persistedOf(s) }, {
@@ -126,7 +129,8 @@ function statusOf(s: PanelState, step: Step): string {
   switch (step.kind) {
     case 'loadModel': return `Loading ${step.model?.name ?? s.model?.name ?? 'the model'}…`;
     case 'explain': return `${s.job?.title ?? 'Explaining'}…`;
-    case 'measureGain': return 'Checking the map (GAIN)…';
+    case 'measure': return step.gain ? 'Measuring the map (GAIN, deletion, insertion, ROAD, confidence)…' : 'Playing the pointing game…';
+    case 'compare': return `Comparing: ${METHODS.find((m) => m.id === step.method)?.title ?? step.method}…`;
     default: return s.status;
   }
 }
@@ -157,7 +161,7 @@ export function advance(s: PanelState, fx: Effects): PanelState {
     fx.push({ kind: 'work', job: job.id, work });
     s = { ...s, status: statusOf(s, step) };
     // A model about to load replaces the one shown: nothing of the old one stays (its sessions are released).
-    if (step.kind === 'loadModel') s = { ...s, model: undefined, outcome: undefined, gains: {}, acts: undefined, view: { kind: 'explanation' }, projection: undefined };
+    if (step.kind === 'loadModel') s = { ...s, model: undefined, outcome: undefined, gains: {}, metrics: {}, compare: undefined, compareOpen: false, acts: undefined, view: { kind: 'explanation' }, projection: undefined };
     return s;
   }
 }

@@ -69,6 +69,7 @@ class PanelDriver {
     return {
       timeline: this.state.outcome && this.state.outcome.id === t.lastOutcome ? t.last : undefined,
       state: this.state, base: shown?.input.base, current: r.prepared?.input.base, acts: r.acts, gate: r.gate, projection: r.projection,
+      compared: r.compare && this.state.compare?.job === r.compare.job ? { base: r.compare.base, maps: r.compare.maps } : undefined,
       explanation: (k) => shown?.outcome.outputs.find((o) => o.explanation.classIndex === k)?.explanation,
     };
   }

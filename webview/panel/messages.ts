@@ -2,7 +2,8 @@
 import type {
   ExecutionProviderSetting, ExplainOptions, GainSummary, ImagePayload, LabelsFile, LayersState, ModelPayload, PanelToHostNote, Timings,
 } from '../../src/protocol/protocol';
-import type { ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, SanityView, Work } from './state';
+import type { MetricValues } from '../../src/core/metrics/registry';
+import type { BoxFraction, CompareCellView, ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, SanityView, Work } from './state';
 
 /** The backend as it stands after some work. */
 export interface RuntimeNote {
@@ -36,7 +37,17 @@ export type UserMsg =
   | { readonly type: 'pickLabels' }
   | { readonly type: 'saveSidecar' }
   /** Run the sanity checks on the shown map (slow: one randomised model per step; progress and Cancel as any job). */
-  | { readonly type: 'checkSanity' };
+  | { readonly type: 'checkSanity' }
+  /** What to explain: logit, softmax, sigmoid or contrast:B (re-explains). */
+  | { readonly type: 'pickTarget'; readonly target: string }
+  /** The pointing game's box drawn on the picture (fractions of it); undefined clears it. */
+  | { readonly type: 'setBox'; readonly box?: BoxFraction }
+  /** Open the "Compare methods" view and run every available method on the shown class and target. */
+  | { readonly type: 'compareMethods' }
+  /** The metric the comparison is ranked by (a RANK_KEYS key). */
+  | { readonly type: 'rankBy'; readonly key: string }
+  /** Close the comparison view (a comparison in flight is cancelled). */
+  | { readonly type: 'closeCompare' };
 
 /** Results of work and host answers. */
 export type ResultMsg =
@@ -44,7 +55,10 @@ export type ResultMsg =
   | { readonly type: 'modelLoaded'; readonly job: number; readonly model: ModelInfo; readonly loadMs: number }
   | { readonly type: 'presetUsed'; readonly job?: number; readonly preset: string | undefined; readonly preprocessing: PresetInfo }
   | { readonly type: 'explained'; readonly job: number; readonly outcome: OutcomeView; readonly timings: Timings; readonly runtime: RuntimeNote }
-  | { readonly type: 'gainMeasured'; readonly job: number; readonly outcome: number; readonly gain: GainSummary; readonly runtime: RuntimeNote }
+  /** The checks of a shown map: GAIN (when asked) and the faithfulness metrics measured. */
+  | { readonly type: 'measured'; readonly job: number; readonly outcome: number; readonly classIndex: number; readonly gain?: GainSummary; readonly metrics: MetricValues; readonly runtime: RuntimeNote }
+  /** One method of the comparison finished; `elapsedMs` counts from the comparison's first method. */
+  | { readonly type: 'compared'; readonly job: number; readonly cell: CompareCellView; readonly elapsedMs: number }
   | { readonly type: 'activationsRead'; readonly job: number; readonly layer: string; readonly channels: number }
   | { readonly type: 'gateRead'; readonly job: number; readonly tensor: string; readonly kind: string }
   | { readonly type: 'projected'; readonly job: number; readonly layer: string; readonly channel: number }

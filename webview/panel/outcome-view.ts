@@ -40,6 +40,6 @@ export function outcomeView(id: number, o: ExplainOutcome, input: PreparedInput)
   });
   return {
     id, method: { id: o.method.id, title: o.method.title, family: o.method.family }, layer: o.layer, note: o.note,
-    predictions: o.predictions.map((p) => ({ index: p.index, score: p.score })), probs: o.forward.probs, outputs,
+    predictions: o.predictions.map((p) => ({ index: p.index, score: p.score })), probs: o.forward.probs, outputs, target: o.target,
   };
 }

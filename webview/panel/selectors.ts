@@ -1,9 +1,11 @@
 /** What the panel derives from its state: the class and layer shown, the summary for the host, explain settings, class search. */
 import type { ExplainSettings } from '../../src/core/app/explain-image';
+import { RANK_KEYS, rankCells } from '../../src/core/compare/compare-methods';
 import { METHODS } from '../../src/core/methods/registry';
+import type { MetricId } from '../../src/core/metrics/registry';
 import { labelOf as labelIn } from '../../src/core/model-config';
-import type { ExplainOptions, ExplainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
-import type { Choices, OutcomeView, OutputView, PanelState, Persisted } from './state';
+import type { CompareSummaryRow, ExplainOptions, ExplainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
+import type { Choices, CompareCellView, OutcomeView, OutputView, PanelState, Persisted, Step } from './state';
 
 /** Classes explained besides the chosen one: the top 5, as the predictions list shows them. */
 export const TOP = 5;
@@ -50,7 +52,53 @@ export function explainSettings(s: PanelState): ExplainSettings {
   const layer = (c.method === undefined || family === 'cam') && isTargetLayer(s, c.layer) ? c.layer : undefined;
   const k = c.classIndex;
   const classes = k !== undefined && Number.isInteger(k) && k >= 0 && k < (s.model?.classes ?? 0) ? [k] : undefined;
-  return { method: c.method, layer, classes, top: TOP, target: 'logit' };
+  return { method: c.method, layer, classes, top: TOP, target: c.target ?? 'logit' };
+}
+
+/** The metrics measured beside every map once it is shown (the pointing game only with a box). */
+export const SHOWN_METRICS: readonly MetricId[] = ['deletion', 'insertion', 'road', 'confidence'];
+
+/** The deferred checks of class `k` of outcome `outcome`: GAIN and the metrics, the pointing game when a box is drawn. */
+export function measureStep(s: PanelState, outcome: number, k: number): Step {
+  return { kind: 'measure', outcome, classIndex: k, ids: s.box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS, gain: true, box: s.box };
+}
+
+/** Whether the shown class still lacks its checks (GAIN, the metrics, or the pointing game for a drawn box). */
+export function needsMeasure(s: PanelState, k: number): boolean {
+  return s.gains[k] === undefined || s.metrics[k] === undefined || (!!s.box && s.metrics[k].pointing === undefined);
+}
+
+/** The comparison's cells ranked by its key, best first (unfinished and unmeasured last). */
+export function rankedCompare(s: PanelState): (CompareCellView & { rank: number | null; value: number | null })[] {
+  const c = s.compare;
+  if (!c) return [];
+  const key = RANK_KEYS.find((k) => k.key === c.rankBy) ?? RANK_KEYS[0];
+  const byMethod = new Map(c.cells.map((x) => [x.method, x]));
+  const ranked = rankCells(c.cells.map((x) => ({ method: x.method, title: x.title, png: '', metrics: x.metrics })), key);
+  return ranked.map((r) => ({ ...byMethod.get(r.method)!, rank: r.rank, value: r.value }));
+}
+
+/** The comparison in one line: running, stopped, or "N methods in X s". */
+export function compareStatus(s: PanelState): string {
+  const c = s.compare;
+  if (!c) return '';
+  const finished = c.cells.filter((x) => x.status !== 'pending').length;
+  const maps = c.cells.filter((x) => x.status === 'done').length;
+  if (c.totalMs !== undefined) return `compare view: ${maps} methods in ${(c.totalMs / 1000).toFixed(1)} s (${c.cells.length - maps} skipped or failed)`;
+  const so = c.elapsedMs === undefined ? '' : ` (${maps} maps in ${(c.elapsedMs / 1000).toFixed(1)} s)`;
+  if (s.job?.id === c.job) return `Comparing: ${finished} of ${c.cells.length} methods${so}…`;
+  return `Stopped after ${finished} of ${c.cells.length} methods${so}.`;
+}
+
+/** The comparison as the summary reports it. */
+export function compareSummary(s: PanelState): CompareSummaryRow | undefined {
+  const c = s.compare;
+  if (!c) return undefined;
+  return {
+    classIndex: c.classIndex, target: c.target, rankBy: c.rankBy, methods: c.cells.length,
+    finished: c.cells.filter((x) => x.status !== 'pending').length, filled: c.cells.filter((x) => x.status === 'done').length,
+    totalMs: c.totalMs, elapsedMs: c.elapsedMs, ranking: rankedCompare(s).filter((x) => x.status === 'done').map((x) => ({ method: x.method, rank: x.rank, value: x.value })),
+  };
 }
 
 /** What the panel shows, as the host and the tests read it; undefined before the first explanation. */
@@ -70,7 +118,7 @@ export function summaryOf(s: PanelState): ExplainSummary | undefined {
     predictions: o.predictions.map(row),
     method: o.method.id, layer: o.layer, defaultLayer: m.defaultLayer,
     classIndex: k, label: labelOf(s, k), rawRange: out.rawRange, display: out.display, peak: out.peak,
-    gain: s.gains[k],
+    gain: s.gains[k], target: o.target ?? 'logit', metrics: s.metrics[k], compare: compareSummary(s),
     crops: out.crops && { scales: out.crops.scales.map(row), fused: row(out.crops.fused) },
     rendered: out.rendered, timings: s.timings,
   };
@@ -90,8 +138,8 @@ export function classMatches(s: PanelState, query: string): { index: number; lab
 
 /** What to persist: the image, the model and the explain options. */
 export function persistedOf(s: PanelState): Persisted {
-  const { method, layer, classIndex, colormap, opacity } = s.choices;
-  return { imageUri: s.image?.key, modelUri: s.model?.key, options: { method, layer, classIndex, colormap, opacity } };
+  const { method, layer, classIndex, colormap, opacity, target } = s.choices;
+  return { imageUri: s.image?.key, modelUri: s.model?.key, options: { method, layer, classIndex, colormap, opacity, ...(target !== undefined ? { target } : {}) } };
 }
 
 /** The options the host gave, as a change of choices (absent fields keep the current choice). */

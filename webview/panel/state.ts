@@ -3,6 +3,8 @@
  * Plain data only (no DOM, no onnxruntime): the controller computes it, the views draw it, and it runs in Node tests.
  */
 import type { ExplainSettings } from '../../src/core/app/explain-image';
+import type { ScoreTarget } from '../../src/core/methods/method';
+import type { MetricId, MetricValues } from '../../src/core/metrics/registry';
 import type {
   ExecutionProviderSetting, ExplainOptions, GainSummary, GateRow, ImagePayload, LayerRow, ModelPayload, Timings,
 } from '../../src/protocol/protocol';
@@ -18,6 +20,8 @@ export interface Choices {
   readonly opacity: number;
   /** A preset picked in the panel; undefined: the sidecar's, the metadata's or a guess. */
   readonly preset?: string;
+  /** What to explain (src/core/methods/score-target.ts); undefined: the logit. */
+  readonly target?: ScoreTarget;
 }
 
 /** What the webview keeps with vscode.setState; the host reads it to restore the panel after a reload. */
@@ -112,6 +116,46 @@ export interface OutcomeView {
   /** Probability of every class. */
   readonly probs: ArrayLike<number>;
   readonly outputs: readonly OutputView[];
+  /** What was explained (absent: the logit). */
+  readonly target?: ScoreTarget;
+}
+
+/** A box on the shown picture (the region the model saw), as fractions 0..1 of its width and height. */
+export interface BoxFraction {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** One cell of the "Compare methods" view. */
+export interface CompareCellView {
+  readonly method: string;
+  readonly title: string;
+  /** pending: not run yet; done: a map and its metrics; skipped: the method does not apply; failed: it threw. */
+  readonly status: 'pending' | 'done' | 'skipped' | 'failed';
+  readonly metrics?: MetricValues;
+  /** Why it was skipped or failed. */
+  readonly reason?: string;
+  /** Milliseconds the method and its metrics took. */
+  readonly ms?: number;
+}
+
+/** The "Compare methods" view: every available method for one class and target, filled in as each finishes. */
+export interface CompareView {
+  /** The job that fills it. */
+  readonly job: number;
+  /** The outcome whose input it compares on. */
+  readonly outcome: number;
+  readonly classIndex: number;
+  readonly target: ScoreTarget;
+  /** A ranking key of src/core/compare/compare-methods.ts (RANK_KEYS). */
+  readonly rankBy: string;
+  readonly cells: readonly CompareCellView[];
+  /** Milliseconds from the first method's start to the last one's end, once every method finished. */
+  readonly totalMs?: number;
+  /** Milliseconds from the first method's start to the end of the last one finished so far. */
+  readonly elapsedMs?: number;
 }
 
 /** What the stage shows: the explanation, one channel of a layer, or an attention gate. */
@@ -128,9 +172,15 @@ export type Step =
   | { readonly kind: 'usePreset'; readonly preset: string | undefined }
   /** Explains with the settings the state gives when the step is reached. */
   | { readonly kind: 'explain' }
-  | { readonly kind: 'measureGain'; readonly outcome: number; readonly classIndex: number }
-  /** Shows the outcome explained by this job with its GAIN (pure). */
+  /**
+   * The checks of a shown map, after it is shown: GAIN and the faithfulness metrics `ids` (all but the pointing
+   * game by default), and the pointing game when a box is drawn (fractions of the shown picture).
+   */
+  | { readonly kind: 'measure'; readonly outcome: number; readonly classIndex: number; readonly ids: readonly MetricId[]; readonly gain: boolean; readonly box?: BoxFraction }
+  /** Shows the outcome explained by this job (pure); its checks come after. */
   | { readonly kind: 'commit' }
+  /** One method of the "Compare methods" view, on the shown outcome's input (`first`: the comparison's clock starts). */
+  | { readonly kind: 'compare'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly target: ScoreTarget; readonly layer?: string; readonly box?: BoxFraction; readonly first: boolean }
   | { readonly kind: 'readActivations'; readonly layer: string }
   /** Shows a channel of the activations just read (pure). */
   | { readonly kind: 'showChannel'; readonly layer: string; readonly channel: number }
@@ -177,9 +227,8 @@ export interface Job {
   readonly running?: Step['kind'];
   readonly steps: readonly Step[];
   readonly timings: Timings;
-  /** The outcome explained by this job, shown once its GAIN is measured. */
+  /** The outcome explained by this job, until it is shown. */
   readonly candidate?: OutcomeView;
-  readonly candidateGain?: GainSummary;
 }
 
 /** The whole panel state. */
@@ -192,6 +241,13 @@ export interface PanelState {
   readonly outcome?: OutcomeView;
   /** GAIN of the outcome's explanations, by class. */
   readonly gains: Readonly<Record<number, GainSummary>>;
+  /** Faithfulness metrics of the outcome's explanations, by class (measured after the map is shown). */
+  readonly metrics: Readonly<Record<number, MetricValues>>;
+  /** The pointing game's box drawn on the picture (kept for the image until cleared). */
+  readonly box?: BoxFraction;
+  /** The last "Compare methods" view (shown while `compareOpen`). */
+  readonly compare?: CompareView;
+  readonly compareOpen?: boolean;
   /** The last sanity check (shown while its outcome and class are). */
   readonly sanity?: SanityView;
   readonly view: Shown;
@@ -214,7 +270,15 @@ export const DEFAULT_OPACITY = 0.5;
 export function initialState(persisted?: Persisted): PanelState {
   const o = persisted?.options;
   return {
-    choices: { method: o?.method, layer: o?.layer, classIndex: o?.classIndex, colormap: o?.colormap ?? DEFAULT_COLORMAP, opacity: o?.opacity ?? DEFAULT_OPACITY },
-    ep: 'auto', gains: {}, view: { kind: 'explanation' }, timings: {}, nextJob: 1, status: '',
+    choices: {
+      method: o?.method, layer: o?.layer, classIndex: o?.classIndex, colormap: o?.colormap ?? DEFAULT_COLORMAP, opacity: o?.opacity ?? DEFAULT_OPACITY,
+      ...(o?.target !== undefined ? { target: persistedTarget(o.target) } : {}),
+    },
+    ep: 'auto', gains: {}, metrics: {}, view: { kind: 'explanation' }, timings: {}, nextJob: 1, status: '',
   };
+}
+
+/** A persisted target, when it still parses (else the logit). */
+function persistedTarget(t: string): ScoreTarget | undefined {
+  return t === 'logit' || t === 'softmax' || t === 'sigmoid' || /^contrast:\d+$/.test(t) ? (t as ScoreTarget) : undefined;
 }

@@ -18,7 +18,7 @@ const MEANING: Record<StartStep, string> = {
   session: 'forward session created',
   layers: 'layers probed',
   map: 'first map computed',
-  shown: 'map shown with its GAIN check',
+  shown: 'map shown (its GAIN and metrics follow)',
 };
 
 /** A finished or running timeline: ms after the click per step reached. */

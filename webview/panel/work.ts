@@ -5,8 +5,9 @@
  */
 import { methodAvailability } from '../../src/core/app/availability';
 import type { Classifier } from '../../src/core/app/classifier';
-import { PreparedInput, explainImage, inputSource, measureMetrics, prepareImage } from '../../src/core/app/explain-image';
+import { PreparedInput, explainImage, inputSource, prepareImage } from '../../src/core/app/explain-image';
 import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
+import type { Explanation } from '../../src/core/methods/method';
 import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
 import { GateValues, gateValues } from '../../src/core/attention/gates';
 import { ChannelProjection, projectChannel, projectionImages } from '../../src/core/attention/projection';
@@ -20,6 +21,7 @@ import { decodeImage } from '../image';
 import { WebModel, backendLabel, loadWebModel } from '../model-loader';
 import { currentWorker } from '../ort-runtime';
 import type { ResultMsg, RuntimeNote } from './messages';
+import { compareOne, measureShown } from './measure';
 import { outcomeView } from './outcome-view';
 import { StartTimeline, now } from './timeline';
 import { thumbnail } from './pictures';
@@ -43,6 +45,8 @@ export interface Resources {
   acts?: LayerActivations;
   gate?: GateValues;
   projection?: ProjectionPictures;
+  /** The comparison's maps by method, the picture they are drawn on, and when its first method started. */
+  compare?: { readonly job: number; readonly base: RgbaImage; readonly maps: Map<string, Explanation>; readonly started: number };
 }
 
 function runtimeNote(m: WebModel): RuntimeNote {
@@ -99,14 +103,16 @@ export class PanelWork {
         return this.usePreset(w.preset, job);
       case 'explain':
         return this.explain(job, w.settings, signal);
-      case 'measureGain': {
+      case 'measure': {
         const { c, model } = this.loaded();
         const r = this.res.outcomes.get(w.outcome);
         const e = r?.outcome.outputs.find((o) => o.explanation.classIndex === w.classIndex)?.explanation;
         if (!r || !e) throw new LookCloserError('runtime', `Class ${w.classIndex} is not explained in this panel any more; explain it again.`);
-        const { gain } = await measureMetrics(c, r.input, e, r.outcome.forward, { control: false });
-        return { type: 'gainMeasured', job, outcome: w.outcome, gain: { classIndex: w.classIndex, ...gain! }, runtime: runtimeNote(model) };
+        const m = await measureShown(c, r.input, e, r.outcome.forward, { ids: w.ids, gain: w.gain, box: w.box });
+        return { type: 'measured', job, outcome: w.outcome, classIndex: w.classIndex, ...m, runtime: runtimeNote(model) };
       }
+      case 'compare':
+        return this.compare(job, w, signal);
       case 'readActivations': {
         const { c, input } = this.prepared();
         this.res.acts = await layerActivations(c, input, w.layer);
@@ -232,6 +238,22 @@ export class PanelWork {
       type: 'explained', job, outcome: outcomeView(job, o, input),
       timings: { preprocess: ms, forward: o.timings.forward, explain: o.timings.explain }, runtime: runtimeNote(model),
     };
+  }
+
+  /** One method of the comparison, on the compared outcome's input, reusing its forward pass. */
+  private async compare(job: number, w: Extract<Work, { kind: 'compare' }>, signal: AbortSignal): Promise<ResultMsg> {
+    const { c } = this.loaded();
+    const r = this.res.outcomes.get(w.outcome);
+    if (!r) throw new LookCloserError('runtime', 'The compared explanation is not in this panel any more; explain it again.');
+    if (w.first || this.res.compare?.job !== job) this.res.compare = { job, base: r.input.base, maps: new Map(), started: performance.now() };
+    const cmp = this.res.compare;
+    const { cell, output } = await compareOne(c, r.input, {
+      method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, forward: r.outcome.forward, signal,
+      onProgress: (done, total) => this.onProgress(job, done, total),
+    });
+    throwIfAborted(signal);
+    if (output) cmp.maps.set(w.method, output.explanation);
+    return { type: 'compared', job, cell, elapsedMs: performance.now() - cmp.started };
   }
 
   /** Adebayo et al.'s checks of one shown map: the weights randomised from the top in 8 steps, and another class. */

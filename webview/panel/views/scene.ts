@@ -22,6 +22,8 @@ export interface Scene {
   readonly projection?: ProjectionPictures;
   /** The start-up timeline of the model's first map, while that map is shown. */
   readonly timeline?: Timeline;
+  /** The comparison's maps by method and the picture they are drawn on. */
+  readonly compared?: { readonly base: RgbaImage; readonly maps: ReadonlyMap<string, Explanation> };
 }
 
 /** How views report what the user did. */

@@ -85,6 +85,7 @@ function drawExplanation(el: StageElements, s: PanelState, e: Explanation, base:
   el.baseCanvas.setAttribute('aria-label', `${o.method.title} of ${label} over ${s.image?.name ?? 'the image'}`);
   el.stage.dataset.method = o.method.id;
   el.stage.dataset.classIndex = String(k);
+  el.stage.dataset.target = o.target ?? 'logit';
   return {
     display: e.display.kind,
     caption: `${o.method.title} for “${label}” (${pct(o.probs[k])})${where} · raw range ${fmt(lo)} … ${fmt(hi)} · shape [${out.shape.join('×')}]`,

@@ -1,0 +1,80 @@
+/**
+ * The panel's measuring work, pure (core only, no DOM, no onnxruntime import): the checks of a shown map (GAIN
+ * and the faithfulness metrics of src/core/metrics/, reusing the forward pass the map was explained with) and
+ * one method of the "Compare methods" view. Runs in the webview and in Node tests alike.
+ */
+import type { Classifier } from '../../src/core/app/classifier';
+import { ExplainedOutput, PreparedInput, explainImage, measureFaithfulness, measureMetrics } from '../../src/core/app/explain-image';
+import { LookCloserError } from '../../src/core/errors';
+import type { ForwardResult } from '../../src/core/explainer';
+import type { Explanation, ScoreTarget } from '../../src/core/methods/method';
+import type { CancelSignal, ProgressCallback } from '../../src/core/methods/options';
+import { methodById } from '../../src/core/methods/registry';
+import type { PointingBox } from '../../src/core/metrics/pointing';
+import type { MetricId, MetricValues } from '../../src/core/metrics/registry';
+import { isCancellation } from '../../src/protocol/messenger';
+import type { GainSummary } from '../../src/protocol/protocol';
+import { SHOWN_METRICS } from './selectors';
+import type { BoxFraction, CompareCellView } from './state';
+
+/** A box drawn on the shown picture (fractions of the region the model saw) in original-image pixels, as the pointing game takes it. */
+export function boxInImage(b: BoxFraction, input: PreparedInput, size: { readonly width: number; readonly height: number }): PointingBox {
+  const r = input.crop ?? { x: 0, y: 0, width: size.width, height: size.height };
+  return { x: r.x + b.x * r.width, y: r.y + b.y * r.height, width: b.width * r.width, height: b.height * r.height };
+}
+
+/** What to measure of a shown map. */
+export interface MeasureRequest {
+  readonly ids: readonly MetricId[];
+  /** Also GAIN's check (without its control, as the panel always showed it). */
+  readonly gain: boolean;
+  readonly box?: BoxFraction;
+}
+
+/** The checks of one explanation: GAIN and the asked-for metrics; `before` is the forward pass it was explained with. */
+export async function measureShown(c: Classifier, input: PreparedInput, e: Explanation, before: ForwardResult, r: MeasureRequest): Promise<{ gain?: GainSummary; metrics: MetricValues }> {
+  const ids = r.box ? r.ids : r.ids.filter((id) => id !== 'pointing');
+  const box = r.box && boxInImage(r.box, input, c.explainer.inputSize);
+  const metrics = ids.length ? await measureFaithfulness(c, input, e, before, { ids, box }) : {};
+  if (!r.gain) return { metrics };
+  const { gain } = await measureMetrics(c, input, e, before, { control: false });
+  return { gain: { classIndex: e.classIndex, ...gain! }, metrics };
+}
+
+/** One method of the comparison. */
+export interface CompareRequest {
+  readonly method: string;
+  readonly classIndex: number;
+  readonly target: ScoreTarget;
+  /** The compared outcome's layer (CAM-family methods; undefined: each method's default). */
+  readonly layer?: string;
+  readonly box?: BoxFraction;
+  /** The forward pass on the input, reused where it holds what the method needs. */
+  readonly forward?: ForwardResult;
+  readonly signal?: CancelSignal;
+  readonly onProgress?: ProgressCallback;
+}
+
+/**
+ * Runs one method for the class and target and measures its map (the shown metrics, and the pointing game with
+ * a box). A method that does not apply is 'skipped', one that fails 'failed'; cancellation throws.
+ */
+export async function compareOne(c: Classifier, input: PreparedInput, r: CompareRequest): Promise<{ cell: CompareCellView; output?: ExplainedOutput }> {
+  const m = methodById(r.method);
+  const t0 = performance.now();
+  const box = r.box && boxInImage(r.box, input, c.explainer.inputSize);
+  try {
+    const o = await explainImage(c, input, {
+      method: m.id, classes: [r.classIndex], layer: r.layer, target: r.target, forward: r.forward,
+      metrics: { ids: box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS, box }, signal: r.signal, onProgress: r.onProgress,
+    });
+    const output = o.outputs.find((x) => x.explanation.classIndex === r.classIndex);
+    if (!output) throw new LookCloserError('runtime', `${m.title} gave no map for class ${r.classIndex}.`);
+    const metrics: MetricValues = Object.fromEntries(Object.entries(output.metrics).filter(([k]) => k !== 'gain'));
+    return { cell: { method: m.id, title: m.title, status: 'done', metrics, ms: performance.now() - t0 }, output };
+  } catch (e) {
+    if (r.signal?.aborted || isCancellation(e) || (e instanceof LookCloserError && e.kind === 'cancelled')) throw e;
+    const skipped = e instanceof LookCloserError && e.kind === 'method-not-applicable';
+    return { cell: { method: m.id, title: m.title, status: skipped ? 'skipped' : 'failed', reason: e instanceof Error ? e.message : String(e), ms: performance.now() - t0 } };
+  }
+}

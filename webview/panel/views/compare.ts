@@ -1,0 +1,78 @@
+/**
+ * "Compare methods": every method the model can run, for the shown class and target, in a grid filled in cell
+ * by cell as each method finishes, each cell with its metrics, ranked by a metric the user picks.
+ */
+import { RANK_KEYS } from '../../../src/core/compare/compare-methods';
+import type { Explanation } from '../../../src/core/methods/method';
+import { paint } from '../../image';
+import { h } from '../../vscode-api';
+import { metricItems } from '../metrics-text';
+import { explanationPicture, thumbnail } from '../pictures';
+import { compareStatus, labelOf, rankedCompare } from '../selectors';
+import { Dispatch, Scene, View, memo } from './scene';
+
+/** The ranking keys offered (the increase and pointing columns are yes/no, poor for ranking). */
+const OFFERED = RANK_KEYS.filter((k) => k.key !== 'increase');
+
+/** Creates the button and the grid view. */
+export function createCompare(dispatch: Dispatch): View {
+  const open = h('button', { type: 'button', class: 'secondary', text: 'Compare methods', 'data-testid': 'compare-button', title: 'Run every method that applies to this model on the shown class and target, with its metrics, ranked' });
+  const rank = h('select', { id: 'rank-by', title: 'The metric the methods are ranked by' });
+  for (const k of OFFERED) rank.append(h('option', { value: k.key, text: `${k.title} ${k.higher ? '↑' : '↓'}` }));
+  const title = h('h2', { class: 'compare-title' });
+  const status = h('span', { class: 'compare-status', 'data-testid': 'compare-status' });
+  const stop = h('button', { type: 'button', class: 'secondary', text: 'Stop' });
+  const close = h('button', { type: 'button', class: 'secondary', text: 'Close' });
+  const grid = h('div', { class: 'compare-grid', 'data-testid': 'compare-grid' });
+  const head = h('div', { class: 'compare-head' }, title, h('label', { for: 'rank-by', text: 'Rank by' }), rank, status, stop, close);
+  const view = h('section', { class: 'compare', hidden: true, 'aria-label': 'Methods compared' }, head, grid);
+  const el = h('div', { class: 'compare-box', hidden: true }, open, view);
+  open.addEventListener('click', () => dispatch({ type: 'compareMethods' }));
+  rank.addEventListener('change', () => dispatch({ type: 'rankBy', key: rank.value }));
+  stop.addEventListener('click', () => dispatch({ type: 'cancel' }));
+  close.addEventListener('click', () => dispatch({ type: 'closeCompare' }));
+  const cellsDrawn = memo();
+  const pictures = new Map<Explanation, HTMLCanvasElement>();
+
+  function render(scene: Scene): void {
+    const s = scene.state;
+    el.hidden = !s.outcome;
+    open.disabled = !!s.job;
+    const c = s.compare;
+    view.hidden = !s.compareOpen || !c;
+    if (view.hidden || !c) return;
+    const running = s.job?.id === c.job;
+    stop.hidden = !running;
+    if (rank.value !== c.rankBy) rank.value = c.rankBy;
+    title.textContent = `Methods compared for “${labelOf(s, c.classIndex)}” (${c.target})`;
+    status.textContent = compareStatus(s);
+    view.dataset.filled = String(c.cells.filter((x) => x.status === 'done').length);
+    view.dataset.done = String(c.totalMs !== undefined);
+    const cmp = scene.compared;
+    if (!cellsDrawn([c, cmp?.maps, s.choices.colormap, s.choices.opacity])) return;
+    const small = cmp && thumbnail(cmp.base, 160);
+    grid.textContent = '';
+    for (const cell of rankedCompare(s)) {
+      const e = cmp?.maps.get(cell.method);
+      let canvas: HTMLCanvasElement | undefined;
+      if (e && small) {
+        canvas = pictures.get(e);
+        if (!canvas) {
+          canvas = h('canvas', { class: 'thumb', 'aria-hidden': 'true' });
+          paint(canvas, explanationPicture(e, small, s.choices.colormap, s.choices.opacity, s.model?.preprocessing.channels ?? 'rgb'));
+          pictures.set(e, canvas);
+        }
+      }
+      const line = cell.status === 'done' ? metricItems(cell.metrics, undefined).filter((x) => x.key !== 'increase').map((x) => x.text).join(' · ')
+        : cell.status === 'pending' ? (running ? 'waiting…' : 'not run') : `${cell.status}: ${cell.reason ?? ''}`;
+      grid.append(h('figure', { class: `compare-cell ${cell.status}`, 'data-method': cell.method, 'data-status': cell.status },
+        canvas ?? h('div', { class: 'thumb placeholder' }),
+        h('figcaption', {},
+          h('b', { text: `${cell.rank === null ? '' : `#${cell.rank} `}${cell.title}` }),
+          h('span', { class: 'compare-metrics', text: line, title: cell.reason ?? '' }),
+          cell.ms !== undefined ? h('span', { class: 'hint', text: `${(cell.ms / 1000).toFixed(2)} s` }) : undefined)));
+    }
+    if (pictures.size > 200) pictures.clear();
+  }
+  return { el, render };
+}
