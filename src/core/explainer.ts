@@ -8,6 +8,7 @@ import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findI
 import { Runtime, Session } from './runtime';
 import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
 import { upgradeToOpset } from './onnx/upgrade';
+import { inferShapes } from './onnx/shape-inference';
 import { Float32Tensor, Tensor, asFloat32, float32, float32ToHalf } from './tensor';
 
 /** Backward graphs with more nodes than this skip onnxruntime's graph optimisations (see backwardSession). */
@@ -228,11 +229,16 @@ export class Explainer {
     });
   }
 
-  /** Shapes of every candidate tensor, from one forward pass on a zero input (cached). */
+  /**
+   * Shapes of every candidate tensor (cached): inferred from the graph where every operator's shape rule is known
+   * (src/core/onnx/shape-inference.ts, no session), else from one forward pass on a zero input.
+   */
   shapes(): Promise<Map<string, number[]>> {
     if (!this.probed) {
       this.probed = (async () => {
         const cands = candidateTensors(this.graph).map((c) => c.name);
+        const inferred = inferShapes(this.graph, this.input.name, this.inputDims);
+        if (cands.every((c) => inferred.has(c))) return new Map(cands.map((c) => [c, inferred.get(c)!]));
         try {
           // The backward graphs need the same probe (of the opset-17 model); one session serves both.
           const up = await this.upgradedModel();

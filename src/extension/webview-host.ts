@@ -24,7 +24,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 }
 
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
-export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string): void {
+export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string, executionProvider?: string): void {
   const uri = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
   webview.options = webviewOptions(extensionUri);
   webview.html = scriptPageHtml(page, title, {
@@ -32,6 +32,7 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     script: uri('dist', 'webview', page.script),
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
+    executionProvider,
   });
 }
 
@@ -121,8 +122,8 @@ export class WebviewHost<Me extends Direction, Peer extends Direction> {
   }
 
   /** Shows a script page (the panel's, the Layers view's or the folder view's). */
-  showPage(page: ScriptPage, title: string, extensionUri: vscode.Uri): void {
-    showScriptPage(this.container.webview, extensionUri, page, title);
+  showPage(page: ScriptPage, title: string, extensionUri: vscode.Uri, executionProvider?: string): void {
+    showScriptPage(this.container.webview, extensionUri, page, title, executionProvider);
   }
 
   /** Replaces the page with a written report (no scripts) and stops talking to the webview. */

@@ -73,6 +73,8 @@ export interface PageResources {
   readonly style: string;
   /** The bundles folder, ending in '/': the onnxruntime page loads its worker and wasm pair from it. */
   readonly bundles: string;
+  /** The lookCloser.executionProvider setting when the page is built, so an onnxruntime page starts the right runtime before the host's first message. */
+  readonly executionProvider?: string;
 }
 
 /** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
@@ -87,7 +89,7 @@ export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources
 <link rel="stylesheet" href="${escapeHtml(r.style)}">
 <title>${escapeHtml(title)}</title>
 </head>
-<body data-bundles="${escapeHtml(r.bundles)}">
+<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}>
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
 <script type="module" nonce="${escapeHtml(pageNonce)}" src="${escapeHtml(r.script)}"></script>
 </body>

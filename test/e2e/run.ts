@@ -294,7 +294,8 @@ const PLANS: Record<Mode, Plan> = {
 /** Opens a photo in VS Code's image preview and explains it with the editor-title button; logs its timeline and returns its panel. */
 async function explainFromPreview(s: Session, image: string): Promise<Frame> {
   const page = s.page;
-  await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+  // The Explorer's activity-bar button hides the Explorer when it is showing already.
+  if (!(await page.locator('.explorer-folders-view').first().isVisible().catch(() => false))) await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
   await page.locator('.explorer-folders-view .monaco-list-row', { hasText: image }).first().dblclick();
   await page.locator('.tabs-container .tab.active', { hasText: image }).waitFor({ timeout: 30_000 });
   // The preview is a webview too: let it finish loading before another webview starts.
