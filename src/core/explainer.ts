@@ -93,17 +93,30 @@ export class Explainer {
     this.inputSize = { height: this.input.height ?? 224, width: this.input.width ?? 224 };
   }
 
-  /** Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or transfer it. */
-  static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
+  /**
+   * Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or
+   * transfer it. `expose` names tensors the first session exposes beside the scores (the layer the first map will
+   * read, so that map needs no second session); names the graph does not have are ignored.
+   */
+  static async load(runtime: Runtime, bytes: Uint8Array, name: string, expose: (ex: Explainer) => readonly string[] = () => []): Promise<Explainer> {
     const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
     try {
-      await ex.session([]);
+      await ex.session(ex.known(expose));
     } catch (e) {
       // onnxruntime's own words ("protobuf parsing failed") do not say which model it was given.
       if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${name}': ${e.message}`, e);
       throw e;
     }
     return ex;
+  }
+
+  /** The tensors `pick` names that this graph produces (none when `pick` throws). */
+  private known(pick: (ex: Explainer) => readonly string[]): string[] {
+    try {
+      return pick(this).filter((n) => this.graph.producer.has(n));
+    } catch {
+      return [];
+    }
   }
 
   /** Whether backward graphs and layer tails take the weights as inputs from {@link weights} (see Runtime.sharedWeights). */
