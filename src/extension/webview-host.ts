@@ -9,6 +9,7 @@ import { LookCloserError } from '../core/errors';
 import { CancelledError, Direction, Endpoint, Messenger, NoteHandlers, RequestHandlers, ResponseOf } from '../protocol/messenger';
 import type { ErrorNote } from '../protocol/protocol';
 import { showError } from './error-handling';
+import { nativeRuntimeFound } from './host-runtime';
 import { LIMITS } from './validate';
 import { webviewEndpoint } from './webview-endpoint';
 import { ScriptPage, reportPageHtml, scriptPageHtml } from './webview-html';
@@ -33,6 +34,7 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
+    nativeCpu: page.runsOnnx && nativeRuntimeFound(),
   });
 }
 

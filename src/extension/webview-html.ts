@@ -75,6 +75,8 @@ export interface PageResources {
   readonly bundles: string;
   /** The lookCloser.executionProvider setting when the page is built, so an onnxruntime page starts the right runtime before the host's first message. */
   readonly executionProvider?: string;
+  /** Whether the extension host's CPU runtime would be onnxruntime-node (the page's `auto` choice depends on it). */
+  readonly nativeCpu?: boolean;
 }
 
 /** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
@@ -89,7 +91,7 @@ export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources
 <link rel="stylesheet" href="${escapeHtml(r.style)}">
 <title>${escapeHtml(title)}</title>
 </head>
-<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}>
+<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu ? ' data-native-cpu="1"' : ''}>
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
 <script type="module" nonce="${escapeHtml(pageNonce)}" src="${escapeHtml(r.script)}"></script>
 </body>
