@@ -461,7 +461,7 @@ async function scenario(mode: Mode): Promise<void> {
     // 1,000 masked forward passes (seconds even warm); a gradient method can now finish before the click.
     const before = await stage.getAttribute('data-method');
     await panel.locator('#method').selectOption('rise');
-    const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 5000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
+    const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 60_000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
     await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
     const status = await text(panel.locator('.status-text'));
     check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `Cancel ${clicked}; status "${status}", shows ${await stage.getAttribute('data-method')}`);
