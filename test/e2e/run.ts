@@ -323,7 +323,7 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   await tab.waitFor({ timeout: 30_000 });
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
-  await logTimeline(`second image ${second.image} (a new panel: its own worker and session)`, panel, clickedAt);
+  await logTimeline(`second image ${second.image} (lookCloser.reusePanel: the panel that has the model)`, panel, clickedAt);
   const top1 = await text(panel.locator('.prediction .pred-label').first());
   check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
   await s.screenshot('from-image-preview');
