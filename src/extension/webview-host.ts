@@ -24,6 +24,14 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   return { enableScripts: true, localResourceRoots: localResourceRoots(extensionUri) };
 }
 
+/**
+ * The onnxruntime wasm an onnxruntime page compiles first for a setting (webview/ort-runtime.ts PAIRS): the plain
+ * build for `wasm`, the asyncify build for `webgpu`; none where the page decides later (`auto`) or runs on the host (`cpu`).
+ */
+export function wasmFor(executionProvider: string | undefined): string | undefined {
+  return executionProvider === 'wasm' ? 'ort/ort-wasm-simd-threaded.wasm' : executionProvider === 'webgpu' ? 'ort/ort-wasm-simd-threaded.asyncify.wasm' : undefined;
+}
+
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
 export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string, executionProvider?: string): void {
   const uri = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
@@ -35,6 +43,8 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
     nativeCpu: page.runsOnnx && nativeRuntimeFound(),
+    // The 14–26 MB wasm is the start's longest step: the browser fetches it while the page's script still loads.
+    preload: page.runsOnnx && wasmFor(executionProvider) ? [uri('dist', 'webview', ...wasmFor(executionProvider)!.split('/'))] : [],
   });
 }
 

@@ -77,6 +77,8 @@ export interface PageResources {
   readonly executionProvider?: string;
   /** Whether the extension host's CPU runtime would be onnxruntime-node (the page's `auto` choice depends on it). */
   readonly nativeCpu?: boolean;
+  /** Files the page will fetch first (onnxruntime's wasm, when the setting tells which): fetched from the page's start, before its script runs. */
+  readonly preload?: readonly string[];
 }
 
 /** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
@@ -89,6 +91,7 @@ export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeHtml(r.style)}">
+${(r.preload ?? []).map((u) => `<link rel="preload" as="fetch" crossorigin href="${escapeHtml(u)}">\n`).join('')}
 <title>${escapeHtml(title)}</title>
 </head>
 <body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu ? ' data-native-cpu="1"' : ''}>

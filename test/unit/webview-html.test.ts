@@ -127,6 +127,19 @@ describe('webview pages and their Content-Security-Policy', () => {
     for (const n of many) assert.ok(n.length === 32 && BASE64.test(n), n);
   });
 
+  it('an onnxruntime page carries the setting and preloads the wasm it will compile first, fetched as its CSP allows (connect-src)', () => {
+    const wasm = `${RESOURCE}/dist/webview/ort/ort-wasm-simd-threaded.wasm`;
+    const html = scriptPageHtml(PAGES.panel, 'p', {
+      cspSource: CSP_SOURCE, script: `${RESOURCE}/dist/webview/panel.js`, style: `${RESOURCE}/media/panel.css`, bundles: `${RESOURCE}/dist/webview/`,
+      executionProvider: 'wasm', nativeCpu: true, preload: [wasm],
+    }, 'N'.repeat(32));
+    assert.match(html, /<body data-bundles="[^"]+" data-ep="wasm" data-native-cpu="1">/);
+    assert.ok(html.includes(`<link rel="preload" as="fetch" crossorigin href="${wasm}">`), html);
+    assert.ok(contentSecurityPolicy('onnx', CSP_SOURCE, 'N'.repeat(32)).includes(`connect-src ${CSP_SOURCE}`));
+    const plain = scriptPageHtml(PAGES.layers, 'l', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/' }, 'N'.repeat(32));
+    assert.ok(!plain.includes('preload') && !plain.includes('data-ep'));
+  });
+
   it('builds the CSP from one function: directives each given once, in the order the comments explain them', () => {
     for (const kind of ['static', 'script', 'onnx'] as const) {
       const names = contentSecurityPolicy(kind, CSP_SOURCE, 'N'.repeat(32)).split('; ').map((d) => d.split(' ')[0]);
