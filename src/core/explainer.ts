@@ -250,7 +250,12 @@ export class Explainer {
     if (!this.probed) {
       this.probed = (async () => {
         const cands = candidateTensors(this.graph).map((c) => c.name);
-        const inferred = inferShapes(this.graph, this.input.name, this.inputDims);
+        let inferred = new Map<string, number[]>();
+        try {
+          inferred = inferShapes(this.graph, this.input.name, this.inputDims);
+        } catch {
+          // A graph the rules cannot read (malformed attributes) is probed instead, which reports what is wrong.
+        }
         if (cands.every((c) => inferred.has(c))) return new Map(cands.map((c) => [c, inferred.get(c)!]));
         try {
           // The backward graphs need the same probe (of the opset-17 model); one session serves both.
