@@ -25,11 +25,20 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 }
 
 /**
- * The onnxruntime wasm an onnxruntime page compiles first for a setting (webview/ort-runtime.ts PAIRS): the plain
- * build for `wasm`, the asyncify build for `webgpu`; none where the page decides later (`auto`) or runs on the host (`cpu`).
+ * What an onnxruntime page fetches first for a setting, under dist/webview/ (webview/ort-runtime.ts WORKER and
+ * PAIRS): the worker and the glue and wasm of the pair the setting calls for (the plain build for `wasm`, the
+ * asyncify build for `webgpu`); for `auto` the worker and both small glues (the pair waits for the WebGPU probe);
+ * nothing for `cpu`, which runs on the host.
  */
-export function wasmFor(executionProvider: string | undefined): string | undefined {
-  return executionProvider === 'wasm' ? 'ort/ort-wasm-simd-threaded.wasm' : executionProvider === 'webgpu' ? 'ort/ort-wasm-simd-threaded.asyncify.wasm' : undefined;
+export function startFiles(executionProvider: string | undefined): string[] {
+  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm'];
+  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm'];
+  switch (executionProvider) {
+    case 'cpu': return [];
+    case 'wasm': return ['ort-worker.js', ...plain];
+    case 'webgpu': return ['ort-worker.js', ...asyncify];
+    default: return ['ort-worker.js', plain[0], asyncify[0]];
+  }
 }
 
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
@@ -43,8 +52,8 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
     nativeCpu: page.runsOnnx && nativeRuntimeFound(),
-    // The 14–26 MB wasm is the start's longest step: the browser fetches it while the page's script still loads.
-    preload: page.runsOnnx && wasmFor(executionProvider) ? [uri('dist', 'webview', ...wasmFor(executionProvider)!.split('/'))] : [],
+    // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
+    preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
   });
 }
 
