@@ -194,6 +194,28 @@ async function logTimeline(label: string, panel: Frame, clickedAt: number): Prom
   timelineRows.push({ label, steps: parsed, seenMs: seen });
 }
 
+/** The start-up timelines (data-timeline) the open panels show now. */
+async function timelinesNow(s: Session): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const f of s.page.frames()) {
+    if (f.isDetached()) continue;
+    const t = await f.$('.timings').then((e) => e?.getAttribute('data-timeline')).catch(() => undefined);
+    if (t) out.add(t);
+  }
+  return out;
+}
+
+/** Waits until `panel` shows a map with a new start-up timeline (not one of `before`): in a reused panel the old map is still on the stage meanwhile. */
+async function waitForNewTimeline(panel: Frame, before: Set<string>, timeoutMs = 300_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await panel.locator('.timings').getAttribute('data-timeline', { timeout: 1000 }).catch(() => null);
+    if (t && !before.has(t) && (JSON.parse(t) as { shown?: number }).shown !== undefined) return;
+    if (Date.now() > until) throw new Error(`The panel showed no new map within ${timeoutMs / 1000} s`);
+    await panel.page().waitForTimeout(100);
+  }
+}
+
 /** Logs how long a step on an already loaded model took, from the driver's action to the map drawn. A measurement, never asserted. */
 function logWarm(label: string, startedAt: number): void {
   const ms = Date.now() - startedAt;
@@ -300,10 +322,12 @@ async function explainFromPreview(s: Session, image: string): Promise<Frame> {
   await page.locator('.tabs-container .tab.active', { hasText: image }).waitFor({ timeout: 30_000 });
   // The preview is a webview too: let it finish loading before another webview starts.
   await page.waitForTimeout(3000);
+  const before = await timelinesNow(s);
   const clickedAt = Date.now();
   await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
   const panel = await s.frameWithText('.title', image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+  await waitForNewTimeline(panel, before);
   await logTimeline(`second image ${image}`, panel, clickedAt);
   return panel;
 }
@@ -317,12 +341,14 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   await page.locator('.tabs-container .tab.active', { hasText: second.image }).waitFor({ timeout: 30_000 });
   // The preview is a webview too: let it finish loading before another webview starts.
   await page.waitForTimeout(3000);
+  const before = await timelinesNow(s);
   const clickedAt = Date.now();
   await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
   const tab = page.locator('.tabs-container .tab', { hasText: `Explain: ${second.image}` });
   await tab.waitFor({ timeout: 30_000 });
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+  await waitForNewTimeline(panel, before);
   await logTimeline(`second image ${second.image} (lookCloser.reusePanel: the panel that has the model)`, panel, clickedAt);
   const top1 = await text(panel.locator('.prediction .pred-label').first());
   check(`the image preview's "Look Closer: Explain Image" button explains ${second.image}`, top1 === second.top1, `top-1 "${top1}"`);
