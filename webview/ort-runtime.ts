@@ -14,12 +14,12 @@ import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfM
 export type { Backend, GpuProbe } from './ort-worker-protocol';
 
 /** The worker beside the bundles. */
-const WORKER = 'ort-worker.js';
+export const WORKER = 'ort-worker.js';
 /**
  * onnxruntime's two glue/wasm pairs: the asyncify build that its WebGPU EP needs (26 MB), and the plain build
  * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead.
  */
-const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
+export const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
   webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm' },
   wasm: { glue: 'ort/ort-wasm-simd-threaded.mjs', wasm: 'ort/ort-wasm-simd-threaded.wasm' },
 };

@@ -12,7 +12,7 @@ import { showError } from './error-handling';
 import { nativeRuntimeFound } from './host-runtime';
 import { LIMITS } from './validate';
 import { webviewEndpoint } from './webview-endpoint';
-import { ScriptPage, reportPageHtml, scriptPageHtml } from './webview-html';
+import { ScriptPage, reportPageHtml, scriptPageHtml, startFiles } from './webview-html';
 
 /** Folders a script page may load from: the bundles (and the onnxruntime wasm pair beside them) and media. */
 export function localResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
@@ -22,23 +22,6 @@ export function localResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
 /** Options of every script page. */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return { enableScripts: true, localResourceRoots: localResourceRoots(extensionUri) };
-}
-
-/**
- * What an onnxruntime page fetches first for a setting, under dist/webview/ (webview/ort-runtime.ts WORKER and
- * PAIRS): the worker and the glue and wasm of the pair the setting calls for (the plain build for `wasm`, the
- * asyncify build for `webgpu`); for `auto` the worker and both small glues (the pair waits for the WebGPU probe);
- * nothing for `cpu`, which runs on the host.
- */
-export function startFiles(executionProvider: string | undefined): string[] {
-  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm'];
-  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm'];
-  switch (executionProvider) {
-    case 'cpu': return [];
-    case 'wasm': return ['ort-worker.js', ...plain];
-    case 'webgpu': return ['ort-worker.js', ...asyncify];
-    default: return ['ort-worker.js', plain[0], asyncify[0]];
-  }
 }
 
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */

@@ -63,6 +63,23 @@ export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNon
   ].join('; ');
 }
 
+/**
+ * What an onnxruntime page fetches first for a setting, under dist/webview/ (webview/ort-runtime.ts WORKER and
+ * PAIRS): the worker and the glue and wasm of the pair the setting calls for (the plain build for `wasm`, the
+ * asyncify build for `webgpu`); for `auto` the worker and both small glues (the pair waits for the WebGPU probe);
+ * nothing for `cpu`, which runs on the host.
+ */
+export function startFiles(executionProvider: string | undefined): string[] {
+  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm'];
+  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm'];
+  switch (executionProvider) {
+    case 'cpu': return [];
+    case 'wasm': return ['ort-worker.js', ...plain];
+    case 'webgpu': return ['ort-worker.js', ...asyncify];
+    default: return ['ort-worker.js', plain[0], asyncify[0]];
+  }
+}
+
 /** Where a script page's files are, as the webview addresses them (webview URIs as strings). */
 export interface PageResources {
   /** The webview's CSP source (`webview.cspSource`). */

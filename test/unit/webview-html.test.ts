@@ -1,7 +1,8 @@
 /** Every webview page's HTML and Content-Security-Policy, as the one builder (src/extension/webview-html.ts) writes them. */
 import { strict as assert } from 'node:assert';
 import type { BatchSummary } from '../../src/core/batch-report';
-import { PAGES, ScriptPage, contentSecurityPolicy, nonce, reportPageHtml, scriptPageHtml } from '../../src/extension/webview-html';
+import { PAGES, ScriptPage, contentSecurityPolicy, nonce, reportPageHtml, scriptPageHtml, startFiles } from '../../src/extension/webview-html';
+import { PAIRS, WORKER } from '../../webview/ort-runtime';
 
 const nodeCrypto = require('node:crypto') as typeof import('node:crypto');
 
@@ -138,6 +139,13 @@ describe('webview pages and their Content-Security-Policy', () => {
     assert.ok(contentSecurityPolicy('onnx', CSP_SOURCE, 'N'.repeat(32)).includes(`connect-src ${CSP_SOURCE}`));
     const plain = scriptPageHtml(PAGES.layers, 'l', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/' }, 'N'.repeat(32));
     assert.ok(!plain.includes('preload') && !plain.includes('data-ep'));
+  });
+
+  it('preloads exactly the files the page\'s onnxruntime start fetches for each setting (webview/ort-runtime.ts)', () => {
+    assert.deepEqual(startFiles('cpu'), []);
+    assert.deepEqual(startFiles('wasm'), [WORKER, PAIRS.wasm.glue, PAIRS.wasm.wasm]);
+    assert.deepEqual(startFiles('webgpu'), [WORKER, PAIRS.webgpu.glue, PAIRS.webgpu.wasm]);
+    assert.deepEqual(startFiles('auto'), [WORKER, PAIRS.wasm.glue, PAIRS.webgpu.glue]);
   });
 
   it('builds the CSP from one function: directives each given once, in the order the comments explain them', () => {
