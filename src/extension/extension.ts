@@ -92,16 +92,24 @@ class Panels {
     return panel.open(model, options, signal, requestedAt);
   }
 
-  /** The active panel when it holds `model` and the setting lookCloser.reusePanel allows reusing it. */
+  /**
+   * The active panel when it holds `model` and the setting lookCloser.reusePanel allows reusing it. A panel that
+   * was switched to another model (reopenAll) is not reused: it keeps the choices made for the old model (a method
+   * the new model may not have), which a new image should not inherit.
+   */
   private reusable(model: ModelRef): ExplanationPanel | undefined {
     const p = this.active;
-    if (!p || p.isDisposed || !reusePanel() || p.model?.uri.toString() !== model.uri.toString()) return undefined;
+    if (!p || p.isDisposed || !reusePanel() || this.switched.has(p) || p.model?.uri.toString() !== model.uri.toString()) return undefined;
     return p;
   }
+
+  /** Panels whose model was switched under them (reopenAll). */
+  private readonly switched = new WeakSet<ExplanationPanel>();
 
   /** Re-runs every open panel with a newly chosen model. */
   async reopenAll(): Promise<void> {
     for (const p of this.byImage.values()) {
+      this.switched.add(p);
       const model = await this.models.resolve(p.imageUri);
       if (model) await p.open(model).catch((e) => showError(e, `Explaining ${display(p.imageUri)}`));
     }
