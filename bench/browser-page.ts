@@ -8,7 +8,7 @@ import { PreparedInput, explainImage } from '../src/core/app/explain-image';
 import type { CropBox } from '../src/core/preprocess/preprocess';
 import { METHODS } from '../src/core/methods/registry';
 import { float32 } from '../src/core/tensor';
-import { configureOrt, webRuntime } from '../webview/ort-runtime';
+import { configureOrt, startEarly, webRuntime } from '../webview/ort-runtime';
 import { measureMethods } from './measure';
 
 /** What the Node side asks for. */
@@ -40,7 +40,7 @@ export interface ColdStart {
   readonly runtime: number;
   /** The model's forward session (Classifier.load). */
   readonly session: number;
-  /** The layer probe the panel's model line and CAM need (Classifier.layers). */
+  /** The layer list the panel's model line and CAM need (Classifier.layers: inferred shapes, else a probe pass). */
   readonly layers: number;
   /** The first map: the panel's first explanation (CAM at the default layer, top 5). */
   readonly firstMap: number;
@@ -53,6 +53,8 @@ export interface ColdStart {
 async function coldStart(o: PageOptions, input: PreparedInput): Promise<{ cold: ColdStart; runtime: Awaited<ReturnType<typeof webRuntime>> }> {
   const t0 = performance.now();
   const since = () => performance.now() - t0;
+  // As the panel does when its page starts: onnxruntime starts for the setting (WASM: no WebGPU probe first).
+  startEarly('/', o.ep);
   const runtime = await webRuntime(o.ep);
   const model = bytes('/model.onnx');
   const tiny = await runtime.createSession(new Uint8Array(await bytes('/tiny.onnx')));

@@ -43,7 +43,7 @@ export async function loadWebModel(p: ModelPayload, ep: ExecutionProviderSetting
       conversion = `The WebGPU adapter (${gpu.adapter}) lacks shader-f16, so a float32 copy of this float16 model runs on WebGPU (results differ by float16 rounding only).`;
     }
   }
-  const runtime = await selectRuntime(ep, gpu);
+  const runtime = await selectRuntime(ep, gpu, p.bytes.byteLength);
   throwIfAborted(signal);
   const classifier = await Classifier.load(runtime, modelSourceOf(p, bytes));
   if (signal.aborted) {

@@ -14,12 +14,12 @@ import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfM
 export type { Backend, GpuProbe } from './ort-worker-protocol';
 
 /** The worker beside the bundles. */
-const WORKER = 'ort-worker.js';
+export const WORKER = 'ort-worker.js';
 /**
  * onnxruntime's two glue/wasm pairs: the asyncify build that its WebGPU EP needs (26 MB), and the plain build
  * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead.
  */
-const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
+export const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
   webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm' },
   wasm: { glue: 'ort/ort-wasm-simd-threaded.mjs', wasm: 'ort/ort-wasm-simd-threaded.wasm' },
 };
@@ -31,6 +31,8 @@ export interface StartedWorker {
   readonly pair: Backend;
   readonly startedAt: number;
   readonly readyAt: number;
+  /** When each part of the start ended (performance.now()): the worker script running, the pair known, the wasm compiled. */
+  readonly marks: { readonly worker: number; readonly pairKnown: number; readonly compiled: number };
 }
 
 let worker: Promise<StartedWorker> | undefined;
@@ -65,14 +67,21 @@ function transfers(m: Envelope): ArrayBuffer[] {
 /**
  * Starts the worker once: webviews only allow workers from blob URLs, so the panel fetches the worker and
  * onnxruntime's glue, compiles the wasm of the pair the worker's WebGPU probe calls for, and hands both over.
+ * `setting` (the page's lookCloser.executionProvider when it starts): 'wasm' needs no WebGPU, so the plain pair
+ * is fetched and compiled at once, beside the worker's own start, without waiting for the probe.
  */
-export function startWorker(base: string): Promise<StartedWorker> {
+export function startWorker(base: string, setting?: ExecutionProviderSetting): Promise<StartedWorker> {
   worker ??= (async () => {
     const startedAt = performance.now();
+    const known: Backend | undefined = setting === 'wasm' ? 'wasm' : undefined;
     const text = (file: string) => fetchOk(base + file).then((r) => r.text());
-    const glues = { webgpu: text(PAIRS.webgpu.glue), wasm: text(PAIRS.wasm.glue) };
-    glues.webgpu.catch(() => undefined);
+    // Only the glue of a known pair; both while the probe decides.
+    const glues = { webgpu: known === 'wasm' ? undefined : text(PAIRS.webgpu.glue), wasm: text(PAIRS.wasm.glue) };
+    glues.webgpu?.catch(() => undefined);
     glues.wasm.catch(() => undefined);
+    let compiledAt = 0;
+    const early = known && compileWasm(base + PAIRS[known].wasm).then((m) => ((compiledAt = performance.now()), m));
+    early?.catch(() => undefined);
     let w: Worker | undefined;
     try {
       const code = await text(WORKER);
@@ -89,12 +98,21 @@ export function startWorker(base: string): Promise<StartedWorker> {
         },
       }, { requests: {}, notes: {} });
       running = { worker: w, messenger };
-      const gpu = messenger.request({ type: 'probe' });
-      probed ??= gpu;
-      const pair: Backend = (await gpu).available ? 'webgpu' : 'wasm';
-      const [glue, wasm] = await Promise.all([glues[pair], compileWasm(base + PAIRS[pair].wasm)]);
+      const workerAt = performance.now();
+      let pair: Backend;
+      if (known) pair = known;
+      else {
+        const gpu = messenger.request({ type: 'probe' });
+        probed ??= gpu;
+        pair = (await gpu).available ? 'webgpu' : 'wasm';
+      }
+      const pairKnown = performance.now();
+      const [glue, wasm] = await Promise.all([glues[pair]!, early ?? compileWasm(base + PAIRS[pair].wasm).then((m) => ((compiledAt = performance.now()), m))]);
       const { version } = await messenger.request({ type: 'init', glue, wasm, pair });
-      return { messenger, version, pair, startedAt, readyAt: performance.now() };
+      const readyAt = performance.now();
+      const ms = (t: number) => `${(t - startedAt).toFixed(0)} ms`;
+      console.info(`[look-closer] onnxruntime ${pair} worker ready: script ${ms(workerAt)}, pair known ${ms(pairKnown)}, wasm compiled ${ms(compiledAt)}, ready ${ms(readyAt)} after its start (${startedAt.toFixed(0)} ms after the page's)`);
+      return { messenger, version, pair, startedAt, readyAt, marks: { worker: workerAt, pairKnown, compiled: compiledAt } };
     } catch (e) {
       w?.terminate();
       running = undefined;
@@ -123,16 +141,35 @@ export function configureOrt(webviewBase: string): void {
   base = webviewBase;
 }
 
-/** The worker for the configured files (started now if it was not). */
+/** The worker the page started (rejects when none was: the extension host's CPU runs this page's models). */
 export function currentWorker(): Promise<StartedWorker> {
-  return startWorker(base);
+  return worker ?? Promise.reject(new LookCloserError('runtime', 'No onnxruntime worker was started in this page.'));
+}
+
+/** Starts onnxruntime while the host reads the model, for the page's setting: none for 'cpu' (the extension host's runtime runs it). */
+export function startEarly(webviewBase: string, setting: string | undefined): void {
+  configureOrt(webviewBase);
+  if (setting === 'cpu') return;
+  void startWorker(webviewBase, setting === 'wasm' ? 'wasm' : undefined).catch(() => undefined);
 }
 
 let probed: Promise<GpuProbe> | undefined;
 
-/** Asks the worker's browser context for a WebGPU adapter once (starting the worker asks first). */
+/** Asks the worker's browser context for a WebGPU adapter once (starting the worker asks first, unless it was started for WASM only). */
 export function probeWebGpu(): Promise<GpuProbe> {
-  return probed ?? startWorker(base).then(() => probed!);
+  return probed ?? startWorker(base).then((w) => (probed ??= w.messenger.request({ type: 'probe' })));
+}
+
+/**
+ * The worker for a runtime of `setting`: one started for WASM alone (the plain pair, on which the WebGPU EP
+ * cannot start) is ended and started again with the probe when a WebGPU adapter is wanted and present.
+ */
+async function workerFor(setting: ExecutionProviderSetting): Promise<StartedWorker> {
+  const w = await startWorker(base);
+  if (setting === 'wasm' || w.pair === 'webgpu' || !(await probeWebGpu()).available) return w;
+  endWorker();
+  probed = undefined;
+  return startWorker(base);
 }
 
 /**
@@ -216,7 +253,7 @@ function wireFeeds(feeds: Readonly<Record<string, Tensor>>) {
 
 /** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */
 export async function webRuntime(setting: ExecutionProviderSetting): Promise<WebRuntime> {
-  const { messenger, version } = await startWorker(base);
+  const { messenger, version } = await workerFor(setting);
   const gen = generation;
   const fallbacks: string[] = [];
   const used = new Set<Backend>();

@@ -8,6 +8,7 @@ import { ImageInput, LayerInfo, ScoreInfo, candidateTensors, defaultLayer, findI
 import { Runtime, Session } from './runtime';
 import { BackwardGraph, BackwardSpec, buildBackward } from './grad/backward-graph';
 import { upgradeToOpset } from './onnx/upgrade';
+import { inferShapes } from './onnx/shape-inference';
 import { Float32Tensor, Tensor, asFloat32, float32, float32ToHalf } from './tensor';
 
 /** Backward graphs with more nodes than this skip onnxruntime's graph optimisations (see backwardSession). */
@@ -92,17 +93,30 @@ export class Explainer {
     this.inputSize = { height: this.input.height ?? 224, width: this.input.width ?? 224 };
   }
 
-  /** Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or transfer it. */
-  static async load(runtime: Runtime, bytes: Uint8Array, name: string): Promise<Explainer> {
+  /**
+   * Decodes and checks a model and creates its forward session. `bytes` is kept (not copied): do not modify or
+   * transfer it. `expose` names tensors the first session exposes beside the scores (the layer the first map will
+   * read, so that map needs no second session); names the graph does not have are ignored.
+   */
+  static async load(runtime: Runtime, bytes: Uint8Array, name: string, expose: (ex: Explainer) => readonly string[] = () => []): Promise<Explainer> {
     const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
     try {
-      await ex.session([]);
+      await ex.session(ex.known(expose));
     } catch (e) {
       // onnxruntime's own words ("protobuf parsing failed") do not say which model it was given.
       if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${name}': ${e.message}`, e);
       throw e;
     }
     return ex;
+  }
+
+  /** The tensors `pick` names that this graph produces (none when `pick` throws). */
+  private known(pick: (ex: Explainer) => readonly string[]): string[] {
+    try {
+      return pick(this).filter((n) => this.graph.producer.has(n));
+    } catch {
+      return [];
+    }
   }
 
   /** Whether backward graphs and layer tails take the weights as inputs from {@link weights} (see Runtime.sharedWeights). */
@@ -228,11 +242,21 @@ export class Explainer {
     });
   }
 
-  /** Shapes of every candidate tensor, from one forward pass on a zero input (cached). */
+  /**
+   * Shapes of every candidate tensor (cached): inferred from the graph where every operator's shape rule is known
+   * (src/core/onnx/shape-inference.ts, no session), else from one forward pass on a zero input.
+   */
   shapes(): Promise<Map<string, number[]>> {
     if (!this.probed) {
       this.probed = (async () => {
         const cands = candidateTensors(this.graph).map((c) => c.name);
+        let inferred = new Map<string, number[]>();
+        try {
+          inferred = inferShapes(this.graph, this.input.name, this.inputDims);
+        } catch {
+          // A graph the rules cannot read (malformed attributes) is probed instead, which reports what is wrong.
+        }
+        if (cands.every((c) => inferred.has(c))) return new Map(cands.map((c) => [c, inferred.get(c)!]));
         try {
           // The backward graphs need the same probe (of the opset-17 model); one session serves both.
           const up = await this.upgradedModel();

@@ -39,6 +39,16 @@ export function executionProvider(): ExecutionProviderSetting {
   return v === 'webgpu' || v === 'wasm' || v === 'cpu' ? v : 'auto';
 }
 
+/** A panel's title: "Explain: cat.jpg". */
+function panelTitle(image: vscode.Uri): string {
+  return `Explain: ${image.path.split('/').pop() ?? 'image'}`;
+}
+
+/** Whether the next image opens in the panel that has its model loaded (`lookCloser.reusePanel`, default true). */
+export function reusePanel(): boolean {
+  return vscode.workspace.getConfiguration('lookCloser').get<boolean>('reusePanel') !== false;
+}
+
 /** One explanation panel: the webview, its host, and the image and model it shows. */
 export class ExplanationPanel {
   private readonly host: WebviewHost<HostToPanel, PanelToHost>;
@@ -48,7 +58,7 @@ export class ExplanationPanel {
 
   constructor(
     readonly panel: vscode.WebviewPanel,
-    readonly imageUri: vscode.Uri,
+    private image: vscode.Uri,
     private readonly extensionUri: vscode.Uri,
     private readonly events: PanelEvents,
   ) {
@@ -79,15 +89,25 @@ export class ExplanationPanel {
         },
       },
     });
-    this.host.showPage(PAGES.panel, panel.title, extensionUri);
+    this.host.showPage(PAGES.panel, panel.title, extensionUri, executionProvider());
     panel.onDidChangeViewState((e) => e.webviewPanel.active && this.events.onActive(this));
     panel.onDidDispose(() => this.events.onDispose(this));
   }
 
+  /** The image this panel explains. */
+  get imageUri(): vscode.Uri {
+    return this.image;
+  }
+
+  /** Makes this panel the one of another image (the next `open` loads it; the model stays loaded). */
+  showImage(image: vscode.Uri): void {
+    this.image = image;
+    this.panel.title = panelTitle(image);
+  }
+
   /** Creates a panel for an image beside the active editor. */
   static create(imageUri: vscode.Uri, extensionUri: vscode.Uri, events: PanelEvents): ExplanationPanel {
-    const name = imageUri.path.split('/').pop() ?? 'image';
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, `Explain: ${name}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, panelTitle(imageUri), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, {
       ...webviewOptions(extensionUri),
       // The panel holds a loaded model and its sessions; rebuilding them on every tab switch would be slow.
       retainContextWhenHidden: true,

@@ -4,12 +4,12 @@ import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
 import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protocol/protocol';
 import { guarded, initLog, showError } from './error-handling';
-import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState } from './explanation-panel';
+import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState, reusePanel } from './explanation-panel';
 import { disposeSharedRuntimeThread } from './host-runtime';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
 import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
 import { ModelResolver } from './model-resolver';
-import { IMAGE_EXTENSIONS, display, scriptPrompts } from './workspace-files';
+import { IMAGE_EXTENSIONS, ModelRef, display, scriptPrompts } from './workspace-files';
 import { METHODS } from '../core/methods/registry';
 
 /** What activate() returns: the same operations the commands use, for tests and other extensions. */
@@ -75,8 +75,16 @@ class Panels {
     const model = await this.models.resolve(image);
     if (!model) return undefined;
     let panel = this.byImage.get(image.toString());
+    const reused = !panel || panel.isDisposed ? this.reusable(model) : undefined;
     if (panel && !panel.isDisposed) panel.reveal();
-    else {
+    else if (reused) {
+      // The next image goes to the panel that has this model loaded: no second runtime, session or layer listing.
+      this.byImage.delete(reused.imageUri.toString());
+      reused.showImage(image);
+      this.byImage.set(image.toString(), reused);
+      reused.reveal();
+      panel = reused;
+    } else {
       panel = ExplanationPanel.create(image, this.context.extensionUri, this.events);
       this.byImage.set(image.toString(), panel);
     }
@@ -84,9 +92,24 @@ class Panels {
     return panel.open(model, options, signal, requestedAt);
   }
 
+  /**
+   * The active panel when it holds `model` and the setting lookCloser.reusePanel allows reusing it. A panel that
+   * was switched to another model (reopenAll) is not reused: it keeps the choices made for the old model (a method
+   * the new model may not have), which a new image should not inherit.
+   */
+  private reusable(model: ModelRef): ExplanationPanel | undefined {
+    const p = this.active;
+    if (!p || p.isDisposed || !reusePanel() || this.switched.has(p) || p.model?.uri.toString() !== model.uri.toString()) return undefined;
+    return p;
+  }
+
+  /** Panels whose model was switched under them (reopenAll). */
+  private readonly switched = new WeakSet<ExplanationPanel>();
+
   /** Re-runs every open panel with a newly chosen model. */
   async reopenAll(): Promise<void> {
     for (const p of this.byImage.values()) {
+      this.switched.add(p);
       const model = await this.models.resolve(p.imageUri);
       if (model) await p.open(model).catch((e) => showError(e, `Explaining ${display(p.imageUri)}`));
     }

@@ -16,6 +16,21 @@ import { compactBytes, compactTensor, tensorFromWire } from '../protocol/tensor-
 import { RuntimeThread } from '../node/thread-runtime';
 import { LIMITS, checkBytes, checkText, quote } from './validate';
 
+let native: boolean | undefined;
+
+/** Whether onnxruntime-node can be found beside the extension: the host's CPU runtime then runs natively (checked once). */
+export function nativeRuntimeFound(): boolean {
+  if (native === undefined) {
+    try {
+      require.resolve('onnxruntime-node');
+      native = true;
+    } catch {
+      native = false;
+    }
+  }
+  return native;
+}
+
 /** Limits of what a webview may ask of the host's runtime. */
 export const RUNTIME_LIMITS = {
   /** Bytes of a model (protobuf's own limit is 2 GiB). */

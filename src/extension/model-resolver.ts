@@ -13,8 +13,22 @@ const BUNDLED_FILE = ['assets', 'models', 'squeezenet1.0-fp16-winml.onnx'];
 export class ModelResolver {
   private announced = false;
   private announcedRestricted = false;
+  /** The workspace's .onnx files, searched once and searched again when a model file is created or deleted or the folders change. */
+  private found?: Thenable<vscode.Uri[]>;
 
-  constructor(private readonly context: vscode.ExtensionContext) {}
+  constructor(private readonly context: vscode.ExtensionContext) {
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*.onnx', false, true, false);
+    const forget = () => (this.found = undefined);
+    context.subscriptions.push(watcher, watcher.onDidCreate(forget), watcher.onDidDelete(forget), vscode.workspace.onDidChangeWorkspaceFolders(forget));
+  }
+
+  /** The workspace's .onnx files (a search runs ripgrep: the next image must not wait for it again). */
+  private onnxFiles(): Thenable<vscode.Uri[]> {
+    if (!vscode.workspace.workspaceFolders?.length) return Promise.resolve([]);
+    const found = (this.found ??= vscode.workspace.findFiles('**/*.onnx', '**/{node_modules,.git,.vscode-test}/**', 200));
+    found.then(undefined, () => this.found === found && (this.found = undefined));
+    return found;
+  }
 
   /** The bundled SqueezeNet 1.0 (ImageNet-1k). */
   bundled(): ModelRef {
@@ -83,9 +97,7 @@ export class ModelResolver {
 
   /** Quick pick of the workspace's .onnx files plus the bundled model; remembers the choice for this workspace. */
   async pick(opts: { announceBundled?: boolean } = {}): Promise<ModelRef | undefined> {
-    const files = vscode.workspace.workspaceFolders?.length
-      ? await vscode.workspace.findFiles('**/*.onnx', '**/{node_modules,.git,.vscode-test}/**', 200)
-      : [];
+    const files = await this.onnxFiles();
     if (!files.length) {
       if (opts.announceBundled && !this.announced) {
         this.announced = true;

@@ -9,9 +9,10 @@ import { LookCloserError } from '../core/errors';
 import { CancelledError, Direction, Endpoint, Messenger, NoteHandlers, RequestHandlers, ResponseOf } from '../protocol/messenger';
 import type { ErrorNote } from '../protocol/protocol';
 import { showError } from './error-handling';
+import { nativeRuntimeFound } from './host-runtime';
 import { LIMITS } from './validate';
 import { webviewEndpoint } from './webview-endpoint';
-import { ScriptPage, reportPageHtml, scriptPageHtml } from './webview-html';
+import { ScriptPage, reportPageHtml, scriptPageHtml, startFiles } from './webview-html';
 
 /** Folders a script page may load from: the bundles (and the onnxruntime wasm pair beside them) and media. */
 export function localResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
@@ -24,7 +25,7 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 }
 
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
-export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string): void {
+export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string, executionProvider?: string): void {
   const uri = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
   webview.options = webviewOptions(extensionUri);
   webview.html = scriptPageHtml(page, title, {
@@ -32,6 +33,10 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     script: uri('dist', 'webview', page.script),
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
+    executionProvider,
+    nativeCpu: page.runsOnnx && nativeRuntimeFound(),
+    // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
+    preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
   });
 }
 
@@ -121,8 +126,8 @@ export class WebviewHost<Me extends Direction, Peer extends Direction> {
   }
 
   /** Shows a script page (the panel's, the Layers view's or the folder view's). */
-  showPage(page: ScriptPage, title: string, extensionUri: vscode.Uri): void {
-    showScriptPage(this.container.webview, extensionUri, page, title);
+  showPage(page: ScriptPage, title: string, extensionUri: vscode.Uri, executionProvider?: string): void {
+    showScriptPage(this.container.webview, extensionUri, page, title, executionProvider);
   }
 
   /** Replaces the page with a written report (no scripts) and stops talking to the webview. */

@@ -63,6 +63,23 @@ export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNon
   ].join('; ');
 }
 
+/**
+ * What an onnxruntime page fetches first for a setting, under dist/webview/ (webview/ort-runtime.ts WORKER and
+ * PAIRS): the worker and the glue and wasm of the pair the setting calls for (the plain build for `wasm`, the
+ * asyncify build for `webgpu`); for `auto` the worker and both small glues (the pair waits for the WebGPU probe);
+ * nothing for `cpu`, which runs on the host.
+ */
+export function startFiles(executionProvider: string | undefined): string[] {
+  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm'];
+  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm'];
+  switch (executionProvider) {
+    case 'cpu': return [];
+    case 'wasm': return ['ort-worker.js', ...plain];
+    case 'webgpu': return ['ort-worker.js', ...asyncify];
+    default: return ['ort-worker.js', plain[0], asyncify[0]];
+  }
+}
+
 /** Where a script page's files are, as the webview addresses them (webview URIs as strings). */
 export interface PageResources {
   /** The webview's CSP source (`webview.cspSource`). */
@@ -73,6 +90,12 @@ export interface PageResources {
   readonly style: string;
   /** The bundles folder, ending in '/': the onnxruntime page loads its worker and wasm pair from it. */
   readonly bundles: string;
+  /** The lookCloser.executionProvider setting when the page is built, so an onnxruntime page starts the right runtime before the host's first message. */
+  readonly executionProvider?: string;
+  /** Whether the extension host's CPU runtime would be onnxruntime-node (the page's `auto` choice depends on it). */
+  readonly nativeCpu?: boolean;
+  /** Files the page will fetch first (onnxruntime's wasm, when the setting tells which): fetched from the page's start, before its script runs. */
+  readonly preload?: readonly string[];
 }
 
 /** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
@@ -85,9 +108,10 @@ export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeHtml(r.style)}">
+${(r.preload ?? []).map((u) => `<link rel="preload" as="fetch" crossorigin href="${escapeHtml(u)}">\n`).join('')}
 <title>${escapeHtml(title)}</title>
 </head>
-<body data-bundles="${escapeHtml(r.bundles)}">
+<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu ? ' data-native-cpu="1"' : ''}>
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
 <script type="module" nonce="${escapeHtml(pageNonce)}" src="${escapeHtml(r.script)}"></script>
 </body>

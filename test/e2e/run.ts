@@ -66,8 +66,11 @@ class Session {
   }
 }
 
-/** Right-clicks a file in the Explorer and chooses a context-menu entry; retries until `opened` shows up (the workbench may still be settling). */
-async function explorerMenu(s: Session, file: string, entry: string, opened: Locator): Promise<void> {
+/**
+ * Right-clicks a file in the Explorer and chooses a context-menu entry; retries until `opened` shows up (the
+ * workbench may still be settling). Resolves with the time (epoch ms) of the click on the entry that opened it.
+ */
+async function explorerMenu(s: Session, file: string, entry: string, opened: Locator): Promise<number> {
   const row = s.page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }).first();
   await row.waitFor({ timeout: 90_000 });
   for (let attempt = 0; ; attempt++) {
@@ -76,11 +79,12 @@ async function explorerMenu(s: Session, file: string, entry: string, opened: Loc
     try {
       await item.waitFor({ timeout: 5000 });
       await item.hover();
+      const clickedAt = Date.now();
       await item.click();
       // A click that lands while the menu is still appearing is ignored; the entry is focused, so Enter runs it.
       if (await item.isVisible().catch(() => false)) await s.page.keyboard.press('Enter');
       await opened.waitFor({ timeout: 15_000 });
-      return;
+      return clickedAt;
     } catch (e) {
       await s.page.keyboard.press('Escape');
       if (attempt >= 4) throw e;
@@ -161,6 +165,22 @@ async function text(l: Locator): Promise<string> {
   return ((await l.textContent()) ?? '').trim();
 }
 
+/** One row of the start-up table: the panel's steps (ms after the click) and what the driver saw (ms after its click). */
+interface TimelineRow {
+  readonly label: string;
+  readonly steps: Readonly<Record<string, number>>;
+  readonly seenMs: number;
+}
+
+/** The rows of the running scenario, printed as one table at its end. */
+let timelineRows: TimelineRow[] = [];
+
+/** The table's columns: the panel's steps (webview/panel/timeline.ts) in the order they happen. */
+const TIMELINE_COLUMNS: readonly [string, string][] = [
+  ['panel', 'panel'], ['received', 'model received'], ['runtime', 'runtime ready'], ['session', 'session'],
+  ['layers', 'layers'], ['map', 'first map'], ['shown', 'shown'],
+];
+
 /**
  * Logs the panel's start-up timeline (the `.timings` line's data-timeline: seconds after the click per step)
  * and the wall time this driver saw from its click to the drawn map. A measurement, never asserted.
@@ -168,13 +188,50 @@ async function text(l: Locator): Promise<string> {
 async function logTimeline(label: string, panel: Frame, clickedAt: number): Promise<void> {
   const seen = Date.now() - clickedAt;
   const raw = await panel.locator('.timings').getAttribute('data-timeline').catch(() => null);
-  const steps = raw ? Object.entries(JSON.parse(raw) as Record<string, number>).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ') : 'no timeline';
+  const parsed = raw ? (JSON.parse(raw) as Record<string, number>) : {};
+  const steps = raw ? Object.entries(parsed).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ') : 'no timeline';
   console.log(`  timeline ${label}: ${steps}; the driver saw the map ${(seen / 1000).toFixed(2)} s after its click`);
+  timelineRows.push({ label, steps: parsed, seenMs: seen });
+}
+
+/** The start-up timelines (data-timeline) the open panels show now. */
+async function timelinesNow(s: Session): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const f of s.page.frames()) {
+    if (f.isDetached()) continue;
+    const t = await f.$('.timings').then((e) => e?.getAttribute('data-timeline')).catch(() => undefined);
+    if (t) out.add(t);
+  }
+  return out;
+}
+
+/** Waits until `panel` shows a map with a new start-up timeline (not one of `before`): in a reused panel the old map is still on the stage meanwhile. */
+async function waitForNewTimeline(panel: Frame, before: Set<string>, timeoutMs = 300_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await panel.locator('.timings').getAttribute('data-timeline', { timeout: 1000 }).catch(() => null);
+    if (t && !before.has(t) && (JSON.parse(t) as { shown?: number }).shown !== undefined) return;
+    if (Date.now() > until) throw new Error(`The panel showed no new map within ${timeoutMs / 1000} s`);
+    await panel.page().waitForTimeout(100);
+  }
 }
 
 /** Logs how long a step on an already loaded model took, from the driver's action to the map drawn. A measurement, never asserted. */
 function logWarm(label: string, startedAt: number): void {
-  console.log(`  timeline ${label}: ${((Date.now() - startedAt) / 1000).toFixed(2)} s`);
+  const ms = Date.now() - startedAt;
+  console.log(`  timeline ${label}: ${(ms / 1000).toFixed(2)} s`);
+  timelineRows.push({ label, steps: {}, seenMs: ms });
+}
+
+/** Prints the scenario's start-up rows as one Markdown table (seconds after the click; warm rows only have the driver's figure). */
+function printTimelineTable(mode: Mode): void {
+  if (!timelineRows.length) return;
+  const s = (ms: number | undefined) => (ms === undefined ? '' : (ms / 1000).toFixed(2));
+  console.log(`\n  start-up timeline [${mode}], seconds after the click:`);
+  console.log(`  | | click | ${TIMELINE_COLUMNS.map(([, h]) => h).join(' | ')} | the driver saw it |`);
+  console.log(`  |---|---|${TIMELINE_COLUMNS.map(() => '---').join('|')}|---|`);
+  for (const r of timelineRows) console.log(`  | ${r.label} | 0 | ${TIMELINE_COLUMNS.map(([k]) => s(r.steps[k])).join(' | ')} | ${s(r.seenMs)} |`);
+  timelineRows = [];
 }
 
 /** Waits for a file matching `re` to appear in a folder. */
@@ -193,6 +250,22 @@ async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise
     await new Promise((r) => setTimeout(r, 250));
   }
   return seen?.split(':')[0];
+}
+
+/** LOOK_CLOSER_E2E_TIMELINE_ONLY=1: only the start-up figures (cold panel, another class, a second image), no checks past the first map; for measuring. */
+const TIMELINE_ONLY = process.env.LOOK_CLOSER_E2E_TIMELINE_ONLY === '1';
+
+/** The timeline-only run after the cold panel: another class on the loaded model, then a second image from the image preview. */
+async function timelineOnly(s: Session, mode: Mode, panel: Frame): Promise<void> {
+  const second = panel.locator('.prediction').nth(1);
+  const index = await second.getAttribute('data-class');
+  const warmAt = Date.now();
+  await second.click();
+  await panel.locator(`.stage[data-class-index="${index}"]`).waitFor({ timeout: 120_000 });
+  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
+  logWarm(`[${mode}] warm: another class`, warmAt);
+  const image = PLANS[mode].second?.image;
+  if (image) await explainFromPreview(s, image);
 }
 
 /** What each mode opens and expects. */
@@ -322,6 +395,25 @@ async function compareView(s: Session, panel: Frame, mode: Mode): Promise<void> 
   await panel.locator('.compare-head').getByRole('button', { name: 'Close' }).click();
 }
 
+/** Opens a photo in VS Code's image preview and explains it with the editor-title button; logs its timeline and returns its panel. */
+async function explainFromPreview(s: Session, image: string): Promise<Frame> {
+  const page = s.page;
+  // The Explorer's activity-bar button hides the Explorer when it is showing already.
+  if (!(await page.locator('.explorer-folders-view').first().isVisible().catch(() => false))) await page.locator('.activitybar .action-item a[aria-label^="Explorer"]').first().click();
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: image }).first().dblclick();
+  await page.locator('.tabs-container .tab.active', { hasText: image }).waitFor({ timeout: 30_000 });
+  // The preview is a webview too: let it finish loading before another webview starts.
+  await page.waitForTimeout(3000);
+  const before = await timelinesNow(s);
+  const clickedAt = Date.now();
+  await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
+  const panel = await s.frameWithText('.title', image, 120_000);
+  await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
+  await waitForNewTimeline(panel, before);
+  await logTimeline(`second image ${image}`, panel, clickedAt);
+  return panel;
+}
+
 /** The image preview's editor-title button, the command palette (which asks for the image), and a broken image's error message. */
 async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>): Promise<void> {
   const page = s.page;
@@ -331,13 +423,15 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   await page.locator('.tabs-container .tab.active', { hasText: second.image }).waitFor({ timeout: 30_000 });
   // The preview is a webview too: let it finish loading before another webview starts.
   await page.waitForTimeout(3000);
+  const before = await timelinesNow(s);
   const clickedAt = Date.now();
   await page.locator('.editor-actions .action-label[aria-label="Look Closer: Explain Image"]').first().click({ timeout: 30_000 });
   const tab = page.locator('.tabs-container .tab', { hasText: `Explain: ${second.image}` });
   await tab.waitFor({ timeout: 30_000 });
   const panel = await s.frameWithText('.title', second.image, 120_000);
   await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
-  await logTimeline(`second image ${second.image} (a new panel: its own worker and session)`, panel, clickedAt);
+  await waitForNewTimeline(panel, before);
+  await logTimeline(`second image ${second.image} (lookCloser.reusePanel: the panel that has the model)`, panel, clickedAt);
   // The map shows before its checks; let them end (and their progress notification go) before the palette.
   await panel.locator('body:not(.busy)').waitFor({ timeout: 300_000 });
   const top1 = await text(panel.locator('.prediction .pred-label').first());
@@ -428,8 +522,7 @@ async function scenario(mode: Mode): Promise<void> {
   page.on('console', (m) => consoleLog.write(`${m.type()}: ${m.text()}\n`));
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
-    const clickedAt = Date.now();
-    await explorerMenu(s, plan.image, 'Look Closer: Explain Image', page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` }));
+    const clickedAt = await explorerMenu(s, plan.image, 'Look Closer: Explain Image', page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` }));
     const panel = await s.frameWith('#method', 90_000);
     const stage = panel.locator('.stage');
     // Loading the model takes seconds: VS Code shows a cancellable progress notification meanwhile.
@@ -441,6 +534,10 @@ async function scenario(mode: Mode): Promise<void> {
     await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
     await logTimeline(`[${mode}] cold: ${plan.image}`, panel, clickedAt);
     await s.screenshot('explained');
+    if (TIMELINE_ONLY) {
+      await timelineOnly(s, mode, panel);
+      return;
+    }
     const top1 = await text(panel.locator('.prediction .pred-label').first());
     check(`[${mode}] top-1 prediction reads "${plan.expectTop1}"`, top1 === plan.expectTop1, `shows "${top1}"`);
     const badge = await text(panel.locator('.badge.backend'));
@@ -475,7 +572,7 @@ async function scenario(mode: Mode): Promise<void> {
     // 1,000 masked forward passes (seconds even warm); a gradient method can now finish before the click.
     const before = await stage.getAttribute('data-method');
     await panel.locator('#method').selectOption('rise');
-    const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 5000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
+    const clicked = await panel.locator('button', { hasText: /^Cancel$/ }).click({ timeout: 60_000 }).then(() => 'clicked', (e: Error) => e.message.split('\n')[0]);
     await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
     const status = await text(panel.locator('.status-text'));
     check(`[${mode}] Cancel in the panel stops the work and keeps the explanation`, status === 'Cancelled.' && (await stage.getAttribute('data-method')) === before, `Cancel ${clicked}; status "${status}", shows ${await stage.getAttribute('data-method')}`);
@@ -588,6 +685,7 @@ async function scenario(mode: Mode): Promise<void> {
     check(`[${mode}] scenario ran to the end`, false, e instanceof Error ? e.message.split('\n')[0] : String(e));
     await s.screenshot('failure').catch(() => undefined);
   } finally {
+    printTimelineTable(mode);
     consoleLog.end();
     await browser.close().catch(() => undefined);
     await server.stop();

@@ -1,7 +1,8 @@
 /** Every webview page's HTML and Content-Security-Policy, as the one builder (src/extension/webview-html.ts) writes them. */
 import { strict as assert } from 'node:assert';
 import type { BatchSummary } from '../../src/core/batch-report';
-import { PAGES, ScriptPage, contentSecurityPolicy, nonce, reportPageHtml, scriptPageHtml } from '../../src/extension/webview-html';
+import { PAGES, ScriptPage, contentSecurityPolicy, nonce, reportPageHtml, scriptPageHtml, startFiles } from '../../src/extension/webview-html';
+import { PAIRS, WORKER } from '../../webview/ort-runtime';
 
 const nodeCrypto = require('node:crypto') as typeof import('node:crypto');
 
@@ -125,6 +126,26 @@ describe('webview pages and their Content-Security-Policy', () => {
     const many = Array.from({ length: 1000 }, () => nonce());
     assert.equal(new Set(many).size, many.length);
     for (const n of many) assert.ok(n.length === 32 && BASE64.test(n), n);
+  });
+
+  it('an onnxruntime page carries the setting and preloads the wasm it will compile first, fetched as its CSP allows (connect-src)', () => {
+    const wasm = `${RESOURCE}/dist/webview/ort/ort-wasm-simd-threaded.wasm`;
+    const html = scriptPageHtml(PAGES.panel, 'p', {
+      cspSource: CSP_SOURCE, script: `${RESOURCE}/dist/webview/panel.js`, style: `${RESOURCE}/media/panel.css`, bundles: `${RESOURCE}/dist/webview/`,
+      executionProvider: 'wasm', nativeCpu: true, preload: [wasm],
+    }, 'N'.repeat(32));
+    assert.match(html, /<body data-bundles="[^"]+" data-ep="wasm" data-native-cpu="1">/);
+    assert.ok(html.includes(`<link rel="preload" as="fetch" crossorigin href="${wasm}">`), html);
+    assert.ok(contentSecurityPolicy('onnx', CSP_SOURCE, 'N'.repeat(32)).includes(`connect-src ${CSP_SOURCE}`));
+    const plain = scriptPageHtml(PAGES.layers, 'l', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/' }, 'N'.repeat(32));
+    assert.ok(!plain.includes('preload') && !plain.includes('data-ep'));
+  });
+
+  it('preloads exactly the files the page\'s onnxruntime start fetches for each setting (webview/ort-runtime.ts)', () => {
+    assert.deepEqual(startFiles('cpu'), []);
+    assert.deepEqual(startFiles('wasm'), [WORKER, PAIRS.wasm.glue, PAIRS.wasm.wasm]);
+    assert.deepEqual(startFiles('webgpu'), [WORKER, PAIRS.webgpu.glue, PAIRS.webgpu.wasm]);
+    assert.deepEqual(startFiles('auto'), [WORKER, PAIRS.wasm.glue, PAIRS.webgpu.glue]);
   });
 
   it('builds the CSP from one function: directives each given once, in the order the comments explain them', () => {

@@ -6,7 +6,7 @@
 import { Messenger, asBytes, assertNever, isCancellation } from '../../src/protocol/messenger';
 import type { HostToPanel, PanelToHost } from '../../src/protocol/protocol';
 import { connectHostRuntime } from '../host-runtime';
-import { configureOrt, startWorker } from '../ort-runtime';
+import { startEarly } from '../ort-runtime';
 import { endpoint, vscodeApi } from '../vscode-api';
 import { initialState, update } from './controller';
 import { JobRunner } from './jobs';
@@ -143,9 +143,8 @@ class PanelDriver {
   }
 }
 
-configureOrt(document.body.dataset.bundles ?? './');
 // Start onnxruntime while the host reads the model: fetching and compiling its wasm is the slowest step of a first load.
-void startWorker(document.body.dataset.bundles ?? './').catch(() => undefined);
+startEarly(document.body.dataset.bundles ?? './', document.body.dataset.ep);
 window.addEventListener('unhandledrejection', (ev) => {
   if (isCancellation(ev.reason)) ev.preventDefault();
 });

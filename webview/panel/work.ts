@@ -228,6 +228,11 @@ export class PanelWork {
   }
 
   private async explain(job: number, settings: ExplainSettings, signal: AbortSignal): Promise<ResultMsg> {
+    // A host request that loaded no model (the next image in this panel) is timed from its click too.
+    if (this.click) {
+      this.timeline.begin(this.click.at, { panel: performance.timeOrigin, received: this.click.received });
+      this.click = undefined;
+    }
     const { model, c, input, ms } = this.prepared();
     model.runtime.used.clear();
     const o = await explainImage(c, input, { ...settings, signal, onProgress: (done, total) => this.onProgress(job, done, total) });

@@ -11,6 +11,7 @@ import { ChosenPreprocessing, Sidecar, choosePreprocessing, labelOf, parseLabels
 import { ConfigSettings, ModelConfigs, readModelConfigs } from '../model-configs';
 import { type DefaultLayerChoice, type LayerInfo, chooseDefaultLayer } from '../model-info';
 import { type Grid, type MapLayout, gridValue, mapLayout } from '../token-layout';
+import { inferShapes } from '../onnx/shape-inference';
 import type { ModelInputSpec } from '../preprocess/preprocess';
 import type { Runtime } from '../runtime';
 import type { PreprocessingInfo } from './types';
@@ -82,7 +83,11 @@ export class Classifier {
   static async load(runtime: Runtime, src: ModelSource): Promise<Classifier> {
     const sidecar = src.sidecar ? parseSidecar(src.sidecar.text, src.sidecar.name) : undefined;
     const config = src.configs ? readModelConfigs(src.configs) : {};
-    const explainer = await Explainer.load(runtime, src.bytes, src.name);
+    // The first session also exposes the default layer, which the first CAM map reads (no second session for it).
+    const explainer = await Explainer.load(runtime, src.bytes, src.name, (ex) => {
+      const c = chooseDefaultLayer(ex.graph, ex.scores.logits, inferShapes(ex.graph, ex.input.name, ex.inputDims));
+      return c ? [c.layer] : [];
+    });
     try {
       const metadata: Record<string, string> = {};
       for (const p of explainer.graph.model.metadataProps) if (p.key) metadata[p.key] = p.value ?? '';
