@@ -39,6 +39,9 @@ const USAGE = `npm run bench -- [MODEL.onnx ...] [options]
   --single-runs N          single-image command runs to time (default 10; throughput is per image)
   --batch-model NAME       model for the batch check (default resnet18)
   --batch-method ID        method for the batch check (default gradcam)
+  --no-metrics             skip the row timing every faithfulness metric of one map (issue 12: ≤ 40 forward passes)
+  --no-pytorch-scorecam    skip pytorch-grad-cam's Score-CAM side by side with Look Closer's on ResNet-18
+                           (bench/pytorch-gradcam.py --scorecam; needs torch and pytorch-grad-cam in PGC_DIR, see there)
   --out FILE               JSON results (default bench-results/bench.json)`;
 
 /** A model to benchmark and the image to feed it. */
@@ -175,6 +178,13 @@ function targetChecks(models: BenchModel[], results: Record<string, CaseResult[]
       const five = row('gradcam ×5');
       // Each row's ratio to its paired forward passes, so that load drifting between the two rows cancels.
       if (one && five) out.push(...check('Grad-CAM top-5 / one class', m.name, where, five.ratio! / one.ratio!, 1.5, '≤', five.minRatio! / one.minRatio!, five.cpuRatio! / one.cpuRatio!));
+      const gb1 = row('guided-backprop');
+      const gb5 = row('guided-backprop ×5');
+      if (m.family === 'resnet' && gb1 && gb5) out.push(...check('guided backprop top-5 / one class', m.name, where, gb5.ratio! / gb1.ratio!, 2.5, '≤', gb5.minRatio! / gb1.minRatio!, gb5.cpuRatio! / gb1.cpuRatio!));
+      const ig = row('integrated-gradients');
+      if (m.family === 'resnet' && ig) out.push(...check('Integrated Gradients (32 steps) / forward', m.name, where, ig.ratio, 12, '≤', ig.minRatio, ig.cpuRatio));
+      const mt = row('metrics (all)');
+      if (m.family === 'resnet' && mt) out.push(...check('all metrics of one map / forward', m.name, where, mt.ratio, 40, '≤', mt.minRatio, mt.cpuRatio));
     }
     if (m.family === 'resnet') {
       const wasm = cases.find((c) => c.backend.includes('wasm') && c.environment === 'node');
@@ -191,6 +201,52 @@ function targetChecks(models: BenchModel[], results: Record<string, CaseResult[]
   return out;
 }
 
+/** What bench/pytorch-gradcam.py --scorecam prints. */
+interface PytorchScoreCam {
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly cpuMs: number;
+  readonly forwardMedianMs: number;
+  readonly threads: number;
+  readonly reps: number;
+}
+
+/**
+ * Score-CAM side by side (issue 15: at most 0.1× pytorch-grad-cam's time): pytorch-grad-cam's ScoreCAM (batch 16,
+ * 2 threads) on the same random weights as the generated ResNet-18 and the same photo, run here right after Look
+ * Closer's rows, against Look Closer's Score-CAM row on each backend. Wall times, and process CPU times (both
+ * sides' CPU seconds, which other processes on the machine disturb less).
+ */
+function scoreCamSideBySide(models: BenchModel[], results: Record<string, CaseResult[]>, notes: string[]): { line: string; targets: TargetCheck[]; pytorch: PytorchScoreCam } | undefined {
+  const m = models.find((x) => x.path === path.join(MODEL_CACHE, 'resnet18.onnx'));
+  const cases = (m && results[m.name]?.filter((c) => c.rows.some((r) => r.id === 'scorecam' && r.status === 'ok'))) ?? [];
+  if (!m || !cases.length) return undefined;
+  if (!hasTorch()) {
+    notes.push('Score-CAM side by side skipped: /usr/bin/python3 cannot import torch and torchvision.');
+    return undefined;
+  }
+  process.stderr.write('pytorch-grad-cam Score-CAM on resnet18 (batch 16, 2 threads)…\n');
+  let py: PytorchScoreCam;
+  try {
+    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'pytorch-gradcam.py'), '--scorecam', 'resnet18', '2', m.image, '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    py = JSON.parse(out.trim().split('\n').pop()!) as PytorchScoreCam;
+  } catch (e) {
+    notes.push(`Score-CAM side by side skipped: bench/pytorch-gradcam.py --scorecam failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); pytorch-grad-cam must be extracted into PGC_DIR (default /tmp/pgc), see scripts/README-cam-reference.md.`);
+    return undefined;
+  }
+  const lines: string[] = [];
+  const targets: TargetCheck[] = [];
+  for (const c of cases) {
+    const r = c.rows.find((x) => x.id === 'scorecam')!;
+    const ratio = r.medianMs! / py.medianMs;
+    lines.push(`Score-CAM: Look Closer ${fmt(r.medianMs! / 1000, 1)} s vs pytorch-grad-cam ${fmt(py.medianMs / 1000, 1)} s = ${fmt(ratio, 3)} `
+      + `(${c.backend}; CPU time ${fmt(r.cpuMs! / 1000, 1)} s vs ${fmt(py.cpuMs / 1000, 1)} s = ${fmt(r.cpuMs! / py.cpuMs, 3)}; `
+      + `pytorch-grad-cam = ${fmt(py.medianMs / py.forwardMedianMs, 0)}× a PyTorch forward pass, ${py.threads} threads, batch 16)`);
+    targets.push(...check('Score-CAM / pytorch-grad-cam ScoreCAM (side by side)', m.name, c.backend, ratio, 0.1, '≤', r.minMs! / py.minMs, r.cpuMs! / py.cpuMs));
+  }
+  return { line: lines.join('\n'), targets, pytorch: py };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -198,7 +254,7 @@ async function main(): Promise<void> {
       backends: { type: 'string' }, browser: { type: 'boolean' }, 'browser-webgpu': { type: 'boolean' }, 'only-given': { type: 'boolean' }, 'no-generated': { type: 'boolean' }, resnet50: { type: 'boolean' },
       methods: { type: 'string' }, top5: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
       batch: { type: 'boolean' }, 'batch-images': { type: 'string' }, 'single-runs': { type: 'string' }, 'batch-model': { type: 'string' }, 'batch-method': { type: 'string' }, 'node-threads': { type: 'string' },
-      'editor-cpu': { type: 'boolean' }, 'editor-threads': { type: 'string' },
+      'editor-cpu': { type: 'boolean' }, 'editor-threads': { type: 'string' }, 'no-metrics': { type: 'boolean' }, 'no-pytorch-scorecam': { type: 'boolean' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -239,7 +295,8 @@ async function main(): Promise<void> {
       process.stderr.write(`${m.name} on ${b}…\n`);
       try {
         const threads = b === 'node' && values['node-threads'] ? ['--threads', values['node-threads']] : [];
-        (results[m.name] ??= []).push(await runCase('run-node.ts', ['--model', m.path, '--backend', b, '--image', image, ...threads, ...common]));
+        const metrics = values['no-metrics'] ? [] : ['--metrics'];
+        (results[m.name] ??= []).push(await runCase('run-node.ts', ['--model', m.path, '--backend', b, '--image', image, ...threads, ...metrics, ...common]));
       } catch (e) {
         notes.push(`${m.name} on ${b} failed: ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -272,6 +329,8 @@ async function main(): Promise<void> {
     });
   }
 
+  const scoreCam = values['no-pytorch-scorecam'] ? undefined : scoreCamSideBySide(models, results, notes);
+
   const machine = {
     cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGB: os.totalmem() / 2 ** 30, platform: `${os.platform()} ${os.release()}`,
     node: process.version, loadAverageBefore: startLoad, loadAverageAfter: os.loadavg(),
@@ -296,6 +355,10 @@ async function main(): Promise<void> {
       if (v) targets.push(...check(`Grad-CAM in the editor, ${k}`, editor.model, 'editor CPU', v.median, 1, '≤', v.fastest));
     }
   }
+  if (scoreCam) {
+    console.log(`\n${scoreCam.line}`);
+    targets.push(...scoreCam.targets);
+  }
   if (targets.length) {
     console.log('\nTargets');
     for (const t of targets) {
@@ -310,7 +373,7 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const out = path.resolve(values.out ?? path.join(ROOT, 'bench-results', 'bench.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, editor, targets, notes }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, editor, scoreCam: scoreCam?.pytorch, targets, notes }, null, 2)}\n`);
   console.log(`\nWrote ${path.relative(process.cwd(), out)}`);
 }
 

@@ -7,7 +7,8 @@
  * sides of a ratio alike. Nothing here imports Node or DOM APIs.
  */
 import type { Classifier } from '../src/core/app/classifier';
-import { ExplainSettings, PreparedInput, explainImage } from '../src/core/app/explain-image';
+import { ExplainSettings, PreparedInput, explainImage, measureFaithfulness } from '../src/core/app/explain-image';
+import { METRICS } from '../src/core/metrics/registry';
 import type { Method } from '../src/core/methods/method';
 
 /** One measured line of the table. */
@@ -49,6 +50,11 @@ export interface MeasureOptions {
   readonly onStep?: (label: string) => void;
   /** Progress lines. */
   readonly log?: (line: string) => void;
+  /**
+   * Also time every faithfulness metric at its defaults on one map (Grad-CAM's, top class): row 'metrics (all)',
+   * whose ratio is the metrics' batched forward work in forward passes (issue 12: at most 40 on ResNet-18).
+   */
+  readonly metrics?: boolean;
 }
 
 const now = () => performance.now();
@@ -137,5 +143,51 @@ export async function measureMethods(classifier: Classifier, input: PreparedInpu
       log(`${id} ${row.medianMs!.toFixed(1)} ms (${row.ratio!.toFixed(2)}× forward, first call ${firstMs.toFixed(0)} ms)`);
     }
   }
+  if (opts.metrics) rows.push(await measureMetricsRow(classifier, input, opts, forward, cpu, log));
   return rows;
+}
+
+/** Every metric of one map at its defaults (src/core/metrics/registry.ts), paired with forward passes like a method. */
+async function measureMetricsRow(
+  classifier: Classifier, input: PreparedInput, opts: MeasureOptions, forward: () => Promise<unknown>, cpu: () => number, log: (line: string) => void,
+): Promise<BenchRow> {
+  const id = 'metrics (all)';
+  const ids = METRICS.map((m) => m.id);
+  const passes = METRICS.reduce((a, m) => a + m.passes, 0);
+  let run: () => Promise<unknown>;
+  let firstMs: number;
+  try {
+    const r = await explainImage(classifier, input, { method: 'gradcam', top: 1, target: 'logit' });
+    const e = r.outputs[0].explanation;
+    run = () => measureFaithfulness(classifier, input, e, r.forward, { ids });
+    firstMs = await timed(run);
+  } catch (e) {
+    const note = e instanceof Error ? e.message : String(e);
+    log(`${id}: ${note}`);
+    return { id, status: 'error', note };
+  }
+  const times: number[] = [];
+  const fwds: number[] = [];
+  const ratios: number[] = [];
+  const cpus: number[] = [];
+  const cpuRatios: number[] = [];
+  const start = now();
+  for (let i = 0; i < opts.reps; i++) {
+    opts.beforeRun?.();
+    const f = await timedBoth(forward, cpu);
+    const r = await timedBoth(run, cpu);
+    times.push(r.wall);
+    fwds.push(f.wall);
+    ratios.push(r.wall / f.wall);
+    cpus.push(r.cpu);
+    cpuRatios.push(r.cpu / f.cpu);
+    if (i >= 2 && (now() - start) / 1000 > opts.maxSecondsPerRow) break;
+  }
+  opts.onStep?.(id);
+  const row: BenchRow = {
+    id, status: 'ok', firstMs, medianMs: median(times), minMs: Math.min(...times), ratio: median(ratios), minRatio: Math.min(...times) / Math.min(...fwds),
+    cpuMs: median(cpus), cpuRatio: median(cpuRatios), reps: times.length, note: `${ids.join(', ')} of Grad-CAM's map; the registry counts ${passes} forward passes`,
+  };
+  log(`${id} ${row.medianMs!.toFixed(1)} ms (${row.ratio!.toFixed(2)}× forward; registry: ${passes} passes)`);
+  return row;
 }

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string' }, backend: { type: 'string' }, image: { type: 'string' },
       reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
-      top5: { type: 'string' }, methods: { type: 'string' }, threads: { type: 'string' },
+      top5: { type: 'string' }, methods: { type: 'string' }, threads: { type: 'string' }, metrics: { type: 'boolean' },
     },
   });
   const backend = values.backend ?? 'wasm';
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     warmup: Number(values.warmup ?? 1),
     maxSecondsPerRow: Number(values['max-seconds'] ?? 20),
     top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
+    metrics: values.metrics,
     onStep: (label) => {
       sample();
       if (label === 'forward') forwardRss = process.resourceUsage().maxRSS;

@@ -74,6 +74,8 @@ export class Explainer {
   private classCount?: Promise<number>;
   /** Whether stacking inputs along the batch axis worked (undefined until tried). */
   private stackable?: boolean;
+  /** Whether stacking inputs into one backward run worked (undefined until tried). */
+  private gradStackable?: boolean;
   private upgraded?: Promise<{
     model: ReturnType<typeof decodeModel>;
     /** The upgraded model's bytes, where derived sessions embed the weights (a runtime without shared weights). */
@@ -436,6 +438,68 @@ export class Explainer {
     const tensors: Record<string, Float32Tensor> = {};
     for (const t of req.targets) if (t !== this.input.name) tensors[t] = asFloat32(o[t]);
     return { classes, grads, forward: { logits, probs, tensors } };
+  }
+
+  /**
+   * Input gradients at several inputs of shape [1, …] for the same named classes, in one run: the inputs stacked
+   * along the batch axis, each repeated once per class, so that the forward pass runs on the whole batch and gradient
+   * row i·K + k meets the activations of input i (seeded with class k). One result per input, as `gradients` gives
+   * it. Falls back to one run per input where stacking cannot work: a fixed batch axis, a backward graph some rule
+   * of which mixes rows (not batchSafe), a target other than the image input, or a model that fails on a batch.
+   */
+  async gradientsStacked(xs: readonly Float32Tensor[], req: GradientRequest & { readonly classes: readonly number[] }): Promise<GradientResult[]> {
+    const oneByOne = async () => {
+      const out: GradientResult[] = [];
+      for (const x of xs) out.push(await this.gradients(x, req));
+      return out;
+    };
+    if (xs.length < 2 || this.gradStackable === false || typeof this.input.declared[0] === 'number' || req.from || req.targets.some((t) => t !== this.input.name)) return oneByOne();
+    const spec: BackwardSpec = { targets: req.targets, score: req.score, mode: req.mode, method: req.method, seed: 'either' };
+    const { graph, session, weights } = await this.backwardSession(spec);
+    if (!graph.batchSafe) return oneByOne();
+    const n = await this.numClasses();
+    for (const c of req.classes) {
+      if (!Number.isInteger(c) || c < 0 || c >= n) throw new LookCloserError('bad-argument', `Class ${c} is out of range: the model has ${n} classes (0–${n - 1}).`);
+    }
+    const k = req.classes.length;
+    const size = xs[0].data.length;
+    const rows = xs.length * k;
+    const data = new Float32Array(rows * size);
+    xs.forEach((x, i) => {
+      if (x.dims[0] !== 1 || x.data.length !== size) throw new LookCloserError('bad-input', 'Stacked inputs must all have the shape [1, …] of the first.');
+      for (let j = 0; j < k; j++) data.set(x.data, (i * k + j) * size);
+    });
+    const seeds = xs.flatMap(() => req.classes);
+    const i64 = (v: readonly number[]): Tensor => ({ type: 'int64', dims: [v.length], data: BigInt64Array.from(v.map(BigInt)) });
+    const gradName = graph.gradOutputs[this.input.name];
+    let o: Record<string, Tensor>;
+    try {
+      o = await session.run({ ...weights, ...this.feed(float32(data, [rows, ...xs[0].dims.slice(1)])), [graph.seedInput]: i64(seeds), [graph.topInput!]: i64([0]) },
+        [...new Set([graph.classesOutput, gradName, this.scores.logits, this.scores.output])]);
+    } catch (e) {
+      if (this.gradStackable) throw e;
+      this.gradStackable = false;
+      return oneByOne();
+    }
+    const g = asFloat32(o[gradName]);
+    const logits = asFloat32(o[this.scores.logits]);
+    const outs = asFloat32(o[this.scores.output]);
+    if (g.dims[0] !== rows || logits.dims[0] !== rows) {
+      this.gradStackable = false;
+      return oneByOne();
+    }
+    this.gradStackable = true;
+    const per = g.data.length / rows;
+    const nl = logits.data.length / rows;
+    return xs.map((_, i): GradientResult => {
+      const l = logits.data.slice(i * k * nl, (i * k + 1) * nl);
+      const out = outs.data.slice(i * k * nl, (i * k + 1) * nl);
+      const probs = this.scores.finalOp === 'softmax' ? out : this.scores.finalOp === 'log-softmax' ? out.map(Math.exp) : softmax(l);
+      return {
+        classes: [...req.classes], grads: { [this.input.name]: float32(g.data.slice(i * k * per, (i + 1) * k * per), [k, ...g.dims.slice(1)]) },
+        forward: { logits: l, probs, tensors: {} },
+      };
+    });
   }
 
   /** Number of classes the model scores. */

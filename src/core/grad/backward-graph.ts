@@ -216,7 +216,8 @@ export function buildBackward(
   const root = spec.from ?? scores.logits;
   const logitShape = shape(root);
   const numClasses = logitShape.slice(1).reduce((a, b) => a * b, 1);
-  const logitsFlat = emit.op('Reshape', [f32(root), emit.i64([1, numClasses])]);
+  // One row per forward input: a batch-1 pass (every class row reads it) or a stacked one (row i seeds input i).
+  const logitsFlat = emit.op('Reshape', [f32(root), emit.i64([-1, numClasses])]);
   let classes = '';
   if (spec.seed === 'classes' || spec.seed === 'either') {
     graph.addInput(SEED_CLASSES, 'int64', ['K']);

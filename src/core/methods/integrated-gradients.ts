@@ -4,18 +4,22 @@
  * completeness (Proposition 1) Σ_i IG_i = F(x) − F(x') as m grows; the gap is reported per class.
  * Baselines: black (pixel value 0 through the preprocessing, the paper's choice for images), the input blurred
  * with a Gaussian, or seeded uniform noise over the input's range (Sturmfels, Lundberg, Lee, "Visualizing the
- * Impact of Feature Attribution Baselines", Distill 2020). The backward graph explains one input per run (its
- * seed is batch 1 over the classes), so the m steps run one after another, each for every class at once.
+ * Impact of Feature Attribution Baselines", Distill 2020). The step at the input itself names the classes; the other
+ * m − 1 steps run stacked along the batch axis, `batch-size` points of the path per backward run, each repeated
+ * for every class (Explainer.gradientsStacked; one run per step where the model's batch axis is fixed or some
+ * gradient rule mixes rows). The sum is taken in step order either way.
  */
 import { LookCloserError } from '../errors';
 import type { Explainer } from '../explainer';
 import { float32, Float32Tensor } from '../tensor';
 import { channelOf, channelSumMap, inputRange, toChw } from './attribution-maps';
-import { classGradients } from './input-gradient';
+import { classGradients, perClass } from './input-gradient';
 import type { ExplainRequest, Explanation, Method } from './method';
 import { MethodOption, numberOption, stringOption, throwIfCancelled } from './options';
 import { mulberry32 } from './prng';
-import { ALL_TARGETS, targetScores } from './score-target';
+import { ALL_TARGETS, contrastClass, targetKind, targetScores } from './score-target';
+import type { RectifierMode } from '../grad/rule';
+import type { ScoreTarget } from './method';
 
 /** The settings of Integrated Gradients. */
 export const IG_OPTIONS: readonly MethodOption[] = [
@@ -23,7 +27,38 @@ export const IG_OPTIONS: readonly MethodOption[] = [
   { name: 'baseline', kind: 'string', default: 'black', choices: ['black', 'blur', 'noise'], description: 'Baseline x\': black pixels, the input Gaussian-blurred, or seeded uniform noise over the input\'s range.' },
   { name: 'blur-sigma', kind: 'number', min: 0.1, max: 1000, description: 'Standard deviation of the blur baseline in input pixels (default: a 32nd of the shorter side, at least 1).' },
   { name: 'seed', kind: 'int', default: 0, min: 0, max: 4294967295, description: 'Seed of the random numbers (noise baseline, SmoothGrad noise, RISE masks).' },
+  { name: 'batch-size', kind: 'int', default: 8, min: 1, max: 1024, description: 'Path points per backward run when the model takes a batch (memory grows with it).' },
 ];
+
+/**
+ * Per input of `xs` (each [1, …]), the input gradient of each of `classes` for `target`, as [C,H,W] per class, from
+ * stacked backward runs (Explainer.gradientsStacked): logit and softmax seeded in the graph, sigmoid scaled by
+ * σ'(z_c) of the input's own logits, contrast:B as the difference with class B's gradient (plain mode only, which
+ * targetGradients checks for the run that named the classes).
+ */
+export async function stackedClassGradients(
+  explainer: Explainer, xs: readonly Float32Tensor[], classes: readonly number[], mode: RectifierMode, method: string, target: ScoreTarget,
+): Promise<Float32Tensor[][]> {
+  const kind = targetKind(target);
+  const b = contrastClass(target);
+  const seeded = kind === 'contrast' ? [...classes, b!] : [...classes];
+  const rs = await explainer.gradientsStacked(xs, { targets: [explainer.input.name], score: kind === 'softmax' ? 'softmax' : 'logit', mode, method, classes: seeded });
+  return rs.map((r) => {
+    const grads = perClass(explainer, r.grads[explainer.input.name]);
+    if (kind === 'sigmoid') {
+      return grads.map((g, i) => {
+        const s = 1 / (1 + Math.exp(-r.forward.logits[classes[i]]));
+        const scale = s * (1 - s);
+        return float32(g.data.map((v) => v * scale), g.dims);
+      });
+    }
+    if (kind === 'contrast') {
+      const against = grads[classes.length].data;
+      return grads.slice(0, classes.length).map((g) => float32(g.data.map((v, j) => v - against[j]), g.dims));
+    }
+    return grads;
+  });
+}
 
 /** The Gaussian blur of a [1,…] input per channel (separable, radius ⌈3σ⌉, edges replicated). */
 export function gaussianBlur(explainer: Explainer, x: Float32Tensor, sigma: number): Float32Tensor {
@@ -98,13 +133,17 @@ export const integratedGradients: Method = {
     const classes = last.classes;
     const sum = last.grads.map((g) => Float64Array.from(g.data));
     request.onProgress?.(1, m + 1);
-    for (let k = 1; k < m; k++) {
+    const batch = numberOption(IG_OPTIONS, request.options, 'batch-size', title) ?? 8;
+    for (let k0 = 1; k0 < m; k0 += batch) {
       throwIfCancelled(request.signal, title);
-      const t = k / m;
-      const xk = float32(Float32Array.from(x.data, (v, i) => xb.data[i] + t * (v - xb.data[i])), x.dims);
-      const { grads } = await classGradients(explainer, xk, request, 'plain', title, classes);
-      grads.forEach((g, c) => g.data.forEach((v, j) => (sum[c][j] += v)));
-      request.onProgress?.(k + 1, m + 1);
+      const ks = Array.from({ length: Math.min(batch, m - k0) }, (_, i) => k0 + i);
+      const xs = ks.map((k) => {
+        const t = k / m;
+        return float32(Float32Array.from(x.data, (v, i) => xb.data[i] + t * (v - xb.data[i])), x.dims);
+      });
+      const steps = await stackedClassGradients(explainer, xs, classes, 'plain', title, request.target);
+      for (const grads of steps) grads.forEach((g, c) => g.data.forEach((v, j) => (sum[c][j] += v)));
+      for (const k of ks) request.onProgress?.(k + 1, m + 1);
     }
     throwIfCancelled(request.signal, title);
     const fb0 = await explainer.forward(xb);

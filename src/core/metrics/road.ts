@@ -111,34 +111,46 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
     }
   }
   rowStart[n] = nz;
-  const mul = (v: Float64Array, o: Float64Array) => {
-    for (let i = 0; i < n; i++) {
-      let s = diag[i] * v[i];
-      for (let t = rowStart[i]; t < rowStart[i + 1]; t++) s -= vals[t] * v[cols[t]];
-      o[i] = s;
-    }
-  };
   const dot = (a: Float64Array, c: Float64Array) => { let s = 0; for (let i = 0; i < n; i++) s += a[i] * c[i]; return s; };
   const rnd = gaussianNoise(seed);
   const noiseOf = Array.from({ length: ch }, () => Float64Array.from({ length: n }, () => rnd()));
-  for (let k = 0; k < ch; k++) {
-    const u = new Float64Array(n);
-    const r = Float64Array.from(b[k]);
-    const d = Float64Array.from(r);
-    const q = new Float64Array(n);
-    let rr = dot(r, r);
-    const stop = 1e-20 * Math.max(rr, 1e-300);
-    for (let it = 0; it < 10 * n && rr > stop; it++) {
-      mul(d, q);
-      const alpha = rr / dot(d, q);
-      for (let i = 0; i < n; i++) { u[i] += alpha * d[i]; r[i] -= alpha * q[i]; }
-      const next = dot(r, r);
-      const beta = next / rr;
-      rr = next;
-      for (let i = 0; i < n; i++) d[i] = r[i] + beta * d[i];
+  // Conjugate gradients per channel, the channels advancing together so that one pass over the sparse rows serves
+  // every channel still iterating (each channel's arithmetic, and so its result, is what a solve of its own gives).
+  const u = Array.from({ length: ch }, () => new Float64Array(n));
+  const r = b.map((bk) => Float64Array.from(bk));
+  const d = r.map((rk) => Float64Array.from(rk));
+  const q = Array.from({ length: ch }, () => new Float64Array(n));
+  const rr = r.map((rk) => dot(rk, rk));
+  const stop = rr.map((v) => 1e-20 * Math.max(v, 1e-300));
+  const live: number[] = [];
+  for (let k = 0; k < ch; k++) if (rr[k] > stop[k]) live.push(k);
+  for (let it = 0; it < 10 * n && live.length; it++) {
+    const m = live.length;
+    const ds = live.map((k) => d[k]);
+    const qs = live.map((k) => q[k]);
+    const acc = new Float64Array(m);
+    for (let i = 0; i < n; i++) {
+      const di = diag[i];
+      for (let j = 0; j < m; j++) acc[j] = di * ds[j][i];
+      for (let t = rowStart[i]; t < rowStart[i + 1]; t++) {
+        const wt = vals[t];
+        const cj = cols[t];
+        for (let j = 0; j < m; j++) acc[j] -= wt * ds[j][cj];
+      }
+      for (let j = 0; j < m; j++) qs[j][i] = acc[j];
     }
-    for (let i = 0; i < n; i++) out[at(layout, ch, hw, unknown[i], k)] = u[i] + noise * noiseOf[k][i];
+    for (const k of live) {
+      const dk = d[k], qk = q[k], uk = u[k], rk = r[k];
+      const alpha = rr[k] / dot(dk, qk);
+      for (let i = 0; i < n; i++) { uk[i] += alpha * dk[i]; rk[i] -= alpha * qk[i]; }
+      const next = dot(rk, rk);
+      const beta = next / rr[k];
+      rr[k] = next;
+      for (let i = 0; i < n; i++) dk[i] = rk[i] + beta * dk[i];
+    }
+    for (let j = live.length - 1; j >= 0; j--) if (!(rr[live[j]] > stop[live[j]])) live.splice(j, 1);
   }
+  for (let k = 0; k < ch; k++) for (let i = 0; i < n; i++) out[at(layout, ch, hw, unknown[i], k)] = u[k][i] + noise * noiseOf[k][i];
   return float32(out, x.dims);
 }
 
