@@ -9,7 +9,7 @@ import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol
 import { initialState, update } from '../../webview/panel/controller';
 import { outcomeView } from '../../webview/panel/outcome-view';
 import type { Effect, PanelMsg } from '../../webview/panel/messages';
-import { classMatches, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { classMatches, comparedMetrics, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
 import { METHODS } from '../../src/core/methods/registry';
 import type { ModelInfo, OutcomeView, PanelState, Work } from '../../webview/panel/state';
 
@@ -612,7 +612,7 @@ describe('panel controller', () => {
       assert.ok(c.cells.every((x) => x.status === 'pending'));
       assert.equal(p.state.compareOpen, true);
       const first = p.work() as Extract<Work, { kind: 'compare' }>;
-      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true });
+      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true, metrics: ['deletion', 'insertion', 'confidence'] });
       assert.equal(compareStatus(p.state), `Comparing: 0 of ${ids.length} methods…`);
       const job = p.job;
       ids.forEach((method, i) => {
@@ -637,6 +637,21 @@ describe('panel controller', () => {
       assert.equal(summaryOf(p.state)!.compare!.ranking[0].method, ids[0], 'ties keep the registry order');
       p.send({ type: 'rankBy', key: 'nonsense' });
       assert.equal(p.state.compare!.rankBy, 'insertion');
+    });
+
+    it('measures ROAD only when ranked by it, and the pointing game only with a box (as the CLI compares)', () => {
+      assert.deepEqual(comparedMetrics('deletion', false), ['deletion', 'insertion', 'confidence']);
+      assert.deepEqual(comparedMetrics('road', false), ['deletion', 'insertion', 'confidence', 'road']);
+      assert.deepEqual(comparedMetrics('pointing', false), ['deletion', 'insertion', 'confidence']);
+      assert.deepEqual(comparedMetrics('deletion', true), ['deletion', 'insertion', 'confidence', 'pointing']);
+      const p = Panel.opened();
+      p.send({ type: 'compareMethods' });
+      p.send({ type: 'rankBy', key: 'road' });
+      p.send({ type: 'closeCompare' });
+      p.send({ type: 'failed', job: p.job, error: new CancelledError(), cancelled: true });
+      p.send({ type: 'compareMethods' });
+      assert.equal(p.state.compare!.rankBy, 'road');
+      assert.deepEqual((p.work() as Extract<Work, { kind: 'compare' }>).metrics, ['deletion', 'insertion', 'confidence', 'road']);
     });
 
     it('Stop or Close cancels it; the cells so far stay; a comparison needs an explanation', () => {

@@ -12,7 +12,7 @@ import type { HostMsg, PanelMsg, ResultMsg, RuntimeNote, Transition, UserMsg } f
 import { RANK_KEYS } from '../../src/core/compare/compare-methods';
 import { DEFAULT_RANK_BY } from '../../src/core/compare/compare-methods';
 import type { ScoreTarget } from '../../src/core/methods/method';
-import { choicesFrom, imageFingerprint, measureStep, modelFingerprint, needsMeasure, outputOf, persistedOf, shownClass } from './selectors';
+import { choicesFrom, comparedMetrics, imageFingerprint, measureStep, modelFingerprint, needsMeasure, outputOf, persistedOf, shownClass } from './selectors';
 import type { BoxFraction, Choices, CompareView, PanelState, Step } from './state';
 
 export { initialState } from './state';
@@ -156,12 +156,14 @@ function compareMethods(s: PanelState, fx: Effects): PanelState {
   const unavailable = new Map((s.model.unavailable ?? []).map((u) => [u.method, u.reason]));
   const methods = METHODS.filter((m) => !unavailable.has(m.id));
   const layer = o.method.family === 'cam' ? o.layer : undefined;
+  const rankBy = s.compare?.rankBy ?? DEFAULT_RANK_BY;
+  const metrics = comparedMetrics(RANK_KEYS.find((r) => r.key === rankBy)?.metric ?? 'deletion', !!s.box);
   const steps: Step[] = methods.map((m, i) => ({
-    kind: 'compare', outcome: o.id, method: m.id, classIndex: k, target, layer: m.family === 'cam' ? layer : undefined, box: s.box, first: i === 0,
+    kind: 'compare', outcome: o.id, method: m.id, classIndex: k, target, layer: m.family === 'cam' ? layer : undefined, box: s.box, first: i === 0, metrics,
   }));
   const id = s.nextJob;
   const compare: CompareView = {
-    job: id, outcome: o.id, classIndex: k, target, rankBy: s.compare?.rankBy ?? DEFAULT_RANK_BY,
+    job: id, outcome: o.id, classIndex: k, target, rankBy,
     cells: methods.map((m) => ({ method: m.id, title: m.title, status: 'pending' })),
   };
   return run({ ...s, compare, compareOpen: true }, { title: `Comparing ${methods.length} methods`, reply: 'none', tellHost: true, steps }, fx);

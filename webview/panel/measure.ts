@@ -49,6 +49,8 @@ export interface CompareRequest {
   /** The compared outcome's layer (CAM-family methods; undefined: each method's default). */
   readonly layer?: string;
   readonly box?: BoxFraction;
+  /** The metrics to measure (comparedMetrics of selectors.ts; every shown one when absent). */
+  readonly metrics?: readonly MetricId[];
   /** The forward pass on the input, reused where it holds what the method needs. */
   readonly forward?: ForwardResult;
   readonly signal?: CancelSignal;
@@ -66,7 +68,7 @@ export async function compareOne(c: Classifier, input: PreparedInput, r: Compare
   try {
     const o = await explainImage(c, input, {
       method: m.id, classes: [r.classIndex], layer: r.layer, target: r.target, forward: r.forward,
-      metrics: { ids: box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS, box }, signal: r.signal, onProgress: r.onProgress,
+      metrics: { ids: r.metrics ?? (box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS), box }, signal: r.signal, onProgress: r.onProgress,
     });
     const output = o.outputs.find((x) => x.explanation.classIndex === r.classIndex);
     if (!output) throw new LookCloserError('runtime', `${m.title} gave no map for class ${r.classIndex}.`);

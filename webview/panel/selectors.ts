@@ -58,6 +58,18 @@ export function explainSettings(s: PanelState): ExplainSettings {
 /** The metrics measured beside every map once it is shown (the pointing game only with a box). */
 export const SHOWN_METRICS: readonly MetricId[] = ['deletion', 'insertion', 'road', 'confidence'];
 
+/**
+ * The metrics each cell of "Compare methods" measures, as the CLI's `--method all` does: ROAD only when the
+ * comparison is ranked by it (its noisy linear imputation is a sparse solve in JavaScript, about 9 s per 224² map
+ * on this project's 2-core machine, where deletion, insertion and confidence cost 33 batched forward passes).
+ */
+export function comparedMetrics(rankBy: MetricId, box: boolean): MetricId[] {
+  const ids: MetricId[] = ['deletion', 'insertion', 'confidence'];
+  if (!ids.includes(rankBy) && (rankBy !== 'pointing' || box)) ids.push(rankBy);
+  if (box && !ids.includes('pointing')) ids.push('pointing');
+  return ids;
+}
+
 /** The deferred checks of class `k` of outcome `outcome`: GAIN and the metrics, the pointing game when a box is drawn. */
 export function measureStep(s: PanelState, outcome: number, k: number): Step {
   return { kind: 'measure', outcome, classIndex: k, ids: s.box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS, gain: true, box: s.box };

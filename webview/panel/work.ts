@@ -253,7 +253,7 @@ export class PanelWork {
     if (w.first || this.res.compare?.job !== job) this.res.compare = { job, base: r.input.base, maps: new Map(), started: performance.now() };
     const cmp = this.res.compare;
     const { cell, output } = await compareOne(c, r.input, {
-      method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, forward: r.outcome.forward, signal,
+      method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, metrics: w.metrics, forward: r.outcome.forward, signal,
       onProgress: (done, total) => this.onProgress(job, done, total),
     });
     throwIfAborted(signal);

@@ -45,7 +45,11 @@ export function createCompare(dispatch: Dispatch): View {
     stop.hidden = !running;
     if (rank.value !== c.rankBy) rank.value = c.rankBy;
     title.textContent = `Methods compared for “${labelOf(s, c.classIndex)}” (${c.target})`;
-    status.textContent = compareStatus(s);
+    // ROAD is measured only when the comparison starts ranked by it (comparedMetrics): say so instead of ranking nothing.
+    const key = RANK_KEYS.find((k) => k.key === c.rankBy);
+    const done = c.cells.filter((x) => x.status === 'done');
+    const unmeasured = !running && key && done.length > 0 && !done.some((x) => x.metrics && key.value(x.metrics) !== undefined);
+    status.textContent = compareStatus(s) + (unmeasured ? ` — ${key.title} was not measured in this comparison; press Compare methods again to measure it.` : '');
     view.dataset.filled = String(c.cells.filter((x) => x.status === 'done').length);
     view.dataset.done = String(c.totalMs !== undefined);
     const cmp = scene.compared;
