@@ -227,10 +227,12 @@ function maxPool2d(ctx: GradContext, indices: string, kernel: number[], inShape:
   const mask = emit.op('Cast', [emit.op('Equal', [emit.op('Unsqueeze', [offset, emit.i64([2])]), range])], { to: 1 });
   const masked = emit.op('Mul', [emit.op('Unsqueeze', [ctx.gradOut[0]!, emit.i64([2])]), mask]);
   const stacked = emit.op('Reshape', [masked, emit.i64([-1, C * kk, Ho, Wo])]);
-  // Kernel of channel c·kk + o: 1 at window offset o (its ConvTranspose places the gradient at the switch).
-  const impulses = new Float32Array(C * kk * kk);
-  for (let c = 0; c < C; c++) for (let o = 0; o < kk; o++) impulses[(c * kk + o) * kk + o] = 1;
-  const weight = emit.f32(impulses, [C * kk, 1, ...kernel]);
+  // Kernel of channel c·kk + o: 1 at window offset o (its ConvTranspose places the gradient at the switch). Built
+  // in the graph from the kk × kk identity tiled C times, so the graph carries a small constant (onnxruntime folds
+  // the Tile at load) rather than a C·kk² initializer that would be moved into the model's shared weights per graph.
+  const eye = new Float32Array(kk * kk);
+  for (let o = 0; o < kk; o++) eye[o * kk + o] = 1;
+  const weight = emit.op('Reshape', [emit.op('Tile', [emit.f32(eye, [kk, kk]), emit.i64([C, 1])]), emit.i64([C * kk, 1, ...kernel])]);
   return transposedToInput(ctx, stacked, weight, C, w, outShape, inShape);
 }
 
