@@ -8,6 +8,7 @@ import { perturbationCurve } from '../../src/core/metrics/deletion-insertion';
 import { trapezoid } from '../../src/core/metrics/perturb';
 import { pointingGame } from '../../src/core/metrics/pointing';
 import { measureAll, METRICS, parseBox, parseMetrics } from '../../src/core/metrics/registry';
+import { buildLevels } from '../../src/core/metrics/masked-multigrid';
 import { noisyLinearImpute, percentile, road, roadMask } from '../../src/core/metrics/road';
 import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { methodById } from '../../src/core/methods/registry';
@@ -127,6 +128,33 @@ describe('faithfulness metrics', function () {
     const rn = noisyLinearImpute(nhwc, hole, 'NHWC', 0);
     for (let i = 0; i < rn.data.length; i++) assert.ok(Math.abs(rn.data[i] - r.data[(i % 3) * H * W + Math.floor(i / 3)]) < 1e-5);
     assert.deepEqual(noisyLinearImpute(ramp, hole, 'NCHW', 0.01, 3).data, noisyLinearImpute(ramp, hole, 'NCHW', 0.01, 3).data);
+  });
+
+  it('ROAD: a hole most of the image wide (the multigrid-preconditioned solve) is still the weighted mean of its neighbours', () => {
+    const n = 96;
+    const hole = Uint8Array.from({ length: n * n }, (_, p) => ((Math.floor(p / n) - 50) ** 2 + ((p % n) - 44) ** 2 < 38 ** 2 ? 1 : 0));
+    assert.ok(buildLevels(n, n, hole, [[0, 1, 1 / 6]]).length >= 5, 'the multigrid path is taken');
+    const ramp = float32(Float32Array.from({ length: 3 * n * n }, (_, i) => { const p = i % (n * n); return 0.1 * (p % n) - 0.05 * Math.floor(p / n) + Math.floor(i / (n * n)); }), [1, 3, n, n]);
+    const r = noisyLinearImpute(ramp, hole, 'NCHW', 0);
+    for (let i = 0; i < r.data.length; i++) assert.ok(Math.abs(r.data[i] - ramp.data[i]) < 1e-4, `${i}: ${r.data[i]} vs ${ramp.data[i]}`);
+    // A non-harmonic image (deterministic texture): every removed pixel equals the weighted mean of its in-image
+    // neighbours (weights 1/6 on the sides, 1/12 on the diagonals, normalised at the border), to float32 rounding.
+    const tex = float32(Float32Array.from({ length: 3 * n * n }, (_, i) => Math.sin(i * 0.37) * 40 + ((i * 7919) % 97)), [1, 3, n, n]);
+    const t = noisyLinearImpute(tex, hole, 'NCHW', 0);
+    let worst = 0;
+    for (let k = 0; k < 3; k++) for (let p = 0; p < n * n; p++) {
+      if (!hole[p]) continue;
+      const y = Math.floor(p / n), x = p % n;
+      let sum = 0, wsum = 0;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+        if ((!dy && !dx) || y + dy < 0 || y + dy >= n || x + dx < 0 || x + dx >= n) continue;
+        const wt = dy && dx ? 1 / 12 : 1 / 6;
+        sum += wt * t.data[k * n * n + (y + dy) * n + x + dx];
+        wsum += wt;
+      }
+      worst = Math.max(worst, Math.abs(t.data[k * n * n + p] - sum / wsum));
+    }
+    assert.ok(worst < 1e-3, `largest deviation from the neighbours' weighted mean: ${worst}`);
   });
 
   it('ROAD on the region model: removing the region first (MoRF) costs class 0, keeping it (LeRF) does not', async () => {
