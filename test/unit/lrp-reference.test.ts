@@ -10,12 +10,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LookCloserError } from '../../src/core/errors';
 import { Explainer } from '../../src/core/explainer';
-import { decodeModel, encodeModel, tensorToProto } from '../../src/core/onnx/model';
 import type { ScoreTarget } from '../../src/core/methods/method';
 import { methodById } from '../../src/core/methods/registry';
 import { decodeNpy } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
+import { withoutBiases } from '../support/bias-free';
 import { cosine } from '../support/compare';
 
 const DIR = path.join(__dirname, '..', 'fixtures', 'lrp-ref');
@@ -35,24 +35,6 @@ const inputOf = (f: Family) => {
 const MIN_COS = 0.9999;
 const table = new Map<string, Map<string, number>>();
 let worstBalance = 0;
-
-/** The model with every Conv/Gemm bias and every BatchNorm shift (B and mean) set to zero: a network without biases. */
-function withoutBiases(bytes: Uint8Array): Uint8Array {
-  const model = decodeModel(bytes, 'bias-free');
-  const g = model.graph!;
-  const zero = new Set<string>();
-  for (const n of g.node ?? []) {
-    if ((n.opType === 'Conv' || n.opType === 'Gemm') && n.input?.[2]) zero.add(n.input[2]);
-    if (n.opType === 'BatchNormalization') [n.input![2], n.input![3]].forEach((i) => zero.add(i));
-  }
-  g.initializer = (g.initializer ?? []).map((t) => {
-    if (!zero.has(t.name!)) return t;
-    const dims = (t.dims ?? []).map(Number);
-    return tensorToProto(t.name!, { type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
-  });
-  assert.ok(zero.size > 0);
-  return encodeModel(model);
-}
 
 const sum = (a: ArrayLike<number>) => {
   let s = 0;

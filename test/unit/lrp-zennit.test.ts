@@ -18,6 +18,7 @@ import { LRP_COMPOSITES } from '../../src/core/grad/rules/lrp';
 import { decodeNpy } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
+import { withoutBiases } from '../support/bias-free';
 import { assertMatches, cosine } from '../support/compare';
 
 const DIR = path.join(__dirname, '..', 'fixtures', 'lrp-ref', 'zennit');
@@ -41,23 +42,6 @@ const sum = (a: ArrayLike<number>) => {
 };
 const table = new Map<string, Map<string, number>>();
 const conserving: string[] = [];
-
-/** The model with every Conv/Gemm bias and every BatchNorm shift (B and mean) set to zero. */
-function withoutBiases(bytes: Uint8Array): Uint8Array {
-  const model = decodeModel(bytes, 'bias-free');
-  const g = model.graph!;
-  const zero = new Set<string>();
-  for (const n of g.node ?? []) {
-    if ((n.opType === 'Conv' || n.opType === 'Gemm') && n.input?.[2]) zero.add(n.input[2]);
-    if (n.opType === 'BatchNormalization') [n.input![2], n.input![3]].forEach((i) => zero.add(i));
-  }
-  g.initializer = (g.initializer ?? []).map((t) => {
-    if (!zero.has(t.name!)) return t;
-    const dims = (t.dims ?? []).map(Number);
-    return tensorToProto(t.name!, { type: 'float32', dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
-  });
-  return encodeModel(model);
-}
 
 describe(`LRP composites match Zennit (${index.zennit.commit.slice(0, 7)}) on the reference families`, function () {
   const runtime = webRuntime();
