@@ -3,8 +3,9 @@ import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
 import { PRESETS } from '../core/preprocess/presets';
 import { CancelledError, asFloat32 } from '../protocol/messenger';
+import { fileFingerprint } from '../protocol/model-payload';
 import type {
-  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, PanelToHost,
+  ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, ModelHeld, ModelPayload, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
 import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
@@ -55,6 +56,8 @@ export class ExplanationPanel {
   /** The last layers state the panel reported (the Layers view follows it). */
   layers?: LayersState;
   model?: ModelRef;
+  /** The fingerprint of the model bytes the webview loaded with the last open that succeeded (the next open may leave them out). */
+  private sent?: string;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -75,6 +78,7 @@ export class ExplanationPanel {
         save: (r) => this.save(checkSave(FROM, r)),
         pickLabels: () => pickLabels(),
         saveSidecar: (r) => this.saveSidecar(checkSaveSidecar(FROM, r, PRESETS)),
+        modelBytes: (r) => this.modelBytes(r),
       },
       notes: {
         notice: (n) => {
@@ -117,10 +121,23 @@ export class ExplanationPanel {
 
   /** Loads model and image into the webview and explains; resolves with what the panel shows. `requestedAt`: when the user asked (epoch ms). */
   async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal, requestedAt?: number): Promise<ExplainSummary> {
-    const [modelPayload, image] = await Promise.all([readModelPayload(model, this.extensionUri), readImagePayload(this.imageUri)]);
+    const [modelPayload, image] = await Promise.all([this.readModel(model), readImagePayload(this.imageUri)]);
     this.model = model;
     logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
-    return this.host.request({ type: 'open', model: modelPayload, image, executionProvider: executionProvider(), options, requestedAt }, signal);
+    // The panel that loaded these same bytes keeps its model and sessions: only the small parts travel again.
+    const fingerprint = modelPayload.fingerprint;
+    const sent: ModelPayload | ModelHeld = fingerprint !== undefined && this.sent === fingerprint ? { ...modelPayload, bytes: undefined, fingerprint } : modelPayload;
+    this.sent = undefined;
+    const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: executionProvider(), options, requestedAt }, signal);
+    this.sent = modelPayload.fingerprint;
+    return summary;
+  }
+
+  /** The model's payload with the host's fingerprint of its bytes: its URI, size and modification time (stat before read, so a write in between reads as changed next time). */
+  private async readModel(model: ModelRef): Promise<ModelPayload> {
+    const stat = await Promise.resolve(vscode.workspace.fs.stat(model.uri));
+    const payload = await readModelPayload(model, this.extensionUri);
+    return { ...payload, fingerprint: fileFingerprint(model.uri.toString(), stat.size, stat.mtime) };
   }
 
   /** Re-explains the current image with other options. */
@@ -192,6 +209,15 @@ export class ExplanationPanel {
       if (a === 'Open') void vscode.commands.executeCommand('vscode.open', uri);
     });
     return { path: shown };
+  }
+
+  /** The whole payload of the panel's model, for a panel that was sent it without bytes but no longer holds them. */
+  private async modelBytes(r: unknown): Promise<ModelPayload> {
+    const key = (r as { key?: unknown } | undefined)?.key;
+    if (!this.model || typeof key !== 'string' || this.model.uri.toString() !== key) {
+      throw new LookCloserError('bad-argument', `${FROM} asked for the bytes of a model it was not sent (${typeof key === 'string' ? key : 'no key'}); explain the image again.`);
+    }
+    return this.readModel(this.model);
   }
 
   private async saveSidecar(r: CheckedSidecar): Promise<{ path: string }> {

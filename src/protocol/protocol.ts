@@ -32,6 +32,12 @@ export interface ModelPayload {
   /** Where it came from, shown in the panel (workspace path, or "bundled"). */
   readonly origin: string;
   readonly bytes: Uint8Array;
+  /**
+   * Identity of the file's bytes as the host read them (its URI, size and modification time): another fingerprint
+   * means other bytes, so the panel loads them again; the same one lets the host leave the bytes out (ModelHeld).
+   * Absent (a payload built without a stat): the byte count stands for it.
+   */
+  readonly fingerprint?: string;
   /** Text of `<model>.onnx.json`, when present. */
   readonly sidecarText?: string;
   /** Labels named by the sidecar. */
@@ -43,6 +49,13 @@ export interface ModelPayload {
   /** Whether a sidecar can be written next to the model (false for the bundled model). */
   readonly writable: boolean;
 }
+
+/**
+ * A model the panel already holds: everything of its payload but the bytes (the sidecar, labels and configs are small
+ * and read again, so an edited sidecar still counts). The panel uses its loaded model when the fingerprints agree,
+ * and asks the host for the bytes (`modelBytes`) when they do not.
+ */
+export type ModelHeld = Omit<ModelPayload, 'bytes'> & { readonly bytes?: undefined; readonly fingerprint: string };
 
 /** A labels file: its text, a name to show, and its URI (for the sidecar). */
 export interface LabelsFile {
@@ -239,7 +252,8 @@ export interface RuntimeResponses {
 /** Load (or reuse) the model and image and show an explanation. */
 export interface OpenRequest {
   readonly type: 'open';
-  readonly model: ModelPayload;
+  /** The model, without its bytes when the host knows the panel loaded these same bytes (the next image in a reused panel). */
+  readonly model: ModelPayload | ModelHeld;
   readonly image: ImagePayload;
   readonly executionProvider: ExecutionProviderSetting;
   readonly options: ExplainOptions;
@@ -332,8 +346,14 @@ export interface SaveSidecarRequest {
   /** URI of the labels file; absent keeps the sidecar's. */
   readonly labelsUri?: string;
 }
+/** The panel was sent a model without its bytes (ModelHeld) but does not hold it: the host reads and sends the whole payload. */
+export interface ModelBytesRequest {
+  readonly type: 'modelBytes';
+  /** The model's key (URI) the open request named. */
+  readonly key: string;
+}
 /** Requests the panel sends to the host. */
-export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | RuntimeRequest;
+export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | ModelBytesRequest | RuntimeRequest;
 
 /** Response type of each panel-to-host request. */
 export interface HostResponses extends RuntimeResponses {
@@ -341,6 +361,7 @@ export interface HostResponses extends RuntimeResponses {
   readonly save: { readonly path: string };
   readonly pickLabels: LabelsFile | undefined;
   readonly saveSidecar: { readonly path: string };
+  readonly modelBytes: ModelPayload;
 }
 
 /** The webview is listening; the host may send. */

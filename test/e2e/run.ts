@@ -170,6 +170,8 @@ interface TimelineRow {
   readonly label: string;
   readonly steps: Readonly<Record<string, number>>;
   readonly seenMs: number;
+  /** Warm rows: ms until the panel was idle again (the map's GAIN and metrics measured). */
+  readonly idleMs?: number;
 }
 
 /** The rows of the running scenario, printed as one table at its end. */
@@ -216,11 +218,21 @@ async function waitForNewTimeline(panel: Frame, before: Set<string>, timeoutMs =
   }
 }
 
-/** Logs how long a step on an already loaded model took, from the driver's action to the map drawn. A measurement, never asserted. */
-function logWarm(label: string, startedAt: number): void {
-  const ms = Date.now() - startedAt;
-  console.log(`  timeline ${label}: ${(ms / 1000).toFixed(2)} s`);
-  timelineRows.push({ label, steps: {}, seenMs: ms });
+/**
+ * Logs how long a step on an already loaded model took, from the driver's action to the map drawn (`mapAt`), and,
+ * when given, to the panel idle again (`idleAt`: its GAIN and metrics measured after the map). A measurement, never asserted.
+ */
+function logWarm(label: string, startedAt: number, mapAt = Date.now(), idleAt?: number): void {
+  const ms = mapAt - startedAt;
+  const idle = idleAt === undefined ? '' : `; idle (checks measured) ${((idleAt - startedAt) / 1000).toFixed(2)} s`;
+  console.log(`  timeline ${label}: map ${(ms / 1000).toFixed(2)} s${idle}`);
+  timelineRows.push({ label, steps: {}, seenMs: ms, ...(idleAt !== undefined ? { idleMs: idleAt - startedAt } : {}) });
+}
+
+/** Waits until the panel is idle (its checks measured after the map) and says when (epoch ms). */
+async function idleAt(panel: Frame, timeoutMs = 120_000): Promise<number> {
+  await panel.locator('body:not(.busy)').waitFor({ timeout: timeoutMs });
+  return Date.now();
 }
 
 /** Prints the scenario's start-up rows as one Markdown table (seconds after the click; warm rows only have the driver's figure). */
@@ -228,9 +240,9 @@ function printTimelineTable(mode: Mode): void {
   if (!timelineRows.length) return;
   const s = (ms: number | undefined) => (ms === undefined ? '' : (ms / 1000).toFixed(2));
   console.log(`\n  start-up timeline [${mode}], seconds after the click:`);
-  console.log(`  | | click | ${TIMELINE_COLUMNS.map(([, h]) => h).join(' | ')} | the driver saw it |`);
-  console.log(`  |---|---|${TIMELINE_COLUMNS.map(() => '---').join('|')}|---|`);
-  for (const r of timelineRows) console.log(`  | ${r.label} | 0 | ${TIMELINE_COLUMNS.map(([k]) => s(r.steps[k])).join(' | ')} | ${s(r.seenMs)} |`);
+  console.log(`  | | click | ${TIMELINE_COLUMNS.map(([, h]) => h).join(' | ')} | the driver saw the map | idle (checks done) |`);
+  console.log(`  |---|---|${TIMELINE_COLUMNS.map(() => '---').join('|')}|---|---|`);
+  for (const r of timelineRows) console.log(`  | ${r.label} | 0 | ${TIMELINE_COLUMNS.map(([k]) => s(r.steps[k])).join(' | ')} | ${s(r.seenMs)} | ${s(r.idleMs)} |`);
   timelineRows = [];
 }
 
@@ -262,8 +274,8 @@ async function timelineOnly(s: Session, mode: Mode, panel: Frame): Promise<void>
   const warmAt = Date.now();
   await second.click();
   await panel.locator(`.stage[data-class-index="${index}"]`).waitFor({ timeout: 120_000 });
-  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
-  logWarm(`[${mode}] warm: another class`, warmAt);
+  const mapAt = Date.now();
+  logWarm(`[${mode}] warm: another class`, warmAt, mapAt, await idleAt(panel));
   const image = PLANS[mode].second?.image;
   if (image) await explainFromPreview(s, image);
 }
@@ -581,8 +593,8 @@ async function scenario(mode: Mode): Promise<void> {
     let warmAt = Date.now();
     await panel.locator('#method').selectOption(plan.switchTo);
     await panel.locator(`.stage[data-method="${plan.switchTo}"]`).waitFor({ timeout: 300_000 });
-    await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
-    logWarm(`[${mode}] warm: ${plan.switchTo} on the loaded model (first use: builds its backward graph)`, warmAt);
+    const methodMapAt = Date.now();
+    logWarm(`[${mode}] warm: ${plan.switchTo} on the loaded model (first use: builds its backward graph)`, warmAt, methodMapAt, await idleAt(panel));
     const caption2 = await text(panel.locator('.caption'));
     check(`[${mode}] switching the method re-explains`, caption2.length > 0 && (await stage.getAttribute('data-method')) === plan.switchTo, caption2);
     await s.screenshot(`method-${plan.switchTo}`);
@@ -594,8 +606,8 @@ async function scenario(mode: Mode): Promise<void> {
     warmAt = Date.now();
     await second.click();
     await panel.locator(`.stage[data-class-index="${secondIndex}"]`).waitFor({ timeout: 120_000 });
-    await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
-    logWarm(`[${mode}] warm: another class (${secondLabel}) on the loaded model`, warmAt);
+    const classMapAt = Date.now();
+    logWarm(`[${mode}] warm: another class (${secondLabel}) on the loaded model`, warmAt, classMapAt, await idleAt(panel));
     const caption3 = await text(panel.locator('.caption'));
     check(`[${mode}] choosing another class shows it`, caption3.includes(secondLabel), `"${secondLabel}" in "${caption3}"`);
     if (plan.classSearch) {

@@ -4,7 +4,8 @@
  * decision is the controller's (controller.ts); this file only does I/O.
  */
 import { Messenger, asBytes, assertNever, isCancellation } from '../../src/protocol/messenger';
-import type { HostToPanel, PanelToHost } from '../../src/protocol/protocol';
+import { withHeldBytes } from '../../src/protocol/model-payload';
+import type { HostToPanel, ModelHeld, ModelPayload, PanelToHost } from '../../src/protocol/protocol';
 import { connectHostRuntime } from '../host-runtime';
 import { startEarly } from '../ort-runtime';
 import { endpoint, vscodeApi } from '../vscode-api';
@@ -40,10 +41,13 @@ class PanelDriver {
   });
   private readonly messenger = new Messenger<PanelToHost, HostToPanel>(endpoint, {
     requests: {
-      open: (r, signal) => (this.work.opened(r.requestedAt, now()), this.ask((ticket) => ({
-        type: 'open', ticket, ep: r.executionProvider, options: r.options,
-        model: { ...r.model, bytes: asBytes(r.model.bytes) }, image: { ...r.image, bytes: asBytes(r.image.bytes) },
-      }), signal)),
+      open: async (r, signal) => {
+        this.work.opened(r.requestedAt, now());
+        const model = await this.modelOf(r.model, signal);
+        return this.ask((ticket) => ({
+          type: 'open', ticket, ep: r.executionProvider, options: r.options, model, image: { ...r.image, bytes: asBytes(r.image.bytes) },
+        }), signal);
+      },
       explain: (r, signal) => this.ask((ticket) => ({ type: 'explain', ticket, options: r.options }), signal),
       summary: async () => summaryOf(this.state),
       activations: (r, signal) => this.ask((ticket) => ({ type: 'activations', ticket, layer: r.layer }), signal),
@@ -131,6 +135,17 @@ class PanelDriver {
       }
       default: return assertNever(e);
     }
+  }
+
+  /**
+   * The model an open request names, with its bytes: those sent, else the loaded model's when the host's fingerprint
+   * (URI, size, mtime) is the one loaded (the next image in a reused panel: nothing is copied or loaded again),
+   * else asked of the host (the panel no longer holds them, e.g. after a failed load).
+   */
+  private async modelOf(m: ModelPayload | ModelHeld, signal: AbortSignal): Promise<ModelPayload> {
+    const held = withHeldBytes(m, this.work.res.model?.payload);
+    const p = held ?? await this.messenger.request({ type: 'modelBytes', key: m.key }, signal);
+    return { ...p, bytes: asBytes(p.bytes) };
   }
 
   /** Hands a host request to the controller and resolves when its job ends; the host's cancel cancels the job. */

@@ -4,7 +4,7 @@ import { RANK_KEYS, rankCells } from '../../src/core/compare/compare-methods';
 import { METHODS } from '../../src/core/methods/registry';
 import type { MetricId } from '../../src/core/metrics/registry';
 import { labelOf as labelIn } from '../../src/core/model-config';
-import type { CompareSummaryRow, ExplainOptions, ExplainSummary, ImagePayload, ModelPayload } from '../../src/protocol/protocol';
+import type { CompareSummaryRow, ExplainOptions, ExplainSummary, ImagePayload, ModelHeld, ModelPayload } from '../../src/protocol/protocol';
 import type { Choices, CompareCellView, OutcomeView, OutputView, PanelState, Persisted, Step } from './state';
 
 /** Classes explained besides the chosen one: the top 5, as the predictions list shows them. */
@@ -161,9 +161,9 @@ export function choicesFrom(o: ExplainOptions): Partial<Choices> {
   return out as Partial<Choices>;
 }
 
-/** Identity of a model payload: the same key, bytes, sidecar and labels load the same model. */
-export function modelFingerprint(p: ModelPayload): string {
-  return JSON.stringify([p.key, p.bytes.byteLength, p.sidecarText ?? null, p.labels?.text ?? null]);
+/** Identity of a model payload: the same key, bytes (the host's fingerprint: size and mtime), sidecar and labels load the same model. */
+export function modelFingerprint(p: ModelPayload | ModelHeld): string {
+  return JSON.stringify([p.key, p.fingerprint ?? p.bytes?.byteLength ?? null, p.sidecarText ?? null, p.labels?.text ?? null]);
 }
 
 /** Identity of an image payload. */

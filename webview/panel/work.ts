@@ -235,7 +235,9 @@ export class PanelWork {
     }
     const { model, c, input, ms } = this.prepared();
     model.runtime.used.clear();
-    const o = await explainImage(c, input, { ...settings, signal, onProgress: (done, total) => this.onProgress(job, done, total) });
+    // Another class or method on the same input reuses the shown outcome's forward pass (explainImage runs its own where it lacks a layer).
+    const forward = [...this.res.outcomes.values()].find((r) => r.input === input)?.outcome.forward;
+    const o = await explainImage(c, input, { ...settings, ...(forward ? { forward } : {}), signal, onProgress: (done, total) => this.onProgress(job, done, total) });
     throwIfAborted(signal);
     this.timeline.mark('map');
     this.res.outcomes.set(job, { outcome: o, input });
