@@ -366,9 +366,9 @@ async function targetControl(s: Session, panel: Frame, mode: Mode): Promise<void
   const at = Date.now();
   await panel.locator('#target').selectOption('softmax');
   await panel.locator('.stage[data-target="softmax"]').waitFor({ timeout: 300_000 });
+  const mapAt = Date.now();
   await panel.locator('.metrics[data-measured="true"]').waitFor({ timeout: 300_000 });
-  await panel.locator('body:not(.busy)').waitFor({ timeout: 120_000 });
-  logWarm(`[${mode}] warm: the target switched to the softmax probability`, at);
+  logWarm(`[${mode}] warm: the target switched to the softmax probability`, at, mapAt, await idleAt(panel));
   const after = await panel.locator('.stage').screenshot();
   const diff = await meanAbsDiff(before, after).catch(() => NaN);
   check(`[${mode}] picking "Softmax probability" re-explains the map`, (await panel.locator('#target').inputValue()) === 'softmax' && Number.isFinite(diff), `mean pixel change ${diff.toFixed(2)}; ${await text(panel.locator('.status-text'))}`);
