@@ -29,6 +29,8 @@ export interface Persisted {
   readonly imageUri?: string;
   readonly modelUri?: string;
   readonly options?: ExplainOptions;
+  /** The methods picked for "Compare methods". */
+  readonly compareMethods?: readonly string[];
 }
 
 /** The preprocessing in effect, as the panel shows it. */
@@ -139,6 +141,8 @@ export interface CompareCellView {
   readonly reason?: string;
   /** Milliseconds the method and its metrics took. */
   readonly ms?: number;
+  /** The title of the method whose bit-identical map was measured already: its metrics are reused. */
+  readonly sameAs?: string;
 }
 
 /** The "Compare methods" view: every available method for one class and target, filled in as each finishes. */
@@ -248,6 +252,8 @@ export interface PanelState {
   /** The last "Compare methods" view (shown while `compareOpen`). */
   readonly compare?: CompareView;
   readonly compareOpen?: boolean;
+  /** The methods the user picked for "Compare methods" (undefined: the default eight; selectors.ts comparedMethods). */
+  readonly compareChoice?: readonly string[];
   /** The last sanity check (shown while its outcome and class are). */
   readonly sanity?: SanityView;
   readonly view: Shown;
@@ -275,6 +281,7 @@ export function initialState(persisted?: Persisted): PanelState {
       ...(o?.target !== undefined ? { target: persistedTarget(o.target) } : {}),
     },
     ep: 'auto', gains: {}, metrics: {}, view: { kind: 'explanation' }, timings: {}, nextJob: 1, status: '',
+    ...(persisted?.compareMethods?.length ? { compareChoice: persisted.compareMethods.filter((x) => typeof x === 'string') } : {}),
   };
 }
 
