@@ -94,10 +94,16 @@ export function buildLevels(h: number, w: number, removed: Uint8Array, stencil: 
   return levels;
 }
 
-/** out = A·v on the unknown cells of a level (v is zero on known and padding cells), every channel. */
-export function applyOperator(l: Level, v: Float64Array, out: Float64Array): void {
+/** out = A·v on the unknown cells of a level (v is zero on known and padding cells), every channel; with `dot`, also vᵀ·out per channel. */
+export function applyOperator(l: Level, v: Float64Array, out: Float64Array, dot?: Float64Array): void {
   const { cells, diag, offs, wts, channels: C } = l;
   const m = offs.length;
+  if (dot) {
+    applyOperator(l, v, out);
+    dot.fill(0);
+    for (let t = 0; t < cells.length; t++) for (let k = 0, i = cells[t] * C; k < C; k++, i++) dot[k] += v[i] * out[i];
+    return;
+  }
   if (C === 3 && m === 8) {
     // ROAD's case, unrolled: the same operations in the same order as the general loop.
     const o0 = 3 * offs[0], o1 = 3 * offs[1], o2 = 3 * offs[2], o3 = 3 * offs[3], o4 = 3 * offs[4], o5 = 3 * offs[5], o6 = 3 * offs[6], o7 = 3 * offs[7];

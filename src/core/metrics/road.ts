@@ -159,16 +159,17 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
   const alpha = new Float64Array(ch);
   const beta = new Float64Array(ch);
   for (let it = 0; it < 10 * n && live.includes(true); it++) {
-    applyOperator(fine, d, q);
-    dots(d, q, dq);
+    applyOperator(fine, d, q, dq);
     for (let k = 0; k < ch; k++) alpha[k] = live[k] ? rz[k] / dq[k] : 0;
+    rr.fill(0);
     for (let t = 0; t < n; t++) {
       for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) {
         u[i] += alpha[k] * d[i];
-        r[i] -= alpha[k] * q[i];
+        const ri = r[i] - alpha[k] * q[i];
+        r[i] = ri;
+        rr[k] += ri * ri;
       }
     }
-    dots(r, r, rr);
     for (let k = 0; k < ch; k++) live[k] = live[k] && rr[k] > stop[k];
     if (!live.includes(true)) break;
     if (multigrid) z = vCycle(levels, 0, r);
