@@ -612,13 +612,16 @@ describe('panel controller', () => {
       assert.ok(c.cells.every((x) => x.status === 'pending'));
       assert.equal(p.state.compareOpen, true);
       const first = p.work() as Extract<Work, { kind: 'compare' }>;
-      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true, metrics: ['deletion', 'insertion', 'confidence'] });
+      // The shown map's metrics go with the first step: a compared map bit-identical to it reuses them.
+      const { deletion, insertion, confidence } = metrics();
+      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true, metrics: ['deletion', 'insertion', 'confidence'], shown: { deletion, insertion, confidence } });
       assert.equal(compareStatus(p.state), `Comparing: 0 of ${ids.length} methods…`);
       const job = p.job;
       ids.forEach((method, i) => {
         const w = p.work() as Extract<Work, { kind: 'compare' }>;
         assert.equal(w.method, method);
         assert.equal(w.first, i === 0);
+        if (i > 0) assert.equal(w.shown, undefined);
         const family = METHODS.find((m) => m.id === method)!.family;
         assert.equal(w.layer, family === 'cam' ? '/conv/Relu' : undefined, 'CAM methods at the shown layer');
         const cell = i === 2 ? { method, title: method, status: 'skipped' as const, reason: 'does not apply' }

@@ -11,7 +11,7 @@ import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { perturbationCurve } from '../../src/core/metrics/deletion-insertion';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { LoadedInput, LoadedModel, loadInput, loadModel } from '../../src/node/workbench';
-import { CompareMemo, boxInImage, compareMemo, compareOne, measureShown } from '../../webview/panel/measure';
+import { CompareMemo, boxInImage, compareMemo, compareOne, measureShown, rememberShown } from '../../webview/panel/measure';
 import { curvePoints, curveTop, metricItems } from '../../webview/panel/metrics-text';
 import { SAMPLES, SQUEEZENET } from '../support/paths';
 
@@ -120,6 +120,13 @@ describe('panel measuring work (SqueezeNet, a real photo)', function () {
     assert.equal(third.cell.sameAs, undefined);
     assert.deepEqual(third.cell.metrics, alone.saliency.cell.metrics);
     assert.equal(third.inputs, alone.saliency.inputs - 2, 'the blurred image and the constant image alone ran with the first cell');
+    // The shown map's metrics (measured beside it) seed a comparison: the shown method's cell runs none of its passes.
+    const seeded = compareMemo();
+    rememberShown(seeded, model, alone.gradcam.output!.explanation, alone.gradcam.cell.metrics!);
+    const again = await cell('gradcam', seeded);
+    assert.equal(again.cell.sameAs, 'the shown Grad-CAM map');
+    assert.deepEqual(again.cell.metrics, alone.gradcam.cell.metrics);
+    assert.equal(again.inputs, alone.gradcam.inputs - 33);
   });
 
   it('the row says each metric with its direction; the curves map fraction and probability into the plot box', () => {

@@ -157,8 +157,11 @@ function compareMethods(s: PanelState, fx: Effects): PanelState {
   const layer = o.method.family === 'cam' ? o.layer : undefined;
   const rankBy = s.compare?.rankBy ?? DEFAULT_RANK_BY;
   const metrics = comparedMetrics(RANK_KEYS.find((r) => r.key === rankBy)?.metric ?? 'deletion', !!s.box);
+  const known = s.metrics[k];
+  const shown = known && metrics.every((id) => known[id] !== undefined) ? Object.fromEntries(metrics.map((id) => [id, known[id]])) : undefined;
   const steps: Step[] = methods.map((m, i) => ({
     kind: 'compare', outcome: o.id, method: m.id, classIndex: k, target, layer: m.family === 'cam' ? layer : undefined, box: s.box, first: i === 0, metrics,
+    ...(i === 0 && shown ? { shown } : {}),
   }));
   const id = s.nextJob;
   const compare: CompareView = {

@@ -58,6 +58,13 @@ export function compareMemo(): CompareMemo {
   return { share: metricShare(), measured: [] };
 }
 
+/** Puts the shown map's metrics (measured beside it already) into a comparison's memo: a compared map bit-identical to it reuses them. */
+export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, metrics: MetricValues): void {
+  const { width, height } = c.explainer.inputSize;
+  const map01 = heatmapAt(explanationHeatmap(e), width, height);
+  memo.measured.push({ hash: mapHash(map01), map01, method: e.method, title: `the shown ${methodById(e.method).title} map`, metrics });
+}
+
 /** FNV-1a over the map's float32 bits (a first test; equal hashes are confirmed value by value). */
 function mapHash(m: Float32Array): number {
   const u = new Uint32Array(m.buffer, m.byteOffset, m.length);

@@ -184,7 +184,11 @@ export type Step =
   /** Shows the outcome explained by this job (pure); its checks come after. */
   | { readonly kind: 'commit' }
   /** One method of the "Compare methods" view, on the shown outcome's input (`first`: the comparison's clock starts). */
-  | { readonly kind: 'compare'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly target: ScoreTarget; readonly layer?: string; readonly box?: BoxFraction; readonly first: boolean; readonly metrics: readonly MetricId[] }
+  | {
+    readonly kind: 'compare'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly target: ScoreTarget; readonly layer?: string; readonly box?: BoxFraction; readonly first: boolean; readonly metrics: readonly MetricId[];
+    /** The shown map's metrics, measured already (first step only): a compared map bit-identical to the shown one reuses them. */
+    readonly shown?: MetricValues;
+  }
   | { readonly kind: 'readActivations'; readonly layer: string }
   /** Shows a channel of the activations just read (pure). */
   | { readonly kind: 'showChannel'; readonly layer: string; readonly channel: number }
