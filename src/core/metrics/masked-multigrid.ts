@@ -100,6 +100,15 @@ export function applyOperator(l: Level, v: Float64Array, out: Float64Array, dot?
   const m = offs.length;
   if (dot) {
     applyOperator(l, v, out);
+    if (C === 3) {
+      let s0 = 0, s1 = 0, s2 = 0;
+      for (let t = 0; t < cells.length; t++) {
+        const i = cells[t] * 3;
+        s0 += v[i] * out[i]; s1 += v[i + 1] * out[i + 1]; s2 += v[i + 2] * out[i + 2];
+      }
+      dot[0] = s0; dot[1] = s1; dot[2] = s2;
+      return;
+    }
     dot.fill(0);
     for (let t = 0; t < cells.length; t++) for (let k = 0, i = cells[t] * C; k < C; k++, i++) dot[k] += v[i] * out[i];
     return;

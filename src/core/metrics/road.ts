@@ -132,6 +132,15 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
     }
   }
   const dots = (a: Float64Array, c: Float64Array, into: Float64Array) => {
+    if (ch === 3) {
+      let s0 = 0, s1 = 0, s2 = 0;
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        s0 += a[i] * c[i]; s1 += a[i + 1] * c[i + 1]; s2 += a[i + 2] * c[i + 2];
+      }
+      into[0] = s0; into[1] = s1; into[2] = s2;
+      return;
+    }
     into.fill(0);
     for (let t = 0; t < n; t++) for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) into[k] += a[i] * c[i];
   };
@@ -162,12 +171,26 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
     applyOperator(fine, d, q, dq);
     for (let k = 0; k < ch; k++) alpha[k] = live[k] ? rz[k] / dq[k] : 0;
     rr.fill(0);
-    for (let t = 0; t < n; t++) {
-      for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) {
-        u[i] += alpha[k] * d[i];
-        const ri = r[i] - alpha[k] * q[i];
-        r[i] = ri;
-        rr[k] += ri * ri;
+    if (ch === 3) {
+      // The loop below for three channels, unrolled (the same operations in the same order).
+      const a0 = alpha[0], a1 = alpha[1], a2 = alpha[2];
+      let s0 = 0, s1 = 0, s2 = 0;
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        u[i] += a0 * d[i]; u[i + 1] += a1 * d[i + 1]; u[i + 2] += a2 * d[i + 2];
+        const r0 = r[i] - a0 * q[i], r1 = r[i + 1] - a1 * q[i + 1], r2 = r[i + 2] - a2 * q[i + 2];
+        r[i] = r0; r[i + 1] = r1; r[i + 2] = r2;
+        s0 += r0 * r0; s1 += r1 * r1; s2 += r2 * r2;
+      }
+      rr[0] = s0; rr[1] = s1; rr[2] = s2;
+    } else {
+      for (let t = 0; t < n; t++) {
+        for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) {
+          u[i] += alpha[k] * d[i];
+          const ri = r[i] - alpha[k] * q[i];
+          r[i] = ri;
+          rr[k] += ri * ri;
+        }
       }
     }
     for (let k = 0; k < ch; k++) live[k] = live[k] && rr[k] > stop[k];
@@ -178,8 +201,16 @@ export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout:
       beta[k] = live[k] ? next[k] / rz[k] : 0;
       if (live[k]) rz[k] = next[k];
     }
-    for (let t = 0; t < n; t++) {
-      for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) d[i] = z[i] + beta[k] * d[i];
+    if (ch === 3) {
+      const b0 = beta[0], b1 = beta[1], b2 = beta[2];
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        d[i] = z[i] + b0 * d[i]; d[i + 1] = z[i + 1] + b1 * d[i + 1]; d[i + 2] = z[i + 2] + b2 * d[i + 2];
+      }
+    } else {
+      for (let t = 0; t < n; t++) {
+        for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) d[i] = z[i] + beta[k] * d[i];
+      }
     }
   }
   const rnd = gaussianNoise(seed);
