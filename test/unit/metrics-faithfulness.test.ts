@@ -110,6 +110,23 @@ describe('faithfulness metrics', function () {
     const second = await measureAll(['deletion', 'insertion'], { ...c, map01: goodMap });
     assert.equal(inputs, 30, 'a second map of the same input and class runs neither substrate alone again');
     assert.deepEqual(second.insertion, await perturbationCurve(ex, x, goodMap, 0, 'insertion', { before }));
+    // A map with other values that moves the same pixels at every step (ranked alike up to order within a step)
+    // has the same curves: taken from the share, no pass; one that moves other pixels is measured.
+    const n = H * W;
+    const order = rankPixels(goodMap);
+    const alike = new Float32Array(n);
+    // Within each sixteenth the pixels are reordered (reversed by index), across sixteenths the order is kept.
+    order.forEach((p, i) => (alike[p] = 1 - Math.floor((16 * i) / n) / 16 - (p / n) * 1e-3));
+    assert.notDeepEqual(rankPixels(alike), order);
+    inputs = 0;
+    const third = await measureAll(['deletion', 'insertion'], { ...c, map01: alike });
+    assert.equal(inputs, 0, 'both curves reused');
+    assert.deepEqual(third.deletion, second.deletion);
+    const fresh = await perturbationCurve(ex, x, alike, 0, 'deletion', { before });
+    assert.deepEqual(fresh, second.deletion, 'and they are what measuring gives');
+    inputs = 0;
+    await measureAll(['deletion'], { ...c, map01: map.map((v) => 1 - v) });
+    assert.equal(inputs, 15, 'an inverted map is measured (its substrate pass shared)');
   });
 
   it('rankPixels: the packed-key sort gives the comparison sort\'s order (ties by index, −0 as 0); the blur is the same in both layouts', () => {

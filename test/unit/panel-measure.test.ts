@@ -101,7 +101,7 @@ describe('panel measuring work (SqueezeNet, a real photo)', function () {
       const r = await compareOne(counted, input, { method, classIndex: k, target: 'logit', forward, metrics: ['deletion', 'insertion', 'confidence'], memo });
       return { ...r, inputs };
     };
-    const alone = { gradcam: await cell('gradcam'), layercam: await cell('layercam'), saliency: await cell('saliency') };
+    const alone = { gradcam: await cell('gradcam'), layercam: await cell('layercam'), saliency: await cell('saliency'), plusplus: await cell('gradcam-plusplus') };
     const memo = compareMemo();
     const first = await cell('gradcam', memo);
     assert.deepEqual(first.cell.metrics, alone.gradcam.cell.metrics);
@@ -120,6 +120,13 @@ describe('panel measuring work (SqueezeNet, a real photo)', function () {
     assert.equal(third.cell.sameAs, undefined);
     assert.deepEqual(third.cell.metrics, alone.saliency.cell.metrics);
     assert.equal(third.inputs, alone.saliency.inputs - 2, 'the blurred image and the constant image alone ran with the first cell');
+    // Grad-CAM++'s map differs from Grad-CAM's in the last bit at some pixels, but moves the same pixels at every
+    // deletion and insertion step: its curves are Grad-CAM's (no pass), its confidence change is its own (1 pass).
+    assert.ok(!same(alone.gradcam.output!, alone.plusplus.output!));
+    const fourth = await cell('gradcam-plusplus', memo);
+    assert.equal(fourth.cell.sameAs, undefined);
+    assert.deepEqual(fourth.cell.metrics, alone.plusplus.cell.metrics);
+    assert.equal(fourth.inputs, alone.plusplus.inputs - 32);
     // The shown map's metrics (measured beside it) seed a comparison: the shown method's cell runs none of its passes.
     const seeded = compareMemo();
     rememberShown(seeded, model, alone.gradcam.output!.explanation, alone.gradcam.cell.metrics!);

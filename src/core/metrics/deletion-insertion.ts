@@ -31,6 +31,19 @@ export interface CurveOptions {
    * pass run is kept here.
    */
   readonly substrateProbs?: Map<Substrate, number>;
+  /**
+   * Curves measured already on the same input and class. A curve depends on the map only through which pixels are
+   * moved at each step, so a map that moves the same pixels at every step (another map with the same ranking up to
+   * order within a step) has the same inputs and the same curve: it is taken from here, and a curve measured is kept.
+   */
+  readonly curves?: CurveMemo[];
+}
+
+/** A measured curve and what it was measured on: the step at which each pixel moves. */
+export interface CurveMemo {
+  readonly key: string;
+  readonly stepOf: Uint16Array;
+  readonly curve: CurveJson;
 }
 
 /** One curve and its area, as --json reports it. */
@@ -78,6 +91,17 @@ export async function perturbationCurve(explainer: Explainer, x: Float32Tensor, 
     }
     inputs.push(float32(cur, x.dims));
   }
+  let key = '';
+  let stepOf: Uint16Array | undefined;
+  if (o.curves && steps < 65536) {
+    stepOf = new Uint16Array(n);
+    for (let s = 1; s <= steps; s++) for (let i = counts[s - 1]; i < counts[s]; i++) stepOf[order[i]] = s;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < n; i++) hash = Math.imul(hash ^ stepOf[i], 0x01000193);
+    key = `${mode} ${substrate} ${step} ${o.before ? o.before.probs[k] : 'run'} ${hash >>> 0}`;
+    const same = o.curves.find((c) => c.key === key && c.stepOf.every((v, i) => v === stepOf![i]));
+    if (same) return same.curve;
+  }
   // The unperturbed input is the first point of deletion and the last of insertion: reuse its pass when given.
   // The substrate alone (deletion's last point, insertion's first) may be known from a curve of the same input.
   const known = new Map<number, number>();
@@ -90,5 +114,7 @@ export async function perturbationCurve(explainer: Explainer, x: Float32Tensor, 
   const ps = inputs.map((_, i) => known.get(i) ?? got[runAt.indexOf(i)]);
   if (o.substrateProbs && !o.substrateProbs.has(substrate) && counts[alone] === (mode === 'deletion' ? n : 0)) o.substrateProbs.set(substrate, ps[alone]);
   const fractions = counts.map((c) => c / n);
-  return { auc: trapezoid(fractions, ps), substrate, fractions, probs: ps };
+  const curve: CurveJson = { auc: trapezoid(fractions, ps), substrate, fractions, probs: ps };
+  if (o.curves && stepOf) o.curves.push({ key, stepOf, curve });
+  return curve;
 }
