@@ -3,19 +3,19 @@
  * 10 s): the methods the panel picks by default (webview/panel/selectors.ts comparedMethods) or those given, each
  * run as the panel runs a cell (webview/panel/measure.ts compareOne with one memo for the comparison: shared
  * substrate passes, a bit-identical map's metrics reused), on onnxruntime-web (wasm, 1 thread) or onnxruntime-node.
- * Prints each cell's time and the total, with and without the memo.
+ * Prints each cell's time and the total; --no-memo measures every cell in full (as before the memo).
  *
  *   tsx bench/compare-view.ts [--model M.onnx] [--image IMG] [--backend wasm|node] [--methods a,b] [--no-memo]
  */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { methodAvailability } from '../src/core/app/availability';
-import { explainImage } from '../src/core/app/explain-image';
+import { explainImage, measureFaithfulness } from '../src/core/app/explain-image';
 import { methodById } from '../src/core/methods/registry';
 import { nodeRuntime, webRuntime } from '../src/node/ort-runtime';
 import { loadInput, loadModel } from '../src/node/workbench';
-import { compareMemo, compareOne } from '../webview/panel/measure';
-import { comparedMethods, comparedMetrics } from '../webview/panel/selectors';
+import { compareMemo, compareOne, rememberShown } from '../webview/panel/measure';
+import { SHOWN_METRICS, comparedMethods, comparedMetrics } from '../webview/panel/selectors';
 import type { PanelState } from '../webview/panel/state';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -37,6 +37,8 @@ async function main(): Promise<void> {
   const methods = comparedMethods(state);
   const metrics = comparedMetrics('deletion', false);
   const memo = values['no-memo'] ? undefined : compareMemo();
+  // As in the panel, the shown map's metrics are measured beside it before the comparison (not timed) and seed it.
+  if (memo) rememberShown(memo, model, shown.outputs[0].explanation, await measureFaithfulness(model, input, shown.outputs[0].explanation, shown.forward, { ids: SHOWN_METRICS }), shown.forward);
   process.stderr.write(`${path.basename(values.model ?? 'squeezenet1.0-fp16-winml.onnx')} on ${runtime.backend}: ${methods.length} methods, class ${k}, metrics ${metrics.join(', ')}${memo ? '' : ' (no memo)'}\n`);
   const t0 = performance.now();
   const cells: { method: string; status: string; ms: number; sameAs?: string }[] = [];

@@ -128,12 +128,19 @@ describe('panel measuring work (SqueezeNet, a real photo)', function () {
     assert.deepEqual(fourth.cell.metrics, alone.plusplus.cell.metrics);
     assert.equal(fourth.inputs, alone.plusplus.inputs - 32);
     // The shown map's metrics (measured beside it) seed a comparison: the shown method's cell runs none of its passes.
+    // So do its curves (for a map that moves the same pixels) and its substrate passes.
     const seeded = compareMemo();
-    rememberShown(seeded, model, alone.gradcam.output!.explanation, alone.gradcam.cell.metrics!);
+    rememberShown(seeded, model, alone.gradcam.output!.explanation, alone.gradcam.cell.metrics!, forward);
     const again = await cell('gradcam', seeded);
     assert.equal(again.cell.sameAs, 'the shown Grad-CAM map');
     assert.deepEqual(again.cell.metrics, alone.gradcam.cell.metrics);
     assert.equal(again.inputs, alone.gradcam.inputs - 33);
+    const plus = await cell('gradcam-plusplus', seeded);
+    assert.deepEqual(plus.cell.metrics, alone.plusplus.cell.metrics);
+    assert.equal(plus.inputs, alone.plusplus.inputs - 32, 'its curves are the shown map\'s');
+    const sal = await cell('saliency', seeded);
+    assert.deepEqual(sal.cell.metrics, alone.saliency.cell.metrics);
+    assert.equal(sal.inputs, alone.saliency.inputs - 2, 'the substrates\' passes are the shown map\'s');
   });
 
   it('the row says each metric with its direction; the curves map fraction and probability into the plot box', () => {

@@ -7,6 +7,7 @@ import type { Classifier } from '../../src/core/app/classifier';
 import { ExplainedOutput, PreparedInput, explainImage, measureFaithfulness, measureMetrics } from '../../src/core/app/explain-image';
 import { heatmapAt } from '../../src/core/attention/heatmap';
 import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
+import { rememberCurve } from '../../src/core/metrics/deletion-insertion';
 import { LookCloserError } from '../../src/core/errors';
 import type { ForwardResult } from '../../src/core/explainer';
 import type { Explanation, ScoreTarget } from '../../src/core/methods/method';
@@ -58,11 +59,24 @@ export function compareMemo(): CompareMemo {
   return { share: metricShare(), measured: [] };
 }
 
-/** Puts the shown map's metrics (measured beside it already) into a comparison's memo: a compared map bit-identical to it reuses them. */
-export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, metrics: MetricValues): void {
+/**
+ * Puts the shown map's metrics (measured beside it already, with `before`, its forward pass) into a comparison's
+ * memo: a compared map bit-identical to it reuses them, one that moves the same pixels at every step its deletion
+ * and insertion curves, and every cell the substrates' passes.
+ */
+export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, metrics: MetricValues, before: ForwardResult): void {
   const { width, height } = c.explainer.inputSize;
   const map01 = heatmapAt(explanationHeatmap(e), width, height);
   memo.measured.push({ hash: mapHash(map01), map01, method: e.method, title: `the shown ${methodById(e.method).title} map`, metrics });
+  const p = before.probs[e.classIndex];
+  if (metrics.deletion) {
+    rememberCurve(memo.share.curves, map01, 'deletion', metrics.deletion, p);
+    memo.share.substrateProbs.set(metrics.deletion.substrate, metrics.deletion.probs[metrics.deletion.probs.length - 1]);
+  }
+  if (metrics.insertion) {
+    rememberCurve(memo.share.curves, map01, 'insertion', metrics.insertion, p);
+    memo.share.substrateProbs.set(metrics.insertion.substrate, metrics.insertion.probs[0]);
+  }
 }
 
 /** FNV-1a over the map's float32 bits (a first test; equal hashes are confirmed value by value). */

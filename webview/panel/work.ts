@@ -253,7 +253,7 @@ export class PanelWork {
     if (w.first || this.res.compare?.job !== job) this.res.compare = { job, base: r.input.base, maps: new Map(), started: performance.now(), memo: compareMemo() };
     const cmp = this.res.compare;
     const shown = w.shown && r.outcome.outputs.find((o) => o.explanation.classIndex === w.classIndex)?.explanation;
-    if (w.first && shown) rememberShown(cmp.memo, c, shown, w.shown!);
+    if (w.first && shown) rememberShown(cmp.memo, c, shown, w.shown!, r.outcome.forward);
     const { cell, output } = await compareOne(c, r.input, {
       method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, metrics: w.metrics, forward: r.outcome.forward, signal, memo: cmp.memo,
       onProgress: (done, total) => this.onProgress(job, done, total),

@@ -91,15 +91,9 @@ export async function perturbationCurve(explainer: Explainer, x: Float32Tensor, 
     }
     inputs.push(float32(cur, x.dims));
   }
-  let key = '';
-  let stepOf: Uint16Array | undefined;
-  if (o.curves && steps < 65536) {
-    stepOf = new Uint16Array(n);
-    for (let s = 1; s <= steps; s++) for (let i = counts[s - 1]; i < counts[s]; i++) stepOf[order[i]] = s;
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < n; i++) hash = Math.imul(hash ^ stepOf[i], 0x01000193);
-    key = `${mode} ${substrate} ${step} ${o.before ? o.before.probs[k] : 'run'} ${hash >>> 0}`;
-    const same = o.curves.find((c) => c.key === key && c.stepOf.every((v, i) => v === stepOf![i]));
+  const memo = o.curves && curveMemoKey(order, counts, mode, substrate, step, o.before?.probs[k]);
+  if (o.curves && memo) {
+    const same = o.curves.find((c) => c.key === memo.key && c.stepOf.every((v, i) => v === memo.stepOf[i]));
     if (same) return same.curve;
   }
   // The unperturbed input is the first point of deletion and the last of insertion: reuse its pass when given.
@@ -115,6 +109,26 @@ export async function perturbationCurve(explainer: Explainer, x: Float32Tensor, 
   if (o.substrateProbs && !o.substrateProbs.has(substrate) && counts[alone] === (mode === 'deletion' ? n : 0)) o.substrateProbs.set(substrate, ps[alone]);
   const fractions = counts.map((c) => c / n);
   const curve: CurveJson = { auc: trapezoid(fractions, ps), substrate, fractions, probs: ps };
-  if (o.curves && stepOf) o.curves.push({ key, stepOf, curve });
+  if (o.curves && memo) o.curves.push({ ...memo, curve });
   return curve;
+}
+
+/** The step at which each pixel moves (1…steps) and a key of it with the curve's settings; undefined past 65535 steps. */
+function curveMemoKey(order: Uint32Array, counts: readonly number[], mode: 'deletion' | 'insertion', substrate: Substrate, step: number, before: number | undefined): { key: string; stepOf: Uint16Array } | undefined {
+  const steps = counts.length - 1;
+  if (steps >= 65536) return undefined;
+  const stepOf = new Uint16Array(order.length);
+  for (let s = 1; s <= steps; s++) for (let i = counts[s - 1]; i < counts[s]; i++) stepOf[order[i]] = s;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < stepOf.length; i++) hash = Math.imul(hash ^ stepOf[i], 0x01000193);
+  return { key: `${mode} ${substrate} ${step} ${before ?? 'run'} ${hash >>> 0}`, stepOf };
+}
+
+/** Keeps a curve measured elsewhere (at the default step, with the unperturbed pass given) for reuse by maps that move the same pixels. */
+export function rememberCurve(curves: CurveMemo[], map01: Float32Array, mode: 'deletion' | 'insertion', curve: CurveJson, beforeProb: number): void {
+  const n = map01.length;
+  const steps = curve.fractions.length - 1;
+  const counts = curve.fractions.map((f) => Math.round(f * n));
+  const memo = curveMemoKey(rankPixels(map01), counts, mode, curve.substrate, 1 / steps, beforeProb);
+  if (memo && steps === 16) curves.push({ ...memo, curve });
 }
