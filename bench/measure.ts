@@ -8,7 +8,7 @@
  */
 import type { Classifier } from '../src/core/app/classifier';
 import { ExplainSettings, PreparedInput, explainImage, measureFaithfulness } from '../src/core/app/explain-image';
-import { METRICS } from '../src/core/metrics/registry';
+import { METRICS, MetricId } from '../src/core/metrics/registry';
 import type { Method } from '../src/core/methods/method';
 
 /** One measured line of the table. */
@@ -143,17 +143,22 @@ export async function measureMethods(classifier: Classifier, input: PreparedInpu
       log(`${id} ${row.medianMs!.toFixed(1)} ms (${row.ratio!.toFixed(2)}× forward, first call ${firstMs.toFixed(0)} ms)`);
     }
   }
-  if (opts.metrics) rows.push(await measureMetricsRow(classifier, input, opts, forward, cpu, log));
+  if (opts.metrics) {
+    rows.push(await measureMetricsRow(classifier, input, opts, forward, cpu, log));
+    // Each metric alone (rows 'metric: ID'), to see which one the time goes to.
+    for (const m of METRICS) if (m.passes > 0) rows.push(await measureMetricsRow(classifier, input, opts, forward, cpu, log, [m.id]));
+  }
   return rows;
 }
 
 /** Every metric of one map at its defaults (src/core/metrics/registry.ts), paired with forward passes like a method. */
 async function measureMetricsRow(
   classifier: Classifier, input: PreparedInput, opts: MeasureOptions, forward: () => Promise<unknown>, cpu: () => number, log: (line: string) => void,
+  only?: readonly MetricId[],
 ): Promise<BenchRow> {
-  const id = 'metrics (all)';
-  const ids = METRICS.map((m) => m.id);
-  const passes = METRICS.reduce((a, m) => a + m.passes, 0);
+  const id = only ? `metric: ${only.join(', ')}` : 'metrics (all)';
+  const ids = only ?? METRICS.map((m) => m.id);
+  const passes = METRICS.filter((m) => ids.includes(m.id)).reduce((a, m) => a + m.passes, 0);
   let run: () => Promise<unknown>;
   let firstMs: number;
   try {

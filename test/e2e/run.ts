@@ -399,6 +399,9 @@ async function compareView(s: Session, panel: Frame, mode: Mode): Promise<void> 
   const line = await text(panel.locator('[data-testid="compare-status"]'));
   const m = /compare view: (\d+) methods in ([\d.]+) s/.exec(line);
   console.log(m ? `  compare view: ${m[1]} methods in ${m[2]} s (all ${cells} cells; the driver saw ${((Date.now() - at) / 1000).toFixed(1)} s from its click)` : `  compare view: ${line} (stopped by the driver after ${((Date.now() - at) / 1000).toFixed(1)} s)`);
+  // Where the time went: each cell's method, its time (map and metrics) and whether it reused a bit-identical map's metrics.
+  const perCell = await panel.locator('.compare-cell').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-method')} ${e.querySelector('.hint')?.textContent ?? e.getAttribute('data-status')}${e.getAttribute('data-same-as') ? ' (reused)' : ''}`));
+  console.log(`  compare cells: ${perCell.join(', ')}`);
   check(`[${mode}] the Compare view fills ≥ 8 cells, ranked, with each cell's metrics`, eight && filled >= 8 && /^#1 /.test(await text(panel.locator('.compare-cell b').first())), `${filled} of ${cells} filled; ${line}`);
   await panel.locator('#rank-by').selectOption('insertion');
   const firstByInsertion = await text(panel.locator('.compare-cell b').first());

@@ -5,9 +5,9 @@ import { heatmapAt } from '../../src/core/attention/heatmap';
 import { Explainer, topK } from '../../src/core/explainer';
 import { confidenceChange, multiplyByMap } from '../../src/core/metrics/confidence';
 import { perturbationCurve } from '../../src/core/metrics/deletion-insertion';
-import { trapezoid } from '../../src/core/metrics/perturb';
+import { gaussianBlur, rankPixels, trapezoid } from '../../src/core/metrics/perturb';
 import { pointingGame } from '../../src/core/metrics/pointing';
-import { measureAll, METRICS, parseBox, parseMetrics } from '../../src/core/metrics/registry';
+import { measureAll, METRICS, metricShare, parseBox, parseMetrics } from '../../src/core/metrics/registry';
 import { buildLevels } from '../../src/core/metrics/masked-multigrid';
 import { noisyLinearImpute, percentile, road, roadMask } from '../../src/core/metrics/road';
 import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
@@ -79,6 +79,67 @@ describe('faithfulness metrics', function () {
     const blurred = await perturbationCurve(ex, x, goodMap, 0, 'insertion', { step: 1 / 4 });
     assert.equal(blurred.substrate, 'blur');
     assert.equal(blurred.probs.length, 5);
+  });
+
+  it('deletion and insertion share the substrate-only pass and the ranking, with the same curves as measured alone', async () => {
+    const x = float32(Float32Array.from({ length: 3 * H * W }, (_, i) => Math.sin(i * 0.37) + ((i * 7919) % 13) / 13), [1, 3, H, W]);
+    const before = await ex.forward(x);
+    const map = Float32Array.from(goodMap, (v, p) => (p % 7 === 0 ? v / 2 : v));
+    const alone = {
+      deletion: await perturbationCurve(ex, x, map, 0, 'deletion', { substrate: 'blur', before }),
+      insertion: await perturbationCurve(ex, x, map, 0, 'insertion', { substrate: 'blur', before }),
+    };
+    // Count the inputs that reach the model.
+    let inputs = 0;
+    const counting = Object.create(ex, { forwardBatch: { value: (xs: readonly unknown[]) => { inputs += xs.length; return ex.forwardBatch(xs as never); } } }) as Explainer;
+    const substrateProbs = new Map();
+    const del = await perturbationCurve(counting, x, map, 0, 'deletion', { substrate: 'blur', before, substrateProbs });
+    assert.equal(inputs, 16, 'deletion runs 16 points (the unperturbed one is given)');
+    const ins = await perturbationCurve(counting, x, map, 0, 'insertion', { substrate: 'blur', before, substrateProbs, order: rankPixels(map) });
+    assert.equal(inputs, 31, 'insertion reuses deletion\'s last point (the blurred image alone) as its first');
+    assert.deepEqual(del, alone.deletion);
+    assert.deepEqual(ins, alone.insertion);
+    // measureAll shares within one map (different default substrates: nothing to share) and across maps with a share.
+    inputs = 0;
+    const shared = metricShare();
+    const c = { explainer: counting, input: x, map01: map, classIndex: 0, before, shared };
+    const first = await measureAll(['deletion', 'insertion'], c);
+    assert.equal(inputs, 32);
+    assert.deepEqual(first.deletion, await perturbationCurve(ex, x, map, 0, 'deletion', { before }));
+    inputs = 0;
+    const second = await measureAll(['deletion', 'insertion'], { ...c, map01: goodMap });
+    assert.equal(inputs, 30, 'a second map of the same input and class runs neither substrate alone again');
+    assert.deepEqual(second.insertion, await perturbationCurve(ex, x, goodMap, 0, 'insertion', { before }));
+    // A map with other values that moves the same pixels at every step (ranked alike up to order within a step)
+    // has the same curves: taken from the share, no pass; one that moves other pixels is measured.
+    const n = H * W;
+    const order = rankPixels(goodMap);
+    const alike = new Float32Array(n);
+    // Within each sixteenth the pixels are reordered (reversed by index), across sixteenths the order is kept.
+    order.forEach((p, i) => (alike[p] = 1 - Math.floor((16 * i) / n) / 16 - (p / n) * 1e-3));
+    assert.notDeepEqual(rankPixels(alike), order);
+    inputs = 0;
+    const third = await measureAll(['deletion', 'insertion'], { ...c, map01: alike });
+    assert.equal(inputs, 0, 'both curves reused');
+    assert.deepEqual(third.deletion, second.deletion);
+    const fresh = await perturbationCurve(ex, x, alike, 0, 'deletion', { before });
+    assert.deepEqual(fresh, second.deletion, 'and they are what measuring gives');
+    inputs = 0;
+    await measureAll(['deletion'], { ...c, map01: map.map((v) => 1 - v) });
+    assert.equal(inputs, 15, 'an inverted map is measured (its substrate pass shared)');
+  });
+
+  it('rankPixels: the packed-key sort gives the comparison sort\'s order (ties by index, −0 as 0); the blur is the same in both layouts', () => {
+    const slow = (m: Float32Array) => Uint32Array.from(Array.from(m.keys()).sort((i, j) => m[j] - m[i] || i - j));
+    const maps = [goodMap, Float32Array.from(goodMap, (v) => Math.round(v * 8) / 8), new Float32Array(100), Float32Array.from([0, -0, 1, 0.5, 1, Infinity, 0, 1e-30]), Float32Array.from([0.5, -1, 0.2, NaN, 0.5])];
+    for (const m of maps) assert.deepEqual(rankPixels(m), slow(m));
+    const x = float32(Float32Array.from({ length: 3 * H * W }, (_, i) => Math.sin(i * 0.37) * 2 + ((i * 7919) % 97) / 50), [1, 3, H, W]);
+    const nhwc = float32(Float32Array.from({ length: 3 * H * W }, (_, i) => x.data[(i % 3) * H * W + Math.floor(i / 3)]), [1, H, W, 3]);
+    const a = gaussianBlur(x, 'NCHW', 5, 5);
+    const b = gaussianBlur(nhwc, 'NHWC', 5, 5);
+    for (let i = 0; i < b.data.length; i++) assert.equal(b.data[i], a.data[(i % 3) * H * W + Math.floor(i / 3)]);
+    // One hand-checked value: a constant image stays constant (the kernel sums to 1, edges clamped).
+    assert.ok(gaussianBlur(ones(), 'NCHW', 5, 5).data.every((v) => Math.abs(v - 1) < 1e-6));
   });
 
   it('Average Drop / Increase: the input times the map, as pytorch-grad-cam multiplies the tensor', async () => {

@@ -9,7 +9,7 @@ import type { GainSummary, ImagePayload, ModelPayload } from '../../src/protocol
 import { initialState, update } from '../../webview/panel/controller';
 import { outcomeView } from '../../webview/panel/outcome-view';
 import type { Effect, PanelMsg } from '../../webview/panel/messages';
-import { classMatches, comparedMetrics, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
+import { DEFAULT_COMPARED, classMatches, comparableMethods, comparedMethods, comparedMetrics, compareStatus, explainSettings, shownClass, summaryOf } from '../../webview/panel/selectors';
 import { METHODS } from '../../src/core/methods/registry';
 import type { ModelInfo, OutcomeView, PanelState, Work } from '../../webview/panel/state';
 
@@ -600,25 +600,28 @@ describe('panel controller', () => {
   });
 
   describe('compare methods', () => {
-    it('runs every available method for the shown class and target, fills cells as they finish, ranks them and records the total time', () => {
+    it('runs the default eight methods (registry order) for the shown class and target, fills cells as they finish, ranks them and records the total time', () => {
       const p = Panel.opened((id) => outcome(id, GRADCAM, [1, 0, 2], { target: 'softmax' }));
       p.state = { ...p.state, model: { ...p.state.model!, unavailable: [{ method: 'attention-rollout', reason: 'no attention' }, { method: 'grad-rollout', reason: 'no attention' }] } };
       p.send({ type: 'pickClass', classIndex: 0 });
       p.send({ type: 'measured', job: p.job, outcome: p.state.outcome!.id, classIndex: 0, gain: gain(0), metrics: metrics(), runtime: RUNTIME });
       p.send({ type: 'compareMethods' });
       const c = p.state.compare!;
-      const ids = METHODS.map((m) => m.id).filter((id) => id !== 'attention-rollout' && id !== 'grad-rollout');
+      const ids = ['gradcam', 'guided-backprop', 'saliency', 'guided-gradcam', 'gradcam-plusplus', 'layercam', 'eigencam', 'input-x-gradient'];
       assert.deepEqual(c.cells.map((x) => x.method), ids);
       assert.ok(c.cells.every((x) => x.status === 'pending'));
       assert.equal(p.state.compareOpen, true);
       const first = p.work() as Extract<Work, { kind: 'compare' }>;
-      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true, metrics: ['deletion', 'insertion', 'confidence'] });
+      // The shown map's metrics go with the first step: a compared map bit-identical to it reuses them.
+      const { deletion, insertion, confidence } = metrics();
+      assert.deepEqual(first, { kind: 'compare', outcome: p.state.outcome!.id, method: ids[0], classIndex: 0, target: 'softmax', layer: '/conv/Relu', box: undefined, first: true, metrics: ['deletion', 'insertion', 'confidence'], shown: { deletion, insertion, confidence } });
       assert.equal(compareStatus(p.state), `Comparing: 0 of ${ids.length} methods…`);
       const job = p.job;
       ids.forEach((method, i) => {
         const w = p.work() as Extract<Work, { kind: 'compare' }>;
         assert.equal(w.method, method);
         assert.equal(w.first, i === 0);
+        if (i > 0) assert.equal(w.shown, undefined);
         const family = METHODS.find((m) => m.id === method)!.family;
         assert.equal(w.layer, family === 'cam' ? '/conv/Relu' : undefined, 'CAM methods at the shown layer');
         const cell = i === 2 ? { method, title: method, status: 'skipped' as const, reason: 'does not apply' }
@@ -637,6 +640,32 @@ describe('panel controller', () => {
       assert.equal(summaryOf(p.state)!.compare!.ranking[0].method, ids[0], 'ties keep the registry order');
       p.send({ type: 'rankBy', key: 'nonsense' });
       assert.equal(p.state.compare!.rankBy, 'insertion');
+    });
+
+    it('the method picker: the pick is remembered (persisted, restored), unknown ids dropped, none = the default eight; slow methods run last; the default is topped up where some do not apply', () => {
+      const p = Panel.opened();
+      const all = METHODS.map((m) => m.id);
+      p.send({ type: 'pickCompareMethods', methods: ['rise', 'saliency', 'nonsense', 'gradcam', 'saliency', 'occlusion'] });
+      assert.deepEqual(p.state.compareChoice, ['rise', 'saliency', 'gradcam', 'occlusion']);
+      const persisted = p.effects.find((e) => e.kind === 'persist') as Extract<typeof p.effects[number], { kind: 'persist' }>;
+      assert.deepEqual(persisted.value.compareMethods, ['rise', 'saliency', 'gradcam', 'occlusion']);
+      assert.deepEqual(comparedMethods(p.state), ['gradcam', 'saliency', 'occlusion', 'rise'], 'registry order, occlusion and RISE (slow) last, RISE the slowest');
+      p.send({ type: 'compareMethods' });
+      assert.deepEqual(p.state.compare!.cells.map((x) => x.method), ['gradcam', 'saliency', 'occlusion', 'rise']);
+      assert.deepEqual(initialState(persisted.value).compareChoice, ['rise', 'saliency', 'gradcam', 'occlusion'], 'a reloaded panel keeps the pick');
+      assert.equal(initialState({}).compareChoice, undefined);
+      p.send({ type: 'failed', job: p.job, error: new CancelledError(), cancelled: true });
+      p.send({ type: 'pickCompareMethods', methods: [] });
+      assert.equal(p.state.compareChoice, undefined);
+      assert.deepEqual(comparedMethods(p.state), DEFAULT_COMPARED.slice().sort((a, b) => all.indexOf(a) - all.indexOf(b)));
+      // A model where three of the eight do not apply: three more fast ones fill in (never the slow ones).
+      const gone = ['gradcam-plusplus', 'layercam', 'eigencam'];
+      const q = { ...p.state, model: { ...p.state.model!, unavailable: gone.map((method) => ({ method, reason: 'n/a' })) } };
+      const picked = comparedMethods(q);
+      assert.equal(picked.length, 8);
+      assert.deepEqual(picked, ['cam', 'gradcam', 'guided-backprop', 'deconvnet', 'saliency', 'guided-gradcam', 'attention-crop', 'input-x-gradient']);
+      assert.ok(comparableMethods(q).every((id) => !gone.includes(id)));
+      assert.deepEqual(comparableMethods(q).slice(-2), ['scorecam', 'rise']);
     });
 
     it('measures ROAD only when ranked by it, and the pointing game only with a box (as the CLI compares)', () => {
@@ -659,7 +688,7 @@ describe('panel controller', () => {
       const p = Panel.opened();
       p.send({ type: 'compareMethods' });
       const job = p.job;
-      p.send({ type: 'compared', job, cell: { method: 'cam', title: 'CAM', status: 'done', metrics: metrics() }, elapsedMs: 50 });
+      p.send({ type: 'compared', job, cell: { method: 'gradcam', title: 'Grad-CAM', status: 'done', metrics: metrics() }, elapsedMs: 50 });
       p.send({ type: 'closeCompare' });
       assert.deepEqual(p.effects, [{ kind: 'abort', job }]);
       assert.equal(p.state.compareOpen, false);

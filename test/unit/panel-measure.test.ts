@@ -5,13 +5,13 @@
  */
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { explainImage, measureFaithfulness } from '../../src/core/app/explain-image';
+import { ExplainedOutput, explainImage, measureFaithfulness } from '../../src/core/app/explain-image';
 import { heatmapAt } from '../../src/core/attention/heatmap';
 import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
 import { perturbationCurve } from '../../src/core/metrics/deletion-insertion';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { LoadedInput, LoadedModel, loadInput, loadModel } from '../../src/node/workbench';
-import { boxInImage, compareOne, measureShown } from '../../webview/panel/measure';
+import { CompareMemo, boxInImage, compareMemo, compareOne, measureShown, rememberShown } from '../../webview/panel/measure';
 import { curvePoints, curveTop, metricItems } from '../../webview/panel/metrics-text';
 import { SAMPLES, SQUEEZENET } from '../support/paths';
 
@@ -87,6 +87,60 @@ describe('panel measuring work (SqueezeNet, a real photo)', function () {
     const controller = new AbortController();
     controller.abort();
     await assert.rejects(compareOne(model, input, { method: 'occlusion', classIndex: k, target: 'logit', forward, signal: controller.signal }), 'cancellation is not a failed cell');
+  });
+
+  it('a comparison measures a map bit-identical to one measured already no more (its numbers, and which method): no forward pass; others share the substrate passes, with the same numbers', async () => {
+    const forward = await model.explainer.forward(input.tensor);
+    const k = forward.probs.indexOf(Math.max(...forward.probs));
+    // Count the inputs each cell sends through forwardBatch (the metrics' passes; the methods' own runs are the same with and without the memo).
+    let inputs = 0;
+    const explainer = Object.create(model.explainer, { forwardBatch: { value: (xs: readonly never[]) => { inputs += xs.length; return model.explainer.forwardBatch(xs); } } });
+    const counted = Object.create(model, { explainer: { value: explainer } }) as LoadedModel;
+    const cell = async (method: string, memo?: CompareMemo) => {
+      inputs = 0;
+      const r = await compareOne(counted, input, { method, classIndex: k, target: 'logit', forward, metrics: ['deletion', 'insertion', 'confidence'], memo });
+      return { ...r, inputs };
+    };
+    const alone = { gradcam: await cell('gradcam'), layercam: await cell('layercam'), saliency: await cell('saliency'), plusplus: await cell('gradcam-plusplus') };
+    const memo = compareMemo();
+    const first = await cell('gradcam', memo);
+    assert.deepEqual(first.cell.metrics, alone.gradcam.cell.metrics);
+    assert.equal(first.inputs, alone.gradcam.inputs, 'the first cell measures everything');
+    // On SqueezeNet LayerCAM's map is Grad-CAM's, bit for bit (the last conv layer has one channel per class).
+    const { width, height } = model.explainer.inputSize;
+    const same = (a: ExplainedOutput, b: ExplainedOutput) => heatmapAt(explanationHeatmap(a.explanation), width, height).every((v, i) => v === heatmapAt(explanationHeatmap(b.explanation), width, height)[i]);
+    assert.ok(same(alone.gradcam.output!, alone.layercam.output!), 'the fixture: identical maps');
+    const second = await cell('layercam', memo);
+    assert.equal(second.cell.status, 'done');
+    assert.equal(second.cell.sameAs, 'Grad-CAM');
+    assert.deepEqual(second.cell.metrics, alone.layercam.cell.metrics, 'the reused numbers are what measuring it gives');
+    assert.equal(second.inputs, alone.layercam.inputs - 33, 'none of the 33 metric passes run again');
+    assert.ok(!same(alone.gradcam.output!, alone.saliency.output!));
+    const third = await cell('saliency', memo);
+    assert.equal(third.cell.sameAs, undefined);
+    assert.deepEqual(third.cell.metrics, alone.saliency.cell.metrics);
+    assert.equal(third.inputs, alone.saliency.inputs - 2, 'the blurred image and the constant image alone ran with the first cell');
+    // Grad-CAM++'s map differs from Grad-CAM's in the last bit at some pixels, but moves the same pixels at every
+    // deletion and insertion step: its curves are Grad-CAM's (no pass), its confidence change is its own (1 pass).
+    assert.ok(!same(alone.gradcam.output!, alone.plusplus.output!));
+    const fourth = await cell('gradcam-plusplus', memo);
+    assert.equal(fourth.cell.sameAs, undefined);
+    assert.deepEqual(fourth.cell.metrics, alone.plusplus.cell.metrics);
+    assert.equal(fourth.inputs, alone.plusplus.inputs - 32);
+    // The shown map's metrics (measured beside it) seed a comparison: the shown method's cell runs none of its passes.
+    // So do its curves (for a map that moves the same pixels) and its substrate passes.
+    const seeded = compareMemo();
+    rememberShown(seeded, model, alone.gradcam.output!.explanation, alone.gradcam.cell.metrics!, forward);
+    const again = await cell('gradcam', seeded);
+    assert.equal(again.cell.sameAs, 'the shown Grad-CAM map');
+    assert.deepEqual(again.cell.metrics, alone.gradcam.cell.metrics);
+    assert.equal(again.inputs, alone.gradcam.inputs - 33);
+    const plus = await cell('gradcam-plusplus', seeded);
+    assert.deepEqual(plus.cell.metrics, alone.plusplus.cell.metrics);
+    assert.equal(plus.inputs, alone.plusplus.inputs - 32, 'its curves are the shown map\'s');
+    const sal = await cell('saliency', seeded);
+    assert.deepEqual(sal.cell.metrics, alone.saliency.cell.metrics);
+    assert.equal(sal.inputs, alone.saliency.inputs - 2, 'the substrates\' passes are the shown map\'s');
   });
 
   it('the row says each metric with its direction; the curves map fraction and probability into the plot box', () => {

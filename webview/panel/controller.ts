@@ -12,7 +12,7 @@ import type { HostMsg, PanelMsg, ResultMsg, RuntimeNote, Transition, UserMsg } f
 import { RANK_KEYS } from '../../src/core/compare/compare-methods';
 import { DEFAULT_RANK_BY } from '../../src/core/compare/compare-methods';
 import type { ScoreTarget } from '../../src/core/methods/method';
-import { choicesFrom, comparedMetrics, imageFingerprint, measureStep, modelFingerprint, needsMeasure, outputOf, persistedOf, shownClass } from './selectors';
+import { choicesFrom, comparedMethods, comparedMetrics, imageFingerprint, measureStep, modelFingerprint, needsMeasure, outputOf, persistedOf, shownClass } from './selectors';
 import type { BoxFraction, Choices, CompareView, PanelState, Step } from './state';
 
 export { initialState } from './state';
@@ -30,7 +30,7 @@ function reduce(s: PanelState, m: PanelMsg, fx: Effects): PanelState {
       return onHost(s, m, fx);
     case 'pickMethod': case 'pickLayer': case 'pickClass': case 'pickColormap': case 'pickOpacity': case 'pickPreset':
     case 'cancel': case 'back': case 'save': case 'pickLabels': case 'saveSidecar': case 'checkSanity':
-    case 'pickTarget': case 'setBox': case 'compareMethods': case 'rankBy': case 'closeCompare':
+    case 'pickTarget': case 'setBox': case 'compareMethods': case 'pickCompareMethods': case 'rankBy': case 'closeCompare':
       return onUser(s, m, fx);
     default:
       return onResult(s, m, fx);
@@ -147,19 +147,21 @@ function setBox(s: PanelState, box: BoxFraction | undefined, fx: Effects): Panel
   return run(s, { title: 'Playing the pointing game', reply: 'none', tellHost: false, steps: [step] }, fx);
 }
 
-/** Opens the comparison: every method the model can run (the picker's unavailable ones skipped), for the shown class and target. */
+/** Opens the comparison: the picked methods (comparedMethods: the default eight, fast ones first) that the model can run, for the shown class and target. */
 function compareMethods(s: PanelState, fx: Effects): PanelState {
   const o = s.outcome;
   if (!o || !s.model) return report(s, new LookCloserError('bad-argument', 'Nothing is explained yet.'), false, true, fx);
   const k = shownClass(s);
   const target: ScoreTarget = o.target ?? 'logit';
-  const unavailable = new Map((s.model.unavailable ?? []).map((u) => [u.method, u.reason]));
-  const methods = METHODS.filter((m) => !unavailable.has(m.id));
+  const methods = comparedMethods(s).map((id) => METHODS.find((m) => m.id === id)!);
   const layer = o.method.family === 'cam' ? o.layer : undefined;
   const rankBy = s.compare?.rankBy ?? DEFAULT_RANK_BY;
   const metrics = comparedMetrics(RANK_KEYS.find((r) => r.key === rankBy)?.metric ?? 'deletion', !!s.box);
+  const known = s.metrics[k];
+  const shown = known && metrics.every((id) => known[id] !== undefined) ? Object.fromEntries(metrics.map((id) => [id, known[id]])) : undefined;
   const steps: Step[] = methods.map((m, i) => ({
     kind: 'compare', outcome: o.id, method: m.id, classIndex: k, target, layer: m.family === 'cam' ? layer : undefined, box: s.box, first: i === 0, metrics,
+    ...(i === 0 && shown ? { shown } : {}),
   }));
   const id = s.nextJob;
   const compare: CompareView = {
@@ -211,6 +213,12 @@ function onUser(s: PanelState, m: UserMsg, fx: Effects): PanelState {
       return setBox(s, m.box, fx);
     case 'compareMethods':
       return compareMethods(s, fx);
+    case 'pickCompareMethods': {
+      const ids = [...new Set(m.methods)].filter((id) => METHODS.some((x) => x.id === id));
+      s = { ...s, compareChoice: ids.length ? ids : undefined };
+      fx.push({ kind: 'persist', value: persistedOf(s) });
+      return s;
+    }
     case 'rankBy':
       if (!s.compare || !RANK_KEYS.some((k) => k.key === m.key)) return s;
       return { ...s, compare: { ...s.compare, rankBy: m.key } };

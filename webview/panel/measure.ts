@@ -5,13 +5,16 @@
  */
 import type { Classifier } from '../../src/core/app/classifier';
 import { ExplainedOutput, PreparedInput, explainImage, measureFaithfulness, measureMetrics } from '../../src/core/app/explain-image';
+import { heatmapAt } from '../../src/core/attention/heatmap';
+import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
+import { rememberCurve } from '../../src/core/metrics/deletion-insertion';
 import { LookCloserError } from '../../src/core/errors';
 import type { ForwardResult } from '../../src/core/explainer';
 import type { Explanation, ScoreTarget } from '../../src/core/methods/method';
 import type { CancelSignal, ProgressCallback } from '../../src/core/methods/options';
 import { methodById } from '../../src/core/methods/registry';
 import type { PointingBox } from '../../src/core/metrics/pointing';
-import type { MetricId, MetricValues } from '../../src/core/metrics/registry';
+import { MetricId, MetricShare, MetricValues, measureAll, metricShare } from '../../src/core/metrics/registry';
 import { isCancellation } from '../../src/protocol/messenger';
 import type { GainSummary } from '../../src/protocol/protocol';
 import { SHOWN_METRICS } from './selectors';
@@ -41,6 +44,54 @@ export async function measureShown(c: Classifier, input: PreparedInput, e: Expla
   return { gain: { classIndex: e.classIndex, ...gain! }, metrics };
 }
 
+/**
+ * What the cells of one comparison (one input, class and box) share: the substrates' forward passes of deletion and
+ * insertion, and the metrics of each map measured so far, so that a map bit-identical to one already measured (on
+ * SqueezeNet nine CAM-family methods give the same map) reuses its numbers instead of running its passes again.
+ */
+export interface CompareMemo {
+  readonly share: MetricShare;
+  readonly measured: { readonly hash: number; readonly map01: Float32Array; readonly method: string; readonly title: string; readonly metrics: MetricValues }[];
+}
+
+/** A new memo for one comparison. */
+export function compareMemo(): CompareMemo {
+  return { share: metricShare(), measured: [] };
+}
+
+/**
+ * Puts the shown map's metrics (measured beside it already, with `before`, its forward pass) into a comparison's
+ * memo: a compared map bit-identical to it reuses them, one that moves the same pixels at every step its deletion
+ * and insertion curves, and every cell the substrates' passes.
+ */
+export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, metrics: MetricValues, before: ForwardResult): void {
+  const { width, height } = c.explainer.inputSize;
+  const map01 = heatmapAt(explanationHeatmap(e), width, height);
+  memo.measured.push({ hash: mapHash(map01), map01, method: e.method, title: `the shown ${methodById(e.method).title} map`, metrics });
+  const p = before.probs[e.classIndex];
+  if (metrics.deletion) {
+    rememberCurve(memo.share.curves, map01, 'deletion', metrics.deletion, p);
+    memo.share.substrateProbs.set(metrics.deletion.substrate, metrics.deletion.probs[metrics.deletion.probs.length - 1]);
+  }
+  if (metrics.insertion) {
+    rememberCurve(memo.share.curves, map01, 'insertion', metrics.insertion, p);
+    memo.share.substrateProbs.set(metrics.insertion.substrate, metrics.insertion.probs[0]);
+  }
+}
+
+/** FNV-1a over the map's float32 bits (a first test; equal hashes are confirmed value by value). */
+function mapHash(m: Float32Array): number {
+  const u = new Uint32Array(m.buffer, m.byteOffset, m.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
+  return h >>> 0;
+}
+
+/** The metrics already measured on a bit-identical map, when there are. */
+function sameMap(memo: CompareMemo, hash: number, map01: Float32Array): CompareMemo['measured'][number] | undefined {
+  return memo.measured.find((x) => x.hash === hash && x.map01.length === map01.length && x.map01.every((v, i) => Object.is(v, map01[i])));
+}
+
 /** One method of the comparison. */
 export interface CompareRequest {
   readonly method: string;
@@ -55,6 +106,8 @@ export interface CompareRequest {
   readonly forward?: ForwardResult;
   readonly signal?: CancelSignal;
   readonly onProgress?: ProgressCallback;
+  /** The comparison's shared passes and measured maps (compareMemo); without it every cell measures its own. */
+  readonly memo?: CompareMemo;
 }
 
 /**
@@ -67,13 +120,26 @@ export async function compareOne(c: Classifier, input: PreparedInput, r: Compare
   const box = r.box && boxInImage(r.box, input, c.explainer.inputSize);
   try {
     const o = await explainImage(c, input, {
-      method: m.id, classes: [r.classIndex], layer: r.layer, target: r.target, forward: r.forward,
-      metrics: { ids: r.metrics ?? (box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS), box }, signal: r.signal, onProgress: r.onProgress,
+      method: m.id, classes: [r.classIndex], layer: r.layer, target: r.target, forward: r.forward, signal: r.signal, onProgress: r.onProgress,
     });
     const output = o.outputs.find((x) => x.explanation.classIndex === r.classIndex);
     if (!output) throw new LookCloserError('runtime', `${m.title} gave no map for class ${r.classIndex}.`);
-    const metrics: MetricValues = Object.fromEntries(Object.entries(output.metrics).filter(([k]) => k !== 'gain'));
-    return { cell: { method: m.id, title: m.title, status: 'done', metrics, ms: performance.now() - t0 }, output };
+    const ids = r.metrics ?? (box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS);
+    const { width, height } = c.explainer.inputSize;
+    const map01 = heatmapAt(explanationHeatmap(output.explanation), width, height);
+    const memo = r.memo;
+    const hash = memo ? mapHash(map01) : 0;
+    const same = memo && sameMap(memo, hash, map01);
+    let metrics: MetricValues;
+    if (same) metrics = same.metrics;
+    else {
+      metrics = await measureAll(ids, {
+        explainer: c.explainer, input: input.tensor, map01, classIndex: r.classIndex, before: o.forward, crop: input.crop, box, shared: memo?.share,
+      });
+      memo?.measured.push({ hash, map01, method: m.id, title: m.title, metrics });
+    }
+    const cell: CompareCellView = { method: m.id, title: m.title, status: 'done', metrics, ms: performance.now() - t0, ...(same ? { sameAs: same.title } : {}) };
+    return { cell, output: { ...output, metrics } };
   } catch (e) {
     if (r.signal?.aborted || isCancellation(e) || (e instanceof LookCloserError && e.kind === 'cancelled')) throw e;
     const skipped = e instanceof LookCloserError && e.kind === 'method-not-applicable';

@@ -44,6 +44,8 @@ export type UserMsg =
   | { readonly type: 'setBox'; readonly box?: BoxFraction }
   /** Open the "Compare methods" view and run every available method on the shown class and target. */
   | { readonly type: 'compareMethods' }
+  /** The methods "Compare methods" runs (registry ids, remembered; empty: the default eight). */
+  | { readonly type: 'pickCompareMethods'; readonly methods: readonly string[] }
   /** The metric the comparison is ranked by (a RANK_KEYS key). */
   | { readonly type: 'rankBy'; readonly key: string }
   /** Close the comparison view (a comparison in flight is cancelled). */

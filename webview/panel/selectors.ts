@@ -70,6 +70,36 @@ export function comparedMetrics(rankBy: MetricId, box: boolean): MetricId[] {
   return ids;
 }
 
+/**
+ * The methods "Compare methods" runs when the user picked none: eight that cover the CAM family and the input
+ * gradients and take a second or two each with their metrics on a small CNN (occlusion, Score-CAM, RISE, the
+ * SmoothGrad family and Integrated Gradients take 5–90 s each on SqueezeNet on WASM: picked on request).
+ */
+export const DEFAULT_COMPARED: readonly string[] = ['gradcam', 'gradcam-plusplus', 'layercam', 'eigencam', 'saliency', 'input-x-gradient', 'guided-backprop', 'guided-gradcam'];
+
+/** Methods that take several seconds or more per map (many forward or backward passes): a comparison runs them last. */
+const SLOW_METHODS: readonly string[] = ['ablationcam', 'occlusion', 'integrated-gradients', 'smoothgrad', 'smoothgrad-squared', 'vargrad', 'scorecam', 'rise'];
+
+/** The methods that can run on the loaded model, in the order a comparison runs them (registry order, the slow ones last). */
+export function comparableMethods(s: PanelState): string[] {
+  const unavailable = new Set((s.model?.unavailable ?? []).map((u) => u.method));
+  const rank = (id: string) => (SLOW_METHODS.includes(id) ? METHODS.length + SLOW_METHODS.indexOf(id) : METHODS.findIndex((m) => m.id === id));
+  return METHODS.map((m) => m.id).filter((id) => !unavailable.has(id)).sort((a, b) => rank(a) - rank(b));
+}
+
+/**
+ * The methods the comparison runs, fast ones first: those the user picked (remembered), else the default eight,
+ * topped up from the other available methods where some of the eight do not apply to the model.
+ */
+export function comparedMethods(s: PanelState): string[] {
+  const all = comparableMethods(s);
+  const picked = s.compareChoice?.filter((id) => all.includes(id));
+  if (picked?.length) return all.filter((id) => picked.includes(id));
+  const chosen = all.filter((id) => DEFAULT_COMPARED.includes(id));
+  for (const id of all) if (chosen.length < DEFAULT_COMPARED.length && !chosen.includes(id) && !SLOW_METHODS.includes(id)) chosen.push(id);
+  return all.filter((id) => chosen.includes(id));
+}
+
 /** The deferred checks of class `k` of outcome `outcome`: GAIN and the metrics, the pointing game when a box is drawn. */
 export function measureStep(s: PanelState, outcome: number, k: number): Step {
   return { kind: 'measure', outcome, classIndex: k, ids: s.box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS, gain: true, box: s.box };
@@ -151,7 +181,10 @@ export function classMatches(s: PanelState, query: string): { index: number; lab
 /** What to persist: the image, the model and the explain options. */
 export function persistedOf(s: PanelState): Persisted {
   const { method, layer, classIndex, colormap, opacity, target } = s.choices;
-  return { imageUri: s.image?.key, modelUri: s.model?.key, options: { method, layer, classIndex, colormap, opacity, ...(target !== undefined ? { target } : {}) } };
+  return {
+    imageUri: s.image?.key, modelUri: s.model?.key, options: { method, layer, classIndex, colormap, opacity, ...(target !== undefined ? { target } : {}) },
+    ...(s.compareChoice ? { compareMethods: s.compareChoice } : {}),
+  };
 }
 
 /** The options the host gave, as a change of choices (absent fields keep the current choice). */

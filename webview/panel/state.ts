@@ -29,6 +29,8 @@ export interface Persisted {
   readonly imageUri?: string;
   readonly modelUri?: string;
   readonly options?: ExplainOptions;
+  /** The methods picked for "Compare methods". */
+  readonly compareMethods?: readonly string[];
 }
 
 /** The preprocessing in effect, as the panel shows it. */
@@ -139,6 +141,8 @@ export interface CompareCellView {
   readonly reason?: string;
   /** Milliseconds the method and its metrics took. */
   readonly ms?: number;
+  /** The title of the method whose bit-identical map was measured already: its metrics are reused. */
+  readonly sameAs?: string;
 }
 
 /** The "Compare methods" view: every available method for one class and target, filled in as each finishes. */
@@ -180,7 +184,11 @@ export type Step =
   /** Shows the outcome explained by this job (pure); its checks come after. */
   | { readonly kind: 'commit' }
   /** One method of the "Compare methods" view, on the shown outcome's input (`first`: the comparison's clock starts). */
-  | { readonly kind: 'compare'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly target: ScoreTarget; readonly layer?: string; readonly box?: BoxFraction; readonly first: boolean; readonly metrics: readonly MetricId[] }
+  | {
+    readonly kind: 'compare'; readonly outcome: number; readonly method: string; readonly classIndex: number; readonly target: ScoreTarget; readonly layer?: string; readonly box?: BoxFraction; readonly first: boolean; readonly metrics: readonly MetricId[];
+    /** The shown map's metrics, measured already (first step only): a compared map bit-identical to the shown one reuses them. */
+    readonly shown?: MetricValues;
+  }
   | { readonly kind: 'readActivations'; readonly layer: string }
   /** Shows a channel of the activations just read (pure). */
   | { readonly kind: 'showChannel'; readonly layer: string; readonly channel: number }
@@ -248,6 +256,8 @@ export interface PanelState {
   /** The last "Compare methods" view (shown while `compareOpen`). */
   readonly compare?: CompareView;
   readonly compareOpen?: boolean;
+  /** The methods the user picked for "Compare methods" (undefined: the default eight; selectors.ts comparedMethods). */
+  readonly compareChoice?: readonly string[];
   /** The last sanity check (shown while its outcome and class are). */
   readonly sanity?: SanityView;
   readonly view: Shown;
@@ -275,6 +285,7 @@ export function initialState(persisted?: Persisted): PanelState {
       ...(o?.target !== undefined ? { target: persistedTarget(o.target) } : {}),
     },
     ep: 'auto', gains: {}, metrics: {}, view: { kind: 'explanation' }, timings: {}, nextJob: 1, status: '',
+    ...(persisted?.compareMethods?.length ? { compareChoice: persisted.compareMethods.filter((x) => typeof x === 'string') } : {}),
   };
 }
 

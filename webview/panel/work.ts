@@ -21,7 +21,7 @@ import { decodeImage } from '../image';
 import { WebModel, backendLabel, loadWebModel } from '../model-loader';
 import { currentWorker } from '../ort-runtime';
 import type { ResultMsg, RuntimeNote } from './messages';
-import { compareOne, measureShown } from './measure';
+import { CompareMemo, compareMemo, compareOne, measureShown, rememberShown } from './measure';
 import { outcomeView } from './outcome-view';
 import { StartTimeline, now } from './timeline';
 import { thumbnail } from './pictures';
@@ -46,7 +46,7 @@ export interface Resources {
   gate?: GateValues;
   projection?: ProjectionPictures;
   /** The comparison's maps by method, the picture they are drawn on, and when its first method started. */
-  compare?: { readonly job: number; readonly base: RgbaImage; readonly maps: Map<string, Explanation>; readonly started: number };
+  compare?: { readonly job: number; readonly base: RgbaImage; readonly maps: Map<string, Explanation>; readonly started: number; readonly memo: CompareMemo };
 }
 
 function runtimeNote(m: WebModel): RuntimeNote {
@@ -252,10 +252,12 @@ export class PanelWork {
     const { c } = this.loaded();
     const r = this.res.outcomes.get(w.outcome);
     if (!r) throw new LookCloserError('runtime', 'The compared explanation is not in this panel any more; explain it again.');
-    if (w.first || this.res.compare?.job !== job) this.res.compare = { job, base: r.input.base, maps: new Map(), started: performance.now() };
+    if (w.first || this.res.compare?.job !== job) this.res.compare = { job, base: r.input.base, maps: new Map(), started: performance.now(), memo: compareMemo() };
     const cmp = this.res.compare;
+    const shown = w.shown && r.outcome.outputs.find((o) => o.explanation.classIndex === w.classIndex)?.explanation;
+    if (w.first && shown) rememberShown(cmp.memo, c, shown, w.shown!, r.outcome.forward);
     const { cell, output } = await compareOne(c, r.input, {
-      method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, metrics: w.metrics, forward: r.outcome.forward, signal,
+      method: w.method, classIndex: w.classIndex, target: w.target, layer: w.layer, box: w.box, metrics: w.metrics, forward: r.outcome.forward, signal, memo: cmp.memo,
       onProgress: (done, total) => this.onProgress(job, done, total),
     });
     throwIfAborted(signal);

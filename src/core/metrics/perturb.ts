@@ -18,20 +18,6 @@ export function at(layout: 'NCHW' | 'NHWC', ch: number, hw: number, p: number, k
   return layout === 'NCHW' ? k * hw + p : p * ch + k;
 }
 
-/** x where `take[p]` is false, y where true (a mask shared by the channels). */
-export function blendPixels(x: Float32Tensor, y: Float32Tensor, take: Uint8Array, layout: 'NCHW' | 'NHWC'): Float32Tensor {
-  const { ch, h, w } = planeDims(x, layout);
-  const out = Float32Array.from(x.data);
-  for (let p = 0; p < h * w; p++) {
-    if (!take[p]) continue;
-    for (let k = 0; k < ch; k++) {
-      const i = at(layout, ch, h * w, p, k);
-      out[i] = y.data[i];
-    }
-  }
-  return float32(out, x.dims);
-}
-
 /** The softmax probability of class `k` on each input, run `METRIC_CHUNK` at a time through forwardBatch. */
 export async function classProbs(explainer: Explainer, xs: readonly Float32Tensor[], k: number): Promise<number[]> {
   const out: number[] = [];
@@ -44,6 +30,28 @@ export async function classProbs(explainer: Explainer, xs: readonly Float32Tenso
 
 /** Pixel indices from the most to the least relevant (ties by index, so the order is stable). */
 export function rankPixels(map01: Float32Array): Uint32Array {
+  const n = map01.length;
+  // Fast path: one numeric sort of keys that pack the value's float32 bits (monotonic for values ≥ 0) above the
+  // index, exact in a float64 below 2⁵², in the same order as the comparison below.
+  const SHIFT = 2 ** 20;
+  if (n <= SHIFT) {
+    const bits = new Uint32Array(new Float32Array(1).buffer);
+    const f = new Float32Array(bits.buffer);
+    const keys = new Float64Array(n);
+    let ok = true;
+    for (let i = 0; i < n && ok; i++) {
+      const v = map01[i];
+      if (!(v >= 0)) ok = false;
+      f[0] = v === 0 ? 0 : v;
+      keys[i] = (0xffffffff - bits[0]) * SHIFT + i;
+    }
+    if (ok) {
+      keys.sort();
+      const out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) out[i] = keys[i] % SHIFT;
+      return out;
+    }
+  }
   return Uint32Array.from(Array.from(map01.keys()).sort((i, j) => map01[j] - map01[i] || i - j));
 }
 
@@ -53,20 +61,34 @@ export function gaussianBlur(x: Float32Tensor, layout: 'NCHW' | 'NHWC', sigma: n
   const kern: number[] = [];
   for (let d = -radius; d <= radius; d++) kern.push(Math.exp(-(d * d) / (2 * sigma * sigma)));
   const sum = kern.reduce((a, b) => a + b, 0);
-  const kn = kern.map((v) => v / sum);
+  const kn = Float64Array.from(kern, (v) => v / sum);
   const out = new Float32Array(x.data.length);
   const tmp = new Float64Array(h * w);
+  const src = x.data;
+  // Element of pixel p in channel k: off + p·step (NCHW: planes; NHWC: interleaved).
+  const step = layout === 'NCHW' ? 1 : ch;
   for (let k = 0; k < ch; k++) {
-    const v = (p: number) => x.data[at(layout, ch, h * w, p, k)];
-    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
-      let s = 0;
-      for (let d = -radius; d <= radius; d++) s += kn[d + radius] * v(r * w + Math.min(w - 1, Math.max(0, c + d)));
-      tmp[r * w + c] = s;
+    const off = layout === 'NCHW' ? k * h * w : k;
+    for (let r = 0; r < h; r++) {
+      const rowAt = off + r * w * step;
+      for (let c = 0; c < w; c++) {
+        let s = 0;
+        for (let d = -radius; d <= radius; d++) {
+          const cc = c + d < 0 ? 0 : c + d >= w ? w - 1 : c + d;
+          s += kn[d + radius] * src[rowAt + cc * step];
+        }
+        tmp[r * w + c] = s;
+      }
     }
-    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) {
-      let s = 0;
-      for (let d = -radius; d <= radius; d++) s += kn[d + radius] * tmp[Math.min(h - 1, Math.max(0, r + d)) * w + c];
-      out[at(layout, ch, h * w, r * w + c, k)] = s;
+    for (let r = 0; r < h; r++) {
+      for (let c = 0; c < w; c++) {
+        let s = 0;
+        for (let d = -radius; d <= radius; d++) {
+          const rr = r + d < 0 ? 0 : r + d >= h ? h - 1 : r + d;
+          s += kn[d + radius] * tmp[rr * w + c];
+        }
+        out[off + (r * w + c) * step] = s;
+      }
     }
   }
   return float32(out, x.dims);

@@ -4,7 +4,8 @@ import type { Explainer, ForwardResult } from '../explainer';
 import type { CropBox } from '../preprocess/preprocess';
 import type { Float32Tensor } from '../tensor';
 import { confidenceChange, ConfidenceJson } from './confidence';
-import { CurveJson, perturbationCurve } from './deletion-insertion';
+import { CurveJson, CurveMemo, Substrate, perturbationCurve } from './deletion-insertion';
+import { rankPixels } from './perturb';
 import { PointingBox, PointingJson, pointingGame } from './pointing';
 import { road, RoadJson } from './road';
 
@@ -17,6 +18,27 @@ export interface MetricContext {
   readonly before: ForwardResult;
   readonly crop?: CropBox;
   readonly box?: PointingBox;
+  /** Passes shared with other maps of the same input and class (a comparison's cells); one per call when absent. */
+  readonly shared?: MetricShare;
+}
+
+/** What the metrics of one input and class share between maps: each substrate's probability alone (deletion and insertion). */
+export interface MetricShare {
+  readonly substrateProbs: Map<Substrate, number>;
+  /** Deletion and insertion curves measured, reused for a map that moves the same pixels at every step. */
+  readonly curves: CurveMemo[];
+}
+
+/** A new, empty share for one input and class. */
+export function metricShare(): MetricShare {
+  return { substrateProbs: new Map(), curves: [] };
+}
+
+/** What the metrics of one map share within one measureAll call: the pixel ranking and the substrates' passes. */
+interface Scratch {
+  readonly order: () => Uint32Array;
+  readonly substrateProbs: Map<Substrate, number>;
+  readonly curves?: CurveMemo[];
 }
 
 /** The measured values, one field per metric (absent when not asked for). */
@@ -34,13 +56,13 @@ export interface MetricEntry<K extends keyof MetricValues = keyof MetricValues> 
   readonly title: string;
   /** Forward passes at the defaults when the unperturbed pass is already run. */
   readonly passes: number;
-  readonly measure: (c: MetricContext) => Promise<MetricValues[K] | undefined>;
+  readonly measure: (c: MetricContext, s: Scratch) => Promise<MetricValues[K] | undefined>;
 }
 
 /** Every metric, in the order they are measured and printed. */
 export const METRICS: readonly MetricEntry[] = [
-  { id: 'deletion', title: 'Deletion AUC (RISE; lower is better)', passes: 16, measure: (c) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'deletion', { before: c.before }) },
-  { id: 'insertion', title: 'Insertion AUC (RISE; higher is better)', passes: 16, measure: (c) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'insertion', { before: c.before }) },
+  { id: 'deletion', title: 'Deletion AUC (RISE; lower is better)', passes: 16, measure: (c, s) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'deletion', { before: c.before, order: s.order(), substrateProbs: s.substrateProbs, curves: s.curves }) },
+  { id: 'insertion', title: 'Insertion AUC (RISE; higher is better)', passes: 16, measure: (c, s) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'insertion', { before: c.before, order: s.order(), substrateProbs: s.substrateProbs, curves: s.curves }) },
   { id: 'road', title: 'ROAD (MoRF and LeRF with noisy linear imputation; combined higher is better)', passes: 6, measure: (c) => road(c.explainer, c.input, c.map01, c.classIndex, { before: c.before }) },
   { id: 'confidence', title: 'Average Drop and Increase in Confidence (Grad-CAM++)', passes: 1, measure: (c) => confidenceChange(c.explainer, c.input, c.map01, c.classIndex, c.before) },
   { id: 'pointing', title: 'Pointing game (needs a box)', passes: 0, measure: async (c) => (c.box ? pointingGame(c.map01, c.explainer.inputSize.width, c.explainer.inputSize.height, c.box, c.crop) : undefined) },
@@ -69,9 +91,11 @@ export function parseBox(s: string): PointingBox {
 /** Measures the asked-for metrics of one map. */
 export async function measureAll(ids: readonly MetricId[], c: MetricContext): Promise<MetricValues> {
   const out: Record<string, unknown> = {};
+  let order: Uint32Array | undefined;
+  const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves };
   for (const m of METRICS) {
     if (!ids.includes(m.id)) continue;
-    const v = await m.measure(c);
+    const v = await m.measure(c, scratch);
     if (v !== undefined) out[m.id] = v;
   }
   return out as MetricValues;

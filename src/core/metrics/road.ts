@@ -12,7 +12,7 @@ import { LookCloserError } from '../errors';
 import type { Explainer, ForwardResult } from '../explainer';
 import type { Float32Tensor } from '../tensor';
 import { float32 } from '../tensor';
-import { buildLevels, vCycle } from './masked-multigrid';
+import { applyOperator, buildLevels, vCycle } from './masked-multigrid';
 import { at, classProbs, planeDims } from './perturb';
 
 /** Neighbour offsets (row, column) and weights of the imputation (the paper's §4.2, as pytorch-grad-cam's road.py). */
@@ -52,21 +52,40 @@ export interface RoadJson {
 
 /** numpy's default percentile (linear interpolation between order statistics). */
 export function percentile(values: Float32Array, p: number): number {
-  const s = Float64Array.from(values).sort();
+  return percentileSorted(Float64Array.from(values).sort(), p);
+}
+
+/** numpy's default percentile of values already sorted ascending. */
+function percentileSorted(s: Float64Array, p: number): number {
   const pos = (p / 100) * (s.length - 1);
   const lo = Math.floor(pos);
   const hi = Math.min(s.length - 1, lo + 1);
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 
+/** The map ranked for one order (MoRF: the map; LeRF: 1 − map, in float32 as the map) and its sorted values. */
+function ranked(map01: Float32Array, order: 'morf' | 'lerf'): { m: Float32Array; sorted: Float64Array } {
+  const m = order === 'morf' ? map01 : map01.map((v) => 1 - v);
+  return { m, sorted: Float64Array.from(m).sort() };
+}
+
 /** Pixels removed at percentile `p`: MoRF removes map ≥ the p-th percentile; LeRF removes 1 − map ≥ the p-th percentile of 1 − map. */
 export function roadMask(map01: Float32Array, p: number, order: 'morf' | 'lerf'): Uint8Array {
-  const m = order === 'morf' ? map01 : map01.map((v) => 1 - v);
-  const t = percentile(m, p);
-  const mask = Uint8Array.from(m, (v) => (v >= t ? 1 : 0));
+  return maskAt(ranked(map01, order), p);
+}
+
+function maskAt({ m, sorted }: { m: Float32Array; sorted: Float64Array }, p: number): Uint8Array {
+  const t = percentileSorted(sorted, p);
+  const mask = new Uint8Array(m.length);
+  let all = true;
+  for (let i = 0; i < m.length; i++) {
+    if (m[i] >= t) mask[i] = 1;
+    else all = false;
+  }
   // A map that ties at its lowest value over more than p% of the pixels (a ReLU'd CAM, Eigen-CAM) puts the
   // threshold on the tie, and ≥ would remove every pixel: then only the pixels strictly above the tie go.
-  return mask.every((v) => v === 1) ? Uint8Array.from(m, (v) => (v > t ? 1 : 0)) : mask;
+  if (all) for (let i = 0; i < m.length; i++) mask[i] = m[i] > t ? 1 : 0;
+  return mask;
 }
 
 /** A seeded standard normal generator (mulberry32 and Box–Muller). */
@@ -86,92 +105,122 @@ export function gaussianNoise(seed: number): () => number {
 export function noisyLinearImpute(x: Float32Tensor, removed: Uint8Array, layout: 'NCHW' | 'NHWC', noise = 0.01, seed = 0): Float32Tensor {
   const { ch, h, w } = planeDims(x, layout);
   const hw = h * w;
-  const unknown: number[] = [];
-  const vid = new Int32Array(hw).fill(-1);
-  for (let p = 0; p < hw; p++) if (removed[p]) vid[p] = unknown.push(p) - 1;
-  const n = unknown.length;
+  let n = 0;
+  for (let p = 0; p < hw; p++) if (removed[p]) n++;
   const out = Float32Array.from(x.data);
   if (n === 0) return float32(out, x.dims);
   if (n === hw) throw new LookCloserError('bad-argument', 'ROAD would remove every pixel; no known pixel is left to impute from.');
   // M u = b with M = diag(Σ in-image weights) − W over removed neighbours, b = Σ known neighbours' weight × value.
-  // The removed neighbours in compressed rows (typed arrays: the solve is the metric's hot loop).
-  const diag = new Float64Array(n);
-  const rowStart = new Int32Array(n + 1);
-  const cols = new Int32Array(8 * n);
-  const vals = new Float64Array(8 * n);
-  const b = Array.from({ length: ch }, () => new Float64Array(n));
-  let nz = 0;
-  for (let i = 0; i < n; i++) {
-    const p = unknown[i];
-    const r = Math.floor(p / w);
-    const c = p % w;
-    rowStart[i] = nz;
+  // One form of the operator for the CG and its preconditioner (masked-multigrid.ts): the pixel grid padded by one
+  // cell, the channels interleaved, every vector zero outside the removed pixels, so that one pass over the
+  // removed pixels serves every channel.
+  const levels = buildLevels(h, w, removed, NEIGHBOURS, ch);
+  const fine = levels[0];
+  const { cells, stride } = fine;
+  const size = fine.e.length;
+  const b = new Float64Array(size);
+  for (let t = 0; t < n; t++) {
+    const pp = cells[t];
+    const r = Math.floor(pp / stride) - 1;
+    const c = (pp % stride) - 1;
     for (const [dr, dc, wt] of NEIGHBOURS) {
       const rr = r + dr;
       const cc = c + dc;
       if (rr < 0 || cc < 0 || rr >= h || cc >= w) continue;
-      diag[i] += wt;
       const q = rr * w + cc;
-      if (removed[q]) { cols[nz] = vid[q]; vals[nz++] = wt; } else for (let k = 0; k < ch; k++) b[k][i] += wt * x.data[at(layout, ch, hw, q, k)];
+      if (!removed[q]) for (let k = 0; k < ch; k++) b[pp * ch + k] += wt * x.data[at(layout, ch, hw, q, k)];
     }
   }
-  rowStart[n] = nz;
-  const dot = (a: Float64Array, c: Float64Array) => { let s = 0; for (let i = 0; i < n; i++) s += a[i] * c[i]; return s; };
-  const rnd = gaussianNoise(seed);
-  const noiseOf = Array.from({ length: ch }, () => Float64Array.from({ length: n }, () => rnd()));
-  // Conjugate gradients per channel preconditioned by a multigrid V-cycle (masked-multigrid.ts: without it a hole
-  // of most of the image took thousands of iterations, seconds of JavaScript per map), the channels advancing
-  // together so that one pass over the sparse rows serves every channel still iterating. The stopping rule is the
-  // unpreconditioned one, ‖r‖² ≤ 1e-20‖b‖², so the answer is the same to that tolerance.
-  // Holes narrower than 16 pixels (fewer than 5 levels: random or scattered masks) converge in tens of plain
-  // iterations, where a V-cycle would cost more than it saves: there z = r, which is plain CG.
-  const levels = buildLevels(h, w, removed, NEIGHBOURS);
-  const grid = new Float64Array(hw);
-  const precondition = levels.length < MULTIGRID_FROM_LEVELS ? (rk: Float64Array, zk: Float64Array) => zk.set(rk) : (rk: Float64Array, zk: Float64Array) => {
-    for (let i = 0; i < n; i++) grid[unknown[i]] = rk[i];
-    const e = vCycle(levels, 0, grid, NEIGHBOURS);
-    for (let i = 0; i < n; i++) zk[i] = e[unknown[i]];
-  };
-  const u = Array.from({ length: ch }, () => new Float64Array(n));
-  const r = b.map((bk) => Float64Array.from(bk));
-  const z = r.map((rk) => { const zk = new Float64Array(n); precondition(rk, zk); return zk; });
-  const d = z.map((zk) => Float64Array.from(zk));
-  const q = Array.from({ length: ch }, () => new Float64Array(n));
-  const rr = r.map((rk) => dot(rk, rk));
-  const rz = r.map((rk, k) => dot(rk, z[k]));
-  const stop = rr.map((v) => 1e-20 * Math.max(v, 1e-300));
-  const live: number[] = [];
-  for (let k = 0; k < ch; k++) if (rr[k] > stop[k]) live.push(k);
-  for (let it = 0; it < 10 * n && live.length; it++) {
-    const m = live.length;
-    const ds = live.map((k) => d[k]);
-    const qs = live.map((k) => q[k]);
-    const acc = new Float64Array(m);
-    for (let i = 0; i < n; i++) {
-      const di = diag[i];
-      for (let j = 0; j < m; j++) acc[j] = di * ds[j][i];
-      for (let t = rowStart[i]; t < rowStart[i + 1]; t++) {
-        const wt = vals[t];
-        const cj = cols[t];
-        for (let j = 0; j < m; j++) acc[j] -= wt * ds[j][cj];
+  const dots = (a: Float64Array, c: Float64Array, into: Float64Array) => {
+    if (ch === 3) {
+      let s0 = 0, s1 = 0, s2 = 0;
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        s0 += a[i] * c[i]; s1 += a[i + 1] * c[i + 1]; s2 += a[i + 2] * c[i + 2];
       }
-      for (let j = 0; j < m; j++) qs[j][i] = acc[j];
+      into[0] = s0; into[1] = s1; into[2] = s2;
+      return;
     }
-    for (const k of live) {
-      const dk = d[k], qk = q[k], uk = u[k], rk = r[k], zk = z[k];
-      const alpha = rz[k] / dot(dk, qk);
-      for (let i = 0; i < n; i++) { uk[i] += alpha * dk[i]; rk[i] -= alpha * qk[i]; }
-      rr[k] = dot(rk, rk);
-      if (!(rr[k] > stop[k])) continue;
-      precondition(rk, zk);
-      const next = dot(rk, zk);
-      const beta = next / rz[k];
-      rz[k] = next;
-      for (let i = 0; i < n; i++) dk[i] = zk[i] + beta * dk[i];
+    into.fill(0);
+    for (let t = 0; t < n; t++) for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) into[k] += a[i] * c[i];
+  };
+  // Conjugate gradients per channel preconditioned by a multigrid V-cycle (without it a hole of most of the image
+  // took thousands of iterations, seconds of JavaScript per map), the channels advancing together. The stopping
+  // rule is the unpreconditioned one, ‖r‖² ≤ 1e-20‖b‖², so the answer is the same to that tolerance; a channel
+  // that meets it stops changing. Holes narrower than 16 pixels (fewer than 5 levels: random or scattered masks)
+  // converge in tens of plain iterations, where a V-cycle would cost more than it saves: there z = r (plain CG).
+  const multigrid = levels.length >= MULTIGRID_FROM_LEVELS;
+  const u = new Float64Array(size);
+  const r = Float64Array.from(b);
+  let z = multigrid ? vCycle(levels, 0, r) : r;
+  const d = Float64Array.from(z);
+  const q = new Float64Array(size);
+  const rr = new Float64Array(ch);
+  const rz = new Float64Array(ch);
+  const dq = new Float64Array(ch);
+  const next = new Float64Array(ch);
+  dots(r, r, rr);
+  dots(r, z, rz);
+  const stop = Array.from(rr, (v) => 1e-20 * Math.max(v, 1e-300));
+  const live = Array.from(rr, (v, k) => v > stop[k]);
+  // A channel that stopped takes α = 0 and β = 0 from then on: its u and r no longer change (x + 0·y = x), so the
+  // loops below need no per-channel test.
+  const alpha = new Float64Array(ch);
+  const beta = new Float64Array(ch);
+  for (let it = 0; it < 10 * n && live.includes(true); it++) {
+    applyOperator(fine, d, q, dq);
+    for (let k = 0; k < ch; k++) alpha[k] = live[k] ? rz[k] / dq[k] : 0;
+    rr.fill(0);
+    if (ch === 3) {
+      // The loop below for three channels, unrolled (the same operations in the same order).
+      const a0 = alpha[0], a1 = alpha[1], a2 = alpha[2];
+      let s0 = 0, s1 = 0, s2 = 0;
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        u[i] += a0 * d[i]; u[i + 1] += a1 * d[i + 1]; u[i + 2] += a2 * d[i + 2];
+        const r0 = r[i] - a0 * q[i], r1 = r[i + 1] - a1 * q[i + 1], r2 = r[i + 2] - a2 * q[i + 2];
+        r[i] = r0; r[i + 1] = r1; r[i + 2] = r2;
+        s0 += r0 * r0; s1 += r1 * r1; s2 += r2 * r2;
+      }
+      rr[0] = s0; rr[1] = s1; rr[2] = s2;
+    } else {
+      for (let t = 0; t < n; t++) {
+        for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) {
+          u[i] += alpha[k] * d[i];
+          const ri = r[i] - alpha[k] * q[i];
+          r[i] = ri;
+          rr[k] += ri * ri;
+        }
+      }
     }
-    for (let j = live.length - 1; j >= 0; j--) if (!(rr[live[j]] > stop[live[j]])) live.splice(j, 1);
+    for (let k = 0; k < ch; k++) live[k] = live[k] && rr[k] > stop[k];
+    if (!live.includes(true)) break;
+    if (multigrid) z = vCycle(levels, 0, r);
+    dots(r, z, next);
+    for (let k = 0; k < ch; k++) {
+      beta[k] = live[k] ? next[k] / rz[k] : 0;
+      if (live[k]) rz[k] = next[k];
+    }
+    if (ch === 3) {
+      const b0 = beta[0], b1 = beta[1], b2 = beta[2];
+      for (let t = 0; t < n; t++) {
+        const i = cells[t] * 3;
+        d[i] = z[i] + b0 * d[i]; d[i + 1] = z[i + 1] + b1 * d[i + 1]; d[i + 2] = z[i + 2] + b2 * d[i + 2];
+      }
+    } else {
+      for (let t = 0; t < n; t++) {
+        for (let k = 0, i = cells[t] * ch; k < ch; k++, i++) d[i] = z[i] + beta[k] * d[i];
+      }
+    }
   }
-  for (let k = 0; k < ch; k++) for (let i = 0; i < n; i++) out[at(layout, ch, hw, unknown[i], k)] = u[k][i] + noise * noiseOf[k][i];
+  const rnd = gaussianNoise(seed);
+  for (let k = 0; k < ch; k++) {
+    for (let t = 0; t < n; t++) {
+      const pp = cells[t];
+      const p = (Math.floor(pp / stride) - 1) * w + (pp % stride) - 1;
+      out[at(layout, ch, hw, p, k)] = u[pp * ch + k] + noise * rnd();
+    }
+  }
   return float32(out, x.dims);
 }
 
@@ -181,7 +230,8 @@ export async function road(explainer: Explainer, x: Float32Tensor, map01: Float3
   const percentiles = o.percentiles ?? [25, 50, 75];
   const inputs: Float32Tensor[] = [];
   for (const order of ['morf', 'lerf'] as const) {
-    for (const p of percentiles) inputs.push(noisyLinearImpute(x, roadMask(map01, p, order), layout, o.noise ?? 0.01, o.seed ?? 0));
+    const r = ranked(map01, order);
+    for (const p of percentiles) inputs.push(noisyLinearImpute(x, maskAt(r, p), layout, o.noise ?? 0.01, o.seed ?? 0));
   }
   if (!o.before) inputs.push(x);
   const ps = await classProbs(explainer, inputs, k);

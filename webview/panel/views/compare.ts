@@ -1,6 +1,8 @@
 /**
- * "Compare methods": every method the model can run, for the shown class and target, in a grid filled in cell
- * by cell as each method finishes, each cell with its metrics, ranked by a metric the user picks.
+ * "Compare methods": the methods picked (by default eight fast ones; the picker lists every method the model can
+ * run, remembered), for the shown class and target, in a grid filled in cell by cell as each method finishes, each
+ * cell with its metrics, ranked by a metric the user picks. A map bit-identical to one measured already shows that
+ * method's numbers and says so.
  */
 import { RANK_KEYS } from '../../../src/core/compare/compare-methods';
 import type { Explanation } from '../../../src/core/methods/method';
@@ -8,7 +10,8 @@ import { paint } from '../../image';
 import { h } from '../../vscode-api';
 import { metricItems } from '../metrics-text';
 import { explanationPicture, thumbnail } from '../pictures';
-import { compareStatus, labelOf, rankedCompare } from '../selectors';
+import { METHODS } from '../../../src/core/methods/registry';
+import { comparableMethods, comparedMethods, compareStatus, labelOf, rankedCompare } from '../selectors';
 import { Dispatch, Scene, View, memo } from './scene';
 
 /** The ranking keys offered (the increase and pointing columns are yes/no, poor for ranking). */
@@ -23,10 +26,19 @@ export function createCompare(dispatch: Dispatch): View {
   const status = h('span', { class: 'compare-status', 'data-testid': 'compare-status' });
   const stop = h('button', { type: 'button', class: 'secondary', text: 'Stop' });
   const close = h('button', { type: 'button', class: 'secondary', text: 'Close' });
+  // The method picker: a checkbox per method the model can run; the pick is remembered, none checked = the default.
+  const pickList = h('div', { class: 'compare-pick-list' });
+  const pickDefault = h('button', { type: 'button', class: 'secondary', text: 'Default eight', title: 'Compare the default eight methods' });
+  const pickSummary = h('summary', { text: 'Methods', 'data-testid': 'compare-pick-summary' });
+  const pick = h('details', { class: 'compare-pick', 'data-testid': 'compare-pick' }, pickSummary, pickList, pickDefault);
+  const boxes = new Map<string, HTMLInputElement>();
+  const picked = () => [...boxes].filter(([, b]) => b.checked).map(([id]) => id);
+  pickDefault.addEventListener('click', () => dispatch({ type: 'pickCompareMethods', methods: [] }));
+  let listed = '';
   const grid = h('div', { class: 'compare-grid', 'data-testid': 'compare-grid' });
   const head = h('div', { class: 'compare-head' }, title, h('label', { for: 'rank-by', text: 'Rank by' }), rank, status, stop, close);
   const view = h('section', { class: 'compare', hidden: true, 'aria-label': 'Methods compared' }, head, grid);
-  const el = h('div', { class: 'compare-box', hidden: true }, open, view);
+  const el = h('div', { class: 'compare-box', hidden: true }, h('div', { class: 'compare-start' }, open, pick), view);
   open.addEventListener('click', () => dispatch({ type: 'compareMethods' }));
   rank.addEventListener('change', () => dispatch({ type: 'rankBy', key: rank.value }));
   stop.addEventListener('click', () => dispatch({ type: 'cancel' }));
@@ -38,6 +50,22 @@ export function createCompare(dispatch: Dispatch): View {
     const s = scene.state;
     el.hidden = !s.outcome;
     open.disabled = !!s.job;
+    const all = comparableMethods(s);
+    if (all.join() !== listed) {
+      listed = all.join();
+      pickList.textContent = '';
+      boxes.clear();
+      for (const id of all) {
+        const b = h('input', { type: 'checkbox', value: id, 'data-method': id });
+        b.addEventListener('change', () => dispatch({ type: 'pickCompareMethods', methods: picked() }));
+        boxes.set(id, b);
+        pickList.append(h('label', { class: 'compare-pick-item' }, b, METHODS.find((m) => m.id === id)?.title ?? id));
+      }
+    }
+    const chosen = comparedMethods(s);
+    for (const [id, b] of boxes) b.checked = chosen.includes(id);
+    pickSummary.textContent = `Methods (${chosen.length}${s.compareChoice ? '' : ', default'})`;
+    open.title = `Run ${chosen.length} methods on the shown class and target, with their metrics, ranked (pick them under Methods)`;
     const c = s.compare;
     view.hidden = !s.compareOpen || !c;
     if (view.hidden || !c) return;
@@ -67,9 +95,10 @@ export function createCompare(dispatch: Dispatch): View {
           pictures.set(e, canvas);
         }
       }
-      const line = cell.status === 'done' ? metricItems(cell.metrics, undefined).filter((x) => x.key !== 'increase').map((x) => x.text).join(' · ')
+      const numbers = cell.status === 'done' ? metricItems(cell.metrics, undefined).filter((x) => x.key !== 'increase').map((x) => x.text).join(' · ') : '';
+      const line = cell.status === 'done' ? (cell.sameAs ? `${numbers} (same map as ${cell.sameAs}: its metrics)` : numbers)
         : cell.status === 'pending' ? (running ? 'waiting…' : 'not run') : `${cell.status}: ${cell.reason ?? ''}`;
-      grid.append(h('figure', { class: `compare-cell ${cell.status}`, 'data-method': cell.method, 'data-status': cell.status },
+      grid.append(h('figure', { class: `compare-cell ${cell.status}`, 'data-method': cell.method, 'data-status': cell.status, 'data-same-as': cell.sameAs },
         canvas ?? h('div', { class: 'thumb placeholder' }),
         h('figcaption', {},
           h('b', { text: `${cell.rank === null ? '' : `#${cell.rank} `}${cell.title}` }),
