@@ -254,6 +254,8 @@ async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise
 
 /** LOOK_CLOSER_E2E_TIMELINE_ONLY=1: only the start-up figures (cold panel, another class, a second image), no checks past the first map; for measuring. */
 const TIMELINE_ONLY = process.env.LOOK_CLOSER_E2E_TIMELINE_ONLY === '1';
+/** LOOK_CLOSER_E2E_MODEL=path.onnx (with TIMELINE_ONLY): the timeline of that model (copied into the workspace's models/, set as lookCloser.model) instead of the mode's. */
+const TIMELINE_MODEL = TIMELINE_ONLY ? process.env.LOOK_CLOSER_E2E_MODEL : undefined;
 
 /** The timeline-only run after the cold panel: another class on the loaded model, then a second image from the image preview. */
 async function timelineOnly(s: Session, mode: Mode, panel: Frame): Promise<void> {
@@ -504,7 +506,10 @@ async function explainFolderEntryPoint(s: Session, folder: string, expect: reado
 }
 
 async function scenario(mode: Mode): Promise<void> {
-  const plan = PLANS[mode];
+  const given = PLANS[mode];
+  const plan: Plan = TIMELINE_MODEL
+    ? { ...given, settings: { ...given.settings, 'lookCloser.model': `models/${path.basename(TIMELINE_MODEL)}` }, files: [...given.files, [path.relative(ROOT, path.resolve(TIMELINE_MODEL)), `models/${path.basename(TIMELINE_MODEL)}`]] }
+    : given;
   const dir = scratch(`e2e-${mode}`);
   const workspace = path.join(dir, 'workspace');
   for (const [from, to] of plan.files) {
