@@ -17,7 +17,8 @@ export type { Backend, GpuProbe } from './ort-worker-protocol';
 export const WORKER = 'ort-worker.js';
 /**
  * onnxruntime's two glue/wasm pairs: the asyncify build that its WebGPU EP needs (26 MB), and the plain build
- * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead.
+ * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead. `packed`: the wasm's
+ * gzip copy (6.6 and 3.7 MB; esbuild.mjs writes it, and the extension ships only it), which the page fetches.
  */
 export const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string; readonly packed: string }> = {
   webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm', packed: 'ort/ort-wasm-simd-threaded.asyncify.wasm.gz' },
