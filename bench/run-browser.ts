@@ -3,7 +3,7 @@
  * bench/browser-page.ts, serves it with the onnxruntime-web files, the model and the input preprocessed in
  * Node, and runs the measuring loop in the page. Prints one JSON line like bench/run-node.ts.
  *
- *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu] [--reps N] [--wasm gzip|plain] …
+ *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu|auto] [--reps N] [--wasm gzip|plain] …
  *
  * `--wasm plain` serves no gzip copy of onnxruntime's wasm, so the page compiles the plain file as it streams
  * (the panel before it fetched the gzip copy); the default serves both, as the extension's dist/webview/ort does.
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const ep = values.ep === 'webgpu' ? 'webgpu' : 'wasm';
+  const ep = values.ep === 'webgpu' || values.ep === 'auto' ? values.ep : 'wasm';
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update',
