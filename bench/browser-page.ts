@@ -14,7 +14,7 @@ import { measureMethods } from './measure';
 /** What the Node side asks for. */
 export interface PageOptions {
   readonly name: string;
-  readonly ep: 'wasm' | 'webgpu';
+  readonly ep: 'wasm' | 'webgpu' | 'auto';
   readonly dims: number[];
   readonly inputSize: { height: number; width: number };
   readonly image?: { width: number; height: number };

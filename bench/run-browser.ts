@@ -3,13 +3,17 @@
  * bench/browser-page.ts, serves it with the onnxruntime-web files, the model and the input preprocessed in
  * Node, and runs the measuring loop in the page. Prints one JSON line like bench/run-node.ts.
  *
- *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu] [--reps N] …
+ *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu|auto] [--reps N] [--wasm gzip|plain] …
+ *
+ * `--wasm plain` serves no gzip copy of onnxruntime's wasm, so the page compiles the plain file as it streams
+ * (the panel before it fetched the gzip copy); the default serves both, as the extension's dist/webview/ort does.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -36,7 +40,7 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string' }, image: { type: 'string' }, ep: { type: 'string' },
       reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
-      top5: { type: 'string' }, methods: { type: 'string' },
+      top5: { type: 'string' }, methods: { type: 'string' }, wasm: { type: 'string' },
     },
   });
   ensureChromium();
@@ -53,7 +57,16 @@ async function main(): Promise<void> {
     entryPoints: { page: path.join(__dirname, 'browser-page.ts'), 'ort-worker': path.join(ROOT, 'webview', 'ort-worker.ts') }, outdir: OUT, bundle: true,
     platform: 'browser', format: 'esm', target: 'chrome120', conditions: ['onnxruntime-web-use-extern-wasm'], logLevel: 'warning',
   });
+  // The gzip copies esbuild.mjs writes beside the webview's wasm (made once here, kept while the file is unchanged).
+  const gz = (n: string) => {
+    const from = path.join(ORT_DIST, n);
+    const to = path.join(OUT, `${n}.gz`);
+    if (!fs.existsSync(to) || fs.statSync(to).mtimeMs < fs.statSync(from).mtimeMs) fs.writeFileSync(to, zlib.gzipSync(fs.readFileSync(from), { level: 9 }));
+    return to;
+  };
+  const packed = values.wasm === 'plain' ? [] : ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.asyncify.wasm'].map((n) => [`/ort/${n}.gz`, gz(n)] as const);
   const files: Record<string, () => Buffer> = {
+    ...Object.fromEntries(packed.map(([url, file]) => [url, () => fs.readFileSync(file)])),
     '/': () => Buffer.from('<!DOCTYPE html><meta charset="utf-8"><title>Look Closer bench</title><script type="module" src="/page.js"></script>'),
     '/page.js': () => fs.readFileSync(path.join(OUT, 'page.js')),
     '/ort-worker.js': () => fs.readFileSync(path.join(OUT, 'ort-worker.js')),
@@ -81,7 +94,7 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const ep = values.ep === 'webgpu' ? 'webgpu' : 'wasm';
+  const ep = values.ep === 'webgpu' || values.ep === 'auto' ? values.ep : 'wasm';
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update',

@@ -17,11 +17,12 @@ export type { Backend, GpuProbe } from './ort-worker-protocol';
 export const WORKER = 'ort-worker.js';
 /**
  * onnxruntime's two glue/wasm pairs: the asyncify build that its WebGPU EP needs (26 MB), and the plain build
- * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead.
+ * (14 MB, faster to compile and to run) that a panel without a WebGPU adapter loads instead. `packed`: the wasm's
+ * gzip copy (6.6 and 3.7 MB; esbuild.mjs writes it, and the extension ships only it), which the page fetches.
  */
-export const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string }> = {
-  webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm' },
-  wasm: { glue: 'ort/ort-wasm-simd-threaded.mjs', wasm: 'ort/ort-wasm-simd-threaded.wasm' },
+export const PAIRS: Record<Backend, { readonly glue: string; readonly wasm: string; readonly packed: string }> = {
+  webgpu: { glue: 'ort/ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort/ort-wasm-simd-threaded.asyncify.wasm', packed: 'ort/ort-wasm-simd-threaded.asyncify.wasm.gz' },
+  wasm: { glue: 'ort/ort-wasm-simd-threaded.mjs', wasm: 'ort/ort-wasm-simd-threaded.wasm', packed: 'ort/ort-wasm-simd-threaded.wasm.gz' },
 };
 
 /** A started worker: its messenger, onnxruntime's version, the pair it loaded, and when it started and became ready (performance.now()). */
@@ -47,14 +48,41 @@ async function fetchOk(url: string): Promise<Response> {
   return r;
 }
 
-/** Compiles onnxruntime's wasm while it downloads (the browser may also reuse code it compiled before); a server that does not send application/wasm gets the bytes compiled. */
-async function compileWasm(url: string): Promise<WebAssembly.Module> {
+/** How the last wasm was compiled: from the gzip copy while it downloads, while the plain file streams, or from bytes fetched again (a server that did not send application/wasm). */
+let compiledHow: 'gzip, streaming' | 'streaming' | 'bytes' = 'streaming';
+
+/**
+ * Compiles onnxruntime's wasm while it downloads: from its gzip copy `packed` (esbuild.mjs writes it) decompressed
+ * on the way, where there is one: in code-server every webview resource crosses the workbench's resource loader,
+ * and the 14 MB wasm took 2.5–3.3 s of a 4.3 s runtime start there, its 3.7 MB gzip a quarter of that; else the
+ * plain file while it streams (the browser may also reuse code it compiled before); a server that does not send
+ * application/wasm gets the bytes compiled.
+ */
+async function compileWasm(url: string, packed?: string): Promise<WebAssembly.Module> {
+  if (packed && typeof DecompressionStream === 'function') {
+    const r = await fetch(packed).catch(() => undefined);
+    if (r?.ok && r.body) {
+      compiledHow = 'gzip, streaming';
+      const plain = r.body.pipeThrough(new DecompressionStream('gzip'));
+      return WebAssembly.compileStreaming(new Response(plain, { headers: { 'Content-Type': 'application/wasm' } }));
+    }
+  }
   try {
-    return await WebAssembly.compileStreaming(fetchOk(url));
+    const m = await WebAssembly.compileStreaming(fetchOk(url));
+    compiledHow = 'streaming';
+    return m;
   } catch (e) {
     if (!(e instanceof TypeError)) throw e;
+    compiledHow = 'bytes';
     return WebAssembly.compile(await (await fetchOk(url)).arrayBuffer());
   }
+}
+
+/** The page's fetches of `file` (resource timing, ms after the page's start): more than one means the preload was not reused. */
+function fetchesOf(url: string): string {
+  const abs = new URL(url, location.href).href;
+  const es = performance.getEntriesByType('resource').filter((e) => e.name === abs) as PerformanceResourceTiming[];
+  return es.length ? es.map((e) => `${e.initiatorType} ${e.startTime.toFixed(0)}–${e.responseEnd.toFixed(0)} ms${e.transferSize ? ` ${(e.transferSize / 2 ** 20).toFixed(1)} MB` : ''}`).join(', ') : 'no resource timing';
 }
 
 /** The buffers a message to the worker moves instead of copying. */
@@ -80,7 +108,7 @@ export function startWorker(base: string, setting?: ExecutionProviderSetting): P
     glues.webgpu?.catch(() => undefined);
     glues.wasm.catch(() => undefined);
     let compiledAt = 0;
-    const early = known && compileWasm(base + PAIRS[known].wasm).then((m) => ((compiledAt = performance.now()), m));
+    const early = known && compileWasm(base + PAIRS[known].wasm, base + PAIRS[known].packed).then((m) => ((compiledAt = performance.now()), m));
     early?.catch(() => undefined);
     let w: Worker | undefined;
     try {
@@ -107,11 +135,14 @@ export function startWorker(base: string, setting?: ExecutionProviderSetting): P
         pair = (await gpu).available ? 'webgpu' : 'wasm';
       }
       const pairKnown = performance.now();
-      const [glue, wasm] = await Promise.all([glues[pair]!, early ?? compileWasm(base + PAIRS[pair].wasm).then((m) => ((compiledAt = performance.now()), m))]);
-      const { version } = await messenger.request({ type: 'init', glue, wasm, pair });
+      const [glue, wasm] = await Promise.all([glues[pair]!, early ?? compileWasm(base + PAIRS[pair].wasm, base + PAIRS[pair].packed).then((m) => ((compiledAt = performance.now()), m))]);
+      const initAt = performance.now();
+      const { version, marks: inWorker } = await messenger.request({ type: 'init', glue, wasm, pair });
       const readyAt = performance.now();
       const ms = (t: number) => `${(t - startedAt).toFixed(0)} ms`;
-      console.info(`[look-closer] onnxruntime ${pair} worker ready: script ${ms(workerAt)}, pair known ${ms(pairKnown)}, wasm compiled ${ms(compiledAt)}, ready ${ms(readyAt)} after its start (${startedAt.toFixed(0)} ms after the page's)`);
+      const worker = inWorker ? ` (in the worker: instantiated ${inWorker.instantiated.toFixed(0)} ms, onnxruntime's first session ${inWorker.ortReady.toFixed(0)} ms after init)` : '';
+      console.info(`[look-closer] onnxruntime ${pair} worker ready: script ${ms(workerAt)}, pair known ${ms(pairKnown)}, wasm compiled ${ms(compiledAt)} (${compiledHow}), init sent ${ms(initAt)}, ready ${ms(readyAt)}${worker} after its start (${startedAt.toFixed(0)} ms after the page's); `
+        + `fetches of the wasm: ${fetchesOf(base + (compiledHow === 'gzip, streaming' ? PAIRS[pair].packed : PAIRS[pair].wasm))}; of the worker: ${fetchesOf(base + WORKER)}`);
       return { messenger, version, pair, startedAt, readyAt, marks: { worker: workerAt, pairKnown, compiled: compiledAt } };
     } catch (e) {
       w?.terminate();

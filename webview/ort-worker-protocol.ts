@@ -82,7 +82,7 @@ export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequ
 
 /** Response type of each worker request. */
 export interface WorkerResponses {
-  readonly init: { readonly version: string };
+  readonly init: { readonly version: string; /** ms in the worker: the wasm instantiated, onnxruntime's first (warm-up) session made, from the init request's arrival. */ readonly marks?: { readonly instantiated: number; readonly ortReady: number } };
   readonly probe: GpuProbe;
   readonly create: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
   readonly run: Record<string, Tensor>;

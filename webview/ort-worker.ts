@@ -67,12 +67,14 @@ function fromOrt(t: ort.Tensor): Tensor {
 /** The worker's requests, one handler per type. */
 const handlers: RequestHandlers<PanelToWorker> = {
   init: async (r) => {
+    const t0 = performance.now();
+    let instantiated = 0;
     pair = r.pair;
     let failed: (e: unknown) => void = () => undefined;
     const instantiateFailed = new Promise<never>((_, reject) => (failed = reject));
     const hook: Instantiate = (imports, done) => {
       for (const m of Object.values(imports)) for (const v of Object.values(m)) if (v instanceof WebAssembly.Memory) heap = v;
-      WebAssembly.instantiate(r.wasm, imports).then((instance) => done(instance, r.wasm), failed);
+      WebAssembly.instantiate(r.wasm, imports).then((instance) => ((instantiated = performance.now() - t0), done(instance, r.wasm)), failed);
     };
     (globalThis as Record<string, unknown>)[HOOK] = hook;
     // The glue module is imported from a blob URL (wrapped to instantiate the panel's module), so nothing is fetched here.
@@ -85,7 +87,7 @@ const handlers: RequestHandlers<PanelToWorker> = {
     // onnxruntime starts on its first session: a one-node model's starts it now, while the host still reads the model.
     const warm = await Promise.race([ort.InferenceSession.create(warmUpModel(), { executionProviders: ['wasm'] }), instantiateFailed]);
     await warm.release();
-    return { version: ort.env.versions.web ?? '' };
+    return { version: ort.env.versions.web ?? '', marks: { instantiated, ortReady: performance.now() - t0 } };
   },
   probe: async () => probe(),
   create: async (r) => {

@@ -70,8 +70,9 @@ export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNon
  * nothing for `cpu`, which runs on the host.
  */
 export function startFiles(executionProvider: string | undefined): string[] {
-  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm'];
-  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm'];
+  // The wasm as the page fetches it: its gzip copy (webview/ort-runtime.ts compileWasm).
+  const plain = ['ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm.gz'];
+  const asyncify = ['ort/ort-wasm-simd-threaded.asyncify.mjs', 'ort/ort-wasm-simd-threaded.asyncify.wasm.gz'];
   switch (executionProvider) {
     case 'cpu': return [];
     case 'wasm': return ['ort-worker.js', ...plain];

@@ -266,6 +266,11 @@ async function waitForFile(dir: string, re: RegExp, timeoutMs = 30_000): Promise
 
 /** LOOK_CLOSER_E2E_TIMELINE_ONLY=1: only the start-up figures (cold panel, another class, a second image), no checks past the first map; for measuring. */
 const TIMELINE_ONLY = process.env.LOOK_CLOSER_E2E_TIMELINE_ONLY === '1';
+/**
+ * LOOK_CLOSER_E2E_MODEL=a.onnx[,b.onnx…] (with TIMELINE_ONLY): a timeline per model, each in a fresh code-server
+ * (the model copied into the workspace's models/ and set as lookCloser.model); `bundled` is the mode's own model.
+ */
+const TIMELINE_MODELS = TIMELINE_ONLY && process.env.LOOK_CLOSER_E2E_MODEL ? process.env.LOOK_CLOSER_E2E_MODEL.split(',').map((m) => m.trim()) : [undefined];
 
 /** The timeline-only run after the cold panel: another class on the loaded model, then a second image from the image preview. */
 async function timelineOnly(s: Session, mode: Mode, panel: Frame): Promise<void> {
@@ -518,16 +523,20 @@ async function explainFolderEntryPoint(s: Session, folder: string, expect: reado
   await s.screenshot('folder-report');
 }
 
-async function scenario(mode: Mode): Promise<void> {
-  const plan = PLANS[mode];
-  const dir = scratch(`e2e-${mode}`);
+async function scenario(mode: Mode, model?: string): Promise<void> {
+  const given = PLANS[mode];
+  const m = model === 'bundled' ? undefined : model;
+  const plan: Plan = m
+    ? { ...given, settings: { ...given.settings, 'lookCloser.model': `models/${path.basename(m)}` }, files: [...given.files, [path.relative(ROOT, path.resolve(m)), `models/${path.basename(m)}`]] }
+    : given;
+  const dir = scratch(m ? `e2e-${mode}-${path.basename(m, '.onnx')}` : `e2e-${mode}`);
   const workspace = path.join(dir, 'workspace');
   for (const [from, to] of plan.files) {
     fs.mkdirSync(path.dirname(path.join(workspace, to)), { recursive: true });
     fs.copyFileSync(path.join(ROOT, from), path.join(workspace, to));
   }
   if (plan.second) fs.writeFileSync(path.join(workspace, plan.second.broken), 'this is not a PNG');
-  console.log(`\ne2e (${mode}): ${plan.image}`);
+  console.log(`\ne2e (${mode}): ${plan.image}${m ? ` on ${path.basename(m)}` : ''}`);
   const t0 = Date.now();
   const server = await startCodeServer({ dir: path.join(dir, 'server'), vsix: [VSIX], settings: plan.settings });
   const browser = await launchChromium(mode === 'webgpu');
@@ -547,7 +556,7 @@ async function scenario(mode: Mode): Promise<void> {
     if (sawProgress) await s.screenshot('progress');
     check(`[${mode}] a cancellable progress notification shows while the model loads`, cancellable);
     await panel.locator('.stage[data-display]').waitFor({ timeout: 300_000 });
-    await logTimeline(`[${mode}] cold: ${plan.image}`, panel, clickedAt);
+    await logTimeline(`[${mode}] cold: ${plan.image}${m ? ` (${path.basename(m)})` : ''}`, panel, clickedAt);
     await s.screenshot('explained');
     if (TIMELINE_ONLY) {
       await timelineOnly(s, mode, panel);
@@ -711,7 +720,7 @@ async function scenario(mode: Mode): Promise<void> {
 async function main(): Promise<number> {
   if (!fs.existsSync(VSIX)) throw new Error(`${path.relative(ROOT, VSIX)} is missing: run 'npm run package' first.`);
   const t0 = Date.now();
-  for (const m of MODES) await scenario(m);
+  for (const m of MODES) for (const model of TIMELINE_MODELS) await scenario(m, model);
   console.log(`\ne2e finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   return failed ? 1 : 0;

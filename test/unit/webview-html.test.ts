@@ -143,8 +143,8 @@ describe('webview pages and their Content-Security-Policy', () => {
 
   it('preloads exactly the files the page\'s onnxruntime start fetches for each setting (webview/ort-runtime.ts)', () => {
     assert.deepEqual(startFiles('cpu'), []);
-    assert.deepEqual(startFiles('wasm'), [WORKER, PAIRS.wasm.glue, PAIRS.wasm.wasm]);
-    assert.deepEqual(startFiles('webgpu'), [WORKER, PAIRS.webgpu.glue, PAIRS.webgpu.wasm]);
+    assert.deepEqual(startFiles('wasm'), [WORKER, PAIRS.wasm.glue, PAIRS.wasm.packed]);
+    assert.deepEqual(startFiles('webgpu'), [WORKER, PAIRS.webgpu.glue, PAIRS.webgpu.packed]);
     assert.deepEqual(startFiles('auto'), [WORKER, PAIRS.wasm.glue, PAIRS.webgpu.glue]);
   });
 
