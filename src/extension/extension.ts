@@ -7,10 +7,10 @@ import { guarded, initLog, showError } from './error-handling';
 import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState, reusePanel } from './explanation-panel';
 import { disposeSharedRuntimeThread } from './host-runtime';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
+import { FolderChoices, FolderPickUi, askFolderChoices } from './folder-choices';
 import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
 import { ModelResolver } from './model-resolver';
 import { IMAGE_EXTENSIONS, ModelRef, display, scriptPrompts } from './workspace-files';
-import { METHODS } from '../core/methods/registry';
 
 /** What activate() returns: the same operations the commands use, for tests and other extensions. */
 export interface LookCloserApi {
@@ -162,27 +162,17 @@ async function askForImage(): Promise<vscode.Uri | undefined> {
 
 const FOLDER_CHOICES_KEY = 'lookCloser.folderChoices';
 
-/** Asks what Explain Folder runs: methods, top-k, GAIN (the last choice is preselected). */
+/** Asks what Explain Folder runs: methods, top-k, GAIN, then the target (the last choices are preselected). */
 async function askFolderOptions(context: vscode.ExtensionContext): Promise<FolderOptions | undefined> {
-  const last = context.workspaceState.get<{ methods: string[]; top: number; gain: boolean }>(FOLDER_CHOICES_KEY) ?? { methods: ['gradcam'], top: 1, gain: true };
-  type Item = vscode.QuickPickItem & { method?: string; flag?: 'gain' | 'top3' };
-  // The options first: with every registered method listed, they would otherwise sit below the fold.
-  const items: Item[] = [
-    { label: 'Options', kind: vscode.QuickPickItemKind.Separator },
-    { label: "GAIN's score drop", description: 'classify again with the attended region erased', flag: 'gain', picked: last.gain },
-    { label: 'Top 3 classes', description: 'explain each image\'s top 3 predictions, not only its top 1', flag: 'top3', picked: last.top >= 3 },
-    { label: 'Methods', kind: vscode.QuickPickItemKind.Separator },
-    ...METHODS.map((m) => ({ label: m.title, description: m.id, detail: m.citation, method: m.id, picked: last.methods.includes(m.id) })),
-  ];
-  const chosen = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Look Closer: explain every image of the folder with…', placeHolder: 'Methods and options (the report opens when done)' });
-  if (!chosen) return undefined;
-  const methods = chosen.filter((c) => c.method).map((c) => c.method!);
-  if (!methods.length) {
-    void vscode.window.showWarningMessage('Look Closer: choose at least one method to explain the folder with.');
-    return undefined;
-  }
-  const picked = { methods, top: chosen.some((c) => c.flag === 'top3') ? 3 : 1, gain: chosen.some((c) => c.flag === 'gain') };
-  await context.workspaceState.update(FOLDER_CHOICES_KEY, picked);
+  const ui: FolderPickUi = {
+    separator: vscode.QuickPickItemKind.Separator,
+    pickMany: (items, options) => vscode.window.showQuickPick(items, { ...options, canPickMany: true }),
+    pickOne: (items, options) => vscode.window.showQuickPick(items, { ...options, canPickMany: false }),
+    input: (options) => vscode.window.showInputBox(options),
+    warn: (message) => void vscode.window.showWarningMessage(message),
+  };
+  const picked = await askFolderChoices(ui, context.workspaceState.get<Partial<FolderChoices>>(FOLDER_CHOICES_KEY));
+  if (picked) await context.workspaceState.update(FOLDER_CHOICES_KEY, picked);
   return picked;
 }
 

@@ -4,7 +4,7 @@
  * families (MaxPool with overlapping windows and ceil_mode, dense concatenations, channel shuffles, squeeze-excite
  * gates, LayerNorm), in the plain and guided modes, for logit and softmax seeds; a model with a fixed batch axis
  * falls back to one run per input. Integrated Gradients with its steps batched equals its steps one by one for
- * every score target.
+ * every score target, and so do SmoothGrad, SmoothGrad² and VarGrad with their noisy copies batched (same seeded noise).
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -167,6 +167,46 @@ describe('Integrated Gradients: batched steps equal steps one by one', function 
           r.outputs.forEach((o, i) => {
             const err = relErr(o.explanation.raw.data, one.outputs[i].explanation.raw.data);
             assert.ok(err < 1e-5, `${target}, batch ${batch}, class ${o.explanation.classIndex}: max relative difference ${err}`);
+          });
+        }
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe('SmoothGrad, SmoothGrad² and VarGrad: batched noisy copies equal copies one by one', function () {
+  it('on the ResNet-style reference, same seeded noise, for each inner attribution and score target', async () => {
+    const file = path.join(os.tmpdir(), `lc-stacked-tunnel-${process.pid}.onnx`);
+    fs.writeFileSync(file, freeBatch(path.join(REF, 'resnet_op17.onnx')));
+    const rt = countingRuntime();
+    const model = await loadModel(rt.runtime, file);
+    fs.rmSync(file);
+    try {
+      const input = await loadInput(model, path.join(REF, 'resnet', 'input.npy'));
+      const probs = (await model.explainer.forward(input.tensor)).probs;
+      const least = probs.indexOf(Math.min(...probs));
+      const cases: [string, string, string][] = [
+        ['smoothgrad', 'saliency', 'logit'], ['smoothgrad', 'guided-backprop', 'softmax'], ['smoothgrad-squared', 'input-x-gradient', 'sigmoid'],
+        ['vargrad', 'saliency', `contrast:${least}`], ['vargrad', 'guided-backprop', 'logit'], ['smoothgrad', 'deconvnet', 'logit'],
+      ];
+      for (const [method, inner, target] of cases) {
+        const counted = async (batch: number) => {
+          const before = rt.runs();
+          const r = await explainImage(model, input, { method, top: 2, target: target as 'logit', options: { samples: 5, noise: 0.2, seed: 7, inner, 'batch-size': batch } });
+          return { r, runs: rt.runs() - before };
+        };
+        await counted(3); // builds the sessions outside the count
+        const { r: one, runs: oneRuns } = await counted(1);
+        for (const batch of [3, 8]) {
+          const { r, runs } = await counted(batch);
+          // Copies 2–5 in ⌈4/batch⌉ runs instead of 4.
+          assert.equal(oneRuns - runs, 4 - Math.ceil(4 / batch), `${method} (${inner}, ${target}), batch ${batch}: runs`);
+          assert.deepEqual(r.outputs.map((o) => o.explanation.classIndex), one.outputs.map((o) => o.explanation.classIndex));
+          r.outputs.forEach((o, i) => {
+            const err = relErr(o.explanation.raw.data, one.outputs[i].explanation.raw.data);
+            assert.ok(err < 1e-5, `${method} (${inner}, ${target}), batch ${batch}, class ${o.explanation.classIndex}: max relative difference ${err}`);
           });
         }
       }

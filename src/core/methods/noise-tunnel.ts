@@ -3,13 +3,17 @@
  * default) taken at n copies of the input with Gaussian noise added, x + ε_i, ε_i ~ N(0, σ²), σ = noise level ×
  * (max x − min x) as in Smilkov et al. 2017 §3, then aggregated element-wise by the method. The noise comes from
  * a seeded generator (prng.ts), one normal per element in the input's layout order, sample after sample, so
- * a run is reproducible. One backward run per sample, each for every class at once.
+ * a run is reproducible. The first sample's run names the classes (top K); the other samples run stacked along
+ * the batch axis, `batch-size` copies per backward run, each repeated for every class (Explainer.gradientsStacked,
+ * as Integrated Gradients does; one run per sample where the model's batch axis is fixed or some gradient rule
+ * mixes rows). The noise is drawn and the sums taken in sample order either way.
  */
 import type { Explainer } from '../explainer';
 import type { RectifierMode } from '../grad/rule';
 import { float32, Float32Tensor } from '../tensor';
 import { inputRange, toChw } from './attribution-maps';
 import { classGradients, saliencyMap } from './input-gradient';
+import { stackedClassGradients } from './integrated-gradients';
 import type { ExplainRequest, Explanation, Method } from './method';
 import { MethodOption, numberOption, stringOption, throwIfCancelled } from './options';
 import { mulberry32, normals } from './prng';
@@ -21,6 +25,7 @@ export const NOISE_TUNNEL_OPTIONS: readonly MethodOption[] = [
   { name: 'noise', kind: 'number', default: 0.15, min: 0, max: 10, description: 'Noise standard deviation as a fraction of the input\'s value range (max − min).' },
   { name: 'seed', kind: 'int', default: 0, min: 0, max: 4294967295, description: 'Seed of the random numbers (noise baseline, SmoothGrad noise, RISE masks).' },
   { name: 'inner', kind: 'string', default: 'saliency', choices: ['saliency', 'guided-backprop', 'deconvnet', 'input-x-gradient'], description: 'The attribution taken at each noisy copy.' },
+  { name: 'batch-size', kind: 'int', default: 8, min: 1, max: 1024, description: 'Noisy copies per backward run when the model takes a batch (memory grows with it).' },
 ];
 
 const INNER: Readonly<Record<string, { mode: RectifierMode; timesInput: boolean }>> = {
@@ -48,31 +53,39 @@ export async function noiseTunnel(explainer: Explainer, request: ExplainRequest,
   const { lo, hi } = level > 0 ? inputRange(x, title) : { lo: 0, hi: 0 };
   const sigma = level * (hi - lo);
   const z = normals(mulberry32(seed));
-  let classes: number[] | undefined;
-  let sum: Float64Array[] = [];
-  let sumSq: Float64Array[] = [];
-  let dims: number[] = [];
-  for (let i = 0; i < n; i++) {
-    throwIfCancelled(request.signal, title);
-    const xi = float32(Float32Array.from(x.data, (v) => v + sigma * z()), x.dims);
-    const r = await classGradients(explainer, xi, request, inner.mode, title, classes);
-    classes ??= r.classes;
+  const batch = numberOption(NOISE_TUNNEL_OPTIONS, o, 'batch-size', title) ?? 8;
+  const noisy = () => float32(Float32Array.from(x.data, (v) => v + sigma * z()), x.dims);
+  throwIfCancelled(request.signal, title);
+  // The first copy's run names the classes (and checks that the inner attribution can explain the target).
+  const x0 = noisy();
+  const first = await classGradients(explainer, x0, request, inner.mode, title);
+  const classes = first.classes;
+  const dims = [...first.grads[0].dims];
+  const sum = first.grads.map((g) => new Float64Array(g.data.length));
+  const sumSq = first.grads.map((g) => new Float64Array(g.data.length));
+  const add = (xi: Float32Tensor, grads: readonly Float32Tensor[]) => {
     const xc = inner.timesInput ? toChw(explainer, xi) : undefined;
-    if (i === 0) {
-      dims = [...r.grads[0].dims];
-      sum = r.grads.map((g) => new Float64Array(g.data.length));
-      sumSq = r.grads.map((g) => new Float64Array(g.data.length));
-    }
-    r.grads.forEach((g: Float32Tensor, c) => {
+    grads.forEach((g, c) => {
       for (let j = 0; j < g.data.length; j++) {
         const a = xc ? g.data[j] * xc.data[j] : g.data[j];
         sum[c][j] += a;
         sumSq[c][j] += a * a;
       }
     });
-    request.onProgress?.(i + 1, n);
+  };
+  add(x0, first.grads);
+  request.onProgress?.(1, n);
+  for (let i0 = 1; i0 < n; i0 += batch) {
+    throwIfCancelled(request.signal, title);
+    const xs = Array.from({ length: Math.min(batch, n - i0) }, () => noisy());
+    // batch-size 1: each copy through the same path as the first (the target applied by targetGradients).
+    const steps = batch > 1
+      ? await stackedClassGradients(explainer, xs, classes, inner.mode, title, request.target)
+      : [(await classGradients(explainer, xs[0], request, inner.mode, title, classes)).grads];
+    steps.forEach((grads, b) => add(xs[b], grads));
+    request.onProgress?.(i0 + xs.length, n);
   }
-  return { classes: classes!, sums: { n, sum, sumSq }, dims };
+  return { classes, sums: { n, sum, sumSq }, dims };
 }
 
 /** Builds a noise-tunnel method from its element-wise aggregate of the sums. */
