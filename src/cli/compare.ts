@@ -9,7 +9,7 @@ import { topK } from '../core/explainer';
 import type { Method, ScoreTarget } from '../core/methods/method';
 import type { OptionValues } from '../core/methods/options';
 import { METHODS, methodById } from '../core/methods/registry';
-import type { MetricId } from '../core/metrics/registry';
+import { type MetricId, metricShare } from '../core/metrics/registry';
 import type { PointingBox } from '../core/metrics/pointing';
 import type { Grid } from '../core/token-layout';
 import type { RgbaImage } from '../core/preprocess/image';
@@ -74,11 +74,13 @@ export async function compareMethods(model: LoadedModel, inputPath: string, outD
   const cells: (CompareCell & { picture: RgbaImage })[] = [];
   const failed: { method: string; error: string }[] = [];
   let layer: string | null = null;
+  // One input, one class: the methods' maps share the metrics' substrate passes and any identical curve.
+  const metrics = a.metrics && { ...a.metrics, share: metricShare() };
   for (const [i, m] of methods.entries()) {
     const t = performance.now();
     let o;
     try {
-      o = await explainImage(model, input, { method: m.id, classes: [classIndex], layer: a.layer, grid: a.grid, target: a.target, options: a.options(m), metrics: a.metrics, forward });
+      o = await explainImage(model, input, { method: m.id, classes: [classIndex], layer: a.layer, grid: a.grid, target: a.target, options: a.options(m), metrics, forward });
     } catch (e) {
       if (e instanceof LookCloserError && e.kind === 'method-not-applicable') {
         skipped.push({ method: m.id, reason: e.message });

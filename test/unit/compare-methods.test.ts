@@ -111,6 +111,10 @@ describe('compare methods', function () {
       const html = fs.readFileSync(j.compare.html, 'utf8');
       const order = [...html.matchAll(/<figure><div class="rank">#\d<\/div>.*?<code>([a-z-]+)<\/code>/g)].map((m) => m[1]);
       assert.deepEqual(order, j.compare.ranking.map((x: { method: string }) => x.method));
+      // The comparison's maps share the substrate passes and identical curves: each cell's numbers are those of the method alone.
+      const alone = cli(['explain', SQUEEZENET, path.join(SAMPLES, 'wm_pelican.jpg'), '--method', 'saliency', '--metrics', 'insertion', '--out', path.join(tmp, 'alone'), '--json']);
+      assert.equal(alone.status, 0, alone.stderr);
+      assert.deepEqual(JSON.parse(alone.stdout).outputs[0].metrics.insertion, j.outputs.find((o: { method: string }) => o.method === 'saliency').metrics.insertion);
     });
 
     it('single-method explain keeps its --json shape; --rank-by alone and two classes are refused', () => {

@@ -9,7 +9,7 @@ import type { ForwardResult, Prediction } from '../explainer';
 import { topK } from '../explainer';
 import { gainCheck, gainJson } from '../metrics/gain';
 import { heatmapAt } from '../attention/heatmap';
-import { MetricId, measureAll } from '../metrics/registry';
+import { MetricId, MetricShare, measureAll } from '../metrics/registry';
 import type { PointingBox } from '../metrics/pointing';
 import { explanationHeatmap } from '../methods/explanation-heatmap';
 import type { Explanation, Method, ScoreTarget } from '../methods/method';
@@ -80,7 +80,11 @@ export interface ExplainSettings {
   /** GAIN's check per output (score softmax; control default true); `classes` limits it to those classes. */
   readonly gain?: { readonly control?: boolean; readonly classes?: readonly number[] };
   /** Faithfulness metrics per output (src/core/metrics/registry.ts); `box` is the pointing game's, in original-image pixels. */
-  readonly metrics?: { readonly ids: readonly MetricId[]; readonly box?: PointingBox };
+  readonly metrics?: {
+    readonly ids: readonly MetricId[]; readonly box?: PointingBox;
+    /** Work shared between the maps of one input and class (substrate passes, identical curves): a comparison passes one for all its methods. */
+    readonly share?: MetricShare;
+  };
   /** A forward pass already run on this input (batch mode stacks them); used when it holds what the method needs. */
   readonly forward?: ForwardResult;
   readonly signal?: CancelSignal;
@@ -182,7 +186,7 @@ export async function measureMetrics(c: Classifier, input: PreparedInput, e: Exp
 export async function measureFaithfulness(c: Classifier, input: PreparedInput, e: Explanation, before: ForwardResult, m: NonNullable<ExplainSettings['metrics']>) {
   const { width, height } = c.explainer.inputSize;
   const map01 = heatmapAt(explanationHeatmap(e), width, height);
-  return measureAll(m.ids, { explainer: c.explainer, input: input.tensor, map01, classIndex: e.classIndex, before, crop: input.crop, box: m.box });
+  return measureAll(m.ids, { explainer: c.explainer, input: input.tensor, map01, classIndex: e.classIndex, before, crop: input.crop, box: m.box, shared: m.share });
 }
 
 /** An output as a row of --json and of the batch summary, with its files. */
