@@ -140,78 +140,76 @@ describe('input gradients stacked along the batch axis', function () {
   });
 });
 
+type Loaded = Awaited<ReturnType<typeof loadModel>>;
+type Explained = Awaited<ReturnType<typeof explainImage>>;
+
+/**
+ * The ResNet-style reference with a free batch axis, on a run-counting runtime: `fn` gets the model, its input, the
+ * run counter and the least likely class (a contrast target's B).
+ */
+async function onFreeBatchResnet(tag: string, fn: (m: Loaded, input: Awaited<ReturnType<typeof loadInput>>, runs: () => number, least: number) => Promise<void>) {
+  const file = path.join(os.tmpdir(), `lc-stacked-${tag}-${process.pid}.onnx`);
+  fs.writeFileSync(file, freeBatch(path.join(REF, 'resnet_op17.onnx')));
+  const rt = countingRuntime();
+  const model = await loadModel(rt.runtime, file);
+  fs.rmSync(file);
+  try {
+    const input = await loadInput(model, path.join(REF, 'resnet', 'input.npy'));
+    const probs = (await model.explainer.forward(input.tensor)).probs;
+    await fn(model, input, rt.runs, probs.indexOf(Math.min(...probs)));
+  } finally {
+    await model.dispose();
+  }
+}
+
+/**
+ * Batches of 3 and 8 give the classes and maps of batch 1 (max relative difference < 1e-5) in `saved(batch)` fewer
+ * runs; `explain(batch)` runs the method once with that batch size.
+ */
+async function assertBatchedEqual(label: string, runs: () => number, explain: (batch: number) => Promise<Explained>, saved: (batch: number) => number) {
+  const counted = async (batch: number) => {
+    const before = runs();
+    const r = await explain(batch);
+    return { r, runs: runs() - before };
+  };
+  const { r: one, runs: oneRuns } = await counted(1);
+  for (const batch of [3, 8]) {
+    const { r, runs: n } = await counted(batch);
+    assert.equal(oneRuns - n, saved(batch), `${label}, batch ${batch}: runs`);
+    assert.deepEqual(r.outputs.map((o) => o.explanation.classIndex), one.outputs.map((o) => o.explanation.classIndex));
+    r.outputs.forEach((o, i) => {
+      const err = relErr(o.explanation.raw.data, one.outputs[i].explanation.raw.data);
+      assert.ok(err < 1e-5, `${label}, batch ${batch}, class ${o.explanation.classIndex}: max relative difference ${err}`);
+    });
+  }
+}
+
 describe('Integrated Gradients: batched steps equal steps one by one', function () {
   it('on the ResNet-style reference, for logit, softmax, sigmoid and contrast targets', async () => {
-    const file = path.join(os.tmpdir(), `lc-stacked-resnet-${process.pid}.onnx`);
-    fs.writeFileSync(file, freeBatch(path.join(REF, 'resnet_op17.onnx')));
-    const rt = countingRuntime();
-    const model = await loadModel(rt.runtime, file);
-    fs.rmSync(file);
-    try {
-      const input = await loadInput(model, path.join(REF, 'resnet', 'input.npy'));
-      const probs = (await model.explainer.forward(input.tensor)).probs;
-      const least = probs.indexOf(Math.min(...probs));
+    await onFreeBatchResnet('ig', async (model, input, runs, least) => {
       for (const target of ['logit', 'softmax', 'sigmoid', `contrast:${least}`] as const) {
-        const counted = async (batch: number) => {
-          const before = rt.runs();
-          const r = await explainImage(model, input, { method: 'integrated-gradients', top: 2, target, options: { steps: 7, baseline: 'noise', 'batch-size': batch } });
-          return { r, runs: rt.runs() - before };
-        };
-        if (target === 'logit') await counted(1); // builds the sessions outside the count
-        const { r: one, runs: oneRuns } = await counted(1);
-        for (const batch of [3, 8]) {
-          const { r, runs } = await counted(batch);
-          // Steps 1–6 in ⌈6/batch⌉ runs instead of 6.
-          assert.equal(oneRuns - runs, 6 - Math.ceil(6 / batch), `${target}, batch ${batch}: runs`);
-          assert.deepEqual(r.outputs.map((o) => o.explanation.classIndex), one.outputs.map((o) => o.explanation.classIndex));
-          r.outputs.forEach((o, i) => {
-            const err = relErr(o.explanation.raw.data, one.outputs[i].explanation.raw.data);
-            assert.ok(err < 1e-5, `${target}, batch ${batch}, class ${o.explanation.classIndex}: max relative difference ${err}`);
-          });
-        }
+        const explain = (batch: number) => explainImage(model, input, { method: 'integrated-gradients', top: 2, target, options: { steps: 7, baseline: 'noise', 'batch-size': batch } });
+        if (target === 'logit') await explain(1); // builds the sessions outside the count
+        // Steps 1–6 in ⌈6/batch⌉ runs instead of 6.
+        await assertBatchedEqual(target, runs, explain, (batch) => 6 - Math.ceil(6 / batch));
       }
-    } finally {
-      await model.dispose();
-    }
+    });
   });
 });
 
 describe('SmoothGrad, SmoothGrad² and VarGrad: batched noisy copies equal copies one by one', function () {
   it('on the ResNet-style reference, same seeded noise, for each inner attribution and score target', async () => {
-    const file = path.join(os.tmpdir(), `lc-stacked-tunnel-${process.pid}.onnx`);
-    fs.writeFileSync(file, freeBatch(path.join(REF, 'resnet_op17.onnx')));
-    const rt = countingRuntime();
-    const model = await loadModel(rt.runtime, file);
-    fs.rmSync(file);
-    try {
-      const input = await loadInput(model, path.join(REF, 'resnet', 'input.npy'));
-      const probs = (await model.explainer.forward(input.tensor)).probs;
-      const least = probs.indexOf(Math.min(...probs));
+    await onFreeBatchResnet('tunnel', async (model, input, runs, least) => {
       const cases: [string, string, string][] = [
         ['smoothgrad', 'saliency', 'logit'], ['smoothgrad', 'guided-backprop', 'softmax'], ['smoothgrad-squared', 'input-x-gradient', 'sigmoid'],
         ['vargrad', 'saliency', `contrast:${least}`], ['vargrad', 'guided-backprop', 'logit'], ['smoothgrad', 'deconvnet', 'logit'],
       ];
       for (const [method, inner, target] of cases) {
-        const counted = async (batch: number) => {
-          const before = rt.runs();
-          const r = await explainImage(model, input, { method, top: 2, target: target as 'logit', options: { samples: 5, noise: 0.2, seed: 7, inner, 'batch-size': batch } });
-          return { r, runs: rt.runs() - before };
-        };
-        await counted(3); // builds the sessions outside the count
-        const { r: one, runs: oneRuns } = await counted(1);
-        for (const batch of [3, 8]) {
-          const { r, runs } = await counted(batch);
-          // Copies 2–5 in ⌈4/batch⌉ runs instead of 4.
-          assert.equal(oneRuns - runs, 4 - Math.ceil(4 / batch), `${method} (${inner}, ${target}), batch ${batch}: runs`);
-          assert.deepEqual(r.outputs.map((o) => o.explanation.classIndex), one.outputs.map((o) => o.explanation.classIndex));
-          r.outputs.forEach((o, i) => {
-            const err = relErr(o.explanation.raw.data, one.outputs[i].explanation.raw.data);
-            assert.ok(err < 1e-5, `${method} (${inner}, ${target}), batch ${batch}, class ${o.explanation.classIndex}: max relative difference ${err}`);
-          });
-        }
+        const explain = (batch: number) => explainImage(model, input, { method, top: 2, target: target as 'logit', options: { samples: 5, noise: 0.2, seed: 7, inner, 'batch-size': batch } });
+        await explain(3); // builds the sessions outside the count
+        // Copies 2–5 in ⌈4/batch⌉ runs instead of 4.
+        await assertBatchedEqual(`${method} (${inner}, ${target})`, runs, explain, (batch) => 4 - Math.ceil(4 / batch));
       }
-    } finally {
-      await model.dispose();
-    }
+    });
   });
 });
