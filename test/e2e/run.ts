@@ -507,6 +507,14 @@ async function explainFolderEntryPoint(s: Session, folder: string, expect: reado
   check('"Explain Folder" on a folder asks which methods to run', rows.some((t) => t.includes('Grad-CAM')) && rows.some((t) => t.includes('GAIN')), rows.slice(0, 4).join(' | '));
   await s.screenshot('folder-methods');
   await page.keyboard.press('Enter');
+  // Then what to explain, in the panel's words (the last choice preselected: logit on a fresh profile).
+  const targetPick = page.locator('.quick-input-widget', { hasText: 'what should the methods explain' });
+  const asked = await targetPick.waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  const targets = asked ? await page.locator('.quick-input-list .monaco-list-row').allTextContents() : [];
+  check('"Explain Folder" then asks what to explain (logit, softmax, sigmoid, A and not B)',
+    asked && ['Logit', 'Softmax probability', 'Sigmoid', 'A and not B'].every((t) => targets.some((r) => r.includes(t))), targets.slice(0, 4).join(' | '));
+  if (!asked) return;
+  await page.keyboard.press('Enter');
   const tab = page.locator('.tabs-container .tab', { hasText: `Report: ${folder}` });
   const done = await tab.waitFor({ timeout: 600_000 }).then(() => true, () => false);
   check('the folder run ends with its report open in a tab', done);
