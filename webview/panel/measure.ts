@@ -4,10 +4,9 @@
  * one method of the "Compare methods" view. Runs in the webview and in Node tests alike.
  */
 import type { Classifier } from '../../src/core/app/classifier';
-import { ExplainedOutput, PreparedInput, explainImage, measureFaithfulness, measureMetrics } from '../../src/core/app/explain-image';
-import { heatmapAt } from '../../src/core/attention/heatmap';
-import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
+import { ExplainedOutput, PreparedInput, explainImage, measureFaithfulness, measureMetrics, metricMap } from '../../src/core/app/explain-image';
 import { rememberCurve } from '../../src/core/metrics/deletion-insertion';
+import { fnv1a } from '../../src/core/metrics/perturb';
 import { LookCloserError } from '../../src/core/errors';
 import type { ForwardResult } from '../../src/core/explainer';
 import type { Explanation, ScoreTarget } from '../../src/core/methods/method';
@@ -65,8 +64,7 @@ export function compareMemo(): CompareMemo {
  * and insertion curves, and every cell the substrates' passes.
  */
 export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, metrics: MetricValues, before: ForwardResult): void {
-  const { width, height } = c.explainer.inputSize;
-  const map01 = heatmapAt(explanationHeatmap(e), width, height);
+  const map01 = metricMap(c, e);
   memo.measured.push({ hash: mapHash(map01), map01, method: e.method, title: `the shown ${methodById(e.method).title} map`, metrics });
   const p = before.probs[e.classIndex];
   if (metrics.deletion) {
@@ -81,10 +79,7 @@ export function rememberShown(memo: CompareMemo, c: Classifier, e: Explanation, 
 
 /** FNV-1a over the map's float32 bits (a first test; equal hashes are confirmed value by value). */
 function mapHash(m: Float32Array): number {
-  const u = new Uint32Array(m.buffer, m.byteOffset, m.length);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i], 0x01000193);
-  return h >>> 0;
+  return fnv1a(new Uint32Array(m.buffer, m.byteOffset, m.length));
 }
 
 /** The metrics already measured on a bit-identical map, when there are. */
@@ -125,8 +120,7 @@ export async function compareOne(c: Classifier, input: PreparedInput, r: Compare
     const output = o.outputs.find((x) => x.explanation.classIndex === r.classIndex);
     if (!output) throw new LookCloserError('runtime', `${m.title} gave no map for class ${r.classIndex}.`);
     const ids = r.metrics ?? (box ? [...SHOWN_METRICS, 'pointing'] : SHOWN_METRICS);
-    const { width, height } = c.explainer.inputSize;
-    const map01 = heatmapAt(explanationHeatmap(output.explanation), width, height);
+    const map01 = metricMap(c, output.explanation);
     const memo = r.memo;
     const hash = memo ? mapHash(map01) : 0;
     const same = memo && sameMap(memo, hash, map01);

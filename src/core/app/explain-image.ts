@@ -182,10 +182,15 @@ export async function measureMetrics(c: Classifier, input: PreparedInput, e: Exp
   return { gain: gainJson(g) };
 }
 
+/** The map the faithfulness metrics measure: the explanation's heatmap at the model's input resolution, in [0, 1]. */
+export function metricMap(c: Classifier, e: Explanation): Float32Array {
+  const { width, height } = c.explainer.inputSize;
+  return heatmapAt(explanationHeatmap(e), width, height);
+}
+
 /** The faithfulness metrics of one explanation, on its map at input resolution. */
 export async function measureFaithfulness(c: Classifier, input: PreparedInput, e: Explanation, before: ForwardResult, m: NonNullable<ExplainSettings['metrics']>) {
-  const { width, height } = c.explainer.inputSize;
-  const map01 = heatmapAt(explanationHeatmap(e), width, height);
+  const map01 = metricMap(c, e);
   return measureAll(m.ids, { explainer: c.explainer, input: input.tensor, map01, classIndex: e.classIndex, before, crop: input.crop, box: m.box, shared: m.share });
 }
 

@@ -10,7 +10,7 @@ import { LookCloserError } from '../errors';
 import type { Explainer, ForwardResult } from '../explainer';
 import type { Float32Tensor } from '../tensor';
 import { float32 } from '../tensor';
-import { classProbs, gaussianBlur, planeDims, rankPixels, trapezoid } from './perturb';
+import { classProbs, fnv1a, gaussianBlur, planeDims, rankPixels, trapezoid } from './perturb';
 
 /** What replaces removed pixels (deletion) or stands for missing ones (insertion). */
 export type Substrate = 'constant' | 'blur';
@@ -119,9 +119,7 @@ function curveMemoKey(order: Uint32Array, counts: readonly number[], mode: 'dele
   if (steps >= 65536) return undefined;
   const stepOf = new Uint16Array(order.length);
   for (let s = 1; s <= steps; s++) for (let i = counts[s - 1]; i < counts[s]; i++) stepOf[order[i]] = s;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < stepOf.length; i++) hash = Math.imul(hash ^ stepOf[i], 0x01000193);
-  return { key: `${mode} ${substrate} ${step} ${before ?? 'run'} ${hash >>> 0}`, stepOf };
+  return { key: `${mode} ${substrate} ${step} ${before ?? 'run'} ${fnv1a(stepOf)}`, stepOf };
 }
 
 /** Keeps a curve measured elsewhere (at the default step, with the unperturbed pass given) for reuse by maps that move the same pixels. */

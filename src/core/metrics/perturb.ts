@@ -28,6 +28,13 @@ export async function classProbs(explainer: Explainer, xs: readonly Float32Tenso
   return out;
 }
 
+/** 32-bit FNV-1a over integer words (a quick key for arrays that are then compared value by value). */
+export function fnv1a(words: ArrayLike<number>): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  return h >>> 0;
+}
+
 /** Pixel indices from the most to the least relevant (ties by index, so the order is stable). */
 export function rankPixels(map01: Float32Array): Uint32Array {
   const n = map01.length;
