@@ -8,6 +8,7 @@ import type {
   ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, ModelHeld, ModelPayload, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
+import { HostPreview } from './host-preview';
 import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
@@ -58,6 +59,10 @@ export class ExplanationPanel {
   model?: ModelRef;
   /** The fingerprint of the model bytes the webview loaded with the last open that succeeded (the next open may leave them out). */
   private sent?: string;
+  /** The first map of an open that loads a model, computed on the host's CPU while the panel loads the model (host-preview.ts). */
+  private readonly preview: HostPreview;
+  /** The payload of the open in flight that left its bytes out (the panel asks for them with modelBytes). */
+  private pending?: ModelPayload;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -68,7 +73,11 @@ export class ExplanationPanel {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'look-closer.svg');
     // Models the panel runs on the extension host's CPU (executionProvider 'cpu', or 'auto' without WebGPU); released when it closes.
     const runtime = new HostRuntimeSessions(sharedRuntimeThread(extensionUri.fsPath), FROM);
-    panel.onDidDispose(() => void runtime.dispose());
+    this.preview = new HostPreview(sharedRuntimeThread(extensionUri.fsPath), FROM);
+    panel.onDidDispose(() => {
+      void runtime.dispose();
+      void this.preview.release();
+    });
     this.host = new WebviewHost<HostToPanel, PanelToHost>(panel, {
       what: 'Panel',
       // Every field the webview sends is checked (validate.ts, host-runtime.ts) before it is used.
@@ -79,6 +88,7 @@ export class ExplanationPanel {
         pickLabels: () => pickLabels(),
         saveSidecar: (r) => this.saveSidecar(checkSaveSidecar(FROM, r, PRESETS)),
         modelBytes: (r) => this.modelBytes(r),
+        preview: (r, signal) => this.preview.explain(r, signal),
       },
       notes: {
         notice: (n) => {
@@ -119,18 +129,39 @@ export class ExplanationPanel {
     return new ExplanationPanel(panel, imageUri, extensionUri, events);
   }
 
-  /** Loads model and image into the webview and explains; resolves with what the panel shows. `requestedAt`: when the user asked (epoch ms). */
+  /**
+   * Loads model and image into the webview and explains; resolves with what the panel shows. `requestedAt`: when
+   * the user asked (epoch ms). A panel that must load the model, on 'auto' or 'cpu', is offered a first map from
+   * the host (host-preview.ts): the host starts loading the model on its runtime now, and the open leaves the
+   * bytes out (the panel asks for them with modelBytes once it has drawn the host's map), so the big message
+   * does not queue ahead of the map on the webview channel.
+   */
   async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal, requestedAt?: number): Promise<ExplainSummary> {
     const [modelPayload, image] = await Promise.all([this.readModel(model), readImagePayload(this.imageUri)]);
     this.model = model;
     logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
+    const ep = executionProvider();
     // The panel that loaded these same bytes keeps its model and sessions: only the small parts travel again.
-    const fingerprint = modelPayload.fingerprint;
-    const sent: ModelPayload | ModelHeld = fingerprint !== undefined && this.sent === fingerprint ? { ...modelPayload, bytes: undefined, fingerprint } : modelPayload;
+    const fingerprint = modelPayload.fingerprint!;
+    const held = this.sent === fingerprint;
+    const preview = !held && (ep === 'auto' || ep === 'cpu');
+    if (preview) {
+      this.preview.prepare(modelPayload);
+      this.pending = modelPayload;
+    }
+    const sent: ModelPayload | ModelHeld = held || preview ? { ...modelPayload, bytes: undefined, fingerprint } : modelPayload;
     this.sent = undefined;
-    const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: executionProvider(), options, requestedAt }, signal);
-    this.sent = modelPayload.fingerprint;
-    return summary;
+    try {
+      const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: ep, options, requestedAt, ...(preview ? { preview } : {}) }, signal);
+      this.sent = fingerprint;
+      return summary;
+    } finally {
+      if (preview) {
+        this.pending = undefined;
+        // The panel has its own model now (or failed to load it): the host's copy is not needed any more.
+        void this.preview.release();
+      }
+    }
   }
 
   /** The model's payload with the host's fingerprint of its bytes: its URI, size and modification time (stat before read, so a write in between reads as changed next time). */
@@ -217,6 +248,8 @@ export class ExplanationPanel {
     if (!this.model || typeof key !== 'string' || this.model.uri.toString() !== key) {
       throw new LookCloserError('bad-argument', `${FROM} asked for the bytes of a model it was not sent (${typeof key === 'string' ? key : 'no key'}); explain the image again.`);
     }
+    // The payload the open in flight left out, as the host read it (no second read).
+    if (this.pending?.key === key) return this.pending;
     return this.readModel(this.model);
   }
 

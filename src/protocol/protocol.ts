@@ -10,6 +10,7 @@ import type { GainJson } from '../core/metrics/gain';
 import type { MetricValues } from '../core/metrics/registry';
 import type { ModelConfigs } from '../core/model-configs';
 import type { Tensor } from '../core/tensor';
+import type { ScoreTarget } from '../core/methods/method';
 import type { Direction, ResponsesMatch } from './messenger';
 
 export { assertNever } from './messenger';
@@ -259,6 +260,11 @@ export interface OpenRequest {
   readonly options: ExplainOptions;
   /** When the user asked for it (epoch ms, the host's clock): the start of the panel's start-up timeline. */
   readonly requestedAt?: number;
+  /**
+   * The host is loading this model on its own CPU runtime and can explain a first map (PreviewRequest) while the
+   * panel loads the model; the bytes are then left out (the panel asks for them with ModelBytesRequest when it loads).
+   */
+  readonly preview?: boolean;
 }
 /** Change what is shown for the current image and re-explain. */
 export interface ExplainRequestMessage {
@@ -352,8 +358,53 @@ export interface ModelBytesRequest {
   /** The model's key (URI) the open request named. */
   readonly key: string;
 }
+/**
+ * Explain the decoded image with the model the host loaded for an open request that offered a preview: the first
+ * map, computed on the extension host's CPU while the panel loads the model itself.
+ */
+export interface PreviewRequest {
+  readonly type: 'preview';
+  /** The model's key (URI) the open request named. */
+  readonly key: string;
+  /** The decoded image, RGBA. */
+  readonly image: { readonly width: number; readonly height: number; readonly data: Uint8Array | Uint8ClampedArray };
+  /** A registry method id; absent: the first that applies. */
+  readonly method?: string;
+  readonly target?: ScoreTarget;
+  /** Explain the top K predicted classes (default 1). */
+  readonly top?: number;
+}
+/** One explained class of a preview: the core's Explanation without method payloads. */
+export interface PreviewOutput {
+  readonly classIndex: number;
+  readonly label: string;
+  readonly layer?: string;
+  readonly raw: Tensor;
+  readonly display: { readonly kind: 'heatmap'; readonly map: Float32Array; readonly width: number; readonly height: number } | { readonly kind: 'gradient'; readonly grad: Tensor };
+  readonly min: number;
+  readonly max: number;
+}
+/** The host's answer to a PreviewRequest: what the panel needs to draw the first map and its predictions. */
+export interface PreviewAnswer {
+  readonly method: string;
+  readonly layer?: string;
+  readonly note?: string;
+  readonly target: ScoreTarget;
+  readonly logits: Float32Array;
+  readonly probs: Float32Array;
+  readonly predictions: readonly { readonly index: number; readonly label: string; readonly score: number }[];
+  /** The preprocessing crop in image pixels (absent: the whole image). */
+  readonly crop?: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
+  readonly outputs: readonly PreviewOutput[];
+  /** The class labels in use (absent: none known). */
+  readonly labels?: readonly string[];
+  /** What ran it, e.g. "onnxruntime-node 1.30 (cpu, 2 threads), extension host". */
+  readonly backend: string;
+  /** Milliseconds: loading the model on the host (0 when it was loaded before the request), the forward pass, the method. */
+  readonly ms: { readonly load: number; readonly forward: number; readonly explain: number };
+}
 /** Requests the panel sends to the host. */
-export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | ModelBytesRequest | RuntimeRequest;
+export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | ModelBytesRequest | PreviewRequest | RuntimeRequest;
 
 /** Response type of each panel-to-host request. */
 export interface HostResponses extends RuntimeResponses {
@@ -362,6 +413,7 @@ export interface HostResponses extends RuntimeResponses {
   readonly pickLabels: LabelsFile | undefined;
   readonly saveSidecar: { readonly path: string };
   readonly modelBytes: ModelPayload;
+  readonly preview: PreviewAnswer;
 }
 
 /** The webview is listening; the host may send. */

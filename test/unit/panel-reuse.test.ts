@@ -76,7 +76,7 @@ class Panel {
     const job = this.state.job!.id;
     switch (w.kind) {
       case 'loadImage': return { type: 'imageLoaded', job, image: { key: w.image.key, fingerprint: JSON.stringify([w.image.key, w.image.bytes.byteLength]), name: w.image.name }, decodeMs: 1 };
-      case 'loadModel': return { type: 'modelLoaded', job, model: info(w.model!), loadMs: 1 };
+      case 'loadModel': return { type: 'modelLoaded', job, model: info(w.model as ModelPayload), loadMs: 1 };
       case 'explain': {
         const o: OutcomeView = {
           id: job, method: { id: 'cam', title: 'CAM', family: 'cam' }, layer: 'x', probs: new Float32Array(1000), predictions: [{ index: 0, score: 1 }],
@@ -103,7 +103,7 @@ describe('the next image in a reused panel', () => {
     const first = hostPayload(file);
     const panel = new Panel();
     assert.deepEqual(panel.open(first, image('wm_cat.jpg')), ['loadImage', 'loadModel', 'explain', 'measure']);
-    const loaded = (panel.done.find((w) => w.kind === 'loadModel') as Extract<Work, { kind: 'loadModel' }>).model!;
+    const loaded = (panel.done.find((w) => w.kind === 'loadModel') as Extract<Work, { kind: 'loadModel' }>).model as ModelPayload;
 
     // The next image: the host's stat is unchanged, so it sends no bytes; the panel uses the bytes it holds.
     const again = hostPayload(file);
@@ -125,7 +125,7 @@ describe('the next image in a reused panel', () => {
     assert.equal(withHeldBytes(held(changed), loaded), undefined, 'the panel does not hold these bytes: it asks the host for them');
     const kinds = panel.open(changed, image('wm_cat.jpg'));
     assert.deepEqual(kinds, ['loadImage', 'loadModel', 'explain', 'measure'], 'the changed model is loaded again');
-    const reloaded = (panel.done.filter((w) => w.kind === 'loadModel').pop() as Extract<Work, { kind: 'loadModel' }>).model!;
+    const reloaded = (panel.done.filter((w) => w.kind === 'loadModel').pop() as Extract<Work, { kind: 'loadModel' }>).model as ModelPayload;
     assert.equal(reloaded.bytes[reloaded.bytes.length - 100], bytes[bytes.length - 100], 'with the new bytes');
     assert.equal(panel.state.model?.fingerprint, modelFingerprint(changed));
   });

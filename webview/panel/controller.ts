@@ -67,6 +67,8 @@ function onHost(s: PanelState, m: HostMsg, fx: Effects): PanelState {
       const newModel = s.model?.fingerprint !== modelFingerprint(m.model) || s.model?.ep !== m.ep;
       const steps: Step[] = [];
       if (newImage) steps.push({ kind: 'loadImage', image: m.image });
+      // The host's first map while the panel loads the model (only offered with the bytes left out).
+      if (newModel && m.preview && m.model.bytes === undefined) steps.push({ kind: 'preview', model: m.model.key });
       if (newModel) steps.push({ kind: 'loadModel', model: m.model, ep: m.ep });
       steps.push({ kind: 'explain' });
       const change = { ...(newImage ? { classIndex: undefined } : {}), ...(newModel ? { preset: undefined } : {}), ...choicesFrom(m.options) };
@@ -108,13 +110,23 @@ function onHost(s: PanelState, m: HostMsg, fx: Effects): PanelState {
   }
 }
 
+/** What the status says when the user asks for more while the host's first map is shown and the panel loads the model. */
+const STILL_LOADING = 'The model is still loading into the panel (the map shown was computed on the extension host); try again in a moment.';
+
+/** Whether the panel shows only the host's first map and is loading the model: what needs the model waits. */
+function loadingBehindPreview(s: PanelState): boolean {
+  return !s.model && !!s.preview && !!s.job;
+}
+
 /** Re-explains after the user changed a choice; a failure or cancellation puts the choice back. */
 function rerun(s: PanelState, title: string, change: Partial<Choices>, fx: Effects): PanelState {
+  if (loadingBehindPreview(s)) return { ...s, status: STILL_LOADING };
   return run(s, { title, reply: 'none', tellHost: true, steps: [{ kind: 'explain' }], change }, fx);
 }
 
 /** A class already explained is shown at once (its checks measured after); another class is explained. */
 function pickClass(s: PanelState, k: number, fx: Effects): PanelState {
+  if (loadingBehindPreview(s)) return { ...s, status: STILL_LOADING };
   const o = s.outcome;
   if (!o || !outputOf(o, k)) return rerun(s, `Explaining class ${k}`, { classIndex: k }, fx);
   if (needsMeasure(s, k)) s = run(s, { title: 'Measuring the map', reply: 'none', tellHost: false, steps: [measureStep(s, o.id, k)] }, fx);
@@ -135,6 +147,7 @@ function cleanBox(b: BoxFraction | undefined): BoxFraction | undefined {
 
 /** Draws (or clears) the pointing game's box: the shown map plays at once (no forward pass); a cleared box drops the game's results. */
 function setBox(s: PanelState, box: BoxFraction | undefined, fx: Effects): PanelState {
+  if (loadingBehindPreview(s)) return { ...s, status: STILL_LOADING };
   box = cleanBox(box);
   const metrics = Object.fromEntries(Object.entries(s.metrics).map(([k, v]) => [k, { ...v, pointing: undefined }]));
   s = { ...s, box, metrics };
@@ -226,6 +239,7 @@ function onUser(s: PanelState, m: UserMsg, fx: Effects): PanelState {
       if (s.compare && s.job?.id === s.compare.job) fx.push({ kind: 'abort', job: s.job.id });
       return { ...s, compareOpen: false };
     case 'checkSanity': {
+      if (loadingBehindPreview(s)) return { ...s, status: STILL_LOADING };
       const o = s.outcome;
       if (!o) return report(s, new LookCloserError('bad-argument', 'Nothing is explained yet.'), false, true, fx);
       const step: Step = { kind: 'sanity', outcome: o.id, method: o.method.id, classIndex: shownClass(s), layer: o.layer };
@@ -267,6 +281,14 @@ function onJobResult(s: PanelState, m: JobResult, fx: Effects): PanelState {
       break;
     case 'presetUsed':
       s = { ...s, model: s.model && { ...s.model, preset: m.preset, preprocessing: m.preprocessing }, acts: undefined };
+      break;
+    case 'previewSkipped':
+      break;
+    case 'previewed':
+      s = {
+        ...s, outcome: m.outcome, preview: m.preview, gains: {}, metrics: {}, view: { kind: 'explanation' }, projection: undefined,
+        status: `First map of ${s.image?.name ?? 'the image'} with ${m.outcome.method.title}, computed on the extension host (${m.preview.backend}); loading the model into the panel…`,
+      };
       break;
     case 'explained': {
       s = withRuntime(s, m.runtime, fx);

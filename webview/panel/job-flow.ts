@@ -89,7 +89,7 @@ function commit(s: PanelState, fx: Effects): PanelState {
   const job = s.job!;
   const o = job.candidate!;
   s = {
-    ...s, outcome: o, gains: {}, metrics: {}, view: { kind: 'explanation' }, projection: undefined,
+    ...s, outcome: o, preview: undefined, gains: {}, metrics: {}, view: { kind: 'explanation' }, projection: undefined,
     timings: job.timings, status: `Explained ${s.image?.name ?? 'the image'} with ${o.method.title}.`, error: undefined,
     job: { ...job, candidate: undefined, restore: undefined },
   };
@@ -118,6 +118,7 @@ export function candidateClass(s: PanelState): number {
 
 /** Turns a step into the work the driver runs, or an error when the panel has nothing to run it on. */
 function workOf(s: PanelState, step: Exclude<Step, { kind: 'commit' | 'showChannel' }>): Work | Error {
+  if (step.kind === 'preview') return s.image ? { kind: 'preview', model: step.model, settings: explainSettings(s) } : new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
   if (step.kind !== 'loadImage' && step.kind !== 'loadModel' && (!s.model || !s.image)) {
     return new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
   }
@@ -129,6 +130,7 @@ function statusOf(s: PanelState, step: Step): string {
   switch (step.kind) {
     case 'loadModel': return `Loading ${step.model?.name ?? s.model?.name ?? 'the model'}…`;
     case 'explain': return `${s.job?.title ?? 'Explaining'}…`;
+    case 'preview': return `${s.job?.title ?? 'Explaining'} on the extension host while the panel loads the model…`;
     case 'measure': return step.gain ? 'Measuring the map (GAIN, deletion, insertion, ROAD, confidence)…' : 'Playing the pointing game…';
     case 'compare': return `Comparing: ${METHODS.find((m) => m.id === step.method)?.title ?? step.method}…`;
     default: return s.status;
@@ -160,8 +162,9 @@ export function advance(s: PanelState, fx: Effects): PanelState {
     if (work instanceof Error) return fail(s, work, false, fx);
     fx.push({ kind: 'work', job: job.id, work });
     s = { ...s, status: statusOf(s, step) };
-    // A model about to load replaces the one shown: nothing of the old one stays (its sessions are released).
-    if (step.kind === 'loadModel') s = { ...s, model: undefined, outcome: undefined, gains: {}, metrics: {}, compare: undefined, compareOpen: false, acts: undefined, view: { kind: 'explanation' }, projection: undefined };
+    // A model about to load replaces the one shown: nothing of the old one stays (its sessions are released),
+    // except the host's first map of this job, shown until the panel's own replaces it.
+    if (step.kind === 'loadModel') s = { ...s, model: undefined, outcome: s.preview && s.outcome?.id === job.id ? s.outcome : undefined, preview: s.outcome?.id === job.id ? s.preview : undefined, gains: {}, metrics: {}, compare: undefined, compareOpen: false, acts: undefined, view: { kind: 'explanation' }, projection: undefined };
     return s;
   }
 }

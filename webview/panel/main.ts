@@ -32,7 +32,10 @@ class PanelDriver {
   private state: PanelState = initialState(vscodeApi.getState() as Persisted | undefined);
   private readonly tickets = new Map<number, Ticket>();
   private nextTicket = 1;
-  private readonly work = new PanelWork((job, done, total) => this.dispatch({ type: 'progress', job, done, total }));
+  private readonly work = new PanelWork({
+    modelBytes: (m, signal) => this.modelOf(m, signal),
+    preview: (r, signal) => this.messenger.request(r, signal),
+  }, (job, done, total) => this.dispatch({ type: 'progress', job, done, total }));
   private readonly draw = createLayout(document.getElementById('app')!, (m) => this.dispatch(m), () => this.state);
   private readonly jobs = new JobRunner({
     perform: (job, w, signal) => this.work.run(job, w, signal),
@@ -43,9 +46,10 @@ class PanelDriver {
     requests: {
       open: async (r, signal) => {
         this.work.opened(r.requestedAt, now());
-        const model = await this.modelOf(r.model, signal);
+        // The model's bytes, when the open left them out, are resolved by the load (work.ts): the host's first map comes before them.
+        const model = r.model.bytes === undefined ? r.model : { ...r.model, bytes: asBytes(r.model.bytes) };
         return this.ask((ticket) => ({
-          type: 'open', ticket, ep: r.executionProvider, options: r.options, model, image: { ...r.image, bytes: asBytes(r.image.bytes) },
+          type: 'open', ticket, ep: r.executionProvider, options: r.options, model, image: { ...r.image, bytes: asBytes(r.image.bytes) }, preview: r.preview === true,
         }), signal);
       },
       explain: (r, signal) => this.ask((ticket) => ({ type: 'explain', ticket, options: r.options }), signal),
@@ -88,6 +92,8 @@ class PanelDriver {
     const t0 = performance.now();
     this.draw(this.scene());
     const s = this.state;
+    // The host's first map is drawn: the timeline's 'preview' step.
+    if (m.type === 'previewed' && s.preview && s.outcome?.id === m.job) this.work.timeline.mark('preview');
     if (s.outcome && s.timings.explain !== undefined && s.timings.render === undefined) {
       this.state = update(s, { type: 'drawn', ms: performance.now() - t0 }).state;
       if (this.work.timeline.running) this.work.timeline.mark('shown', now(), s.outcome.id);

@@ -1,9 +1,9 @@
 /** What the panel controller takes (host requests and notes, user events, job results) and what it asks the driver to do. */
 import type {
-  ExecutionProviderSetting, ExplainOptions, GainSummary, ImagePayload, LabelsFile, LayersState, ModelPayload, PanelToHostNote, Timings,
+  ExecutionProviderSetting, ExplainOptions, GainSummary, ImagePayload, LabelsFile, LayersState, ModelHeld, ModelPayload, PanelToHostNote, Timings,
 } from '../../src/protocol/protocol';
 import type { MetricValues } from '../../src/core/metrics/registry';
-import type { BoxFraction, CompareCellView, ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, Reply, SanityView, Work } from './state';
+import type { BoxFraction, CompareCellView, ImageInfo, ModelInfo, OutcomeView, PanelState, Persisted, PresetInfo, PreviewInfo, Reply, SanityView, Work } from './state';
 
 /** The backend as it stands after some work. */
 export interface RuntimeNote {
@@ -13,7 +13,8 @@ export interface RuntimeNote {
 
 /** Host requests: `ticket` names the driver's pending answer. */
 export type HostMsg =
-  | { readonly type: 'open'; readonly ticket: number; readonly model: ModelPayload; readonly image: ImagePayload; readonly ep: ExecutionProviderSetting; readonly options: ExplainOptions }
+  /** `preview`: the host offers a first map of its own while the panel loads the model (the model then comes without its bytes). */
+  | { readonly type: 'open'; readonly ticket: number; readonly model: ModelPayload | ModelHeld; readonly image: ImagePayload; readonly ep: ExecutionProviderSetting; readonly options: ExplainOptions; readonly preview?: boolean }
   | { readonly type: 'explain'; readonly ticket: number; readonly options: ExplainOptions }
   | { readonly type: 'activations'; readonly ticket: number; readonly layer: string }
   | { readonly type: 'showChannel'; readonly ticket: number; readonly layer: string; readonly channel?: number }
@@ -57,6 +58,10 @@ export type ResultMsg =
   | { readonly type: 'modelLoaded'; readonly job: number; readonly model: ModelInfo; readonly loadMs: number }
   | { readonly type: 'presetUsed'; readonly job?: number; readonly preset: string | undefined; readonly preprocessing: PresetInfo }
   | { readonly type: 'explained'; readonly job: number; readonly outcome: OutcomeView; readonly timings: Timings; readonly runtime: RuntimeNote }
+  /** The extension host's first map (src/extension/host-preview.ts), shown until the panel's own replaces it. */
+  | { readonly type: 'previewed'; readonly job: number; readonly outcome: OutcomeView; readonly preview: PreviewInfo }
+  /** The host could not give a first map (why): the panel loads the model and explains as it would without. */
+  | { readonly type: 'previewSkipped'; readonly job: number; readonly why: string }
   /** The checks of a shown map: GAIN (when asked) and the faithfulness metrics measured. */
   | { readonly type: 'measured'; readonly job: number; readonly outcome: number; readonly classIndex: number; readonly gain?: GainSummary; readonly metrics: MetricValues; readonly runtime: RuntimeNote }
   /** One method of the comparison finished; `elapsedMs` counts from the comparison's first method. */

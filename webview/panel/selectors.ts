@@ -12,7 +12,7 @@ export const TOP = 5;
 
 /** A class's label, or "class N". */
 export function labelOf(s: PanelState, index: number): string {
-  return labelIn(s.model?.labels, index);
+  return labelIn(s.model?.labels ?? s.preview?.labels, index);
 }
 
 /** The explained output of a class, if the outcome has one. */

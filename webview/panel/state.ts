@@ -6,7 +6,7 @@ import type { ExplainSettings } from '../../src/core/app/explain-image';
 import type { ScoreTarget } from '../../src/core/methods/method';
 import type { MetricId, MetricValues } from '../../src/core/metrics/registry';
 import type {
-  ExecutionProviderSetting, ExplainOptions, GainSummary, GateRow, ImagePayload, LayerRow, ModelPayload, Timings,
+  ExecutionProviderSetting, ExplainOptions, GainSummary, GateRow, ImagePayload, LayerRow, ModelHeld, ModelPayload, Timings,
 } from '../../src/protocol/protocol';
 
 /** What the user chose in the panel; the explain options of it are persisted. */
@@ -162,6 +162,15 @@ export interface CompareView {
   readonly elapsedMs?: number;
 }
 
+/** The extension host's first map, while it is shown. */
+export interface PreviewInfo {
+  readonly labels?: readonly string[];
+  /** What ran it, e.g. "onnxruntime-web 1.30 (wasm, 2 threads), extension host". */
+  readonly backend: string;
+  /** Milliseconds the host spent loading the model, and on the forward pass and the method. */
+  readonly ms: { readonly load: number; readonly forward: number; readonly explain: number };
+}
+
 /** What the stage shows: the explanation, one channel of a layer, or an attention gate. */
 export type Shown =
   | { readonly kind: 'explanation' }
@@ -171,8 +180,13 @@ export type Shown =
 /** A step of a job; the controller runs the pure ones itself and hands the others to the driver as work. */
 export type Step =
   | { readonly kind: 'loadImage'; readonly image: ImagePayload }
-  /** Loads a model (undefined: the current one again, e.g. on another backend) and applies a preset. */
-  | { readonly kind: 'loadModel'; readonly model?: ModelPayload; readonly ep: ExecutionProviderSetting; readonly preset?: string }
+  /**
+   * Loads a model (undefined: the current one again, e.g. on another backend) and applies a preset; a model
+   * without its bytes (the host offered a preview) gets them from the host first.
+   */
+  | { readonly kind: 'loadModel'; readonly model?: ModelPayload | ModelHeld; readonly ep: ExecutionProviderSetting; readonly preset?: string }
+  /** Asks the extension host for the first map (src/extension/host-preview.ts) while the panel has no model yet. */
+  | { readonly kind: 'preview'; readonly model: string }
   | { readonly kind: 'usePreset'; readonly preset: string | undefined }
   /** Explains with the settings the state gives when the step is reached. */
   | { readonly kind: 'explain' }
@@ -214,8 +228,9 @@ export interface SanityView {
 
 /** What the driver runs for a step; `explain` carries the settings for explainImage. */
 export type Work =
-  | Exclude<Step, { readonly kind: 'explain' | 'commit' | 'showChannel' }>
-  | { readonly kind: 'explain'; readonly settings: ExplainSettings };
+  | Exclude<Step, { readonly kind: 'explain' | 'commit' | 'showChannel' | 'preview' }>
+  | { readonly kind: 'explain'; readonly settings: ExplainSettings }
+  | { readonly kind: 'preview'; readonly model: string; readonly settings: ExplainSettings };
 
 /** What a finished job answers: the summary, the activations read, or nothing. */
 export type Reply = 'summary' | 'activations' | 'none';
@@ -247,6 +262,11 @@ export interface PanelState {
   readonly model?: ModelInfo;
   readonly image?: ImageInfo;
   readonly outcome?: OutcomeView;
+  /**
+   * Set while the shown outcome is the extension host's first map (the panel is still loading the model): the
+   * labels it named its classes with and what computed it. The panel's own map replaces it.
+   */
+  readonly preview?: PreviewInfo;
   /** GAIN of the outcome's explanations, by class. */
   readonly gains: Readonly<Record<number, GainSummary>>;
   /** Faithfulness metrics of the outcome's explanations, by class (measured after the map is shown). */

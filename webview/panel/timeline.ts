@@ -5,7 +5,7 @@
  */
 
 /** The steps, in the order they happen. */
-export const STEPS = ['panel', 'runtime', 'received', 'session', 'layers', 'map', 'shown'] as const;
+export const STEPS = ['panel', 'preview', 'runtime', 'received', 'session', 'layers', 'map', 'shown'] as const;
 
 /** One step of the start-up. */
 export type StartStep = (typeof STEPS)[number];
@@ -13,6 +13,7 @@ export type StartStep = (typeof STEPS)[number];
 /** What each step means, for the tooltip. */
 const MEANING: Record<StartStep, string> = {
   panel: 'panel page started',
+  preview: "the extension host's first map shown (computed there while the panel loads the model)",
   runtime: 'onnxruntime ready in its worker',
   received: 'model and image reached the panel',
   session: 'forward session created',

@@ -5,7 +5,7 @@
  */
 import { methodAvailability } from '../../src/core/app/availability';
 import type { Classifier } from '../../src/core/app/classifier';
-import { PreparedInput, explainImage, inputSource, prepareImage } from '../../src/core/app/explain-image';
+import { MAX_BASE_SIDE, PreparedInput, explainImage, inputSource, prepareImage } from '../../src/core/app/explain-image';
 import type { ExplainOutcome, ExplainSettings } from '../../src/core/app/explain-image';
 import type { Explanation } from '../../src/core/methods/method';
 import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
@@ -16,7 +16,11 @@ import { methodById } from '../../src/core/methods/registry';
 import { sanityCheck } from '../../src/core/sanity/sanity-check';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { throwIfAborted } from '../../src/protocol/messenger';
-import type { ExecutionProviderSetting, ImagePayload, LabelsFile, ModelPayload } from '../../src/protocol/protocol';
+import { cropAndFit } from '../../src/core/preprocess/preprocess';
+import type { Float32Tensor } from '../../src/core/tensor';
+import { asFloat32 } from '../../src/protocol/messenger';
+import type { ExecutionProviderSetting, ImagePayload, LabelsFile, ModelHeld, ModelPayload, PreviewAnswer, PreviewRequest } from '../../src/protocol/protocol';
+import { tensorFromWire } from '../../src/protocol/tensor-wire';
 import { decodeImage } from '../image';
 import { WebModel, backendLabel, loadWebModel } from '../model-loader';
 import { currentWorker } from '../ort-runtime';
@@ -33,6 +37,44 @@ export interface ProjectionPictures {
   readonly projection: ChannelProjection;
   readonly patch: RgbaImage;
   readonly reconstruction: RgbaImage;
+}
+
+/** What the panel's work asks of the extension host. */
+export interface WorkHost {
+  /** The model with its bytes: those sent, those held, or asked of the host (an open that offered a preview left them out). */
+  modelBytes(m: ModelPayload | ModelHeld, signal: AbortSignal): Promise<ModelPayload>;
+  /** The host's first map (src/extension/host-preview.ts). */
+  preview(r: PreviewRequest, signal: AbortSignal): Promise<PreviewAnswer>;
+}
+
+function float32Of(t: unknown, what: string): Float32Tensor {
+  const x = tensorFromWire(t, what);
+  if (x.type !== 'float32') throw new LookCloserError('runtime', `${what} is ${x.type}, not float32.`);
+  return x as Float32Tensor;
+}
+
+/**
+ * The host's first map as the panel holds an outcome: the same ExplainOutcome the core gives, on the picture
+ * the host's preprocessing crop cuts from the decoded image (no tensor: nothing runs on it in the panel).
+ */
+export function previewOutcome(a: PreviewAnswer, image: RgbaImage): { readonly outcome: ExplainOutcome; readonly input: PreparedInput } {
+  const crop = a.crop ?? { x: 0, y: 0, width: image.width, height: image.height };
+  const input: PreparedInput = { tensor: { type: 'float32', dims: [0], data: new Float32Array(0) }, base: cropAndFit(image, crop, MAX_BASE_SIDE), crop, image };
+  const outputs = a.outputs.map((o, i) => {
+    const what = `The extension host's map ${i}`;
+    const d = o.display;
+    const display: Explanation['display'] = d.kind === 'heatmap'
+      ? { kind: 'heatmap', map: asFloat32(d.map), width: d.width, height: d.height }
+      : { kind: 'gradient', grad: float32Of(d.grad, what) };
+    const explanation: Explanation = { method: a.method, classIndex: o.classIndex, layer: o.layer, raw: float32Of(o.raw, what), display };
+    return { explanation, label: o.label, min: o.min, max: o.max, metrics: {} };
+  });
+  const outcome: ExplainOutcome = {
+    method: methodById(a.method), layer: a.layer, target: a.target, note: a.note,
+    forward: { logits: asFloat32(a.logits), probs: asFloat32(a.probs), tensors: {} },
+    predictions: a.predictions, outputs, timings: { forward: a.ms.forward, explain: a.ms.explain, metrics: 0 },
+  };
+  return { outcome, input };
 }
 
 /** What the panel holds besides its state. */
@@ -84,7 +126,7 @@ export class PanelWork {
   readonly timeline = new StartTimeline();
   private click?: { readonly at: number; readonly received: number };
 
-  constructor(private readonly onProgress: (job: number, done: number, total: number) => void) {}
+  constructor(private readonly host: WorkHost, private readonly onProgress: (job: number, done: number, total: number) => void) {}
 
   /** Runs one piece of work of job `job`. */
   async run(job: number, w: Work, signal: AbortSignal): Promise<ResultMsg> {
@@ -103,6 +145,8 @@ export class PanelWork {
         return this.usePreset(w.preset, job);
       case 'explain':
         return this.explain(job, w.settings, signal);
+      case 'preview':
+        return this.preview(job, w, signal);
       case 'measure': {
         const { c, model } = this.loaded();
         const r = this.res.outcomes.get(w.outcome);
@@ -183,18 +227,53 @@ export class PanelWork {
     return { model, c, input, ms: performance.now() - t0 };
   }
 
-  private async loadModel(job: number, payload: ModelPayload | undefined, ep: ExecutionProviderSetting, signal: AbortSignal): Promise<ResultMsg> {
-    const p = payload ?? this.res.model?.payload;
-    if (!p) throw new LookCloserError('bad-argument', 'No model is loaded in this panel yet.');
-    const old = this.res.model;
-    this.res.model = undefined;
-    this.res.outcomes.clear();
-    this.forgetInput();
-    void old?.classifier.dispose();
+  /** Starts the start-up timeline at the click of the open request (once: the preview and the model load share it). */
+  private startTimeline(withModel: boolean): void {
     const click = this.click;
     this.click = undefined;
     const t = this.timeline;
-    t.begin(click?.at ?? now(), { panel: performance.timeOrigin, received: click?.received });
+    // 'received' is the model's arrival: with the open's bytes, when the open arrived; else when the bytes come.
+    if (click) t.begin(click.at, { panel: performance.timeOrigin, received: withModel ? click.received : undefined });
+    else if (!t.running) t.begin(now(), { panel: performance.timeOrigin });
+  }
+
+  /** Asks the host for the first map while the panel has no model (the open offered it). */
+  private async preview(job: number, w: Extract<Work, { kind: 'preview' }>, signal: AbortSignal): Promise<ResultMsg> {
+    const image = this.res.image;
+    if (!image) throw new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
+    this.startTimeline(false);
+    const { rgba } = image;
+    const s = w.settings;
+    let a: PreviewAnswer;
+    try {
+      a = await this.host.preview({ type: 'preview', key: w.model, image: { width: rgba.width, height: rgba.height, data: rgba.data }, method: s.method, target: s.target, top: s.top }, signal);
+    } catch (e) {
+      throwIfAborted(signal);
+      // The host's runtime could not give the map (it cannot start, or cannot run this model): the panel's own load decides.
+      const why = e instanceof Error ? e.message : String(e);
+      console.warn(`[look-closer] no first map from the extension host: ${why}`);
+      return { type: 'previewSkipped', job, why };
+    }
+    throwIfAborted(signal);
+    const r = previewOutcome(a, rgba);
+    this.res.outcomes.set(job, r);
+    return { type: 'previewed', job, outcome: outcomeView(job, r.outcome, r.input), preview: { labels: a.labels, backend: a.backend, ms: a.ms } };
+  }
+
+  private async loadModel(job: number, payload: ModelPayload | ModelHeld | undefined, ep: ExecutionProviderSetting, signal: AbortSignal): Promise<ResultMsg> {
+    const m0 = payload ?? this.res.model?.payload;
+    if (!m0) throw new LookCloserError('bad-argument', 'No model is loaded in this panel yet.');
+    this.startTimeline(m0.bytes !== undefined);
+    const t = this.timeline;
+    // The bytes before the old model goes: the next image of a reused panel takes the loaded model's.
+    const p = await this.host.modelBytes(m0, signal);
+    t.mark('received');
+    const old = this.res.model;
+    this.res.model = undefined;
+    // The host's first map of this job stays until the panel's own replaces it.
+    for (const id of [...this.res.outcomes.keys()]) if (id !== job) this.res.outcomes.delete(id);
+    this.forgetInput();
+    void old?.classifier.dispose();
     void currentWorker().then((w) => t.mark('runtime', performance.timeOrigin + w.readyAt), () => undefined);
     let info: ModelInfo;
     try {

@@ -26,6 +26,20 @@ export function createHeader(): View {
   function render(scene: Scene): void {
     const s = scene.state;
     const m = s.model;
+    const p = s.preview;
+    if (!m && p && s.image && s.outcome) {
+      // The host's first map, while the panel loads the model.
+      title.textContent = s.image.name;
+      subtitle.textContent = 'first map from the extension host · loading the model into the panel…';
+      backend.textContent = 'CPU';
+      backend.dataset.backend = 'CPU';
+      backend.classList.remove('warn');
+      backend.title = `The first map was computed by ${p.backend}, while the panel loads the model for everything else.`;
+      timings.textContent = `host: load ${(p.ms.load / 1000).toFixed(1)} s · forward ${Math.round(p.ms.forward)} ms · explain ${Math.round(p.ms.explain)} ms`;
+      timings.title = '';
+      delete timings.dataset.timeline;
+      return;
+    }
     if (!m || !s.image || !s.outcome) return;
     title.textContent = s.image.name;
     subtitle.textContent = `${m.name} · ${m.origin} · ${m.classes} classes`;

@@ -16,7 +16,7 @@ export function createPredictions(dispatch: Dispatch): View {
     const base = scene.base;
     if (!o || !base) return;
     const current = shownClass(s);
-    if (!drawn([o, base, s.model?.labels, s.choices.colormap, s.choices.opacity, current])) return;
+    if (!drawn([o, base, s.model?.labels ?? s.preview?.labels, s.choices.colormap, s.choices.opacity, current])) return;
     const small = thumbnail(base, 72);
     el.textContent = '';
     for (const p of o.predictions) {

@@ -1,0 +1,180 @@
+/**
+ * The first map of a new panel, computed on the extension host while the panel loads the model itself.
+ *
+ * A cold panel spends seconds before its own first map: its page and onnxruntime's wasm load through the webview's
+ * resource loader, and the model's bytes cross the webview channel (about 10 MB/s through code-server: 10 s for a
+ * 98 MB ResNet-50). The host has the bytes already. With `lookCloser.executionProvider` 'auto' or 'cpu', it starts
+ * loading the model on its runtime thread at the click (prepare); the panel decodes the image, sends its pixels
+ * (a PreviewRequest) and draws the map the host answers with, then loads the model as before and replaces the
+ * preview with its own map. The same core application layer (prepareImage, explainImage) computes both.
+ * No `vscode`: unit-tested in Node (test/unit/host-preview.test.ts).
+ */
+import { Classifier } from '../core/app/classifier';
+import { explainImage, prepareImage } from '../core/app/explain-image';
+import { LookCloserError } from '../core/errors';
+import { METHODS } from '../core/methods/registry';
+import { parseScoreTarget } from '../core/methods/score-target';
+import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
+import type { Runtime, Session } from '../core/runtime';
+import type { Tensor } from '../core/tensor';
+import { modelSourceOf } from '../protocol/model-payload';
+import type { HostRuntimeInfo, ModelPayload, PreviewAnswer, PreviewOutput, PreviewRequest } from '../protocol/protocol';
+import { tensorFromWire } from '../protocol/tensor-wire';
+import type { RuntimeBackend } from './host-runtime';
+import { LIMITS, checkText, quote } from './validate';
+
+/** Classes a preview explains at most (the panel asks for its top 5). */
+export const PREVIEW_MAX_TOP = 20;
+
+/** A copy of a tensor with a buffer of its own: the runtime thread takes the buffers it is sent. */
+function own(t: Tensor): Tensor {
+  return { type: t.type, dims: [...t.dims], data: t.data.slice() } as Tensor;
+}
+
+/**
+ * The core's Runtime over the host's runtime thread, for the host's own use: model bytes and feeds are copied
+ * before they go (the thread's messenger transfers buffers, which would detach the caller's), and each session
+ * keeps its own weights (nothing is fed per run).
+ */
+export function threadRuntime(thread: RuntimeBackend, info: HostRuntimeInfo): Runtime {
+  return {
+    backend: `${info.backend}, extension host`,
+    sharedWeights: false,
+    async createSession(model, options): Promise<Session> {
+      const s = await thread.request({ type: 'runtimeCreate', model: model.slice(), optimization: options?.optimization });
+      let released = false;
+      return {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        async run(feeds, fetches) {
+          const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, own(t)]));
+          const out = await thread.request({ type: 'runtimeRun', session: s.session, feeds: copied, fetches });
+          return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, tensorFromWire(v, `The runtime thread's output '${k}'`)]));
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          await thread.request({ type: 'runtimeRelease', session: s.session });
+        },
+      };
+    },
+  };
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function own1(r: Record<string, unknown>, k: string): unknown {
+  return Object.prototype.hasOwnProperty.call(r, k) ? r[k] : undefined;
+}
+
+/** A preview request as checked: what a webview sends is untrusted. */
+export interface CheckedPreview {
+  readonly key: string;
+  readonly image: { readonly width: number; readonly height: number; readonly data: Uint8Array | Uint8ClampedArray };
+  readonly method?: string;
+  readonly target?: PreviewRequest['target'];
+  readonly top: number;
+}
+
+/** Checks a webview's PreviewRequest: the model key, an RGBA image of at most MAX_IMAGE_PIXELS, a known method, a valid target and top. */
+export function checkPreview(from: string, r: unknown): CheckedPreview {
+  const refuse = (what: string, v: unknown, why: string) => new LookCloserError('bad-argument', `${from} sent ${what} ${quote(v)}, which is refused: ${why}.`);
+  if (!isRecord(r)) throw refuse('a preview request', r, 'it is not an object');
+  const key = checkText(from, 'a model key', own1(r, 'key'), LIMITS.uri);
+  const image = own1(r, 'image');
+  if (!isRecord(image)) throw refuse('an image', image, 'it is not an object with width, height and RGBA data');
+  const width = own1(image, 'width');
+  const height = own1(image, 'height');
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw refuse(`an image ${name}`, v, 'it is not a positive integer');
+  }
+  const w = width as number;
+  const h = height as number;
+  if (w * h > MAX_IMAGE_PIXELS) throw refuse('an image of', `${w}×${h} pixels`, `at most ${MAX_IMAGE_PIXELS} pixels are read`);
+  const data = own1(image, 'data');
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw refuse('image data', data, 'it is not a byte array');
+  if (data.length !== w * h * 4) throw refuse('image data of', `${data.length} bytes`, `a ${w}×${h} RGBA image has ${w * h * 4}`);
+  const method = own1(r, 'method');
+  if (method !== undefined && (typeof method !== 'string' || !METHODS.some((m) => m.id === method))) throw refuse('a method', method, 'it is not a registered method id');
+  const rawTarget = own1(r, 'target');
+  let target: PreviewRequest['target'];
+  if (rawTarget !== undefined) {
+    if (typeof rawTarget !== 'string') throw refuse('a target', rawTarget, 'it is not logit, softmax, sigmoid or contrast:B');
+    try {
+      target = parseScoreTarget(rawTarget);
+    } catch (e) {
+      throw refuse('a target', rawTarget, e instanceof Error ? e.message : String(e));
+    }
+  }
+  const top = own1(r, 'top') ?? 1;
+  if (typeof top !== 'number' || !Number.isSafeInteger(top) || top < 1 || top > PREVIEW_MAX_TOP) throw refuse('top', top, `it is not an integer from 1 to ${PREVIEW_MAX_TOP}`);
+  return { key, image: { width: w, height: h, data }, method: method as string | undefined, target, top };
+}
+
+/** The model a panel's preview runs on: loading (or loaded) on the host's runtime thread. */
+interface Loading {
+  readonly key: string;
+  readonly fingerprint: string;
+  readonly classifier: Promise<{ readonly classifier: Classifier; readonly ms: number }>;
+}
+
+/** One panel's previews: the model the host loads for it at the click, and the first map explained with it. */
+export class HostPreview {
+  private current?: Loading;
+
+  /** `from` names the webview in refusals ("The explanation panel"). */
+  constructor(private readonly thread: RuntimeBackend, private readonly from: string) {}
+
+  /** Starts loading the model on the host's runtime (once per key and fingerprint; another model replaces it). */
+  prepare(p: ModelPayload): void {
+    const fingerprint = p.fingerprint ?? String(p.bytes.byteLength);
+    if (this.current && this.current.key === p.key && this.current.fingerprint === fingerprint) return;
+    void this.release();
+    const t0 = Date.now();
+    const classifier = (async () => {
+      const info = await this.thread.start();
+      const c = await Classifier.load(threadRuntime(this.thread, info), modelSourceOf(p));
+      return { classifier: c, ms: Date.now() - t0 };
+    })();
+    // Reported when a preview asks for it; until then a failed load must not be an unhandled rejection.
+    classifier.catch(() => undefined);
+    this.current = { key: p.key, fingerprint, classifier };
+  }
+
+  /** Whether a model is loading or loaded for previews. */
+  get prepared(): boolean {
+    return this.current !== undefined;
+  }
+
+  /** Explains the panel's decoded image with the model prepared for it (the handler of PreviewRequest). */
+  async explain(r: unknown, signal?: AbortSignal): Promise<PreviewAnswer> {
+    const q = checkPreview(this.from, r);
+    const cur = this.current;
+    if (!cur || cur.key !== q.key) {
+      throw new LookCloserError('bad-argument', `${this.from} asked for a first map of a model the host is not loading (${quote(q.key)}); explain the image again.`);
+    }
+    const { classifier: c, ms } = await cur.classifier;
+    const input = prepareImage(c, q.image);
+    const o = await explainImage(c, input, { method: q.method, top: q.top, target: q.target, signal });
+    const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
+      classIndex: e.classIndex, label, layer: e.layer, raw: e.raw, display: e.display, min, max,
+    }));
+    return {
+      method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
+      predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
+      crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
+      ms: { load: ms, forward: o.timings.forward, explain: o.timings.explain },
+    };
+  }
+
+  /** Releases the model's sessions (the panel loaded its own, or closed). */
+  async release(): Promise<void> {
+    const cur = this.current;
+    this.current = undefined;
+    if (!cur) return;
+    const loaded = await cur.classifier.catch(() => undefined);
+    await loaded?.classifier.dispose().catch(() => undefined);
+  }
+}

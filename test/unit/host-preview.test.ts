@@ -1,0 +1,141 @@
+/**
+ * The extension host's first map (src/extension/host-preview.ts): the host loads the model on its runtime thread
+ * at the click, the panel sends the decoded image, and the map the host answers (through a structured-clone
+ * channel, rebuilt by the panel's previewOutcome) is the map the panel computes itself with onnxruntime-web
+ * in-process, class for class; its sessions are released; what a webview must not send is refused.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Classifier } from '../../src/core/app/classifier';
+import { explainImage, prepareImage } from '../../src/core/app/explain-image';
+import type { RgbaImage } from '../../src/core/preprocess/image';
+import { HostPreview } from '../../src/extension/host-preview';
+import type { RuntimeBackend } from '../../src/extension/host-runtime';
+import { decodeImageFile } from '../../src/node/image-io';
+import { webRuntime } from '../../src/node/ort-runtime';
+import { RuntimeThread } from '../../src/node/thread-runtime';
+import { modelSourceOf } from '../../src/protocol/model-payload';
+import type { ModelPayload, PreviewAnswer, RuntimeRequest } from '../../src/protocol/protocol';
+import { outcomeView } from '../../webview/panel/outcome-view';
+import { previewOutcome } from '../../webview/panel/work';
+import { assertMatches } from '../support/compare';
+import { ROOT, SAMPLES, SQUEEZENET, TWO_CLASS } from '../support/paths';
+
+const FROM = 'The explanation panel';
+
+function payload(file: string): ModelPayload {
+  const labels = (n: string) => fs.readFileSync(path.join(ROOT, 'assets', 'labels', n), 'utf8');
+  return {
+    key: `file://${file}`, name: path.basename(file), origin: 'bundled', bytes: new Uint8Array(fs.readFileSync(file)), fingerprint: `["${file}"]`,
+    fallbackLabels: { imagenet: labels('imagenet-simple-labels.json'), digits: labels('mnist_labels.txt') }, writable: false,
+  };
+}
+
+describe('the extension host first map (host-preview.ts)', function () {
+  const entry = path.join(ROOT, 'src', 'node', 'ort-thread.ts');
+  const thread = new RuntimeThread({ file: `require('tsx/cjs'); require(${JSON.stringify(entry)});`, eval: true }, { threads: 2, backend: 'wasm' });
+  const live = new Set<number>();
+  let created = 0;
+  // The thread as the host's handlers reach it, counting the sessions the preview creates and releases.
+  const backend: RuntimeBackend = {
+    start: () => thread.start(),
+    async request<R extends RuntimeRequest>(body: R, signal?: AbortSignal) {
+      const out = await thread.request(body, signal);
+      if (body.type === 'runtimeCreate') {
+        created++;
+        live.add((out as { session: number }).session);
+      }
+      if (body.type === 'runtimeRelease') live.delete((body as { session: number }).session);
+      return out;
+    },
+  };
+  const preview = new HostPreview(backend, FROM);
+  const model = payload(SQUEEZENET);
+  let panel: Classifier;
+  let cat: RgbaImage;
+  /** The request over a structured-clone channel (as VS Code copies webview messages) both ways. */
+  const ask = async (body: Record<string, unknown>): Promise<PreviewAnswer> => structuredClone(await preview.explain(structuredClone({ type: 'preview', key: model.key, ...body })));
+
+  before(async () => {
+    preview.prepare(model);
+    panel = await Classifier.load(webRuntime(), modelSourceOf(payload(SQUEEZENET)));
+    cat = await decodeImageFile(path.join(SAMPLES, 'wm_cat.jpg'));
+  });
+  after(async () => {
+    await preview.release();
+    await panel?.dispose();
+    await thread.dispose();
+  });
+
+  for (const [method, image] of [[undefined, 'wm_cat.jpg'], ['gradcam', 'two_class_both_dog_cat.png'], ['guided-backprop', 'wm_cat.jpg']] as const) {
+    it(`${method ?? 'the default method (CAM)'} on ${image}, top 5: the panel's own map, class for class, on the same picture`, async () => {
+      const rgba = image === 'wm_cat.jpg' ? cat : await decodeImageFile(image === 'two_class_both_dog_cat.png' ? TWO_CLASS : path.join(SAMPLES, image));
+      const a = await ask({ image: { width: rgba.width, height: rgba.height, data: rgba.data }, method, target: 'logit', top: 5 });
+      const own = prepareImage(panel, rgba);
+      const want = await explainImage(panel, own, { method, top: 5, target: 'logit' });
+      assert.match(a.backend, /^onnxruntime-web \S+ \(wasm, 2 threads\), extension host$/);
+      assert.equal(a.method, want.method.id);
+      assert.equal(a.layer, want.layer);
+      assert.deepEqual(a.predictions.map((p) => [p.index, p.label]), want.predictions.map((p) => [p.index, p.label]));
+      assertMatches(a.probs, want.forward.probs, 'class probabilities', 0.99999, 1e-3);
+      const { outcome, input } = previewOutcome(a, rgba);
+      assert.deepEqual(input.crop, own.crop, 'the same preprocessing crop');
+      assert.deepEqual([input.base.width, input.base.height], [own.base.width, own.base.height], 'the same picture under the map');
+      assert.equal(outcome.outputs.length, 5);
+      outcome.outputs.forEach((o, i) => {
+        const w = want.outputs[i].explanation;
+        assert.equal(o.explanation.classIndex, w.classIndex);
+        assert.equal(o.label, want.outputs[i].label);
+        assertMatches(o.explanation.raw.data, w.raw.data, `${a.method} raw map, class ${w.classIndex}`);
+        if (w.display.kind === 'heatmap') {
+          assert.equal(o.explanation.display.kind, 'heatmap');
+          const d = o.explanation.display as typeof w.display;
+          assert.deepEqual([d.width, d.height], [w.display.width, w.display.height]);
+          assertMatches(d.map, w.display.map, `${a.method} display map, class ${w.classIndex}`);
+        } else assert.equal(o.explanation.display.kind, 'gradient');
+      });
+      const view = outcomeView(7, outcome, input);
+      const ownView = outcomeView(7, want, own);
+      assert.deepEqual(view.outputs.map((o) => [o.classIndex, o.display, o.shape, o.rendered]), ownView.outputs.map((o) => [o.classIndex, o.display, o.shape, o.rendered]));
+      view.outputs.forEach((o, i) => {
+        const p = ownView.outputs[i].peak;
+        if (!p) return assert.equal(o.peak, undefined);
+        assert.ok(Math.abs(o.peak!.x - p.x) < 1e-9 && Math.abs(o.peak!.y - p.y) < 1e-9, `peak of class ${o.classIndex}`);
+      });
+    });
+  }
+
+  describe('refuses what a webview must not send', () => {
+    const image = () => ({ width: 2, height: 2, data: new Uint8Array(16) });
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ['a model it is not loading', { key: 'file:///other.onnx', image: image() }, /a first map of a model the host is not loading \("file:\/\/\/other.onnx"\)/],
+      ['data that does not fill the image', { image: { width: 2, height: 2, data: new Uint8Array(15) } }, /image data of "15 bytes".*a 2×2 RGBA image has 16/],
+      ['an image over the pixel limit', { image: { width: 100_000, height: 100_000, data: new Uint8Array(4) } }, /100000×100000 pixels.*at most/],
+      ['a width that is not a positive integer', { image: { width: 0, height: 2, data: new Uint8Array(0) } }, /an image width 0.*not a positive integer/],
+      ['data that is not bytes', { image: { width: 1, height: 1, data: [1, 2, 3, 4] } }, /image data \[1,2,3,4\].*not a byte array/],
+      ['an unknown method', { image: image(), method: 'magic' }, /a method "magic".*not a registered method id/],
+      ['an unknown target', { image: image(), target: 'argmax' }, /a target "argmax".*Target must be logit/],
+      ['top 0', { image: image(), top: 0 }, /top 0.*integer from 1 to 20/],
+    ];
+    for (const [what, body, message] of cases) {
+      it(what, async () => {
+        await assert.rejects(preview.explain({ type: 'preview', key: model.key, ...body }), (e: Error & { kind?: string }) => {
+          assert.equal(e.kind, 'bad-argument');
+          assert.match(e.message, message);
+          assert.ok(e.message.startsWith(FROM), e.message);
+          return true;
+        });
+      });
+    }
+  });
+
+  describe('once the panel has its own model', () => {
+    it('releases every session it created, and refuses previews after', async () => {
+      assert.ok(created >= 1 && live.size >= 1, `${created} created, ${live.size} live`);
+      await preview.release();
+      assert.equal(live.size, 0, `${live.size} sessions still live on the thread`);
+      await assert.rejects(preview.explain({ type: 'preview', key: model.key, image: { width: 1, height: 1, data: new Uint8Array(4) } }), /not loading/);
+    });
+  });
+});
