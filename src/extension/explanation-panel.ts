@@ -145,10 +145,8 @@ export class ExplanationPanel {
     const fingerprint = modelPayload.fingerprint!;
     const held = this.sent === fingerprint;
     const preview = !held && (ep === 'auto' || ep === 'cpu');
-    if (preview) {
-      this.preview.prepare(modelPayload);
-      this.pending = modelPayload;
-    }
+    const lease = preview ? this.preview.prepare(modelPayload) : undefined;
+    if (preview) this.pending = modelPayload;
     const sent: ModelPayload | ModelHeld = held || preview ? { ...modelPayload, bytes: undefined, fingerprint } : modelPayload;
     this.sent = undefined;
     try {
@@ -156,10 +154,11 @@ export class ExplanationPanel {
       this.sent = fingerprint;
       return summary;
     } finally {
-      if (preview) {
-        this.pending = undefined;
-        // The panel has its own model now (or failed to load it): the host's copy is not needed any more.
-        void this.preview.release();
+      if (lease) {
+        if (this.pending === modelPayload) this.pending = undefined;
+        // The panel has its own model now (or failed to load it): the host's copy is not needed any more, unless
+        // an open that superseded this one uses it.
+        void lease();
       }
     }
   }

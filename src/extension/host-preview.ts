@@ -113,11 +113,12 @@ export function checkPreview(from: string, r: unknown): CheckedPreview {
   return { key, image: { width: w, height: h, data }, method: method as string | undefined, target, top };
 }
 
-/** The model a panel's preview runs on: loading (or loaded) on the host's runtime thread. */
+/** The model a panel's preview runs on: loading (or loaded) on the host's runtime thread, and the opens that use it. */
 interface Loading {
   readonly key: string;
   readonly fingerprint: string;
   readonly classifier: Promise<{ readonly classifier: Classifier; readonly ms: number }>;
+  users: number;
 }
 
 /** One panel's previews: the model the host loads for it at the click, and the first map explained with it. */
@@ -127,20 +128,36 @@ export class HostPreview {
   /** `from` names the webview in refusals ("The explanation panel"). */
   constructor(private readonly thread: RuntimeBackend, private readonly from: string) {}
 
-  /** Starts loading the model on the host's runtime (once per key and fingerprint; another model replaces it). */
-  prepare(p: ModelPayload): void {
+  /**
+   * Starts loading the model on the host's runtime for an open (once per key and fingerprint: an open that
+   * supersedes another of the same model shares its load; another model replaces it). Returns the open's lease:
+   * call it when the open ended; the model's sessions are released when no open uses them.
+   */
+  prepare(p: ModelPayload): () => Promise<void> {
     const fingerprint = p.fingerprint ?? String(p.bytes.byteLength);
-    if (this.current && this.current.key === p.key && this.current.fingerprint === fingerprint) return;
-    void this.release();
-    const t0 = Date.now();
-    const classifier = (async () => {
-      const info = await this.thread.start();
-      const c = await Classifier.load(threadRuntime(this.thread, info), modelSourceOf(p));
-      return { classifier: c, ms: Date.now() - t0 };
-    })();
-    // Reported when a preview asks for it; until then a failed load must not be an unhandled rejection.
-    classifier.catch(() => undefined);
-    this.current = { key: p.key, fingerprint, classifier };
+    let l = this.current;
+    if (!l || l.key !== p.key || l.fingerprint !== fingerprint) {
+      void this.release();
+      const t0 = Date.now();
+      const classifier = (async () => {
+        const info = await this.thread.start();
+        const c = await Classifier.load(threadRuntime(this.thread, info), modelSourceOf(p));
+        return { classifier: c, ms: Date.now() - t0 };
+      })();
+      // Reported when a preview asks for it; until then a failed load must not be an unhandled rejection.
+      classifier.catch(() => undefined);
+      l = { key: p.key, fingerprint, classifier, users: 0 };
+      this.current = l;
+    }
+    const lease = l;
+    lease.users++;
+    let ended = false;
+    return async () => {
+      if (ended) return;
+      ended = true;
+      lease.users--;
+      if (lease.users === 0 && this.current === lease) await this.release();
+    };
   }
 
   /** Whether a model is loading or loaded for previews. */
@@ -155,7 +172,9 @@ export class HostPreview {
     if (!cur || cur.key !== q.key) {
       throw new LookCloserError('bad-argument', `${this.from} asked for a first map of a model the host is not loading (${quote(q.key)}); explain the image again.`);
     }
+    const arrived = Date.now();
     const { classifier: c, ms } = await cur.classifier;
+    const waited = Date.now() - arrived;
     const input = prepareImage(c, q.image);
     const o = await explainImage(c, input, { method: q.method, top: q.top, target: q.target, signal });
     const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
@@ -165,11 +184,11 @@ export class HostPreview {
       method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
       predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
       crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
-      ms: { load: ms, forward: o.timings.forward, explain: o.timings.explain },
+      ms: { load: ms, waited, forward: o.timings.forward, explain: o.timings.explain },
     };
   }
 
-  /** Releases the model's sessions (the panel loaded its own, or closed). */
+  /** Releases the model's sessions now, whoever uses them (the panel closed, or another model replaces it). */
   async release(): Promise<void> {
     const cur = this.current;
     this.current = undefined;

@@ -400,8 +400,8 @@ export interface PreviewAnswer {
   readonly labels?: readonly string[];
   /** What ran it, e.g. "onnxruntime-node 1.30 (cpu, 2 threads), extension host". */
   readonly backend: string;
-  /** Milliseconds: loading the model on the host (0 when it was loaded before the request), the forward pass, the method. */
-  readonly ms: { readonly load: number; readonly forward: number; readonly explain: number };
+  /** Milliseconds: loading the model on the host (from the click), how long the request waited for that load, the forward pass, the method. */
+  readonly ms: { readonly load: number; readonly waited: number; readonly forward: number; readonly explain: number };
 }
 /** Requests the panel sends to the host. */
 export type PanelToHostRequest = ProgressRequest | SaveRequest | PickLabelsRequest | SaveSidecarRequest | ModelBytesRequest | PreviewRequest | RuntimeRequest;

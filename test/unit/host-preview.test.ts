@@ -54,11 +54,12 @@ describe('the extension host first map (host-preview.ts)', function () {
   const model = payload(SQUEEZENET);
   let panel: Classifier;
   let cat: RgbaImage;
+  let firstOpen: () => Promise<void>;
   /** The request over a structured-clone channel (as VS Code copies webview messages) both ways. */
   const ask = async (body: Record<string, unknown>): Promise<PreviewAnswer> => structuredClone(await preview.explain(structuredClone({ type: 'preview', key: model.key, ...body })));
 
   before(async () => {
-    preview.prepare(model);
+    firstOpen = preview.prepare(model);
     panel = await Classifier.load(webRuntime(), modelSourceOf(payload(SQUEEZENET)));
     cat = await decodeImageFile(path.join(SAMPLES, 'wm_cat.jpg'));
   });
@@ -131,9 +132,16 @@ describe('the extension host first map (host-preview.ts)', function () {
   });
 
   describe('once the panel has its own model', () => {
-    it('releases every session it created, and refuses previews after', async () => {
+    it('keeps the model while an open that superseded the first (same model, sharing its load) runs; releases every session when the last open ends, and refuses previews after', async () => {
       assert.ok(created >= 1 && live.size >= 1, `${created} created, ${live.size} live`);
-      await preview.release();
+      const before = created;
+      const secondOpen = preview.prepare(payload(SQUEEZENET));
+      await firstOpen();
+      const a = await ask({ image: { width: cat.width, height: cat.height, data: cat.data }, top: 1 });
+      assert.equal(a.outputs.length, 1);
+      assert.equal(created, before, 'the second open loaded nothing again');
+      assert.ok(live.size >= 1);
+      await secondOpen();
       assert.equal(live.size, 0, `${live.size} sessions still live on the thread`);
       await assert.rejects(preview.explain({ type: 'preview', key: model.key, image: { width: 1, height: 1, data: new Uint8Array(4) } }), /not loading/);
     });

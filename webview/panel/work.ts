@@ -245,6 +245,7 @@ export class PanelWork {
     const { rgba } = image;
     const s = w.settings;
     let a: PreviewAnswer;
+    const asked = performance.now();
     try {
       a = await this.host.preview({ type: 'preview', key: w.model, image: { width: rgba.width, height: rgba.height, data: rgba.data }, method: s.method, target: s.target, top: s.top }, signal);
     } catch (e) {
@@ -255,6 +256,7 @@ export class PanelWork {
       return { type: 'previewSkipped', job, why };
     }
     throwIfAborted(signal);
+    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (${rgba.width}×${rgba.height} pixels sent; on the host, since the click: model loaded in ${Math.round(a.ms.load)} ms, the request waited ${Math.round(a.ms.waited)} ms for it; forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
     const r = previewOutcome(a, rgba);
     this.res.outcomes.set(job, r);
     return { type: 'previewed', job, outcome: outcomeView(job, r.outcome, r.input), preview: { labels: a.labels, backend: a.backend, ms: a.ms } };
