@@ -167,12 +167,12 @@ export class HostPreview {
 
   /** Explains the panel's decoded image with the model prepared for it (the handler of PreviewRequest). */
   async explain(r: unknown, signal?: AbortSignal): Promise<PreviewAnswer> {
+    const arrived = Date.now();
     const q = checkPreview(this.from, r);
     const cur = this.current;
     if (!cur || cur.key !== q.key) {
       throw new LookCloserError('bad-argument', `${this.from} asked for a first map of a model the host is not loading (${quote(q.key)}); explain the image again.`);
     }
-    const arrived = Date.now();
     const { classifier: c, ms } = await cur.classifier;
     const waited = Date.now() - arrived;
     const input = prepareImage(c, q.image);
@@ -184,7 +184,7 @@ export class HostPreview {
       method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
       predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
       crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
-      ms: { load: ms, waited, forward: o.timings.forward, explain: o.timings.explain },
+      ms: { load: ms, waited, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived, answered: Date.now() },
     };
   }
 

@@ -54,7 +54,6 @@ describe("the panel's side of the host's first map", () => {
     const w = Panel.work(fx);
     assert.equal(w?.kind, 'preview');
     assert.equal((w as Extract<Work, { kind: 'preview' }>).model, MODEL.key);
-    assert.equal((w as Extract<Work, { kind: 'preview' }>).settings.top, 5, 'the classes the panel will explain itself');
 
     const labels = Array.from({ length: 1000 }, (_, i) => `host label ${i}`);
     fx = p.send({ type: 'previewed', job, outcome: outcome(job, 'cam'), preview: { labels, backend: 'onnxruntime-web 1.30 (wasm, 2 threads), extension host', ms: { load: 900, waited: 0, forward: 80, explain: 5 } } });

@@ -7,7 +7,7 @@ import { Messenger, asBytes, assertNever, isCancellation } from '../../src/proto
 import { withHeldBytes } from '../../src/protocol/model-payload';
 import type { HostToPanel, ModelHeld, ModelPayload, PanelToHost } from '../../src/protocol/protocol';
 import { connectHostRuntime } from '../host-runtime';
-import { startEarly } from '../ort-runtime';
+import { configureOrt, startEarly } from '../ort-runtime';
 import { endpoint, vscodeApi } from '../vscode-api';
 import { initialState, update } from './controller';
 import { JobRunner } from './jobs';
@@ -164,8 +164,13 @@ class PanelDriver {
   }
 }
 
-// Start onnxruntime while the host reads the model: fetching and compiling its wasm is the slowest step of a first load.
-startEarly(document.body.dataset.bundles ?? './', document.body.dataset.ep);
+// Start onnxruntime while the host reads the model: fetching and compiling its wasm is the slowest step of a first
+// load. Not on 'auto': there the extension host draws a new panel's first map (src/extension/host-preview.ts), and
+// the wasm's megabytes, fetched through the same webview channel, would hold up its request and answer; the panel
+// starts onnxruntime when it loads the model, right after.
+const bundles = document.body.dataset.bundles ?? './';
+if (document.body.dataset.ep === 'auto') configureOrt(bundles);
+else startEarly(bundles, document.body.dataset.ep);
 window.addEventListener('unhandledrejection', (ev) => {
   if (isCancellation(ev.reason)) ev.preventDefault();
 });

@@ -247,7 +247,9 @@ export class PanelWork {
     let a: PreviewAnswer;
     const asked = performance.now();
     try {
-      a = await this.host.preview({ type: 'preview', key: w.model, image: { width: rgba.width, height: rgba.height, data: rgba.data }, method: s.method, target: s.target, top: s.top }, signal);
+      // The top class only: every map crosses the webview channel (about 0.2 MB each at 224², 0.3 s/MB through
+      // code-server under load); the others come with the panel's own outcome.
+      a = await this.host.preview({ type: 'preview', key: w.model, image: { width: rgba.width, height: rgba.height, data: rgba.data }, method: s.method, target: s.target, top: 1 }, signal);
     } catch (e) {
       throwIfAborted(signal);
       // The host's runtime could not give the map (it cannot start, or cannot run this model): the panel's own load decides.
@@ -256,7 +258,8 @@ export class PanelWork {
       return { type: 'previewSkipped', job, why };
     }
     throwIfAborted(signal);
-    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (${rgba.width}×${rgba.height} pixels sent; on the host, since the click: model loaded in ${Math.round(a.ms.load)} ms, the request waited ${Math.round(a.ms.waited)} ms for it; forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
+    const sent = performance.timeOrigin + asked;
+    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (the request reached the host after ${Math.round(a.at.arrived - sent)} ms, the host answered ${Math.round(a.at.answered - a.at.arrived)} ms after that, the answer took ${Math.round(now() - a.at.answered)} ms; ${rgba.width}×${rgba.height} pixels sent; on the host, since the click: model loaded in ${Math.round(a.ms.load)} ms, the request waited ${Math.round(a.ms.waited)} ms for it; forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
     const r = previewOutcome(a, rgba);
     this.res.outcomes.set(job, r);
     return { type: 'previewed', job, outcome: outcomeView(job, r.outcome, r.input), preview: { labels: a.labels, backend: a.backend, ms: a.ms } };
@@ -276,10 +279,13 @@ export class PanelWork {
     for (const id of [...this.res.outcomes.keys()]) if (id !== job) this.res.outcomes.delete(id);
     this.forgetInput();
     void old?.classifier.dispose();
-    void currentWorker().then((w) => t.mark('runtime', performance.timeOrigin + w.readyAt), () => undefined);
+    const runtimeMark = () => void currentWorker().then((w) => t.mark('runtime', performance.timeOrigin + w.readyAt), () => undefined);
+    runtimeMark();
     let info: ModelInfo;
     try {
       const m = await loadWebModel(p, ep, signal);
+      // A worker started by the load itself ('auto' starts none before): its ready time is known now.
+      runtimeMark();
       t.mark('session');
       this.res.model = m;
       info = await modelInfo(m);
