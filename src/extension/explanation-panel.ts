@@ -13,7 +13,7 @@ import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
 import { WebviewHost, webviewOptions } from './webview-host';
-import { ModelRef, display, pickLabels, readImagePayload, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
+import { ModelRef, display, pickLabels, readImagePayload, readModelParts, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
 
 /** Who sends what the panel's handlers check, in their messages. */
 const FROM = 'The explanation panel';
@@ -137,25 +137,35 @@ export class ExplanationPanel {
    * does not queue ahead of the map on the webview channel.
    */
   async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal, requestedAt?: number): Promise<ExplainSummary> {
-    const [modelPayload, image] = await Promise.all([this.readModel(model), readImagePayload(this.imageUri)]);
+    const stat = await Promise.resolve(vscode.workspace.fs.stat(model.uri));
+    const fingerprint = fileFingerprint(model.uri.toString(), stat.size, stat.mtime);
+    // The panel that loaded these same bytes keeps its model and sessions: only the small parts are read and travel again.
+    const held = this.sent === fingerprint;
+    const [parts, image] = await Promise.all([
+      held ? readModelParts(model, this.extensionUri) : readModelPayload(model, this.extensionUri),
+      readImagePayload(this.imageUri),
+    ]);
     this.model = model;
     logger()?.info(`Explaining ${display(this.imageUri)} with ${model.origin}`);
     const ep = executionProvider();
-    // The panel that loaded these same bytes keeps its model and sessions: only the small parts travel again.
-    const fingerprint = modelPayload.fingerprint!;
-    const held = this.sent === fingerprint;
-    const preview = !held && (ep === 'auto' || ep === 'cpu');
-    const lease = preview ? this.preview.prepare(modelPayload) : undefined;
-    if (preview) this.pending = modelPayload;
-    const sent: ModelPayload | ModelHeld = held || preview ? { ...modelPayload, bytes: undefined, fingerprint } : modelPayload;
+    let sent: ModelPayload | ModelHeld = { ...parts, bytes: undefined, fingerprint };
+    let lease: (() => Promise<void>) | undefined;
+    const bytes = (parts as Partial<ModelPayload>).bytes;
+    if (!held && bytes) {
+      const payload: ModelPayload = { ...parts, bytes, fingerprint };
+      if (ep === 'auto' || ep === 'cpu') {
+        lease = this.preview.prepare(payload);
+        this.pending = payload;
+      } else sent = payload;
+    }
     this.sent = undefined;
     try {
-      const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: ep, options, requestedAt, ...(preview ? { preview } : {}) }, signal);
+      const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: ep, options, requestedAt, ...(lease ? { preview: true } : {}) }, signal);
       this.sent = fingerprint;
       return summary;
     } finally {
       if (lease) {
-        if (this.pending === modelPayload) this.pending = undefined;
+        if (this.pending?.fingerprint === fingerprint) this.pending = undefined;
         // The panel has its own model now (or failed to load it): the host's copy is not needed any more, unless
         // an open that superseded this one uses it.
         void lease();

@@ -143,7 +143,12 @@ async function readLabels(uri: vscode.Uri): Promise<LabelsFile> {
 
 /** Reads everything the panel needs to load a model: bytes, sidecar text, sidecar labels, bundled label sets. */
 export async function readModelPayload(ref: ModelRef, extensionUri: vscode.Uri): Promise<ModelPayload> {
-  const bytes = await readBytes(ref.uri, 'model');
+  const [bytes, parts] = await Promise.all([readBytes(ref.uri, 'model'), readModelParts(ref, extensionUri)]);
+  return { ...parts, bytes };
+}
+
+/** The payload without the model's bytes (the panel holds them: the next image in a reused panel); read as readModelPayload reads it. */
+export async function readModelParts(ref: ModelRef, extensionUri: vscode.Uri): Promise<Omit<ModelPayload, 'bytes'>> {
   const side = sidecarUri(ref.uri);
   const sideBytes = await readIfExists(side);
   const sidecarText = sideBytes ? decoder.decode(sideBytes) : undefined;
@@ -162,7 +167,7 @@ export async function readModelPayload(ref: ModelRef, extensionUri: vscode.Uri):
     readBytes(vscode.Uri.joinPath(labelsDir, 'mnist_labels.txt'), 'bundled labels'),
   ]);
   return {
-    key: ref.uri.toString(), name: ref.name, origin: ref.origin, bytes, sidecarText, labels, configs,
+    key: ref.uri.toString(), name: ref.name, origin: ref.origin, sidecarText, labels, configs,
     fallbackLabels: { imagenet: decoder.decode(imagenet), digits: decoder.decode(digits) },
     writable: !ref.bundled,
   };
