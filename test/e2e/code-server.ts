@@ -6,6 +6,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Browser, chromium } from 'playwright-core';
 
@@ -100,7 +101,13 @@ function commonArgs(o: { userDataDir: string; extensionsDir: string }): string[]
 export async function startCodeServer(o: CodeServerOptions): Promise<CodeServer> {
   await ensureCodeServer();
   const userDataDir = path.join(o.dir, 'user-data');
-  const extensionsDir = path.join(o.dir, 'extensions');
+  // Extensions are installed outside the repository, so the .vsix runs as users get it: Node's module resolution
+  // from inside test-results/ would otherwise find the checkout's node_modules (onnxruntime-node, which the .vsix
+  // does not ship). The link in the scratch folder keeps them at hand.
+  const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'look-closer-e2e-extensions-'));
+  fs.mkdirSync(o.dir, { recursive: true });
+  fs.rmSync(path.join(o.dir, 'extensions'), { recursive: true, force: true });
+  fs.symlinkSync(extensionsDir, path.join(o.dir, 'extensions'));
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   fs.mkdirSync(extensionsDir, { recursive: true });
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...o.settings }, null, 2));
@@ -142,6 +149,7 @@ export async function startCodeServer(o: CodeServerOptions): Promise<CodeServer>
       killGroup(pid, 'SIGKILL');
       const gone = Date.now() + 5000;
       while (groupAlive(pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+      fs.rmSync(extensionsDir, { recursive: true, force: true });
     },
   };
 }
