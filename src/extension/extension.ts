@@ -4,8 +4,8 @@ import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
 import type { ExplainOptions, ExplainSummary, LayerActivations } from '../protocol/protocol';
 import { guarded, initLog, showError } from './error-handling';
-import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState, reusePanel } from './explanation-panel';
-import { disposeSharedRuntimeThread } from './host-runtime';
+import { ExplanationPanel, PANEL_VIEW_TYPE, PanelState, executionProvider, reusePanel } from './explanation-panel';
+import { disposeSharedRuntimeThread, sharedRuntimeThread } from './host-runtime';
 import { LAYERS_VIEW_ID, LayersViewProvider } from './layers-view';
 import { FolderChoices, FolderPickUi, askFolderChoices } from './folder-choices';
 import { FolderOptions, FolderResult, explainFolder, openReport } from './folder-run';
@@ -179,6 +179,10 @@ async function askFolderOptions(context: vscode.ExtensionContext): Promise<Folde
 /** Activates the extension: registers commands, the Layers view and the panel serializer. */
 export function activate(context: vscode.ExtensionContext): LookCloserApi {
   const log = initLog(context);
+  // On 'auto' and 'cpu' a new panel's first map comes from the host's runtime thread (host-preview.ts): start it
+  // now, while the command resolves the model and the panel's page loads (a failure shows when a map asks for it).
+  const ep = executionProvider();
+  if (ep === 'auto' || ep === 'cpu') sharedRuntimeThread(context.extensionUri.fsPath).start().catch(() => undefined);
   const models = new ModelResolver(context);
   const layers = new LayersViewProvider(context.extensionUri);
   const panels = new Panels(context, models, layers);

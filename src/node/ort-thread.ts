@@ -25,14 +25,26 @@ function startRuntime() {
   return { runtime, info: { backend: runtime.backend.replace('(wasm)', `(wasm, ${threads} threads)`), threads } };
 }
 
+/**
+ * A 68-byte model (x → Identity → y, opset 13). Created once when the runtime starts, it makes onnxruntime load
+ * its wasm and start its threads then, while the host still reads the first real model (the extension starts the
+ * thread at activation on 'auto' and 'cpu', for the host's first map).
+ */
+const WARM_UP_MODEL = 'CAc6OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=';
+
+function warmUp(r: ReturnType<typeof startRuntime>): ReturnType<typeof startRuntime> {
+  void r.runtime.createSession(new Uint8Array(Buffer.from(WARM_UP_MODEL, 'base64'))).then((s) => s.release(), () => undefined);
+  return r;
+}
+
 let started: ReturnType<typeof startRuntime> | undefined;
 const sessions = new Map<number, Session>();
 let nextSession = 1;
 
 const handlers: RequestHandlers<ToRuntimeThread> = {
-  runtimeStart: async (): Promise<HostRuntimeInfo> => (started ??= startRuntime()).info,
+  runtimeStart: async (): Promise<HostRuntimeInfo> => (started ??= warmUp(startRuntime())).info,
   runtimeCreate: async (r) => {
-    started ??= startRuntime();
+    started ??= warmUp(startRuntime());
     const s = await started.runtime.createSession(r.model, { optimization: r.optimization });
     const id = nextSession++;
     sessions.set(id, s);
