@@ -21,13 +21,13 @@ import { modelSourceOf } from '../protocol/model-payload';
 import type { HostRuntimeInfo, ModelPayload, PreviewAnswer, PreviewOutput, PreviewRequest } from '../protocol/protocol';
 import { tensorFromWire } from '../protocol/tensor-wire';
 import type { RuntimeBackend } from './host-runtime';
-import { LIMITS, checkText, quote } from './validate';
+import { LIMITS, checkText, isRecord, own, quote, refuse as refuseField } from './validate';
 
 /** Classes a preview explains at most (the panel asks for its top 5). */
 export const PREVIEW_MAX_TOP = 20;
 
 /** A copy of a tensor with a buffer of its own: the runtime thread takes the buffers it is sent. */
-function own(t: Tensor): Tensor {
+function copyTensor(t: Tensor): Tensor {
   return { type: t.type, dims: [...t.dims], data: t.data.slice() } as Tensor;
 }
 
@@ -47,7 +47,7 @@ export function threadRuntime(thread: RuntimeBackend, info: HostRuntimeInfo): Ru
         inputNames: s.inputNames,
         outputNames: s.outputNames,
         async run(feeds, fetches) {
-          const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, own(t)]));
+          const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, copyTensor(t)]));
           const out = await thread.request({ type: 'runtimeRun', session: s.session, feeds: copied, fetches });
           return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, tensorFromWire(v, `The runtime thread's output '${k}'`)]));
         },
@@ -61,14 +61,6 @@ export function threadRuntime(thread: RuntimeBackend, info: HostRuntimeInfo): Ru
   };
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function own1(r: Record<string, unknown>, k: string): unknown {
-  return Object.prototype.hasOwnProperty.call(r, k) ? r[k] : undefined;
-}
-
 /** A preview request as checked: what a webview sends is untrusted. */
 export interface CheckedPreview {
   readonly key: string;
@@ -80,25 +72,25 @@ export interface CheckedPreview {
 
 /** Checks a webview's PreviewRequest: the model key, an RGBA image of at most MAX_IMAGE_PIXELS, a known method, a valid target and top. */
 export function checkPreview(from: string, r: unknown): CheckedPreview {
-  const refuse = (what: string, v: unknown, why: string) => new LookCloserError('bad-argument', `${from} sent ${what} ${quote(v)}, which is refused: ${why}.`);
+  const refuse = (what: string, v: unknown, why: string) => refuseField(from, what, v, why);
   if (!isRecord(r)) throw refuse('a preview request', r, 'it is not an object');
-  const key = checkText(from, 'a model key', own1(r, 'key'), LIMITS.uri);
-  const image = own1(r, 'image');
+  const key = checkText(from, 'a model key', own(r, 'key'), LIMITS.uri);
+  const image = own(r, 'image');
   if (!isRecord(image)) throw refuse('an image', image, 'it is not an object with width, height and RGBA data');
-  const width = own1(image, 'width');
-  const height = own1(image, 'height');
+  const width = own(image, 'width');
+  const height = own(image, 'height');
   for (const [name, v] of [['width', width], ['height', height]] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw refuse(`an image ${name}`, v, 'it is not a positive integer');
   }
   const w = width as number;
   const h = height as number;
   if (w * h > MAX_IMAGE_PIXELS) throw refuse('an image of', `${w}×${h} pixels`, `at most ${MAX_IMAGE_PIXELS} pixels are read`);
-  const data = own1(image, 'data');
+  const data = own(image, 'data');
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw refuse('image data', data, 'it is not a byte array');
   if (data.length !== w * h * 4) throw refuse('image data of', `${data.length} bytes`, `a ${w}×${h} RGBA image has ${w * h * 4}`);
-  const method = own1(r, 'method');
+  const method = own(r, 'method');
   if (method !== undefined && (typeof method !== 'string' || !METHODS.some((m) => m.id === method))) throw refuse('a method', method, 'it is not a registered method id');
-  const rawTarget = own1(r, 'target');
+  const rawTarget = own(r, 'target');
   let target: PreviewRequest['target'];
   if (rawTarget !== undefined) {
     if (typeof rawTarget !== 'string') throw refuse('a target', rawTarget, 'it is not logit, softmax, sigmoid or contrast:B');
@@ -108,7 +100,7 @@ export function checkPreview(from: string, r: unknown): CheckedPreview {
       throw refuse('a target', rawTarget, e instanceof Error ? e.message : String(e));
     }
   }
-  const top = own1(r, 'top') ?? 1;
+  const top = own(r, 'top') ?? 1;
   if (typeof top !== 'number' || !Number.isSafeInteger(top) || top < 1 || top > PREVIEW_MAX_TOP) throw refuse('top', top, `it is not an integer from 1 to ${PREVIEW_MAX_TOP}`);
   return { key, image: { width: w, height: h, data }, method: method as string | undefined, target, top };
 }

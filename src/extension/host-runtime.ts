@@ -14,7 +14,7 @@ import type { RequestHandlers } from '../protocol/messenger';
 import type { HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../protocol/protocol';
 import { compactBytes, compactTensor, tensorFromWire } from '../protocol/tensor-wire';
 import { RuntimeThread } from '../node/thread-runtime';
-import { LIMITS, checkBytes, checkText, quote } from './validate';
+import { LIMITS, checkBytes, checkText, isRecord, own, quote } from './validate';
 
 let native: boolean | undefined;
 
@@ -49,14 +49,6 @@ export interface RuntimeBackend {
 
 /** A webview's runtime requests, as the host's handler table holds them. */
 type RuntimeDirection = { readonly requests: RuntimeRequest; readonly responses: RuntimeResponses; readonly notes: never };
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-function own(r: Record<string, unknown>, k: string): unknown {
-  return Object.prototype.hasOwnProperty.call(r, k) ? r[k] : undefined;
-}
 
 /** The sessions one webview holds on the host's runtime, and the handlers of its runtime requests. */
 export class HostRuntimeSessions {

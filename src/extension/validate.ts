@@ -53,16 +53,18 @@ export function quote(v: unknown, max = 60): string {
   return s.length > max + 2 ? `${s.slice(0, max)}…` : s;
 }
 
-function refuse(from: string, what: string, v: unknown, why: string): LookCloserError {
+/** The refusal of a field a webview sent: what it is, its value (quoted, shortened) and why. */
+export function refuse(from: string, what: string, v: unknown, why: string): LookCloserError {
   return new LookCloserError('bad-argument', `${from} sent ${what} ${quote(v)}, which is refused: ${why}.`);
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
+/** A plain object (not null, not an array). */
+export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** Own property of a message (a `__proto__` or `toString` key of the prototype never counts). */
-function own(o: Record<string, unknown>, key: string): unknown {
+export function own(o: Record<string, unknown>, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
 }
 
