@@ -8,7 +8,7 @@ import type {
   ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, ModelHeld, ModelPayload, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
-import { HostPreview } from './host-preview';
+import { HostPreview, previewable } from './host-preview';
 import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
@@ -153,7 +153,7 @@ export class ExplanationPanel {
     const bytes = (parts as Partial<ModelPayload>).bytes;
     if (!held && bytes) {
       const payload: ModelPayload = { ...parts, bytes, fingerprint };
-      if (ep === 'auto' || ep === 'cpu') {
+      if ((ep === 'auto' || ep === 'cpu') && previewable(bytes.byteLength)) {
         lease = this.preview.prepare(payload);
         this.pending = payload;
       } else sent = payload;

@@ -23,8 +23,19 @@ import { tensorFromWire } from '../protocol/tensor-wire';
 import type { RuntimeBackend } from './host-runtime';
 import { LIMITS, checkText, isRecord, own, quote, refuse as refuseField } from './validate';
 
-/** Classes a preview explains at most (the panel asks for its top 5). */
+/** Classes a preview explains at most (the panel asks for its top class). */
 export const PREVIEW_MAX_TOP = 20;
+
+/**
+ * Models above this size get no preview: the host would hold a second copy of the bytes beside the panel's while
+ * both load (its runtime thread is sent a copy), and such a model's own load is long whatever the first map does.
+ */
+export const PREVIEW_MAX_MODEL_BYTES = 512 * 2 ** 20;
+
+/** Whether a model of `bytes` gets a first map from the host. */
+export function previewable(bytes: number): boolean {
+  return bytes <= PREVIEW_MAX_MODEL_BYTES;
+}
 
 /** A copy of a tensor with a buffer of its own: the runtime thread takes the buffers it is sent. */
 function copyTensor(t: Tensor): Tensor {
