@@ -64,7 +64,7 @@ describe('ROAD imputations on a worker thread and overlapped with the passes', f
 
   it('the thread (from source) imputes the same values as inline, bit for bit, and ROAD gives the same numbers through it', async () => {
     assert.equal(inline.length, 6);
-    assert.ok(inline.every((t, i) => t.data.some((v, j) => v !== x.data[j])), 'every mask changes the input');
+    assert.ok(inline.every((t) => t.data.some((v, j) => v !== x.data[j])), 'every mask changes the input');
     const t = thread();
     assertSameTensors(await t.impute(job), inline, 'thread vs inline');
     assertSameTensors(await t.impute(job), inline, 'second job on the same thread');
