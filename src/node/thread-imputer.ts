@@ -81,7 +81,7 @@ export class ThreadImputer implements RoadImputer {
   async dispose(): Promise<void> {
     const w = this.worker;
     if (!w) return;
-    this.stopped(w, 'disposed');
+    this.stopped(w, 'the imputation thread was disposed', false);
     await w.terminate();
   }
 
@@ -112,11 +112,11 @@ export class ThreadImputer implements RoadImputer {
     return w;
   }
 
-  private stopped(w: Worker, why: string): void {
+  private stopped(w: Worker, why: string, failed = true): void {
     if (this.worker !== w) return;
     this.worker = undefined;
-    // A thread that never answered could not start (a missing bundle, no tsx): jobs stay inline from then on.
-    if (!this.answered) this.broken = why;
+    // A thread that failed before it ever answered could not start (a missing bundle, no tsx): jobs stay inline from then on.
+    if (failed && !this.answered) this.broken = why;
     for (const p of this.pending.values()) p.reject(new Error(why));
     this.pending.clear();
   }

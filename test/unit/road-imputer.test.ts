@@ -117,6 +117,14 @@ describe('ROAD imputations on a worker thread and overlapped with the passes', f
     assert.deepEqual(fails.counts, { thread: 0, inline: 2 });
     assert.equal(fails.unavailable, undefined, 'a thread that answers is kept');
 
+    // Disposed while its first job is pending: that job is computed inline, and the next starts a thread again.
+    const restarted = thread();
+    const pending = restarted.impute(job);
+    await restarted.dispose();
+    assertSameTensors(await pending, inline, 'disposed mid-job');
+    assertSameTensors(await restarted.impute(job), inline, 'after dispose');
+    assert.deepEqual(restarted.counts, { thread: 1, inline: 1 });
+
     // A bad job (every pixel removed) fails on the thread and inline alike: the caller gets ROAD's own error.
     const t = thread();
     await assert.rejects(t.impute({ ...job, masks: [new Uint8Array(x.data.length / 3).fill(1)] }), /ROAD would remove every pixel/);
