@@ -46,9 +46,10 @@ function gzipFiles(dir, names) {
 
 /** Build targets by name. */
 const targets = {
+  // The CLI and, beside it, ROAD's imputation thread (src/node/thread-imputer.ts starts dist/impute-thread.js).
   cli: {
-    entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/cli.js',
+    entryPoints: { cli: 'src/cli/main.ts', 'impute-thread': 'src/node/impute-thread.ts' },
+    outdir: 'dist',
     platform: 'node',
     format: 'cjs',
     target: 'node20',

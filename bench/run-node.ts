@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { METHODS } from '../src/core/methods/registry';
 import { hostThreads } from '../src/extension/host-runtime';
 import { nodeRuntime, webRuntime } from '../src/node/ort-runtime';
+import { useThreadImputer } from '../src/node/thread-imputer';
 import { loadInput, loadModel } from '../src/node/workbench';
 import { hostPathRuntime } from './host-path';
 import { BenchRow, measureMethods } from './measure';
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     },
   });
   const backend = values.backend ?? 'wasm';
+  // As the CLI: ROAD's imputations on a worker thread beside the metrics' passes.
+  if (values.metrics) useThreadImputer();
   const threads = values.threads ? Number(values.threads) : undefined;
   const host = backend === 'host' || backend === 'host-native' ? await hostPathRuntime(threads ?? hostThreads(), backend === 'host' ? 'wasm' : 'auto') : undefined;
   const runtime = host?.runtime ?? (backend === 'node' ? nodeRuntime(threads ?? 2) : webRuntime(threads ?? 1));

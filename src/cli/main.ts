@@ -19,6 +19,7 @@ import { type Grid, describeLayout, parseGrid } from '../core/token-layout';
 import { writeAttentionCrops, writeGates, writeProjection } from '../node/attention-io';
 import { makeOutputDir } from '../node/files';
 import { selectRuntime } from '../node/ort-runtime';
+import { ThreadImputer, useThreadImputer } from '../node/thread-imputer';
 import { explainFolder, listInputs, terminalProgress } from './batch';
 import { compareMethods, isMethodList, methodList } from './compare';
 import { runSanity, sanityMethod, sanityText } from './sanity';
@@ -475,8 +476,12 @@ async function cmdDemo(values: Values): Promise<void> {
   await model.explainer.dispose();
 }
 
+let threadImputer: ThreadImputer | undefined;
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // ROAD's imputations run on a worker thread beside the metrics' passes (started on the first ROAD measured).
+  threadImputer ??= useThreadImputer();
   let values: Values = {};
   let cmd: string | undefined;
   let rest: string[] = [];

@@ -3,8 +3,8 @@
  * gradients: the 8-neighbour weighted-mean operator on the removed pixels of an image, the known pixels held at
  * zero (Dirichlet). Geometric coarsening by 2×2 blocks (a block is unknown when all its pixels are), piecewise-
  * constant prolongation P and restriction Pᵀ, the operator rediscretised on each level (for smooth errors
- * PᵀAP ≈ the coarse stencil, since both weight sums are 1), damped Jacobi before and after (the same sweeps, so the
- * cycle is symmetric positive definite, as PCG needs). Briggs, Henson & McCormick, A Multigrid Tutorial (2000),
+ * PᵀAP ≈ the coarse stencil, since both weight sums are 1), two Jacobi sweeps before and two after (the same sweeps,
+ * so the cycle is symmetric positive definite, as PCG needs). Briggs, Henson & McCormick, A Multigrid Tutorial (2000),
  * ch. 3–4; the CG solve and its stopping rule stay ROAD's, so the preconditioner changes the speed, not the answer.
  *
  * Layout (the solve's hot loops): every level is a grid padded by one cell on each side, so that the stencil needs
@@ -39,9 +39,14 @@ export interface Level {
   readonly rhs: Float64Array;
 }
 
-/** Jacobi damping, sweeps before and after the coarse correction, and the size below which a level is smoothed only. */
-const OMEGA = 0.8;
-const SWEEPS = 1;
+/**
+ * Jacobi damping, sweeps before and after the coarse correction, and the size below which a level is smoothed only.
+ * ω = 1 damps the stencil's high frequencies best (D⁻¹A lies in [2/3, 4/3] there: factor 1/3; ω = 0.8 gave 0.47),
+ * and D⁻¹A < 2 keeps the cycle positive definite. Two sweeps each way: 12 CG iterations where one sweep at ω = 0.8
+ * took 24 (6 masks of a ResNet-18 Grad-CAM map), ~20 % less time.
+ */
+const OMEGA = 1;
+const SWEEPS = 2;
 const COARSEST = 64;
 const COARSEST_SWEEPS = 40;
 
@@ -140,7 +145,7 @@ export function applyOperator(l: Level, v: Float64Array, out: Float64Array, dot?
   }
 }
 
-/** Damped Jacobi sweeps on e for the right-hand side rhs. */
+/** Jacobi sweeps (damped by ω) on e for the right-hand side rhs. */
 function smooth(l: Level, e: Float64Array, rhs: Float64Array, sweeps: number): void {
   const { cells, diag, tmp, channels: C } = l;
   for (let s = 0; s < sweeps; s++) {

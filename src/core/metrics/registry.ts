@@ -7,7 +7,7 @@ import { confidenceChange, ConfidenceJson } from './confidence';
 import { CurveJson, CurveMemo, Substrate, perturbationCurve } from './deletion-insertion';
 import { rankPixels } from './perturb';
 import { PointingBox, PointingJson, pointingGame } from './pointing';
-import { road, RoadJson } from './road';
+import { road, roadInputs, RoadJson } from './road';
 
 /** What a metric reads: the input, its map at input resolution (0..1), the class and the forward pass on the input. */
 export interface MetricContext {
@@ -39,6 +39,8 @@ interface Scratch {
   readonly order: () => Uint32Array;
   readonly substrateProbs: Map<Substrate, number>;
   readonly curves?: CurveMemo[];
+  /** ROAD's imputed inputs, started before the other metrics' passes. */
+  readonly roadImputed?: Promise<readonly Float32Tensor[]>;
 }
 
 /** The measured values, one field per metric (absent when not asked for). */
@@ -63,7 +65,7 @@ export interface MetricEntry<K extends keyof MetricValues = keyof MetricValues> 
 export const METRICS: readonly MetricEntry[] = [
   { id: 'deletion', title: 'Deletion AUC (RISE; lower is better)', passes: 16, measure: (c, s) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'deletion', { before: c.before, order: s.order(), substrateProbs: s.substrateProbs, curves: s.curves }) },
   { id: 'insertion', title: 'Insertion AUC (RISE; higher is better)', passes: 16, measure: (c, s) => perturbationCurve(c.explainer, c.input, c.map01, c.classIndex, 'insertion', { before: c.before, order: s.order(), substrateProbs: s.substrateProbs, curves: s.curves }) },
-  { id: 'road', title: 'ROAD (MoRF and LeRF with noisy linear imputation; combined higher is better)', passes: 6, measure: (c) => road(c.explainer, c.input, c.map01, c.classIndex, { before: c.before }) },
+  { id: 'road', title: 'ROAD (MoRF and LeRF with noisy linear imputation; combined higher is better)', passes: 6, measure: (c, s) => road(c.explainer, c.input, c.map01, c.classIndex, { before: c.before, imputed: s.roadImputed }) },
   { id: 'confidence', title: 'Average Drop and Increase in Confidence (Grad-CAM++)', passes: 1, measure: (c) => confidenceChange(c.explainer, c.input, c.map01, c.classIndex, c.before) },
   { id: 'pointing', title: 'Pointing game (needs a box)', passes: 0, measure: async (c) => (c.box ? pointingGame(c.map01, c.explainer.inputSize.width, c.explainer.inputSize.height, c.box, c.crop) : undefined) },
 ];
@@ -92,7 +94,12 @@ export function parseBox(s: string): PointingBox {
 export async function measureAll(ids: readonly MetricId[], c: MetricContext): Promise<MetricValues> {
   const out: Record<string, unknown> = {};
   let order: Uint32Array | undefined;
-  const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves };
+  // ROAD's imputations need only the input and the map, no pass: started first, they are computed while deletion's
+  // and insertion's passes run (on a worker thread where the front end gave ROAD one; in the panel, where
+  // onnxruntime runs in its own worker, on this thread while it waits). A failure surfaces where ROAD awaits them.
+  const roadImputed = ids.includes('road') ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
+  roadImputed?.catch(() => undefined);
+  const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves, roadImputed };
   for (const m of METRICS) {
     if (!ids.includes(m.id)) continue;
     const v = await m.measure(c, scratch);
