@@ -178,7 +178,9 @@ export class HostPreview {
     }
     const { classifier: c, ms } = await cur.classifier;
     const waited = Date.now() - arrived;
+    const t = performance.now();
     const input = prepareImage(c, q.image);
+    const prepared = performance.now() - t;
     const o = await explainImage(c, input, { method: q.method, top: q.top, target: q.target, signal });
     const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
       classIndex: e.classIndex, label, layer: e.layer, raw: e.raw, display: e.display, min, max,
@@ -187,7 +189,7 @@ export class HostPreview {
       method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
       predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
       crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
-      ms: { load: ms, waited, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived, answered: Date.now() },
+      ms: { load: ms, waited, prepare: prepared, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived, answered: Date.now() },
     };
   }
 

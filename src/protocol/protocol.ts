@@ -400,8 +400,8 @@ export interface PreviewAnswer {
   readonly labels?: readonly string[];
   /** What ran it, e.g. "onnxruntime-node 1.30 (cpu, 2 threads), extension host". */
   readonly backend: string;
-  /** Milliseconds: loading the model on the host (from the click), how long the request waited for that load, the forward pass, the method. */
-  readonly ms: { readonly load: number; readonly waited: number; readonly forward: number; readonly explain: number };
+  /** Milliseconds: loading the model on the host (from the click), how long the request waited for that load, preprocessing, the forward pass, the method. */
+  readonly ms: { readonly load: number; readonly waited: number; readonly prepare: number; readonly forward: number; readonly explain: number };
   /** When the request reached the host and when the host answered (epoch ms, the host's clock): where the time went, in the panel's console. */
   readonly at: { readonly arrived: number; readonly answered: number };
 }

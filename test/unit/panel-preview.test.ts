@@ -56,7 +56,7 @@ describe("the panel's side of the host's first map", () => {
     assert.equal((w as Extract<Work, { kind: 'preview' }>).model, MODEL.key);
 
     const labels = Array.from({ length: 1000 }, (_, i) => `host label ${i}`);
-    fx = p.send({ type: 'previewed', job, outcome: outcome(job, 'cam'), preview: { labels, backend: 'onnxruntime-web 1.30 (wasm, 2 threads), extension host', ms: { load: 900, waited: 0, forward: 80, explain: 5 } } });
+    fx = p.send({ type: 'previewed', job, outcome: outcome(job, 'cam'), preview: { labels, backend: 'onnxruntime-web 1.30 (wasm, 2 threads), extension host', ms: { load: 900, waited: 0, prepare: 10, forward: 80, explain: 5 } } });
     const load = Panel.work(fx);
     assert.equal(load?.kind, 'loadModel', 'the model loads next');
     assert.equal((load as Extract<Work, { kind: 'loadModel' }>).model?.bytes, undefined, 'without bytes: the load asks the host for them');

@@ -168,7 +168,7 @@ export interface PreviewInfo {
   /** What ran it, e.g. "onnxruntime-web 1.30 (wasm, 2 threads), extension host". */
   readonly backend: string;
   /** Milliseconds the host spent loading the model, and on the forward pass and the method. */
-  readonly ms: { readonly load: number; readonly waited: number; readonly forward: number; readonly explain: number };
+  readonly ms: { readonly load: number; readonly waited: number; readonly prepare: number; readonly forward: number; readonly explain: number };
 }
 
 /** What the stage shows: the explanation, one channel of a layer, or an attention gate. */

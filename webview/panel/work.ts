@@ -259,7 +259,7 @@ export class PanelWork {
     }
     throwIfAborted(signal);
     const sent = performance.timeOrigin + asked;
-    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (the request reached the host after ${Math.round(a.at.arrived - sent)} ms, the host answered ${Math.round(a.at.answered - a.at.arrived)} ms after that, the answer took ${Math.round(now() - a.at.answered)} ms; ${rgba.width}×${rgba.height} pixels sent; on the host, since the click: model loaded in ${Math.round(a.ms.load)} ms, the request waited ${Math.round(a.ms.waited)} ms for it; forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
+    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (the request reached the host after ${Math.round(a.at.arrived - sent)} ms, the host answered ${Math.round(a.at.answered - a.at.arrived)} ms after that, the answer took ${Math.round(now() - a.at.answered)} ms; ${rgba.width}×${rgba.height} pixels sent; on the host, since the click: model loaded in ${Math.round(a.ms.load)} ms, the request waited ${Math.round(a.ms.waited)} ms for it; preprocessing ${Math.round(a.ms.prepare)} ms, forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
     const r = previewOutcome(a, rgba);
     this.res.outcomes.set(job, r);
     return { type: 'previewed', job, outcome: outcomeView(job, r.outcome, r.input), preview: { labels: a.labels, backend: a.backend, ms: a.ms } };
