@@ -1,6 +1,8 @@
 /** The host side of the explanation panel: one webview panel per image, running onnxruntime-web. */
 import * as vscode from 'vscode';
 import { LookCloserError } from '../core/errors';
+import type { ScoreTarget } from '../core/methods/method';
+import { parseScoreTarget } from '../core/methods/score-target';
 import { PRESETS } from '../core/preprocess/presets';
 import { CancelledError, asFloat32 } from '../protocol/messenger';
 import { fileFingerprint } from '../protocol/model-payload';
@@ -39,6 +41,15 @@ export interface PanelEvents {
 export function executionProvider(): ExecutionProviderSetting {
   const v = vscode.workspace.getConfiguration('lookCloser').get<string>('executionProvider');
   return v === 'webgpu' || v === 'wasm' || v === 'cpu' ? v : 'auto';
+}
+
+/** A target option as the core's ScoreTarget, or undefined when it does not parse (the panel reports it). */
+function parseScoreTargetOrUndefined(t: string): ScoreTarget | undefined {
+  try {
+    return parseScoreTarget(t);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A panel's title: "Explain: cat.jpg". */
@@ -158,9 +169,14 @@ export class ExplanationPanel {
         this.pending = payload;
       } else sent = payload;
     }
+    // A PNG or JPEG the host can decode itself is explained at once, while the panel's page loads.
+    const target = options.target === undefined ? undefined : parseScoreTargetOrUndefined(options.target);
+    const decoded = lease !== undefined && this.preview.begin(image, options.method, target);
     this.sent = undefined;
     try {
-      const summary = await this.host.request({ type: 'open', model: sent, image, executionProvider: ep, options, requestedAt, ...(lease ? { preview: true } : {}) }, signal);
+      const summary = await this.host.request({
+        type: 'open', model: sent, image, executionProvider: ep, options, requestedAt, ...(lease ? { preview: true } : {}), ...(decoded ? { previewDecoded: true } : {}),
+      }, signal);
       this.sent = fingerprint;
       return summary;
     } finally {

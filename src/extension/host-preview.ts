@@ -16,7 +16,9 @@ import { METHODS } from '../core/methods/registry';
 import { parseScoreTarget } from '../core/methods/score-target';
 import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
 import type { Runtime, Session } from '../core/runtime';
+import type { RgbaImage } from '../core/preprocess/image';
 import type { Tensor } from '../core/tensor';
+import { decodeOnHost } from '../node/host-decode';
 import { modelSourceOf } from '../protocol/model-payload';
 import type { HostRuntimeInfo, ModelPayload, PreviewAnswer, PreviewOutput, PreviewRequest } from '../protocol/protocol';
 import { tensorFromWire } from '../protocol/tensor-wire';
@@ -75,30 +77,38 @@ export function threadRuntime(thread: RuntimeBackend, info: HostRuntimeInfo): Ru
 /** A preview request as checked: what a webview sends is untrusted. */
 export interface CheckedPreview {
   readonly key: string;
-  readonly image: { readonly width: number; readonly height: number; readonly data: Uint8Array | Uint8ClampedArray };
+  /** The pixels the panel decoded; absent when the host decoded the image itself (`imageKey` names it). */
+  readonly image?: RgbaImage;
+  readonly imageKey?: string;
   readonly method?: string;
   readonly target?: PreviewRequest['target'];
   readonly top: number;
 }
 
-/** Checks a webview's PreviewRequest: the model key, an RGBA image of at most MAX_IMAGE_PIXELS, a known method, a valid target and top. */
+/** Checks a webview's PreviewRequest: the model key, an RGBA image of at most MAX_IMAGE_PIXELS (or the key of one the host decoded), a known method, a valid target and top. */
 export function checkPreview(from: string, r: unknown): CheckedPreview {
   const refuse = (what: string, v: unknown, why: string) => refuseField(from, what, v, why);
   if (!isRecord(r)) throw refuse('a preview request', r, 'it is not an object');
   const key = checkText(from, 'a model key', own(r, 'key'), LIMITS.uri);
+  const rawKey = own(r, 'imageKey');
+  const imageKey = rawKey === undefined ? undefined : checkText(from, 'an image key', rawKey, LIMITS.uri);
   const image = own(r, 'image');
-  if (!isRecord(image)) throw refuse('an image', image, 'it is not an object with width, height and RGBA data');
-  const width = own(image, 'width');
-  const height = own(image, 'height');
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw refuse(`an image ${name}`, v, 'it is not a positive integer');
+  let checked: RgbaImage | undefined;
+  if (image !== undefined || imageKey === undefined) {
+    if (!isRecord(image)) throw refuse('an image', image, 'it is not an object with width, height and RGBA data');
+    const width = own(image, 'width');
+    const height = own(image, 'height');
+    for (const [name, v] of [['width', width], ['height', height]] as const) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw refuse(`an image ${name}`, v, 'it is not a positive integer');
+    }
+    const w = width as number;
+    const h = height as number;
+    if (w * h > MAX_IMAGE_PIXELS) throw refuse('an image of', `${w}×${h} pixels`, `at most ${MAX_IMAGE_PIXELS} pixels are read`);
+    const data = own(image, 'data');
+    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw refuse('image data', data, 'it is not a byte array');
+    if (data.length !== w * h * 4) throw refuse('image data of', `${data.length} bytes`, `a ${w}×${h} RGBA image has ${w * h * 4}`);
+    checked = { width: w, height: h, data };
   }
-  const w = width as number;
-  const h = height as number;
-  if (w * h > MAX_IMAGE_PIXELS) throw refuse('an image of', `${w}×${h} pixels`, `at most ${MAX_IMAGE_PIXELS} pixels are read`);
-  const data = own(image, 'data');
-  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw refuse('image data', data, 'it is not a byte array');
-  if (data.length !== w * h * 4) throw refuse('image data of', `${data.length} bytes`, `a ${w}×${h} RGBA image has ${w * h * 4}`);
   const method = own(r, 'method');
   if (method !== undefined && (typeof method !== 'string' || !METHODS.some((m) => m.id === method))) throw refuse('a method', method, 'it is not a registered method id');
   const rawTarget = own(r, 'target');
@@ -113,7 +123,7 @@ export function checkPreview(from: string, r: unknown): CheckedPreview {
   }
   const top = own(r, 'top') ?? 1;
   if (typeof top !== 'number' || !Number.isSafeInteger(top) || top < 1 || top > PREVIEW_MAX_TOP) throw refuse('top', top, `it is not an integer from 1 to ${PREVIEW_MAX_TOP}`);
-  return { key, image: { width: w, height: h, data }, method: method as string | undefined, target, top };
+  return { key, image: checked, imageKey, method: method as string | undefined, target, top };
 }
 
 /** The model a panel's preview runs on: loading (or loaded) on the host's runtime thread, and the opens that use it. */
@@ -124,9 +134,23 @@ interface Loading {
   users: number;
 }
 
+/** An image the host decoded itself at the click, and its first map under way with the open's settings. */
+interface Early {
+  readonly key: string;
+  readonly image: RgbaImage;
+  /** The settings it is explained with (method, target, top), as settingsKey gives them. */
+  readonly settings: string;
+  readonly answer: Promise<PreviewAnswer>;
+}
+
+function settingsKey(method: string | undefined, target: PreviewRequest['target'], top: number): string {
+  return JSON.stringify([method ?? null, target ?? 'logit', top]);
+}
+
 /** One panel's previews: the model the host loads for it at the click, and the first map explained with it. */
 export class HostPreview {
   private current?: Loading;
+  private early?: Early;
 
   /** `from` names the webview in refusals ("The explanation panel"). */
   constructor(private readonly thread: RuntimeBackend, private readonly from: string) {}
@@ -163,12 +187,29 @@ export class HostPreview {
     };
   }
 
+  /**
+   * Decodes the open's image on the host when it can (src/node/host-decode.ts: PNG and JPEG as the webview would
+   * decode them) and starts explaining it with the open's method and target as soon as the model is loaded, so the
+   * map is ready, or under way, when the panel asks. True when it did: the panel then sends no pixels.
+   */
+  begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target']): boolean {
+    const cur = this.current;
+    this.early = undefined;
+    if (!cur) return false;
+    const rgba = decodeOnHost(image.bytes);
+    if (!rgba) return false;
+    const answer = this.answer(cur, rgba, method, target, 1, undefined, Date.now());
+    answer.catch(() => undefined);
+    this.early = { key: image.key, image: rgba, settings: settingsKey(method, target, 1), answer };
+    return true;
+  }
+
   /** Whether a model is loading or loaded for previews. */
   get prepared(): boolean {
     return this.current !== undefined;
   }
 
-  /** Explains the panel's decoded image with the model prepared for it (the handler of PreviewRequest). */
+  /** Explains the panel's decoded image, or the one the host decoded, with the model prepared for it (the handler of PreviewRequest). */
   async explain(r: unknown, signal?: AbortSignal): Promise<PreviewAnswer> {
     const arrived = Date.now();
     const q = checkPreview(this.from, r);
@@ -176,12 +217,27 @@ export class HostPreview {
     if (!cur || cur.key !== q.key) {
       throw new LookCloserError('bad-argument', `${this.from} asked for a first map of a model the host is not loading (${quote(q.key)}); explain the image again.`);
     }
+    if (q.image) return this.answer(cur, q.image, q.method, q.target, q.top, signal, arrived);
+    const early = this.early;
+    if (!early || early.key !== q.imageKey) {
+      throw new LookCloserError('bad-argument', `${this.from} asked for a first map of an image the host did not decode (${quote(q.imageKey)}); explain the image again.`);
+    }
+    // The map under way since the click, when the panel asks for what the open asked; else the same pixels again.
+    if (early.settings === settingsKey(q.method, q.target, q.top)) {
+      const a = await early.answer;
+      return { ...a, at: { arrived, answered: Date.now() } };
+    }
+    return this.answer(cur, early.image, q.method, q.target, q.top, signal, arrived);
+  }
+
+  /** The first map of `image` once the model is loaded. */
+  private async answer(cur: Loading, image: RgbaImage, method: string | undefined, target: PreviewRequest['target'], top: number, signal: AbortSignal | undefined, arrived: number): Promise<PreviewAnswer> {
     const { classifier: c, ms } = await cur.classifier;
     const waited = Date.now() - arrived;
     const t = performance.now();
-    const input = prepareImage(c, q.image);
+    const input = prepareImage(c, image);
     const prepared = performance.now() - t;
-    const o = await explainImage(c, input, { method: q.method, top: q.top, target: q.target, signal });
+    const o = await explainImage(c, input, { method, top, target, signal });
     const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
       classIndex: e.classIndex, label, layer: e.layer, raw: e.raw, display: e.display, min, max,
     }));
@@ -197,6 +253,7 @@ export class HostPreview {
   async release(): Promise<void> {
     const cur = this.current;
     this.current = undefined;
+    this.early = undefined;
     if (!cur) return;
     const loaded = await cur.classifier.catch(() => undefined);
     await loaded?.classifier.dispose().catch(() => undefined);

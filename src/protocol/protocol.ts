@@ -265,6 +265,8 @@ export interface OpenRequest {
    * panel loads the model; the bytes are then left out (the panel asks for them with ModelBytesRequest when it loads).
    */
   readonly preview?: boolean;
+  /** With `preview`: the host decoded the image itself and is explaining it already; the panel's PreviewRequest names it (imageKey) instead of sending pixels. */
+  readonly previewDecoded?: boolean;
 }
 /** Change what is shown for the current image and re-explain. */
 export interface ExplainRequestMessage {
@@ -366,8 +368,10 @@ export interface PreviewRequest {
   readonly type: 'preview';
   /** The model's key (URI) the open request named. */
   readonly key: string;
-  /** The decoded image, RGBA. */
-  readonly image: { readonly width: number; readonly height: number; readonly data: Uint8Array | Uint8ClampedArray };
+  /** The decoded image, RGBA; absent when the open said the host decoded it (previewDecoded). */
+  readonly image?: { readonly width: number; readonly height: number; readonly data: Uint8Array | Uint8ClampedArray };
+  /** The image's key (URI), when the host decoded it. */
+  readonly imageKey?: string;
   /** A registry method id; absent: the first that applies. */
   readonly method?: string;
   readonly target?: ScoreTarget;

@@ -12,6 +12,7 @@ import { explainImage, prepareImage } from '../../src/core/app/explain-image';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { HostPreview } from '../../src/extension/host-preview';
 import type { RuntimeBackend } from '../../src/extension/host-runtime';
+import { decodeOnHost } from '../../src/node/host-decode';
 import { decodeImageFile } from '../../src/node/image-io';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { RuntimeThread } from '../../src/node/thread-runtime';
@@ -106,6 +107,68 @@ describe('the extension host first map (host-preview.ts)', function () {
       });
     });
   }
+
+  describe('an image the host decodes itself (PNG, JPEG) is explained from the click, the panel sends no pixels', () => {
+    const file = (name: string) => ({ key: `file:///ws/${name}`, bytes: new Uint8Array(fs.readFileSync(name === 'two_class_both_dog_cat.png' ? TWO_CLASS : path.join(SAMPLES, name))) });
+
+    it('PNG: the file\'s pixels, so the map is the panel\'s own, class for class', async () => {
+      const png = file('two_class_both_dog_cat.png');
+      const rgba = await decodeImageFile(TWO_CLASS);
+      assert.deepEqual(decodeOnHost(png.bytes), { width: rgba.width, height: rgba.height, data: new Uint8Array(rgba.data) }, 'pngjs decodes what sharp decodes');
+      assert.equal(preview.begin(png), true);
+      const a = await ask({ imageKey: png.key, target: 'logit', top: 1 });
+      const want = await explainImage(panel, prepareImage(panel, rgba), { top: 1, target: 'logit' });
+      assert.equal(a.method, want.method.id);
+      assert.equal(a.outputs[0].classIndex, want.outputs[0].explanation.classIndex);
+      assertMatches(a.outputs[0].raw.data as Float32Array, want.outputs[0].explanation.raw.data, 'CAM raw map');
+      assert.ok(a.at.answered >= a.at.arrived);
+    });
+
+    it("JPEG: jpeg-js's pixels, within its rounding of sharp's (libjpeg); the same top class and nearly the same map", async () => {
+      const jpg = file('wm_cat.jpg');
+      const host = decodeOnHost(jpg.bytes)!;
+      assert.deepEqual([host.width, host.height], [cat.width, cat.height]);
+      let worst = 0;
+      let sum = 0;
+      for (let i = 0; i < host.data.length; i++) {
+        const d = Math.abs(host.data[i] - cat.data[i]);
+        worst = Math.max(worst, d);
+        sum += d;
+      }
+      assert.ok(sum / host.data.length < 2, `mean |Δ| ${sum / host.data.length} levels`);
+      assert.equal(preview.begin(jpg), true);
+      const a = await ask({ imageKey: jpg.key, target: 'logit', top: 1 });
+      const exact = await explainImage(panel, prepareImage(panel, host), { top: 1, target: 'logit' });
+      assertMatches(a.outputs[0].raw.data as Float32Array, exact.outputs[0].explanation.raw.data, 'CAM raw map on the host-decoded pixels');
+      const own = await explainImage(panel, prepareImage(panel, cat), { top: 1, target: 'logit' });
+      assert.equal(a.predictions[0].index, own.predictions[0].index, 'the same top class as the panel finds');
+      const m = a.outputs[0].display as { map: Float32Array };
+      const o = own.outputs[0].explanation.display as { map: Float32Array };
+      let far = 0;
+      for (let i = 0; i < m.map.length; i++) far = Math.max(far, Math.abs(m.map[i] - o.map[i]));
+      assert.ok(far < 0.05, `display maps differ by at most ${far} (worst pixel level difference ${worst})`);
+    });
+
+    it('another method or target than the open asked for is explained again from the same pixels; an image it did not decode is refused', async () => {
+      const jpg = file('wm_cat.jpg');
+      assert.equal(preview.begin(jpg, undefined, 'logit'), true);
+      const a = await ask({ imageKey: jpg.key, method: 'gradcam', target: 'logit', top: 1 });
+      assert.equal(a.method, 'gradcam');
+      await assert.rejects(ask({ imageKey: 'file:///ws/other.jpg', top: 1 }), /an image the host did not decode \("file:\/\/\/ws\/other.jpg"\)/);
+    });
+
+    it('leaves WebP, GIF, rotated photos and broken files to the panel', () => {
+      const rotated = file('wm_cat.jpg').bytes.slice();
+      // EXIF orientation (tag 0x0112, SHORT, count 1) set to 6: the browser turns the photo; jpeg-js would not.
+      const at = Buffer.from(rotated).indexOf(Buffer.from([0x12, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00]));
+      assert.ok(at > 0, 'the sample has an orientation tag');
+      rotated[at + 8] = 6;
+      assert.equal(decodeOnHost(rotated), undefined);
+      assert.equal(decodeOnHost(file('wm_cat.jpg').bytes.slice(0, 5000)), undefined, 'a truncated JPEG');
+      assert.equal(decodeOnHost(new TextEncoder().encode('this is not a PNG')), undefined);
+      assert.equal(preview.begin({ key: 'file:///ws/x.gif', bytes: new Uint8Array([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0, 0, 0]) }), false);
+    });
+  });
 
   describe('refuses what a webview must not send', () => {
     const image = () => ({ width: 2, height: 2, data: new Uint8Array(16) });

@@ -68,7 +68,7 @@ function onHost(s: PanelState, m: HostMsg, fx: Effects): PanelState {
       const steps: Step[] = [];
       if (newImage) steps.push({ kind: 'loadImage', image: m.image });
       // The host's first map while the panel loads the model (only offered with the bytes left out).
-      if (newModel && m.preview && m.model.bytes === undefined) steps.push({ kind: 'preview', model: m.model.key });
+      if (newModel && m.preview && m.model.bytes === undefined) steps.push({ kind: 'preview', model: m.model.key, ...(m.previewDecoded ? { image: m.image.key } : {}) });
       if (newModel) steps.push({ kind: 'loadModel', model: m.model, ep: m.ep });
       steps.push({ kind: 'explain' });
       const change = { ...(newImage ? { classIndex: undefined } : {}), ...(newModel ? { preset: undefined } : {}), ...choicesFrom(m.options) };

@@ -118,7 +118,7 @@ export function candidateClass(s: PanelState): number {
 
 /** Turns a step into the work the driver runs, or an error when the panel has nothing to run it on. */
 function workOf(s: PanelState, step: Exclude<Step, { kind: 'commit' | 'showChannel' }>): Work | Error {
-  if (step.kind === 'preview') return s.image ? { kind: 'preview', model: step.model, settings: explainSettings(s) } : new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
+  if (step.kind === 'preview') return s.image ? { ...step, settings: explainSettings(s) } : new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
   if (step.kind !== 'loadImage' && step.kind !== 'loadModel' && (!s.model || !s.image)) {
     return new LookCloserError('bad-argument', 'No image is loaded in this panel yet.');
   }

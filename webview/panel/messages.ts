@@ -14,7 +14,7 @@ export interface RuntimeNote {
 /** Host requests: `ticket` names the driver's pending answer. */
 export type HostMsg =
   /** `preview`: the host offers a first map of its own while the panel loads the model (the model then comes without its bytes). */
-  | { readonly type: 'open'; readonly ticket: number; readonly model: ModelPayload | ModelHeld; readonly image: ImagePayload; readonly ep: ExecutionProviderSetting; readonly options: ExplainOptions; readonly preview?: boolean }
+  | { readonly type: 'open'; readonly ticket: number; readonly model: ModelPayload | ModelHeld; readonly image: ImagePayload; readonly ep: ExecutionProviderSetting; readonly options: ExplainOptions; readonly preview?: boolean; readonly previewDecoded?: boolean }
   | { readonly type: 'explain'; readonly ticket: number; readonly options: ExplainOptions }
   | { readonly type: 'activations'; readonly ticket: number; readonly layer: string }
   | { readonly type: 'showChannel'; readonly ticket: number; readonly layer: string; readonly channel?: number }

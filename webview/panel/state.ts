@@ -185,8 +185,8 @@ export type Step =
    * without its bytes (the host offered a preview) gets them from the host first.
    */
   | { readonly kind: 'loadModel'; readonly model?: ModelPayload | ModelHeld; readonly ep: ExecutionProviderSetting; readonly preset?: string }
-  /** Asks the extension host for the first map (src/extension/host-preview.ts) while the panel has no model yet. */
-  | { readonly kind: 'preview'; readonly model: string }
+  /** Asks the extension host for the first map (src/extension/host-preview.ts) while the panel has no model yet; `image`: the key of the image the host decoded itself (no pixels sent). */
+  | { readonly kind: 'preview'; readonly model: string; readonly image?: string }
   | { readonly kind: 'usePreset'; readonly preset: string | undefined }
   /** Explains with the settings the state gives when the step is reached. */
   | { readonly kind: 'explain' }
@@ -230,7 +230,7 @@ export interface SanityView {
 export type Work =
   | Exclude<Step, { readonly kind: 'explain' | 'commit' | 'showChannel' | 'preview' }>
   | { readonly kind: 'explain'; readonly settings: ExplainSettings }
-  | { readonly kind: 'preview'; readonly model: string; readonly settings: ExplainSettings };
+  | { readonly kind: 'preview'; readonly model: string; readonly image?: string; readonly settings: ExplainSettings };
 
 /** What a finished job answers: the summary, the activations read, or nothing. */
 export type Reply = 'summary' | 'activations' | 'none';

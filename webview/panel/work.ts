@@ -249,7 +249,9 @@ export class PanelWork {
     try {
       // The top class only: every map crosses the webview channel (about 0.2 MB each at 224², 0.3 s/MB through
       // code-server under load); the others come with the panel's own outcome.
-      a = await this.host.preview({ type: 'preview', key: w.model, image: { width: rgba.width, height: rgba.height, data: rgba.data }, method: s.method, target: s.target, top: 1 }, signal);
+      // The host decoded the image itself (PNG, JPEG) and is explaining it since the click: no pixels to send.
+      const image = w.image !== undefined ? { imageKey: w.image } : { image: { width: rgba.width, height: rgba.height, data: rgba.data } };
+      a = await this.host.preview({ type: 'preview', key: w.model, ...image, method: s.method, target: s.target, top: 1 }, signal);
     } catch (e) {
       throwIfAborted(signal);
       // The host's runtime could not give the map (it cannot start, or cannot run this model): the panel's own load decides.
