@@ -84,6 +84,19 @@ describe("the panel's side of the host's first map", () => {
     assert.ok(summaryOf(p.state));
   });
 
+  it('names the image instead of sending pixels when the host decoded it itself (previewDecoded)', () => {
+    const p = new Panel();
+    let fx = p.send({ type: 'open', ticket: 1, model: MODEL, image: IMAGE, ep: 'auto', options: {}, preview: true, previewDecoded: true });
+    fx = p.send({ type: 'imageLoaded', job: p.state.job!.id, image: { key: IMAGE.key, fingerprint: 'img', name: IMAGE.name }, decodeMs: 1 });
+    const w = Panel.work(fx) as Extract<Work, { kind: 'preview' }>;
+    assert.equal(w.kind, 'preview');
+    assert.equal(w.image, IMAGE.key);
+    const plain = new Panel();
+    plain.send({ type: 'open', ticket: 1, model: MODEL, image: IMAGE, ep: 'auto', options: {}, preview: true });
+    const w2 = Panel.work(plain.send({ type: 'imageLoaded', job: plain.state.job!.id, image: { key: IMAGE.key, fingerprint: 'img', name: IMAGE.name }, decodeMs: 1 })) as Extract<Work, { kind: 'preview' }>;
+    assert.equal(w2.image, undefined, 'the panel sends its pixels');
+  });
+
   it('asks for no preview when the open carries the bytes, or when the panel has the model', () => {
     const p = new Panel();
     const withBytes: ModelPayload = { ...MODEL, bytes: new Uint8Array(4) };
