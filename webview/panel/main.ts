@@ -49,7 +49,7 @@ class PanelDriver {
         // The model's bytes, when the open left them out, are resolved by the load (work.ts): the host's first map comes before them.
         const model = r.model.bytes === undefined ? r.model : { ...r.model, bytes: asBytes(r.model.bytes) };
         return this.ask((ticket) => ({
-          type: 'open', ticket, ep: r.executionProvider, options: r.options, model, image: { ...r.image, bytes: asBytes(r.image.bytes) }, preview: r.preview === true,
+          type: 'open', ticket, ep: r.executionProvider, options: r.options, model, image: { ...r.image, bytes: asBytes(r.image.bytes) }, preview: r.preview === true, previewDecoded: r.previewDecoded === true,
         }), signal);
       },
       explain: (r, signal) => this.ask((ticket) => ({ type: 'explain', ticket, options: r.options }), signal),
