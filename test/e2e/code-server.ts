@@ -104,7 +104,10 @@ export async function startCodeServer(o: CodeServerOptions): Promise<CodeServer>
   // Extensions are installed outside the repository, so the .vsix runs as users get it: Node's module resolution
   // from inside test-results/ would otherwise find the checkout's node_modules (onnxruntime-node, which the .vsix
   // does not ship). The link in the scratch folder keeps them at hand.
-  const extensionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'look-closer-e2e-extensions-'));
+  // LOOK_CLOSER_E2E_NATIVE=1 (for measuring): inside the repository, where the host finds onnxruntime-node as a development checkout does.
+  const extensionsDir = process.env.LOOK_CLOSER_E2E_NATIVE === '1'
+    ? fs.mkdtempSync(path.join(ROOT, 'test-results', 'extensions-'))
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'look-closer-e2e-extensions-'));
   fs.mkdirSync(o.dir, { recursive: true });
   fs.rmSync(path.join(o.dir, 'extensions'), { recursive: true, force: true });
   fs.symlinkSync(extensionsDir, path.join(o.dir, 'extensions'));
