@@ -25,6 +25,9 @@ const MEANING: Record<StartStep, string> = {
 /** A finished or running timeline: ms after the click per step reached. */
 export type Timeline = Partial<Record<StartStep, number>>;
 
+/** When the panel's script began to run, ms after the page's start (the bundle evaluates this module first). */
+export const SCRIPT_STARTED = typeof performance === 'undefined' ? 0 : performance.now();
+
 /** Epoch ms now, on the page's clock. */
 export function now(): number {
   return performance.timeOrigin + performance.now();

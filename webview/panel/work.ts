@@ -27,7 +27,7 @@ import { currentWorker } from '../ort-runtime';
 import type { ResultMsg, RuntimeNote } from './messages';
 import { CompareMemo, compareMemo, compareOne, measureShown, rememberShown } from './measure';
 import { outcomeView } from './outcome-view';
-import { StartTimeline, now } from './timeline';
+import { SCRIPT_STARTED, StartTimeline, now } from './timeline';
 import { thumbnail } from './pictures';
 import { imageFingerprint, modelFingerprint } from './selectors';
 import type { ModelInfo, PresetInfo, Work } from './state';
@@ -125,6 +125,8 @@ export class PanelWork {
   /** The start-up timeline of the model loading now or last. */
   readonly timeline = new StartTimeline();
   private click?: { readonly at: number; readonly received: number };
+  /** When the last open request arrived (epoch ms). */
+  private openedAt?: number;
 
   constructor(private readonly host: WorkHost, private readonly onProgress: (job: number, done: number, total: number) => void) {}
 
@@ -179,6 +181,7 @@ export class PanelWork {
   /** The host asked to open an image (`at`: the click, epoch ms; undefined: a restore) and the request arrived at `received`. */
   opened(at: number | undefined, received: number): void {
     this.click = { at: at ?? received, received };
+    this.openedAt = received;
   }
 
   /** Sets the classifier's preset (undefined: its own choice). */
@@ -261,7 +264,8 @@ export class PanelWork {
     }
     throwIfAborted(signal);
     const sent = performance.timeOrigin + asked;
-    console.info(`[look-closer] the extension host's first map: asked ${Math.round(asked)} ms after the page's start, answered ${Math.round(performance.now() - asked)} ms later (the request reached the host after ${Math.round(a.at.arrived - sent)} ms, the host answered ${Math.round(a.at.answered - a.at.arrived)} ms after that, the answer took ${Math.round(now() - a.at.answered)} ms; ${w.image !== undefined ? 'the host decoded the image itself and began at the click' : `${rgba.width}×${rgba.height} pixels sent`}; on the host: model loaded ${Math.round(a.ms.load)} ms after the click, the map waited ${Math.round(a.ms.waited)} ms for it; preprocessing ${Math.round(a.ms.prepare)} ms, forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
+    const openAt = this.openedAt === undefined ? '?' : Math.round(this.openedAt - performance.timeOrigin);
+    console.info(`[look-closer] the extension host's first map: the panel's script ran ${Math.round(SCRIPT_STARTED)} ms after the page's start, the open request arrived at ${openAt} ms, the image was decoded and the map asked for at ${Math.round(asked)} ms, answered ${Math.round(performance.now() - asked)} ms later (the request reached the host after ${Math.round(a.at.arrived - sent)} ms, the host answered ${Math.round(a.at.answered - a.at.arrived)} ms after that, the answer took ${Math.round(now() - a.at.answered)} ms; ${w.image !== undefined ? 'the host decoded the image itself and began at the click' : `${rgba.width}×${rgba.height} pixels sent`}; on the host: model loaded ${Math.round(a.ms.load)} ms after the click, the map waited ${Math.round(a.ms.waited)} ms for it; preprocessing ${Math.round(a.ms.prepare)} ms, forward ${Math.round(a.ms.forward)} ms, ${a.method} ${Math.round(a.ms.explain)} ms; ${a.backend})`);
     const r = previewOutcome(a, rgba);
     this.res.outcomes.set(job, r);
     return { type: 'previewed', job, outcome: outcomeView(job, r.outcome, r.input), preview: { labels: a.labels, backend: a.backend, ms: a.ms } };
