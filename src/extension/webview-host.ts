@@ -3,6 +3,8 @@
  * the messenger, the `ready` handshake, the `error` note, disposal and the page's HTML; each host keeps only its
  * own handlers. Also binds the pure page builder (webview-html.ts) to VS Code's URIs and webview options.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BatchSummary } from '../core/batch-report';
 import { LookCloserError } from '../core/errors';
@@ -37,7 +39,21 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     nativeCpu: page.runsOnnx && nativeRuntimeFound(),
     // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
     preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
+    inline: inlineFiles(extensionUri, page),
   });
+}
+
+/** The page's bundle and stylesheet as text (put in the page: scriptPageHtml), or undefined when they cannot be read here. */
+function inlineFiles(extensionUri: vscode.Uri, page: ScriptPage): { script: string; style: string } | undefined {
+  if (extensionUri.scheme !== 'file') return undefined;
+  try {
+    return {
+      script: fs.readFileSync(path.join(extensionUri.fsPath, 'dist', 'webview', page.script), 'utf8'),
+      style: fs.readFileSync(path.join(extensionUri.fsPath, 'media', page.style), 'utf8'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Shows a written report in a webview: no scripts, and the report folder as its only local resource root. */

@@ -40,14 +40,15 @@ export function nonce(): string {
  * The Content-Security-Policy of a page. `cspSource` is the webview's source for local resources (which the
  * webview's localResourceRoots narrow to the extension's bundles and media, or to one report folder).
  */
-export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNonce: string): string {
+export function contentSecurityPolicy(kind: PageKind, cspSource: string, pageNonce: string, inlineStyle = false): string {
   const scripted = kind !== 'static';
   const onnx = kind === 'onnx';
   return [
     // Nothing is allowed unless a directive below says so.
     "default-src 'none'",
-    // Script pages: our stylesheet from the extension, no inline styles. The report: its one <style>, by nonce.
-    scripted ? `style-src ${cspSource}` : `style-src 'nonce-${pageNonce}'`,
+    // Script pages: our stylesheet from the extension, or inlined in the page by nonce; no other inline style. The
+    // report: its one <style>, by nonce.
+    scripted ? (inlineStyle ? `style-src ${cspSource} 'nonce-${pageNonce}'` : `style-src ${cspSource}`) : `style-src 'nonce-${pageNonce}'`,
     // Script pages: icons from the extension, canvases exported as blobs and data URLs. The report: its
     // overlays and inputs, from the report folder (its only local resource root).
     scripted ? `img-src ${cspSource} blob: data:` : `img-src ${cspSource}`,
@@ -97,24 +98,39 @@ export interface PageResources {
   readonly nativeCpu?: boolean;
   /** Files the page will fetch first (onnxruntime's wasm, when the setting tells which): fetched from the page's start, before its script runs. */
   readonly preload?: readonly string[];
+  /**
+   * The bundle's and the stylesheet's text, to put in the page itself (by nonce): a webview fetches its files
+   * through a service worker that code-server starts with the page, about a second before the first file comes.
+   * Left as files when the text could end the element early (`</script`, `<!--`, `</style`).
+   */
+  readonly inline?: { readonly script: string; readonly style: string };
+}
+
+/** Whether text can stand inside a <script> or <style> element as it is (nothing in it ends the element or opens an HTML comment). */
+export function inlinable(text: string, element: 'script' | 'style'): boolean {
+  const t = text.toLowerCase();
+  return !t.includes(`</${element}`) && !t.includes('<!--');
 }
 
 /** The HTML of a script page, with its CSP and a fresh nonce (or the one given, for tests). */
 export function scriptPageHtml(page: ScriptPage, title: string, r: PageResources, pageNonce = nonce()): string {
-  const csp = contentSecurityPolicy(kindOf(page), r.cspSource, pageNonce);
+  const script = r.inline && inlinable(r.inline.script, 'script') ? r.inline.script : undefined;
+  const style = r.inline && inlinable(r.inline.style, 'style') ? r.inline.style : undefined;
+  const csp = contentSecurityPolicy(kindOf(page), r.cspSource, pageNonce, style !== undefined);
+  const n = escapeHtml(pageNonce);
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeHtml(r.style)}">
+${style !== undefined ? `<style nonce="${n}">${style}</style>` : `<link rel="stylesheet" href="${escapeHtml(r.style)}">`}
 ${(r.preload ?? []).map((u) => `<link rel="preload" as="fetch" crossorigin href="${escapeHtml(u)}">\n`).join('')}
 <title>${escapeHtml(title)}</title>
 </head>
 <body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu ? ' data-native-cpu="1"' : ''}>
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
-<script type="module" nonce="${escapeHtml(pageNonce)}" src="${escapeHtml(r.script)}"></script>
+${script !== undefined ? `<script type="module" nonce="${n}">${script}</script>` : `<script type="module" nonce="${n}" src="${escapeHtml(r.script)}"></script>`}
 </body>
 </html>`;
 }

@@ -1,4 +1,7 @@
 /** Every webview page's HTML and Content-Security-Policy, as the one builder (src/extension/webview-html.ts) writes them. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ROOT } from '../support/paths';
 import { strict as assert } from 'node:assert';
 import type { BatchSummary } from '../../src/core/batch-report';
 import { PAGES, ScriptPage, contentSecurityPolicy, nonce, reportPageHtml, scriptPageHtml, startFiles } from '../../src/extension/webview-html';
@@ -139,6 +142,27 @@ describe('webview pages and their Content-Security-Policy', () => {
     assert.ok(contentSecurityPolicy('onnx', CSP_SOURCE, 'N'.repeat(32)).includes(`connect-src ${CSP_SOURCE}`));
     const plain = scriptPageHtml(PAGES.layers, 'l', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/' }, 'N'.repeat(32));
     assert.ok(!plain.includes('preload') && !plain.includes('data-ep'));
+  });
+
+  it('puts the built bundle and stylesheet in the page, by nonce, and keeps them as files when their text could end the element early', () => {
+    const n = 'N'.repeat(32);
+    const script = fs.readFileSync(path.join(ROOT, 'dist', 'webview', 'panel.js'), 'utf8');
+    const style = fs.readFileSync(path.join(ROOT, 'media', 'panel.css'), 'utf8');
+    const res = { cspSource: CSP_SOURCE, script: `${RESOURCE}/dist/webview/panel.js`, style: `${RESOURCE}/media/panel.css`, bundles: `${RESOURCE}/dist/webview/` };
+    const html = scriptPageHtml(PAGES.panel, 'p', { ...res, inline: { script, style } }, n);
+    const scripts = [...html.matchAll(/<script\b([^>]*)>/g)].map((m) => m[1]);
+    assert.deepEqual(scripts, [` type="module" nonce="${n}"`], 'one script, by nonce, no src');
+    assert.ok(html.includes(`<script type="module" nonce="${n}">${script}</script>`), 'the bundle itself');
+    assert.ok(html.includes(`<style nonce="${n}">${style}</style>`) && !html.includes('rel="stylesheet"'));
+    const csp = cspOf(html);
+    assert.deepEqual(csp.get('style-src'), [CSP_SOURCE, `'nonce-${n}'`], 'the inlined stylesheet by nonce; no unsafe-inline');
+    assert.deepEqual(csp.get('script-src'), [`'nonce-${n}'`, "'wasm-unsafe-eval'", 'blob:']);
+    assert.ok(!/\son[a-z]+=/.test(html.replace(script, '').replace(style, '')), 'no inline event handlers');
+    for (const [bad, el] of [['x = "</script>";', 'script'], ['/* <!-- */', 'script'], ['a::after { content: "</style>" }', 'style']] as const) {
+      const fallback = scriptPageHtml(PAGES.panel, 'p', { ...res, inline: el === 'script' ? { script: bad, style } : { script, style: bad } }, n);
+      assert.ok(!fallback.includes(bad), `${el} text ${bad} is not put in the page`);
+      assert.ok(el === 'script' ? fallback.includes(`src="${res.script}"`) : fallback.includes(`href="${res.style}"`));
+    }
   });
 
   it('preloads exactly the files the page\'s onnxruntime start fetches for each setting (webview/ort-runtime.ts)', () => {
