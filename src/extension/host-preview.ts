@@ -18,7 +18,7 @@ import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
 import type { Runtime, Session } from '../core/runtime';
 import type { RgbaImage } from '../core/preprocess/image';
 import type { Tensor } from '../core/tensor';
-import { decodeOnHost } from '../node/host-decode';
+import { decodeOnHost, hostDecodable } from '../node/host-decode';
 import { modelSourceOf } from '../protocol/model-payload';
 import type { HostRuntimeInfo, ModelPayload, PreviewAnswer, PreviewOutput, PreviewRequest } from '../protocol/protocol';
 import { tensorFromWire } from '../protocol/tensor-wire';
@@ -137,7 +137,7 @@ interface Loading {
 /** An image the host decoded itself at the click, and its first map under way with the open's settings. */
 interface Early {
   readonly key: string;
-  readonly image: RgbaImage;
+  readonly image: Promise<RgbaImage>;
   /** The settings it is explained with (method, target, top), as settingsKey gives them. */
   readonly settings: string;
   readonly answer: Promise<PreviewAnswer>;
@@ -195,10 +195,16 @@ export class HostPreview {
   begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target']): boolean {
     const cur = this.current;
     this.early = undefined;
-    if (!cur) return false;
-    const rgba = decodeOnHost(image.bytes);
-    if (!rgba) return false;
-    const answer = this.answer(cur, rgba, method, target, 1, undefined, Date.now());
+    if (!cur || !hostDecodable(image.bytes)) return false;
+    const began = Date.now();
+    // Decoded on a later turn: the open request goes out first (jpeg-js blocks the host's thread 0.1–0.3 s).
+    const rgba = new Promise<void>((resolve) => setTimeout(resolve, 0)).then((): RgbaImage => {
+      const d = decodeOnHost(image.bytes);
+      if (!d) throw new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`);
+      return d;
+    });
+    const answer = rgba.then((d) => this.answer(cur, d, method, target, 1, undefined, began));
+    rgba.catch(() => undefined);
     answer.catch(() => undefined);
     this.early = { key: image.key, image: rgba, settings: settingsKey(method, target, 1), answer };
     return true;
@@ -227,7 +233,7 @@ export class HostPreview {
       const a = await early.answer;
       return { ...a, at: { arrived, answered: Date.now() } };
     }
-    return this.answer(cur, early.image, q.method, q.target, q.top, signal, arrived);
+    return this.answer(cur, await early.image, q.method, q.target, q.top, signal, arrived);
   }
 
   /** The first map of `image` once the model is loaded. */

@@ -12,10 +12,16 @@ import { PNG } from 'pngjs';
 import type { RgbaImage } from '../core/preprocess/image';
 import { decodeSize, readImageHeader } from '../core/preprocess/image-size';
 
+/** Whether the header says a PNG or JPEG the webview would decode as it is (decodeOnHost may still fail on a broken body). */
+export function hostDecodable(bytes: Uint8Array): boolean {
+  const h = readImageHeader(bytes);
+  return !!h && (h.format === 'png' || h.format === 'jpeg') && (h.orientation ?? 1) === 1 && !decodeSize(h.width, h.height).shrunk;
+}
+
 /** The RGBA pixels of a PNG or JPEG the webview would decode as it is; undefined for anything else. */
 export function decodeOnHost(bytes: Uint8Array): RgbaImage | undefined {
   const h = readImageHeader(bytes);
-  if (!h || (h.format !== 'png' && h.format !== 'jpeg') || (h.orientation ?? 1) !== 1 || decodeSize(h.width, h.height).shrunk) return undefined;
+  if (!h || !hostDecodable(bytes)) return undefined;
   try {
     if (h.format === 'png') {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
