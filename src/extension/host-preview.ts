@@ -192,13 +192,14 @@ export class HostPreview {
    * decode them) and starts explaining it with the open's method and target as soon as the model is loaded, so the
    * map is ready, or under way, when the panel asks. True when it did: the panel then sends no pixels.
    */
-  begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target']): boolean {
+  begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target'], after: Promise<unknown> = Promise.resolve()): boolean {
     const cur = this.current;
     this.early = undefined;
     if (!cur || !hostDecodable(image.bytes)) return false;
     const began = Date.now();
-    // Decoded on a later turn: the open request goes out first (jpeg-js blocks the host's thread 0.1–0.3 s).
-    const rgba = new Promise<void>((resolve) => setTimeout(resolve, 0)).then((): RgbaImage => {
+    // Decoded once `after` (the panel's page is ready), on a later turn: the open request goes out first, since
+    // decoding (jpeg-js) and preprocessing hold the host's thread for 0.1–0.5 s on this 2-core machine.
+    const rgba = after.catch(() => undefined).then(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).then((): RgbaImage => {
       const d = decodeOnHost(image.bytes);
       if (!d) throw new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`);
       return d;
