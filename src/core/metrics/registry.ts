@@ -7,7 +7,7 @@ import { confidenceChange, ConfidenceJson } from './confidence';
 import { CurveJson, CurveMemo, Substrate, perturbationCurve } from './deletion-insertion';
 import { rankPixels } from './perturb';
 import { PointingBox, PointingJson, pointingGame } from './pointing';
-import { road, roadInputs, RoadJson } from './road';
+import { road, roadImputesElsewhere, roadInputs, RoadJson } from './road';
 
 /** What a metric reads: the input, its map at input resolution (0..1), the class and the forward pass on the input. */
 export interface MetricContext {
@@ -94,10 +94,11 @@ export function parseBox(s: string): PointingBox {
 export async function measureAll(ids: readonly MetricId[], c: MetricContext): Promise<MetricValues> {
   const out: Record<string, unknown> = {};
   let order: Uint32Array | undefined;
-  // ROAD's imputations need only the input and the map, no pass: started first, they are computed while deletion's
-  // and insertion's passes run (on a worker thread where the front end gave ROAD one; in the panel, where
-  // onnxruntime runs in its own worker, on this thread while it waits). A failure surfaces where ROAD awaits them.
-  const roadImputed = ids.includes('road') ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
+  // ROAD's imputations need only the input and the map, no pass: where a front end gave ROAD a worker thread (the
+  // CLI, the bench) they start first and are computed while deletion's and insertion's passes run. Inline (the
+  // panel) they wait for ROAD's turn: computed on the page's thread at once, their ~0.5 s of tasks made every click
+  // after a map wait behind them (another class: 0.17 → 0.59 s in the e2e). A failure surfaces where ROAD awaits them.
+  const roadImputed = ids.includes('road') && roadImputesElsewhere() ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
   roadImputed?.catch(() => undefined);
   const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves, roadImputed };
   for (const m of METRICS) {

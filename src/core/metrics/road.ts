@@ -89,6 +89,11 @@ export function setRoadImputer(imputer: RoadImputer | undefined): void {
   defaultImputer = imputer ?? inlineImputer;
 }
 
+/** Whether ROAD computes its imputations elsewhere (a front end gave it a worker): only then do they start before the other metrics' passes. */
+export function roadImputesElsewhere(): boolean {
+  return defaultImputer !== inlineImputer;
+}
+
 /** ROAD's scores for one class, as --json reports them. */
 export interface RoadJson {
   readonly percentiles: readonly number[];
