@@ -52,6 +52,12 @@ function parseScoreTargetOrUndefined(t: string): ScoreTarget | undefined {
   }
 }
 
+/** The host's fingerprint of a model file: its URI, size and modification time, from a stat taken before any read (a write in between reads as changed next time). */
+async function fingerprintOf(model: ModelRef): Promise<string> {
+  const stat = await Promise.resolve(vscode.workspace.fs.stat(model.uri));
+  return fileFingerprint(model.uri.toString(), stat.size, stat.mtime);
+}
+
 /** A panel's title: "Explain: cat.jpg". */
 function panelTitle(image: vscode.Uri): string {
   return `Explain: ${image.path.split('/').pop() ?? 'image'}`;
@@ -148,8 +154,7 @@ export class ExplanationPanel {
    * does not queue ahead of the map on the webview channel.
    */
   async open(model: ModelRef, options: ExplainOptions = {}, signal?: AbortSignal, requestedAt?: number): Promise<ExplainSummary> {
-    const stat = await Promise.resolve(vscode.workspace.fs.stat(model.uri));
-    const fingerprint = fileFingerprint(model.uri.toString(), stat.size, stat.mtime);
+    const fingerprint = await fingerprintOf(model);
     // The panel that loaded these same bytes keeps its model and sessions: only the small parts are read and travel again.
     const held = this.sent === fingerprint;
     const [parts, image] = await Promise.all([
@@ -191,9 +196,8 @@ export class ExplanationPanel {
 
   /** The model's payload with the host's fingerprint of its bytes: its URI, size and modification time (stat before read, so a write in between reads as changed next time). */
   private async readModel(model: ModelRef): Promise<ModelPayload> {
-    const stat = await Promise.resolve(vscode.workspace.fs.stat(model.uri));
-    const payload = await readModelPayload(model, this.extensionUri);
-    return { ...payload, fingerprint: fileFingerprint(model.uri.toString(), stat.size, stat.mtime) };
+    const fingerprint = await fingerprintOf(model);
+    return { ...(await readModelPayload(model, this.extensionUri)), fingerprint };
   }
 
   /** Re-explains the current image with other options. */

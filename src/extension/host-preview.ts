@@ -11,7 +11,7 @@
  */
 import { Classifier } from '../core/app/classifier';
 import { explainImage, prepareImage } from '../core/app/explain-image';
-import { LookCloserError } from '../core/errors';
+import { LookCloserError, messageOf } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
 import { parseScoreTarget } from '../core/methods/score-target';
 import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
@@ -118,7 +118,7 @@ export function checkPreview(from: string, r: unknown): CheckedPreview {
     try {
       target = parseScoreTarget(rawTarget);
     } catch (e) {
-      throw refuse('a target', rawTarget, e instanceof Error ? e.message : String(e));
+      throw refuse('a target', rawTarget, messageOf(e));
     }
   }
   const top = own(r, 'top') ?? 1;
@@ -209,11 +209,6 @@ export class HostPreview {
     answer.catch(() => undefined);
     this.early = { key: image.key, image: rgba, settings: settingsKey(method, target, 1), answer };
     return true;
-  }
-
-  /** Whether a model is loading or loaded for previews. */
-  get prepared(): boolean {
-    return this.current !== undefined;
   }
 
   /** Explains the panel's decoded image, or the one the host decoded, with the model prepared for it (the handler of PreviewRequest). */

@@ -10,18 +10,23 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { RgbaImage } from '../core/preprocess/image';
-import { decodeSize, readImageHeader } from '../core/preprocess/image-size';
+import { ImageHeader, decodeSize, readImageHeader } from '../core/preprocess/image-size';
 
 /** Whether the header says a PNG or JPEG the webview would decode as it is (decodeOnHost may still fail on a broken body). */
 export function hostDecodable(bytes: Uint8Array): boolean {
+  return decodableHeader(bytes) !== undefined;
+}
+
+/** The header of a PNG or JPEG the webview would decode as it is, else undefined. */
+function decodableHeader(bytes: Uint8Array): ImageHeader | undefined {
   const h = readImageHeader(bytes);
-  return !!h && (h.format === 'png' || h.format === 'jpeg') && (h.orientation ?? 1) === 1 && !decodeSize(h.width, h.height).shrunk;
+  return h && (h.format === 'png' || h.format === 'jpeg') && (h.orientation ?? 1) === 1 && !decodeSize(h.width, h.height).shrunk ? h : undefined;
 }
 
 /** The RGBA pixels of a PNG or JPEG the webview would decode as it is; undefined for anything else. */
 export function decodeOnHost(bytes: Uint8Array): RgbaImage | undefined {
-  const h = readImageHeader(bytes);
-  if (!h || !hostDecodable(bytes)) return undefined;
+  const h = decodableHeader(bytes);
+  if (!h) return undefined;
   try {
     if (h.format === 'png') {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

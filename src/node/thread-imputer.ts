@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { messageOf } from '../core/errors';
 import { ImputeJob, RoadImputer, inlineImputer, setRoadImputer } from '../core/metrics/road';
 import { Float32Tensor, float32 } from '../core/tensor';
+import type { RuntimeThreadScript } from './thread-runtime';
 
 /** A job sent to the thread: the input's data and shape, the masks and the noise. */
 export interface ImputeRequest {
@@ -27,11 +28,8 @@ export interface ImputeRequest {
 /** The thread's answer: the imputed inputs' data, one per mask, or why it failed. */
 export type ImputeReply = { readonly id: number; readonly outs: Float32Array[]; readonly error?: undefined } | { readonly id: number; readonly error: string; readonly outs?: undefined };
 
-/** How to start the thread: a script path, or code to eval. */
-export interface ImputeThreadScript {
-  readonly file: string;
-  readonly eval?: boolean;
-}
+/** How to start the thread: a script path, or code to eval (as the runtime thread starts). */
+export type ImputeThreadScript = RuntimeThreadScript;
 
 /** The thread's script: the bundle beside this one (dist/impute-thread.js beside dist/cli.js), or from source the TypeScript entry through tsx. */
 export function imputeThreadScript(): ImputeThreadScript {

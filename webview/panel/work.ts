@@ -11,7 +11,7 @@ import type { Explanation } from '../../src/core/methods/method';
 import { LayerActivations, layerActivations } from '../../src/core/app/layer-activations';
 import { GateValues, gateValues } from '../../src/core/attention/gates';
 import { ChannelProjection, projectChannel, projectionImages } from '../../src/core/attention/projection';
-import { LookCloserError } from '../../src/core/errors';
+import { LookCloserError, messageOf } from '../../src/core/errors';
 import { methodById } from '../../src/core/methods/registry';
 import { sanityCheck } from '../../src/core/sanity/sanity-check';
 import type { RgbaImage } from '../../src/core/preprocess/image';
@@ -253,12 +253,12 @@ export class PanelWork {
       // The top class only: every map crosses the webview channel (about 0.2 MB each at 224², 0.3 s/MB through
       // code-server under load); the others come with the panel's own outcome.
       // The host decoded the image itself (PNG, JPEG) and is explaining it since the click: no pixels to send.
-      const image = w.image !== undefined ? { imageKey: w.image } : { image: { width: rgba.width, height: rgba.height, data: rgba.data } };
-      a = await this.host.preview({ type: 'preview', key: w.model, ...image, method: s.method, target: s.target, top: 1 }, signal);
+      const pixels = w.image !== undefined ? { imageKey: w.image } : { image: { width: rgba.width, height: rgba.height, data: rgba.data } };
+      a = await this.host.preview({ type: 'preview', key: w.model, ...pixels, method: s.method, target: s.target, top: 1 }, signal);
     } catch (e) {
       throwIfAborted(signal);
       // The host's runtime could not give the map (it cannot start, or cannot run this model): the panel's own load decides.
-      const why = e instanceof Error ? e.message : String(e);
+      const why = messageOf(e);
       console.warn(`[look-closer] no first map from the extension host: ${why}`);
       return { type: 'previewSkipped', job, why };
     }
@@ -282,7 +282,7 @@ export class PanelWork {
     const old = this.res.model;
     this.res.model = undefined;
     // The host's first map of this job stays until the panel's own replaces it.
-    for (const id of [...this.res.outcomes.keys()]) if (id !== job) this.res.outcomes.delete(id);
+    this.keepOutcomes([job]);
     this.forgetInput();
     void old?.classifier.dispose();
     const runtimeMark = () => void currentWorker().then((w) => t.mark('runtime', performance.timeOrigin + w.readyAt), () => undefined);
