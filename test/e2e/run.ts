@@ -12,6 +12,18 @@ import sharp from 'sharp';
 import { ROOT, launchChromium, scratch, startCodeServer } from './code-server';
 
 const VSIX = path.join(ROOT, 'look-closer.vsix');
+/** This machine's platform package (scripts/package-vsix.ts --platform): the universal one plus onnxruntime-node's binaries. */
+const PLATFORM_VSIX = path.join(ROOT, `look-closer-${process.platform}-${process.arch}.vsix`);
+
+/**
+ * The package a plan installs, as the Marketplace would give it to a user on this machine: the WASM plan (setting
+ * 'auto', where the extension host computes) this platform's package, when `npm run package` built one; the WebGPU
+ * plan the universal one, so both packages are driven. LOOK_CLOSER_E2E_VSIX=universal|platform picks one for both.
+ */
+function vsixFor(mode: Mode): { readonly file: string; readonly native: boolean } {
+  const want = process.env.LOOK_CLOSER_E2E_VSIX ?? (mode === 'wasm' ? 'platform' : 'universal');
+  return want === 'platform' && fs.existsSync(PLATFORM_VSIX) ? { file: PLATFORM_VSIX, native: true } : { file: VSIX, native: false };
+}
 const MODES = (process.env.LOOK_CLOSER_E2E_MODES ?? 'wasm,webgpu').split(',').map((m) => m.trim()) as Mode[];
 type Mode = 'wasm' | 'webgpu';
 
@@ -552,12 +564,18 @@ async function scenario(mode: Mode, model?: string): Promise<void> {
   console.log(`\ne2e (${mode}): ${plan.image}${m ? ` on ${path.basename(m)}` : ''}`);
   const t0 = Date.now();
   const settings = EP && mode === 'wasm' ? { ...plan.settings, 'lookCloser.executionProvider': EP } : plan.settings;
-  const server = await startCodeServer({ dir: path.join(dir, 'server'), vsix: [VSIX], settings });
+  const vsix = vsixFor(mode);
+  console.log(`  installs ${path.basename(vsix.file)}`);
+  const server = await startCodeServer({ dir: path.join(dir, 'server'), vsix: [vsix.file], settings });
   const browser = await launchChromium(mode === 'webgpu');
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   const s = new Session(page, dir, workspace);
   const consoleLog = fs.createWriteStream(path.join(dir, 'browser-console.log'));
-  page.on('console', (m) => consoleLog.write(`${m.type()}: ${m.text()}\n`));
+  let hostMapLine: string | undefined;
+  page.on('console', (m) => {
+    consoleLog.write(`${m.type()}: ${m.text()}\n`);
+    if (hostMapLine === undefined && m.text().includes("the extension host's first map")) hostMapLine = m.text();
+  });
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
     const panelTab = page.locator('.tabs-container .tab', { hasText: `Explain: ${plan.image}` });
@@ -598,6 +616,10 @@ async function scenario(mode: Mode, model?: string): Promise<void> {
       // The host's first map came before the panel's own (timeline step 'preview'), and the panel's replaced it.
       const t = JSON.parse((await panel.locator('.timings').getAttribute('data-timeline')) ?? '{}') as Record<string, number>;
       check(`[${mode}] on '${settingEp}' the extension host draws the first map, before the panel's own`, t.preview !== undefined && t.shown !== undefined && t.preview < t.shown, JSON.stringify(t));
+      // The platform package's onnxruntime-node loads in the installed extension; the universal one runs threaded WASM.
+      const ran = /; (onnxruntime-[^;]*extension host)\)$/.exec(hostMapLine ?? '')?.[1];
+      const expected = vsix.native ? 'onnxruntime-node' : 'onnxruntime-web';
+      check(`[${mode}] the host's first map ran on ${expected} (${path.basename(vsix.file)})`, ran?.startsWith(expected) === true, ran ?? `no console line: ${hostMapLine}`);
     }
     const top1 = await text(panel.locator('.prediction .pred-label').first());
     check(`[${mode}] top-1 prediction reads "${plan.expectTop1}"`, top1 === plan.expectTop1, `shows "${top1}"`);
