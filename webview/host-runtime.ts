@@ -11,6 +11,7 @@ import type { Tensor } from '../src/core/tensor';
 import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
 import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
 import { type Backend, type GpuProbe, probeWebGpu, webRuntime } from './ort-runtime';
+import { KeptFeeds } from './kept-feeds';
 import { cleanMessage } from './ort-worker-protocol';
 
 /** Sends one runtime request to the extension host (the page's messenger). */
@@ -52,10 +53,13 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
   if (!request) throw new LookCloserError('runtime', 'This view cannot reach the extension host runtime.');
   const info: HostRuntimeInfo = await request({ type: 'runtimeStart' });
   const used = new Set<RunsOn>();
+  // Derived graphs take the model's weights as inputs (one copy on the host, not one per backward graph), and the
+  // weights cross the webview–host channel once: through code-server it moves about 10 MB/s, so a 98 MB model's
+  // every backward graph took 10 s to send with its weights inside.
+  const kept = new KeptFeeds((ids) => void request({ type: 'runtimeForget', ids }).catch(() => undefined));
   return {
     preferred: 'cpu',
-    // Weights fed per run would cross the webview–host channel on every run: each session keeps its own.
-    sharedWeights: false,
+    sharedWeights: true,
     fallbacks: [],
     used,
     reason: `${info.backend} in the extension host: ${why}`,
@@ -68,8 +72,10 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
         inputNames: s.inputNames,
         outputNames: s.outputNames,
         async run(feeds, fetches) {
-          const own = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, compactTensor(t)]));
-          const out = await request({ type: 'runtimeRun', session: s.session, feeds: own, fetches });
+          const wired = kept.wire(feeds);
+          const own = Object.fromEntries(Object.entries(wired.feeds).map(([k, t]) => [k, compactTensor(t)]));
+          const ids = { ...(Object.keys(wired.kept).length ? { kept: wired.kept } : {}), ...(Object.keys(wired.keep).length ? { keep: wired.keep } : {}) };
+          const out = await request({ type: 'runtimeRun', session: s.session, feeds: own, fetches, ...ids });
           used.add('cpu');
           return fromHost(out);
         },

@@ -4,11 +4,11 @@
  * reason kept, so the panel can say what ran where.
  */
 import { LookCloserError } from '../src/core/errors';
-import { isSharedWeight } from '../src/core/onnx/shared-weights';
 import type { Tensor } from '../src/core/tensor';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import { Envelope, Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
+import { KeptFeeds } from './kept-feeds';
 import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
 
 export type { Backend, GpuProbe } from './ort-worker-protocol';
@@ -249,37 +249,19 @@ function outOfMemoryError(doing: 'load' | 'run', bytes: number, e: unknown): Loo
     + `The runtime was restarted: the next explanation loads the model again. ${TRY}`, e);
 }
 
-/** Ids of the shared weights the current worker keeps, by their data (reset with each new worker). */
-let kept = { gen: -1, ids: new WeakMap<object, number>(), next: 1 };
-/** Tells the worker to drop a kept weight once the panel no longer holds it. */
-const forgetKept = new FinalizationRegistry<{ readonly gen: number; readonly id: number }>(({ gen, id }) => {
-  if (gen !== generation) return;
-  void running?.messenger.request({ type: 'forget', ids: [id] }).catch(() => undefined);
-});
+/** The shared weights the current worker keeps (a new set with each new worker). */
+let kept = { gen: -1, feeds: undefined as KeptFeeds | undefined };
 
 /** A run's feeds for the worker: a model's shared weights go once and are named by id afterwards (no copy per run). */
 function wireFeeds(feeds: Readonly<Record<string, Tensor>>) {
-  if (kept.gen !== generation) kept = { gen: generation, ids: new WeakMap(), next: 1 };
-  const out: Record<string, Tensor> = {};
-  const byId: Record<string, number> = {};
-  const keep: Record<string, number> = {};
-  for (const [k, t] of Object.entries(feeds)) {
-    if (!isSharedWeight(t)) {
-      out[k] = t;
-      continue;
-    }
-    const id = kept.ids.get(t.data);
-    if (id !== undefined) {
-      byId[k] = id;
-      continue;
-    }
-    const fresh = kept.next++;
-    kept.ids.set(t.data, fresh);
-    forgetKept.register(t.data, { gen: generation, id: fresh });
-    out[k] = t;
-    keep[k] = fresh;
+  if (kept.gen !== generation || !kept.feeds) {
+    kept.feeds?.close();
+    const gen = generation;
+    kept = { gen, feeds: new KeptFeeds((ids) => {
+      if (gen === generation) void running?.messenger.request({ type: 'forget', ids }).catch(() => undefined);
+    }) };
   }
-  return { feeds: out, kept: byId, keep };
+  return kept.feeds!.wire(feeds);
 }
 
 /** Builds the runtime for a setting (float16 models reach it as float32 copies where the adapter lacks shader-f16). */

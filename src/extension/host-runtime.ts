@@ -39,7 +39,12 @@ export const RUNTIME_LIMITS = {
   sessions: 256,
   /** Feeds or fetches of one run. */
   names: 1024,
+  /** Feeds one webview may keep on the host at once (a model's shared weights, its folded kernels). */
+  kept: 65536,
 } as const;
+
+/** Ids of kept feeds on the runtime thread, unique across webviews. */
+let nextKept = 1;
 
 /** The part of the runtime thread the handlers use (the thread, or in tests a thread started from source). */
 export interface RuntimeBackend {
@@ -53,6 +58,8 @@ type RuntimeDirection = { readonly requests: RuntimeRequest; readonly responses:
 /** The sessions one webview holds on the host's runtime, and the handlers of its runtime requests. */
 export class HostRuntimeSessions {
   private readonly sessions = new Set<number>();
+  /** The webview's ids of the feeds it keeps on the host → the runtime thread's. */
+  private readonly kept = new Map<number, number>();
   private disposed = false;
 
   /** `from` names the webview in refusals ("The explanation panel"). */
@@ -64,6 +71,7 @@ export class HostRuntimeSessions {
     runtimeCreate: (r) => this.create(r),
     runtimeRun: (r, signal) => this.run(r, signal),
     runtimeRelease: (r) => this.release(r),
+    runtimeForget: (r) => this.forget(r),
   };
 
   /** Sessions this webview holds now. */
@@ -76,7 +84,12 @@ export class HostRuntimeSessions {
     this.disposed = true;
     const ids = [...this.sessions];
     this.sessions.clear();
-    await Promise.all(ids.map((session) => this.backend.request({ type: 'runtimeRelease', session }).catch(() => undefined)));
+    const kept = [...this.kept.values()];
+    this.kept.clear();
+    await Promise.all([
+      ...ids.map((session) => this.backend.request({ type: 'runtimeRelease', session }).catch(() => undefined)),
+      kept.length ? this.backend.request({ type: 'runtimeForget', ids: kept }).catch(() => undefined) : undefined,
+    ]);
   }
 
   private refuse(what: string, v: unknown, why: string): LookCloserError {
@@ -133,7 +146,57 @@ export class HostRuntimeSessions {
       if (rawFetches.length > RUNTIME_LIMITS.names) throw this.refuse('fetches', `${rawFetches.length} names`, `a run fetches at most ${RUNTIME_LIMITS.names}`);
       fetches = rawFetches.map((f) => checkText(this.from, 'a fetch name', f, LIMITS.name));
     }
-    return this.backend.request({ type: 'runtimeRun', session, feeds, fetches }, signal);
+    const keptIds = this.keptFeeds(own(r, 'kept'), 'kept', feeds);
+    const keepIds = this.keptFeeds(own(r, 'keep'), 'keep', feeds);
+    const kept: Record<string, number> = {};
+    for (const [k, id] of keptIds) {
+      const t = this.kept.get(id);
+      if (t === undefined) throw this.refuse('a kept feed id', id, `feed ${quote(k)} names no feed this view keeps on the host (or it was forgotten)`);
+      kept[k] = t;
+    }
+    const keep: Record<string, number> = {};
+    if (this.kept.size + keepIds.length > RUNTIME_LIMITS.kept) throw this.refuse('feeds to keep', `${this.kept.size + keepIds.length} feeds`, `a view may keep at most ${RUNTIME_LIMITS.kept}`);
+    for (const [k, id] of keepIds) {
+      if (this.kept.has(id)) throw this.refuse('a kept feed id', id, 'the view already keeps a feed under it');
+      const t = nextKept++;
+      this.kept.set(id, t);
+      keep[k] = t;
+    }
+    return this.backend.request({ type: 'runtimeRun', session, feeds, fetches, ...(keptIds.length ? { kept } : {}), ...(keepIds.length ? { keep } : {}) }, signal);
+  }
+
+  /**
+   * A run's `kept` or `keep` map, checked: feed names (a kept feed is not sent again; a feed to keep is one of
+   * this request's) → the webview's ids (positive safe integers).
+   */
+  private keptFeeds(raw: unknown, which: 'kept' | 'keep', feeds: Record<string, Tensor>): [string, number][] {
+    if (raw === undefined) return [];
+    if (!isRecord(raw)) throw this.refuse(`${which} feeds`, raw, 'they are not an object of feed names to ids');
+    const names = Object.keys(raw);
+    if (names.length > RUNTIME_LIMITS.names) throw this.refuse(`${which} feeds`, `${names.length} feeds`, `a run takes at most ${RUNTIME_LIMITS.names}`);
+    return names.map((k) => {
+      checkText(this.from, 'a feed name', k, LIMITS.name);
+      const id = raw[k];
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw this.refuse(`the ${which} feed id of ${quote(k)}:`, id, 'it is not a positive integer');
+      if (which === 'keep' && !(k in feeds)) throw this.refuse('a feed to keep', k, 'the request does not send it');
+      if (which === 'kept' && k in feeds) throw this.refuse('a kept feed', k, 'the request sends it too');
+      return [k, id];
+    });
+  }
+
+  private async forget(r: unknown): Promise<void> {
+    if (!isRecord(r)) throw this.refuse('a runtime request', r, 'it is not an object');
+    if (this.disposed) return;
+    const ids = own(r, 'ids');
+    if (!Array.isArray(ids) || ids.length > RUNTIME_LIMITS.kept) throw this.refuse('ids to forget', ids, `they are not a list of at most ${RUNTIME_LIMITS.kept} ids`);
+    const threadIds: number[] = [];
+    for (const id of ids) {
+      const t = typeof id === 'number' ? this.kept.get(id) : undefined;
+      if (t === undefined) continue;
+      this.kept.delete(id as number);
+      threadIds.push(t);
+    }
+    if (threadIds.length) await this.backend.request({ type: 'runtimeForget', ids: threadIds });
   }
 
   private async release(r: unknown): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Session } from '../core/runtime';
+import type { Tensor } from '../core/tensor';
 import { Messenger, RequestHandlers } from '../protocol/messenger';
 import type { HostRuntimeInfo } from '../protocol/protocol';
 import { tensorFromWire, transferablesOf } from '../protocol/tensor-wire';
@@ -40,6 +41,8 @@ function warmUp(r: ReturnType<typeof startRuntime>): ReturnType<typeof startRunt
 let started: ReturnType<typeof startRuntime> | undefined;
 const sessions = new Map<number, Session>();
 let nextSession = 1;
+/** Feeds kept across runs (a model's shared weights, sent once), by the host's ids. */
+const kept = new Map<number, Tensor>();
 
 const handlers: RequestHandlers<ToRuntimeThread> = {
   runtimeStart: async (): Promise<HostRuntimeInfo> => (started ??= warmUp(startRuntime())).info,
@@ -54,7 +57,16 @@ const handlers: RequestHandlers<ToRuntimeThread> = {
     const s = sessions.get(r.session);
     if (!s) throw new Error(`Session ${r.session} was released.`);
     const feeds = Object.fromEntries(Object.entries(r.feeds).map(([k, t]) => [k, tensorFromWire(t, `feed '${k}'`)]));
+    for (const [k, id] of Object.entries(r.keep ?? {})) if (feeds[k]) kept.set(id, feeds[k]);
+    for (const [k, id] of Object.entries(r.kept ?? {})) {
+      const t = kept.get(id);
+      if (!t) throw new Error(`Kept feed ${id} ('${k}') is not on the runtime thread (it restarted?); explain again.`);
+      feeds[k] = t;
+    }
     return s.run(feeds, r.fetches);
+  },
+  runtimeForget: async (r) => {
+    for (const id of r.ids) kept.delete(id);
   },
   runtimeRelease: async (r) => {
     const s = sessions.get(r.session);

@@ -218,12 +218,25 @@ export interface RuntimeCreateRequest {
   /** Graph optimisation level (default 'all'). */
   readonly optimization?: 'disabled' | 'basic' | 'all';
 }
-/** Runs a session this webview created; fetches defaults to every output. */
+/**
+ * Runs a session this webview created; fetches defaults to every output. A model's shared weights (the inputs of
+ * its derived graphs, core/onnx/shared-weights.ts) cross the channel once: `keep` names feeds of this request the
+ * host keeps under the webview's ids, `kept` names feeds the host already keeps.
+ */
 export interface RuntimeRunRequest {
   readonly type: 'runtimeRun';
   readonly session: number;
   readonly feeds: Readonly<Record<string, Tensor>>;
   readonly fetches?: readonly string[];
+  /** Feeds the host already keeps for this webview: feed name → the webview's id. */
+  readonly kept?: Readonly<Record<string, number>>;
+  /** Feeds of this request to keep for later runs: feed name → the webview's id. */
+  readonly keep?: Readonly<Record<string, number>>;
+}
+/** Drops kept feeds the webview no longer holds. */
+export interface RuntimeForgetRequest {
+  readonly type: 'runtimeForget';
+  readonly ids: readonly number[];
 }
 /** Releases a session this webview created. */
 export interface RuntimeReleaseRequest {
@@ -231,7 +244,7 @@ export interface RuntimeReleaseRequest {
   readonly session: number;
 }
 /** Requests a model-running webview sends to use the extension host's runtime. */
-export type RuntimeRequest = RuntimeStartRequest | RuntimeCreateRequest | RuntimeRunRequest | RuntimeReleaseRequest;
+export type RuntimeRequest = RuntimeStartRequest | RuntimeCreateRequest | RuntimeRunRequest | RuntimeReleaseRequest | RuntimeForgetRequest;
 
 /** What the extension host's runtime is. */
 export interface HostRuntimeInfo {
@@ -246,6 +259,7 @@ export interface RuntimeResponses {
   readonly runtimeCreate: { readonly session: number; readonly inputNames: readonly string[]; readonly outputNames: readonly string[] };
   readonly runtimeRun: Record<string, Tensor>;
   readonly runtimeRelease: void;
+  readonly runtimeForget: void;
 }
 
 // ---------------------------------------------------------------- host → panel

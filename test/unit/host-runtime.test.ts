@@ -157,6 +157,107 @@ describe('the extension host CPU runtime', function () {
     });
   });
 
+  describe("a model's weights cross the channel once (derived graphs take them as inputs, the host keeps them)", () => {
+    /** Bytes of feed data each runtimeRun request carried, and the requests, as the channel saw them. */
+    const sent: { type: string; bytes: number; kept: number; keep: number }[] = [];
+    const view = new HostRuntimeSessions(thread, FROM);
+    let counted: Runtime;
+    before(async () => {
+      const handlers = view.handlers as Record<string, (r: unknown, s: AbortSignal) => Promise<unknown>>;
+      connectHostRuntime(async (body: RuntimeRequest) => {
+        if (body.type === 'runtimeRun') {
+          const bytes = Object.values(body.feeds).reduce((n, t) => n + t.data.byteLength, 0);
+          sent.push({ type: body.type, bytes, kept: Object.keys(body.kept ?? {}).length, keep: Object.keys(body.keep ?? {}).length });
+        } else sent.push({ type: body.type, bytes: 0, kept: 0, keep: 0 });
+        return structuredClone(await handlers[body.type](structuredClone(body), new AbortController().signal)) as never;
+      });
+      counted = await hostRuntime('the test asks for it');
+      viaChannel(sessions);
+    });
+    after(() => view.dispose());
+
+    it('Grad-CAM twice on the ResNet-style net: the second run sends no weight, and both equal PyTorch\'s', async () => {
+      assert.equal(counted.sharedWeights, true);
+      const m = await loadModel(counted, path.join(REF, 'resnet_op17.onnx'));
+      try {
+        const input = npy(path.join(REF, 'resnet', 'input.npy'));
+        let first = 0;
+        for (const round of [1, 2]) {
+          const from = sent.length;
+          const r = await methodById('gradcam').run(m.explainer, { input, classes: [3, 6], target: 'logit' });
+          for (const e of r.explanations) assertMatches(e.raw.data, npy(path.join(REF, 'resnet', `gradcam_c${e.classIndex}.npy`)).data, `round ${round}: Grad-CAM class ${e.classIndex}`);
+          const runs = sent.slice(from).filter((x) => x.type === 'runtimeRun');
+          const bytes = runs.reduce((n, x) => n + x.bytes, 0);
+          const kept = runs.reduce((n, x) => n + x.kept, 0);
+          const keep = runs.reduce((n, x) => n + x.keep, 0);
+          if (round === 1) {
+            assert.ok(keep > 0, 'the first run sends the weights to keep');
+            first = bytes;
+          } else {
+            assert.equal(keep, 0, 'the second run keeps nothing new');
+            assert.ok(kept > 0, 'it names the kept weights');
+            // Only the input (3×24×24 float32) and the class seed go again: no weight.
+            assert.ok(bytes <= runs.length * (input.data.byteLength + 1024) && bytes < first, `the second round sent ${bytes} bytes of feeds in ${runs.length} runs (the first ${first})`);
+          }
+        }
+        assert.ok(view.size >= 2, 'the forward and backward sessions live on the host');
+      } finally {
+        await m.explainer.dispose();
+      }
+    });
+
+    describe('refuses kept ids a view must not send', () => {
+      const h = () => view.handlers as Record<string, (r: unknown, s: AbortSignal) => Promise<unknown>>;
+      let session: number;
+      const x = () => ({ type: 'float32' as const, dims: [1, 3, 24, 24], data: new Float32Array(3 * 24 * 24) });
+      let input: string;
+      before(async () => {
+        const c = (await h().runtimeCreate({ type: 'runtimeCreate', model: new Uint8Array(fs.readFileSync(path.join(REF, 'resnet_op17.onnx'))) }, new AbortController().signal)) as { session: number; inputNames: string[] };
+        session = c.session;
+        input = c.inputNames[0];
+      });
+      const run = (body: Record<string, unknown>) => h().runtimeRun({ type: 'runtimeRun', session, ...body }, new AbortController().signal);
+      const cases: [string, () => Record<string, unknown>, RegExp][] = [
+        ['an id it never kept', () => ({ feeds: {}, kept: { [input]: 987654 } }), /kept feed id 987654.*names no feed this view keeps/],
+        ['a feed to keep that the request does not send', () => ({ feeds: { [input]: x() }, keep: { w: 5 } }), /a feed to keep "w".*does not send it/],
+        ['a kept feed sent as well', () => ({ feeds: { [input]: x() }, kept: { [input]: 1 } }), /a kept feed .*sends it too/],
+        ['an id that is not a positive integer', () => ({ feeds: { [input]: x() }, keep: { [input]: 1.5 } }), /is not a positive integer/],
+        ['kept feeds that are not an object', () => ({ feeds: { [input]: x() }, kept: [1] }), /kept feeds \[1\].*refused/],
+      ];
+      for (const [what, body, message] of cases) {
+        it(what, async () => {
+          await assert.rejects(run(body()), (e: Error & { kind?: string }) => e.kind === 'bad-argument' && message.test(e.message) && e.message.startsWith(FROM));
+        });
+      }
+      it('a kept input answers as if sent; once forgotten it is refused', async () => {
+        const sentOut = (await run({ feeds: { [input]: x() }, keep: { [input]: 424242 } })) as Record<string, { data: Float32Array }>;
+        const keptOut = (await run({ feeds: {}, kept: { [input]: 424242 } })) as Record<string, { data: Float32Array }>;
+        for (const k of Object.keys(sentOut)) assert.deepEqual(keptOut[k].data, sentOut[k].data);
+        await assert.rejects(run({ feeds: { [input]: x() }, keep: { [input]: 424242 } }), /already keeps a feed under it/);
+        await h().runtimeForget({ type: 'runtimeForget', ids: [424242] }, new AbortController().signal);
+        await assert.rejects(run({ feeds: {}, kept: { [input]: 424242 } }), /names no feed this view keeps/);
+      });
+    });
+  });
+
+  it('a closed view tells the thread to forget the feeds it kept', async () => {
+    const asked: RuntimeRequest[] = [];
+    const view = new HostRuntimeSessions({ start: () => thread.start(), request: async (b) => {
+      asked.push(b);
+      return (b.type === 'runtimeCreate' ? { session: 1, inputNames: ['x'], outputNames: ['y'] } : b.type === 'runtimeRun' ? {} : undefined) as never;
+    } }, FROM);
+    const signal = new AbortController().signal;
+    await view.handlers.runtimeCreate({ type: 'runtimeCreate', model: new Uint8Array(1) }, signal);
+    const w = { type: 'float32' as const, dims: [2], data: new Float32Array(2) };
+    await view.handlers.runtimeRun({ type: 'runtimeRun', session: 1, feeds: { a: w, b: { ...w, data: new Float32Array(2) } }, keep: { a: 7, b: 8 } }, signal);
+    const run = asked.find((b) => b.type === 'runtimeRun') as Extract<RuntimeRequest, { type: 'runtimeRun' }>;
+    const threadIds = Object.values(run.keep ?? {});
+    assert.equal(threadIds.length, 2);
+    await view.dispose();
+    const forget = asked.find((b) => b.type === 'runtimeForget') as Extract<RuntimeRequest, { type: 'runtimeForget' }>;
+    assert.deepEqual([...forget.ids].sort(), [...threadIds].sort());
+  });
+
   it('a closed view\'s sessions are released on the thread, and the view\'s later requests are refused', async () => {
     const view = new HostRuntimeSessions(thread, FROM);
     const created = await view.handlers.runtimeCreate({ type: 'runtimeCreate', model: new Uint8Array(fs.readFileSync(path.join(REF, 'resnet_op17.onnx'))) }, new AbortController().signal);
