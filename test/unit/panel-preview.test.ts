@@ -97,7 +97,7 @@ describe("the panel's side of the host's first map", () => {
     assert.equal(w2.image, undefined, 'the panel sends its pixels');
   });
 
-  it('asks for no preview when the open carries the bytes, or when the panel has the model', () => {
+  it('asks for no preview when the open carries the bytes; a panel that keeps its model previews the next image only when the host offers it', () => {
     const p = new Panel();
     const withBytes: ModelPayload = { ...MODEL, bytes: new Uint8Array(4) };
     let fx = p.send({ type: 'open', ticket: 1, model: withBytes, image: IMAGE, ep: 'auto', options: {}, preview: false });
@@ -106,11 +106,24 @@ describe("the panel's side of the host's first map", () => {
     assert.equal(Panel.work(fx)?.kind, 'loadModel');
     p.send({ type: 'modelLoaded', job, model: info(), loadMs: 1 });
     p.send({ type: 'explained', job, outcome: outcome(job, 'cam'), timings: { forward: 1, explain: 1 }, runtime: { backend: 'WASM', fallbacks: [] } });
-    // The next image, the model held: the map runs at once.
-    fx = p.send({ type: 'open', ticket: 2, model: MODEL, image: { ...IMAGE, key: 'file:///ws/dog.jpg' }, ep: 'auto', options: {}, preview: true });
+    // The next image, the model held, no offer: the map runs at once.
+    fx = p.send({ type: 'open', ticket: 2, model: MODEL, image: { ...IMAGE, key: 'file:///ws/dog.jpg' }, ep: 'auto', options: {}, preview: false });
     const job2 = p.state.job!.id;
     fx = p.send({ type: 'imageLoaded', job: job2, image: { key: 'file:///ws/dog.jpg', fingerprint: 'dog', name: 'dog.jpg' }, decodeMs: 1 });
     assert.equal(Panel.work(fx)?.kind, 'explain', 'no preview, no load: the loaded model explains');
+    // Another image with the host's offer (it keeps the model loaded for this panel): its map first, then the panel's own, no load.
+    fx = p.send({ type: 'open', ticket: 3, model: MODEL, image: { ...IMAGE, key: 'file:///ws/cat.jpg' }, ep: 'auto', options: {}, preview: true, previewDecoded: true });
+    const job3 = p.state.job!.id;
+    fx = p.send({ type: 'imageLoaded', job: job3, image: { key: 'file:///ws/cat.jpg', fingerprint: 'cat', name: 'cat.jpg' }, decodeMs: 1 });
+    const w = Panel.work(fx) as Extract<Work, { kind: 'preview' }>;
+    assert.equal(w?.kind, 'preview');
+    assert.equal(w.image, 'file:///ws/cat.jpg', 'the host decoded it: no pixels sent');
+    fx = p.send({ type: 'previewed', job: job3, outcome: outcome(job3, 'cam'), preview: { labels: ['host labels'], backend: 'onnxruntime-node 1.30.0 (cpu, 2 threads), extension host', ms: { load: 0, waited: 0, prepare: 10, forward: 5, explain: 5 } } });
+    assert.equal(Panel.work(fx)?.kind, 'explain', 'then the panel explains with the model it keeps (no load)');
+    assert.ok(p.state.model, 'the model stays loaded');
+    assert.ok(p.state.preview && p.state.outcome?.id === job3, "the host's map is shown meanwhile");
+    p.send({ type: 'explained', job: job3, outcome: outcome(job3, 'cam'), timings: { forward: 1, explain: 1 }, runtime: { backend: 'WASM', fallbacks: [] } });
+    assert.equal(p.state.preview, undefined, "the panel's own map replaced the host's");
   });
 
   it('a preview the host could not give is skipped: the panel loads the model and explains as without', () => {

@@ -67,8 +67,9 @@ function onHost(s: PanelState, m: HostMsg, fx: Effects): PanelState {
       const newModel = s.model?.fingerprint !== modelFingerprint(m.model) || s.model?.ep !== m.ep;
       const steps: Step[] = [];
       if (newImage) steps.push({ kind: 'loadImage', image: m.image });
-      // The host's first map while the panel loads the model (only offered with the bytes left out).
-      if (newModel && m.preview && m.model.bytes === undefined) steps.push({ kind: 'preview', model: m.model.key, ...(m.previewDecoded ? { image: m.image.key } : {}) });
+      // The host's map while the panel loads the model, or (a panel that keeps its model) while it explains the next
+      // image itself: offered only with the bytes left out.
+      if (m.preview && m.model.bytes === undefined && (newModel || newImage)) steps.push({ kind: 'preview', model: m.model.key, ...(m.previewDecoded ? { image: m.image.key } : {}) });
       if (newModel) steps.push({ kind: 'loadModel', model: m.model, ep: m.ep });
       steps.push({ kind: 'explain' });
       const change = { ...(newImage ? { classIndex: undefined } : {}), ...(newModel ? { preset: undefined } : {}), ...choicesFrom(m.options) };

@@ -130,7 +130,7 @@ function statusOf(s: PanelState, step: Step): string {
   switch (step.kind) {
     case 'loadModel': return `Loading ${step.model?.name ?? s.model?.name ?? 'the model'}…`;
     case 'explain': return `${s.job?.title ?? 'Explaining'}…`;
-    case 'preview': return `${s.job?.title ?? 'Explaining'} on the extension host while the panel loads the model…`;
+    case 'preview': return `${s.job?.title ?? 'Explaining'} on the extension host${s.model ? '' : ' while the panel loads the model'}…`;
     case 'measure': return step.gain ? 'Measuring the map (GAIN, deletion, insertion, ROAD, confidence)…' : 'Playing the pointing game…';
     case 'compare': return `Comparing: ${METHODS.find((m) => m.id === step.method)?.title ?? step.method}…`;
     default: return s.status;
