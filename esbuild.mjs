@@ -78,7 +78,7 @@ const targets = {
     plugins: [copyFiles('node_modules/onnxruntime-web/dist', 'dist/ort-node', ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'])],
   },
   webview: {
-    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', batch: 'webview/batch/main.ts', 'ort-worker': 'webview/ort-worker.ts' },
+    entryPoints: { panel: 'webview/panel/main.ts', layers: 'webview/layers/main.ts', batch: 'webview/batch/main.ts', 'ort-worker': 'webview/ort-worker.ts', 'impute-worker': 'webview/impute-worker.ts' },
     outdir: 'dist/webview',
     platform: 'browser',
     format: 'esm',

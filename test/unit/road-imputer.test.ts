@@ -7,28 +7,17 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { heatmapAt } from '../../src/core/attention/heatmap';
-import { Explainer, topK } from '../../src/core/explainer';
+import type { Explainer } from '../../src/core/explainer';
 import { MetricId, measureAll } from '../../src/core/metrics/registry';
-import { ImputeJob, RoadImputer, inlineImputer, roadInputs, roadMasks, setRoadImputer } from '../../src/core/metrics/road';
-import { explanationHeatmap } from '../../src/core/methods/explanation-heatmap';
-import { methodById } from '../../src/core/methods/registry';
+import { ImputeJob, RoadImputer, inlineImputer, roadInputs, setRoadImputer } from '../../src/core/metrics/road';
 import type { Float32Tensor } from '../../src/core/tensor';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { ThreadImputer } from '../../src/node/thread-imputer';
-import { LoadedModel, loadInput, loadModel } from '../../src/node/workbench';
-import { ROOT, SAMPLES, SQUEEZENET } from '../support/paths';
+import type { LoadedModel } from '../../src/node/workbench';
+import { ROOT } from '../support/paths';
+import { assertSameTensors, pelicanRoadJob } from '../support/road-job';
 
 const runtime = webRuntime();
-
-/** The same values bit for bit (float32 bits compared, so -0 ≠ 0 and NaN = NaN as stored). */
-function assertSameTensors(a: readonly Float32Tensor[], b: readonly Float32Tensor[], what: string): void {
-  assert.equal(a.length, b.length, what);
-  a.forEach((t, i) => {
-    assert.deepEqual(t.dims, b[i].dims, `${what}: dims of input ${i}`);
-    assert.ok(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(b[i].data.buffer, b[i].data.byteOffset, b[i].data.byteLength)), `${what}: input ${i} differs`);
-  });
-}
 
 describe('ROAD imputations on a worker thread and overlapped with the passes', function () {
   this.timeout(300000);
@@ -41,15 +30,7 @@ describe('ROAD imputations on a worker thread and overlapped with the passes', f
   const threads: ThreadImputer[] = [];
 
   before(async () => {
-    model = await loadModel(runtime, SQUEEZENET);
-    const input = await loadInput(model, path.join(SAMPLES, 'wm_pelican.jpg'));
-    x = input.tensor;
-    const before = await model.explainer.forward(x);
-    cls = topK(before.probs, 1)[0];
-    const e = (await methodById('gradcam').run(model.explainer, { input: x, classes: [cls], target: 'logit' })).explanations[0];
-    map01 = heatmapAt(explanationHeatmap(e), model.explainer.inputSize.width, model.explainer.inputSize.height);
-    job = { x, layout: model.explainer.input.layout, masks: roadMasks(map01, [25, 50, 75]), noise: 0.01, seed: 0 };
-    inline = await inlineImputer.impute(job);
+    ({ model, x, map01, cls, job, inline } = await pelicanRoadJob(runtime));
   });
   after(async () => {
     setRoadImputer(undefined);

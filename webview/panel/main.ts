@@ -7,6 +7,7 @@ import { Messenger, asBytes, assertNever, isCancellation } from '../../src/proto
 import { withHeldBytes } from '../../src/protocol/model-payload';
 import type { HostToPanel, ModelHeld, ModelPayload, PanelToHost } from '../../src/protocol/protocol';
 import { connectHostRuntime } from '../host-runtime';
+import { bundledWorker, useWorkerImputer } from '../impute-client';
 import { configureOrt, startEarly } from '../ort-runtime';
 import { endpoint, vscodeApi } from '../vscode-api';
 import { initialState, update } from './controller';
@@ -171,6 +172,10 @@ class PanelDriver {
 const bundles = document.body.dataset.bundles ?? './';
 if (document.body.dataset.ep === 'auto') configureOrt(bundles);
 else startEarly(bundles, document.body.dataset.ep);
+// ROAD's imputations on their own worker (started at the first measured map): they then overlap the other metrics'
+// passes and leave the page's thread free. The worker ends with the page.
+const imputer = useWorkerImputer(bundledWorker(bundles));
+window.addEventListener('pagehide', () => void imputer.dispose());
 window.addEventListener('unhandledrejection', (ev) => {
   if (isCancellation(ev.reason)) ev.preventDefault();
 });

@@ -54,7 +54,7 @@ export interface ImputeJob {
 /**
  * Where ROAD's imputations are computed. They need only the input and the map, no forward pass, so they can run
  * while other metrics' passes do: inline by default; a front end can give one that runs them on another thread
- * (src/node/thread-imputer.ts), which must return noisyLinearImpute's values for each mask, in order.
+ * (src/node/thread-imputer.ts, webview/impute-client.ts, both over remote-imputer.ts), which must return noisyLinearImpute's values for each mask, in order.
  */
 export interface RoadImputer {
   /** The noisy linear imputation of the job's input for each of its masks, in order. */
