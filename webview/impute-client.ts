@@ -24,10 +24,13 @@ export interface WorkerLike {
 /** Starts the worker from the bundle under `base`: fetched, then run from a blob: URL (the CSP's `worker-src blob:`). */
 export function bundledWorker(base: string): () => Promise<WorkerLike> {
   return async () => {
+    const at = performance.now();
     const r = await fetch(base + IMPUTE_WORKER);
     if (!r.ok) throw new Error(`${base + IMPUTE_WORKER}: HTTP ${r.status}`);
     const url = URL.createObjectURL(new Blob([await r.text()], { type: 'text/javascript' }));
-    return new Worker(url, { type: 'module', name: 'look-closer-impute' });
+    const w = new Worker(url, { type: 'module', name: 'look-closer-impute' });
+    console.info(`[look-closer] ROAD's imputation worker started (its script fetched in ${(performance.now() - at).toFixed(0)} ms)`);
+    return w;
   };
 }
 
