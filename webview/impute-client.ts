@@ -38,11 +38,13 @@ export function bundledWorker(base: string): () => Promise<WorkerLike> {
 export function workerChannel(start: () => Promise<WorkerLike>): OpenImputeChannel {
   return (events) => {
     let closed = false;
+    let worker: WorkerLike | undefined;
     const started = start().then((w) => {
       if (closed) {
         w.terminate();
         return undefined;
       }
+      worker = w;
       w.addEventListener('message', (e) => events.reply(e.data as ImputeReply));
       w.addEventListener('error', (e) => {
         e.preventDefault?.();
@@ -56,9 +58,10 @@ export function workerChannel(start: () => Promise<WorkerLike>): OpenImputeChann
       post: (request, transfer) => {
         void started.then((w) => w?.postMessage(request, transfer), () => undefined);
       },
-      close: async () => {
+      // A worker still starting is ended as it comes (a fetch that never ends holds up nothing).
+      close: () => {
         closed = true;
-        (await started.catch(() => undefined))?.terminate();
+        worker?.terminate();
       },
     };
   };

@@ -194,6 +194,11 @@ describe("the panel's ROAD imputations on a Web Worker", function () {
     assertSameTensors(await pending, inline, 'ended mid-job');
     assertSameTensors(await ended.impute(job), inline, 'after the end');
     assert.deepEqual(ended.counts, { thread: 1, inline: 1 });
+    // Ended while its worker is still starting (its fetch never ends): the end does not wait for it, the job goes inline.
+    const starting = track(new RemoteImputer(workerChannel(() => new Promise<WorkerLike>(() => undefined))));
+    const waiting = starting.impute(job);
+    await starting.dispose();
+    assertSameTensors(await waiting, inline, 'ended while starting');
 
     // A bad job (every pixel removed) fails on the worker and inline alike: the caller gets ROAD's own error.
     const t = track(new RemoteImputer(workerChannel(async () => nodeWorker(bundle))));
