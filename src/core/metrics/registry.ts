@@ -94,10 +94,11 @@ export function parseBox(s: string): PointingBox {
 export async function measureAll(ids: readonly MetricId[], c: MetricContext): Promise<MetricValues> {
   const out: Record<string, unknown> = {};
   let order: Uint32Array | undefined;
-  // ROAD's imputations need only the input and the map, no pass: where a front end gave ROAD a worker thread (the
-  // CLI, the bench) they start first and are computed while deletion's and insertion's passes run. Inline (the
-  // panel) they wait for ROAD's turn: computed on the page's thread at once, their ~0.5 s of tasks made every click
-  // after a map wait behind them (another class: 0.17 → 0.59 s in the e2e). A failure surfaces where ROAD awaits them.
+  // ROAD's imputations need only the input and the map, no pass: where a front end gave ROAD a worker (the CLI, the
+  // bench: a worker thread; the panel: a Web Worker) they start first and are computed while deletion's and
+  // insertion's passes run. Inline (no worker could start) they wait for ROAD's turn: computed on the page's thread at
+  // once, their ~0.5 s of tasks made every click after a map wait behind them (another class: 0.17 → 0.59 s in the
+  // e2e). A failure surfaces where ROAD awaits them.
   const roadImputed = ids.includes('road') && roadImputesElsewhere() ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
   roadImputed?.catch(() => undefined);
   const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves, roadImputed };
