@@ -176,7 +176,7 @@ export class ExplanationPanel {
     }
     // A PNG or JPEG the host can decode itself is explained at once, while the panel's page loads.
     const target = options.target === undefined ? undefined : parseScoreTargetOrUndefined(options.target);
-    const decoded = lease !== undefined && this.preview.begin(image, options.method, target, this.host.ready);
+    const decoded = lease !== undefined && this.preview.begin(image, options.method, target);
     this.sent = undefined;
     try {
       const summary = await this.host.request({

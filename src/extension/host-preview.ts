@@ -1,28 +1,25 @@
 /**
- * The first map of a new panel, computed on the extension host while the panel loads the model itself.
+ * The first map of a new panel, computed on the extension host's runtime thread while the panel loads the model itself.
  *
  * A cold panel spends seconds before its own first map: its page and onnxruntime's wasm load through the webview's
  * resource loader, and the model's bytes cross the webview channel (about 10 MB/s through code-server: 10 s for a
- * 98 MB ResNet-50). The host has the bytes already. With `lookCloser.executionProvider` 'auto' or 'cpu', it starts
- * loading the model on its runtime thread at the click (prepare); the panel decodes the image, sends its pixels
- * (a PreviewRequest) and draws the map the host answers with, then loads the model as before and replaces the
- * preview with its own map. The same core application layer (prepareImage, explainImage) computes both.
- * No `vscode`: unit-tested in Node (test/unit/host-preview.test.ts).
+ * 98 MB ResNet-50). The host has the bytes already. With `lookCloser.executionProvider` 'auto' or 'cpu', it sends
+ * them to its runtime thread at the click (prepare), where the core's Classifier loads on the thread's own
+ * onnxruntime (src/node/preview-thread.ts); the panel sends its decoded pixels, or the host has the thread decode a
+ * PNG or JPEG file itself (begin), and the panel draws the map the thread answers, then loads the model as before and
+ * replaces the preview with its own map. The same core application layer (prepareImage, explainImage) computes both.
+ * The host's own thread only reads files, checks what the webview asks (checkPreview) and relays: parsing the
+ * model, decoding and preprocessing no longer hold up the open request or the panel's other messages.
+ * No `vscode`: unit-tested in Node with the real thread (test/unit/host-preview.test.ts).
  */
-import { Classifier } from '../core/app/classifier';
-import { explainImage, prepareImage } from '../core/app/explain-image';
 import { LookCloserError, messageOf } from '../core/errors';
 import { METHODS } from '../core/methods/registry';
 import { parseScoreTarget } from '../core/methods/score-target';
 import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
-import type { Runtime, Session } from '../core/runtime';
 import type { RgbaImage } from '../core/preprocess/image';
-import type { Tensor } from '../core/tensor';
-import { decodeOnHost, hostDecodable } from '../node/host-decode';
-import { modelSourceOf } from '../protocol/model-payload';
-import type { HostRuntimeInfo, ModelPayload, PreviewAnswer, PreviewOutput, PreviewRequest } from '../protocol/protocol';
-import { tensorFromWire } from '../protocol/tensor-wire';
-import type { RuntimeBackend } from './host-runtime';
+import { hostDecodable } from '../node/host-decode';
+import type { PreviewImage, PreviewThreadRequest, PreviewThreadResponses } from '../node/preview-thread';
+import type { ModelPayload, PreviewAnswer, PreviewRequest } from '../protocol/protocol';
 import { LIMITS, checkText, isRecord, own, quote, refuse as refuseField } from './validate';
 
 /** Classes a preview explains at most (the panel asks for its top class). */
@@ -39,39 +36,9 @@ export function previewable(bytes: number): boolean {
   return bytes <= PREVIEW_MAX_MODEL_BYTES;
 }
 
-/** A copy of a tensor with a buffer of its own: the runtime thread takes the buffers it is sent. */
-function copyTensor(t: Tensor): Tensor {
-  return { type: t.type, dims: [...t.dims], data: t.data.slice() } as Tensor;
-}
-
-/**
- * The core's Runtime over the host's runtime thread, for the host's own use: model bytes and feeds are copied
- * before they go (the thread's messenger transfers buffers, which would detach the caller's), and each session
- * keeps its own weights (nothing is fed per run).
- */
-export function threadRuntime(thread: RuntimeBackend, info: HostRuntimeInfo): Runtime {
-  return {
-    backend: `${info.backend}, extension host`,
-    sharedWeights: false,
-    async createSession(model, options): Promise<Session> {
-      const s = await thread.request({ type: 'runtimeCreate', model: model.slice(), optimization: options?.optimization });
-      let released = false;
-      return {
-        inputNames: s.inputNames,
-        outputNames: s.outputNames,
-        async run(feeds, fetches) {
-          const copied = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, copyTensor(t)]));
-          const out = await thread.request({ type: 'runtimeRun', session: s.session, feeds: copied, fetches });
-          return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, tensorFromWire(v, `The runtime thread's output '${k}'`)]));
-        },
-        async release() {
-          if (released) return;
-          released = true;
-          await thread.request({ type: 'runtimeRelease', session: s.session });
-        },
-      };
-    },
-  };
+/** The part of the runtime thread (src/node/thread-runtime.ts) a preview uses: its preview requests. */
+export interface PreviewBackend {
+  request<R extends PreviewThreadRequest>(body: R, signal?: AbortSignal): Promise<PreviewThreadResponses[R['type']]>;
 }
 
 /** A preview request as checked: what a webview sends is untrusted. */
@@ -126,18 +93,17 @@ export function checkPreview(from: string, r: unknown): CheckedPreview {
   return { key, image: checked, imageKey, method: method as string | undefined, target, top };
 }
 
-/** The model a panel's preview runs on: loading (or loaded) on the host's runtime thread, and the opens that use it. */
+/** The model a panel's preview runs on: loading (or loaded) on the runtime thread under `id`, and the opens that use it. */
 interface Loading {
   readonly key: string;
   readonly fingerprint: string;
-  readonly classifier: Promise<{ readonly classifier: Classifier; readonly ms: number }>;
+  readonly id: number;
   users: number;
 }
 
-/** An image the host decoded itself at the click, and its first map under way with the open's settings. */
+/** An image the thread decodes itself from the click, and its first map under way with the open's settings. */
 interface Early {
   readonly key: string;
-  readonly image: Promise<RgbaImage>;
   /** The settings it is explained with (method, target, top), as settingsKey gives them. */
   readonly settings: string;
   readonly answer: Promise<PreviewAnswer>;
@@ -147,16 +113,18 @@ function settingsKey(method: string | undefined, target: PreviewRequest['target'
   return JSON.stringify([method ?? null, target ?? 'logit', top]);
 }
 
-/** One panel's previews: the model the host loads for it at the click, and the first map explained with it. */
+let nextId = 1;
+
+/** One panel's previews: the model the runtime thread loads for it at the click, and the first map explained with it. */
 export class HostPreview {
   private current?: Loading;
   private early?: Early;
 
   /** `from` names the webview in refusals ("The explanation panel"). */
-  constructor(private readonly thread: RuntimeBackend, private readonly from: string) {}
+  constructor(private readonly thread: PreviewBackend, private readonly from: string) {}
 
   /**
-   * Starts loading the model on the host's runtime for an open (once per key and fingerprint: an open that
+   * Starts loading the model on the runtime thread for an open (once per key and fingerprint: an open that
    * supersedes another of the same model shares its load; another model replaces it). Returns the open's lease:
    * call it when the open ended; the model's sessions are released when no open uses them.
    */
@@ -165,15 +133,12 @@ export class HostPreview {
     let l = this.current;
     if (!l || l.key !== p.key || l.fingerprint !== fingerprint) {
       void this.release();
-      const t0 = Date.now();
-      const classifier = (async () => {
-        const info = await this.thread.start();
-        const c = await Classifier.load(threadRuntime(this.thread, info), modelSourceOf(p));
-        return { classifier: c, ms: Date.now() - t0 };
-      })();
-      // Reported when a preview asks for it; until then a failed load must not be an unhandled rejection.
-      classifier.catch(() => undefined);
-      l = { key: p.key, fingerprint, classifier, users: 0 };
+      const id = nextId++;
+      // The bytes are copied: the thread takes the buffers it is sent, and the host keeps its own for the panel.
+      const loaded = this.thread.request({ type: 'previewLoad', id, model: { ...p, bytes: p.bytes.slice() }, since: Date.now() });
+      // Reported when a preview asks for it (previewExplain waits for the load); a failed load is not unhandled.
+      loaded.catch(() => undefined);
+      l = { key: p.key, fingerprint, id, users: 0 };
       this.current = l;
     }
     const lease = l;
@@ -188,30 +153,21 @@ export class HostPreview {
   }
 
   /**
-   * Decodes the open's image on the host when it can (src/node/host-decode.ts: PNG and JPEG as the webview would
-   * decode them) and starts explaining it with the open's method and target as soon as the model is loaded, so the
-   * map is ready, or under way, when the panel asks. True when it did: the panel then sends no pixels.
+   * Has the runtime thread decode the open's image when it can (src/node/host-decode.ts: PNG and JPEG as the
+   * webview would decode them) and explain it with the open's method and target as soon as the model is loaded, so
+   * the map is ready, or under way, when the panel asks. True when it did: the panel then sends no pixels.
    */
-  begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target'], after: Promise<unknown> = Promise.resolve()): boolean {
+  begin(image: { readonly key: string; readonly bytes: Uint8Array }, method?: string, target?: PreviewRequest['target']): boolean {
     const cur = this.current;
     this.early = undefined;
     if (!cur || !hostDecodable(image.bytes)) return false;
-    const began = Date.now();
-    // Decoded once `after` (the panel's page is ready), on a later turn: the open request goes out first, since
-    // decoding (jpeg-js) and preprocessing hold the host's thread for 0.1–0.5 s on this 2-core machine.
-    const rgba = after.catch(() => undefined).then(() => new Promise<void>((resolve) => setTimeout(resolve, 0))).then((): RgbaImage => {
-      const d = decodeOnHost(image.bytes);
-      if (!d) throw new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`);
-      return d;
-    });
-    const answer = rgba.then((d) => this.answer(cur, d, method, target, 1, undefined, began));
-    rgba.catch(() => undefined);
+    const answer = this.ask(cur, { kind: 'encoded', key: image.key, bytes: image.bytes.slice() }, method, target, 1, undefined, Date.now());
     answer.catch(() => undefined);
-    this.early = { key: image.key, image: rgba, settings: settingsKey(method, target, 1), answer };
+    this.early = { key: image.key, settings: settingsKey(method, target, 1), answer };
     return true;
   }
 
-  /** Explains the panel's decoded image, or the one the host decoded, with the model prepared for it (the handler of PreviewRequest). */
+  /** Explains the panel's decoded image, or the one the thread decoded, with the model prepared for it (the handler of PreviewRequest). */
   async explain(r: unknown, signal?: AbortSignal): Promise<PreviewAnswer> {
     const arrived = Date.now();
     const q = checkPreview(this.from, r);
@@ -219,7 +175,7 @@ export class HostPreview {
     if (!cur || cur.key !== q.key) {
       throw new LookCloserError('bad-argument', `${this.from} asked for a first map of a model the host is not loading (${quote(q.key)}); explain the image again.`);
     }
-    if (q.image) return this.answer(cur, q.image, q.method, q.target, q.top, signal, arrived);
+    if (q.image) return this.ask(cur, { kind: 'rgba', ...q.image }, q.method, q.target, q.top, signal, arrived);
     const early = this.early;
     if (!early || early.key !== q.imageKey) {
       throw new LookCloserError('bad-argument', `${this.from} asked for a first map of an image the host did not decode (${quote(q.imageKey)}); explain the image again.`);
@@ -229,26 +185,12 @@ export class HostPreview {
       const a = await early.answer;
       return { ...a, at: { arrived, answered: Date.now() } };
     }
-    return this.answer(cur, await early.image, q.method, q.target, q.top, signal, arrived);
+    return this.ask(cur, { kind: 'decoded', key: early.key }, q.method, q.target, q.top, signal, arrived);
   }
 
-  /** The first map of `image` once the model is loaded. */
-  private async answer(cur: Loading, image: RgbaImage, method: string | undefined, target: PreviewRequest['target'], top: number, signal: AbortSignal | undefined, arrived: number): Promise<PreviewAnswer> {
-    const { classifier: c, ms } = await cur.classifier;
-    const waited = Date.now() - arrived;
-    const t = performance.now();
-    const input = prepareImage(c, image);
-    const prepared = performance.now() - t;
-    const o = await explainImage(c, input, { method, top, target, signal });
-    const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
-      classIndex: e.classIndex, label, layer: e.layer, raw: e.raw, display: e.display, min, max,
-    }));
-    return {
-      method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
-      predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
-      crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
-      ms: { load: ms, waited, prepare: prepared, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived, answered: Date.now() },
-    };
+  /** The thread's first map of `image` once the model is loaded. */
+  private ask(cur: Loading, image: PreviewImage, method: string | undefined, target: PreviewRequest['target'], top: number, signal: AbortSignal | undefined, arrived: number): Promise<PreviewAnswer> {
+    return this.thread.request({ type: 'previewExplain', id: cur.id, image, method, target, top, arrived }, signal);
   }
 
   /** Releases the model's sessions now, whoever uses them (the panel closed, or another model replaces it). */
@@ -257,7 +199,6 @@ export class HostPreview {
     this.current = undefined;
     this.early = undefined;
     if (!cur) return;
-    const loaded = await cur.classifier.catch(() => undefined);
-    await loaded?.classifier.dispose().catch(() => undefined);
+    await this.thread.request({ type: 'previewRelease', id: cur.id }).catch(() => undefined);
   }
 }

@@ -5,25 +5,54 @@
  * the host (src/protocol/protocol.ts), which the host has already checked; tensors move by transfer, not copy.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Session } from '../core/runtime';
+import type { Runtime, Session } from '../core/runtime';
 import type { Tensor } from '../core/tensor';
 import { Messenger, RequestHandlers } from '../protocol/messenger';
 import type { HostRuntimeInfo } from '../protocol/protocol';
 import { tensorFromWire, transferablesOf } from '../protocol/tensor-wire';
 import { nodeRuntime, webRuntime } from './ort-runtime';
+import { PreviewModels } from './preview-thread';
 import type { FromRuntimeThread, ToRuntimeThread, RuntimeThreadOptions } from './thread-runtime';
 
 const options = (workerData ?? {}) as RuntimeThreadOptions;
 const port = parentPort!;
 
+/** Sessions created on the thread's runtime since it started, and those not yet released (threadStats). */
+const stats = { created: 0, live: 0 };
+
+/** The runtime as the thread uses it: named as its info says, counting its sessions. */
+function counted(runtime: Runtime, backend: string): Runtime {
+  return {
+    backend,
+    sharedWeights: runtime.sharedWeights,
+    async createSession(model, o) {
+      const s = await runtime.createSession(model, o);
+      stats.created++;
+      stats.live++;
+      let released = false;
+      return {
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        run: (feeds, fetches) => s.run(feeds, fetches),
+        async release() {
+          if (released) return;
+          released = true;
+          stats.live--;
+          await s.release();
+        },
+      };
+    },
+  };
+}
+
 /** Picks onnxruntime-node when it loads (and is allowed), else onnxruntime-web's wasm with `threads` threads. */
 function startRuntime() {
   const threads = Math.max(1, options.threads ?? 1);
   const native = options.backend === 'wasm' ? undefined : nodeRuntime(threads);
-  if (native) return { runtime: native, info: { backend: native.backend.replace('(cpu)', `(cpu, ${threads} threads)`), threads } };
-  // Emscripten's pthreads and the glue are found from here: the pair is copied beside the bundle (esbuild.mjs).
-  const runtime = webRuntime(threads, options.wasmDir);
-  return { runtime, info: { backend: runtime.backend.replace('(wasm)', `(wasm, ${threads} threads)`), threads } };
+  const runtime = native ?? webRuntime(threads, options.wasmDir);
+  // Emscripten's pthreads and the glue are found from options.wasmDir: the pair is copied beside the bundle (esbuild.mjs).
+  const backend = native ? native.backend.replace('(cpu)', `(cpu, ${threads} threads)`) : runtime.backend.replace('(wasm)', `(wasm, ${threads} threads)`);
+  return { runtime: counted(runtime, backend), info: { backend, threads } };
 }
 
 /**
@@ -44,11 +73,20 @@ let nextSession = 1;
 /** Feeds kept across runs (a model's shared weights, sent once), by the host's ids. */
 const kept = new Map<number, Tensor>();
 
+function runtime(): ReturnType<typeof startRuntime> {
+  return (started ??= warmUp(startRuntime()));
+}
+
+// The host's first maps: the preview's Classifier runs on the thread's runtime, its answer says "extension host".
+const previews = new PreviewModels(() => {
+  const r = runtime();
+  return { backend: `${r.info.backend}, extension host`, sharedWeights: r.runtime.sharedWeights, createSession: (m, o) => r.runtime.createSession(m, o) };
+});
+
 const handlers: RequestHandlers<ToRuntimeThread> = {
-  runtimeStart: async (): Promise<HostRuntimeInfo> => (started ??= warmUp(startRuntime())).info,
+  runtimeStart: async (): Promise<HostRuntimeInfo> => runtime().info,
   runtimeCreate: async (r) => {
-    started ??= warmUp(startRuntime());
-    const s = await started.runtime.createSession(r.model, { optimization: r.optimization });
+    const s = await runtime().runtime.createSession(r.model, { optimization: r.optimization });
     const id = nextSession++;
     sessions.set(id, s);
     return { session: id, inputNames: s.inputNames, outputNames: s.outputNames };
@@ -73,12 +111,18 @@ const handlers: RequestHandlers<ToRuntimeThread> = {
     sessions.delete(r.session);
     await s?.release();
   },
+  previewLoad: (r) => previews.load(r),
+  // A copy of the answer goes (its buffers transferred): the core may keep what it computed for the next request.
+  previewExplain: async (r, signal) => structuredClone(await previews.explain(r, signal)),
+  previewRelease: (r) => previews.release(r.id),
+  threadStats: async () => ({ sessionsCreated: stats.created, sessionsLive: stats.live, previews: previews.size }),
 };
 
 new Messenger<FromRuntimeThread, ToRuntimeThread>({
   post: (m) => {
     try {
-      port.postMessage(m, transferablesOf(m));
+      // Deep enough for a PreviewAnswer's maps (envelope → answer → outputs → output → raw → data).
+      port.postMessage(m, transferablesOf(m, 6));
     } catch {
       // A buffer the runtime cannot give away (e.g. one onnxruntime-node still owns) is copied instead.
       port.postMessage(m);

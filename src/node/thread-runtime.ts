@@ -8,11 +8,18 @@ import { LookCloserError } from '../core/errors';
 import { CancelledError, Direction, Messenger, RequestHandlers } from '../protocol/messenger';
 import type { HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../protocol/protocol';
 import { transferablesOf } from '../protocol/tensor-wire';
+import type { PreviewThreadRequest, PreviewThreadResponses } from './preview-thread';
 
-/** What the host sends the runtime thread: the webviews' runtime requests, already checked. */
+/** A request the runtime thread answers: a webview's runtime request, or the host's first-map requests (preview-thread.ts). */
+export type ThreadRequest = RuntimeRequest | PreviewThreadRequest;
+
+/** The answer to each request the runtime thread takes. */
+export interface ThreadResponses extends RuntimeResponses, PreviewThreadResponses {}
+
+/** What the host sends the runtime thread: the webviews' runtime requests and the host's preview requests, already checked. */
 export interface ToRuntimeThread extends Direction {
-  readonly requests: RuntimeRequest;
-  readonly responses: RuntimeResponses;
+  readonly requests: ThreadRequest;
+  readonly responses: ThreadResponses;
   readonly notes: never;
 }
 
@@ -62,12 +69,12 @@ export class RuntimeThread {
     return this.ensure().info;
   }
 
-  /** Sends a checked runtime request to the thread. */
-  async request<R extends RuntimeRequest>(body: R, signal?: AbortSignal): Promise<RuntimeResponses[R['type']]> {
+  /** Sends a checked runtime or preview request to the thread. */
+  async request<R extends ThreadRequest>(body: R, signal?: AbortSignal): Promise<ThreadResponses[R['type']]> {
     const t = this.ensure();
     try {
       await t.info;
-      return await (t.messenger.request(body, signal) as Promise<RuntimeResponses[R['type']]>);
+      return await (t.messenger.request(body, signal) as Promise<ThreadResponses[R['type']]>);
     } catch (e) {
       // The messenger rejects what was pending as cancelled when the thread dies; that is a failure, not a cancel.
       if (t.death !== undefined && !signal?.aborted) throw stopped(t.death, e);

@@ -1,6 +1,7 @@
 /**
- * The extension host's first map (src/extension/host-preview.ts): the host loads the model on its runtime thread
- * at the click, the panel sends the decoded image, and the map the host answers (through a structured-clone
+ * The extension host's first map (src/extension/host-preview.ts, computed by src/node/preview-thread.ts on the real
+ * runtime thread, started from source): the thread loads the model at the click, the panel sends the decoded image
+ * (or the thread decodes the file), and the map the host answers (through a structured-clone
  * channel, rebuilt by the panel's previewOutcome) is the map the panel computes itself with onnxruntime-web
  * in-process, class for class; its sessions are released; what a webview must not send is refused.
  */
@@ -11,13 +12,12 @@ import { Classifier } from '../../src/core/app/classifier';
 import { explainImage, prepareImage } from '../../src/core/app/explain-image';
 import type { RgbaImage } from '../../src/core/preprocess/image';
 import { HostPreview } from '../../src/extension/host-preview';
-import type { RuntimeBackend } from '../../src/extension/host-runtime';
 import { decodeOnHost } from '../../src/node/host-decode';
 import { decodeImageFile } from '../../src/node/image-io';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { RuntimeThread } from '../../src/node/thread-runtime';
 import { modelSourceOf } from '../../src/protocol/model-payload';
-import type { ModelPayload, PreviewAnswer, RuntimeRequest } from '../../src/protocol/protocol';
+import type { ModelPayload, PreviewAnswer } from '../../src/protocol/protocol';
 import { outcomeView } from '../../webview/panel/outcome-view';
 import { previewOutcome } from '../../webview/panel/work';
 import { assertMatches } from '../support/compare';
@@ -36,22 +36,9 @@ function payload(file: string): ModelPayload {
 describe('the extension host first map (host-preview.ts)', function () {
   const entry = path.join(ROOT, 'src', 'node', 'ort-thread.ts');
   const thread = new RuntimeThread({ file: `require('tsx/cjs'); require(${JSON.stringify(entry)});`, eval: true }, { threads: 2, backend: 'wasm' });
-  const live = new Set<number>();
-  let created = 0;
-  // The thread as the host's handlers reach it, counting the sessions the preview creates and releases.
-  const backend: RuntimeBackend = {
-    start: () => thread.start(),
-    async request<R extends RuntimeRequest>(body: R, signal?: AbortSignal) {
-      const out = await thread.request(body, signal);
-      if (body.type === 'runtimeCreate') {
-        created++;
-        live.add((out as { session: number }).session);
-      }
-      if (body.type === 'runtimeRelease') live.delete((body as { session: number }).session);
-      return out;
-    },
-  };
-  const preview = new HostPreview(backend, FROM);
+  // The sessions the thread's runtime holds: the preview's Classifier creates and releases them on the thread itself.
+  const sessions = () => thread.request({ type: 'threadStats' });
+  const preview = new HostPreview(thread, FROM);
   const model = payload(SQUEEZENET);
   let panel: Classifier;
   let cat: RgbaImage;
@@ -196,16 +183,19 @@ describe('the extension host first map (host-preview.ts)', function () {
 
   describe('once the panel has its own model', () => {
     it('keeps the model while an open that superseded the first (same model, sharing its load) runs; releases every session when the last open ends, and refuses previews after', async () => {
-      assert.ok(created >= 1 && live.size >= 1, `${created} created, ${live.size} live`);
+      let { sessionsCreated: created, sessionsLive: live } = await sessions();
+      assert.ok(created >= 1 && live >= 1, `${created} created, ${live} live`);
       const before = created;
       const secondOpen = preview.prepare(payload(SQUEEZENET));
       await firstOpen();
       const a = await ask({ image: { width: cat.width, height: cat.height, data: cat.data }, top: 1 });
       assert.equal(a.outputs.length, 1);
+      ({ sessionsCreated: created, sessionsLive: live } = await sessions());
       assert.equal(created, before, 'the second open loaded nothing again');
-      assert.ok(live.size >= 1);
+      assert.ok(live >= 1);
       await secondOpen();
-      assert.equal(live.size, 0, `${live.size} sessions still live on the thread`);
+      ({ sessionsLive: live } = await sessions());
+      assert.equal(live, 0, `${live} sessions still live on the thread`);
       await assert.rejects(preview.explain({ type: 'preview', key: model.key, image: { width: 1, height: 1, data: new Uint8Array(4) } }), /not loading/);
     });
   });
