@@ -200,3 +200,36 @@ describe('the extension host first map (host-preview.ts)', function () {
     });
   });
 });
+
+describe('the extension host first map when the runtime thread dies', function () {
+  const entry = path.join(ROOT, 'src', 'node', 'ort-thread.ts');
+  // The real thread, which exits (as on a crash in onnxruntime) when it is sent the image named crash.png.
+  const script = `require('tsx/cjs'); require(${JSON.stringify(entry)}); require('node:worker_threads').parentPort.on('message', (m) => { if (m?.body?.image?.key === 'file:///ws/crash.png') process.exit(3); });`;
+  const thread = new RuntimeThread({ file: script, eval: true }, { threads: 2, backend: 'wasm' });
+  const preview = new HostPreview(thread, FROM);
+  const png = new Uint8Array(fs.readFileSync(TWO_CLASS));
+  const ask = (body: Record<string, unknown>) => preview.explain({ type: 'preview', key: `file://${SQUEEZENET}`, ...body });
+  after(async () => {
+    await preview.release();
+    await thread.dispose();
+  });
+
+  it('fails the preview with the reason (the panel then loads the model itself); the next open loads again on a new thread', async () => {
+    const lease = preview.prepare(payload(SQUEEZENET));
+    assert.equal(preview.begin({ key: 'file:///ws/crash.png', bytes: png }), true);
+    await assert.rejects(ask({ imageKey: 'file:///ws/crash.png', top: 1 }), /The extension host's onnxruntime thread stopped \(exit code 3\); the next run starts it again/);
+    await assert.rejects(ask({ image: { width: 1, height: 1, data: new Uint8Array(4) }, top: 1 }), (e: Error & { kind?: string }) => {
+      assert.equal(e.kind, 'runtime');
+      assert.match(e.message, /runtime thread has no model loaded for this first map \(the thread restarted, or the model was released\); the panel loads the model itself/);
+      return true;
+    });
+    await lease();
+    const next = preview.prepare(payload(SQUEEZENET));
+    assert.equal(preview.begin({ key: 'file:///ws/two_class.png', bytes: png }), true);
+    const a = await ask({ imageKey: 'file:///ws/two_class.png', top: 1 });
+    assert.equal(a.outputs.length, 1);
+    assert.match(a.backend, /extension host$/);
+    await next();
+    assert.equal((await thread.request({ type: 'threadStats' })).sessionsLive, 0);
+  });
+});
