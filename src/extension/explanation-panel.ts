@@ -277,9 +277,10 @@ export class ExplanationPanel {
     if (!this.model || typeof key !== 'string' || this.model.uri.toString() !== key) {
       throw new LookCloserError('bad-argument', `${FROM} asked for the bytes of a model it was not sent (${typeof key === 'string' ? key : 'no key'}); explain the image again.`);
     }
-    // The payload the open in flight left out, as the host read it (no second read).
-    if (this.pending?.key === key) return this.pending;
-    return this.readModel(this.model);
+    // The payload the open in flight left out, as the host read it (no second read): its bytes went to the host's
+    // runtime thread for the first map (HostPreview.prepare), which sends a copy back.
+    const pending = this.pending?.key === key ? await this.preview.bytes(this.pending) : undefined;
+    return pending ?? this.readModel(this.model);
   }
 
   private async saveSidecar(r: CheckedSidecar): Promise<{ path: string }> {

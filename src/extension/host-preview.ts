@@ -125,8 +125,10 @@ export class HostPreview {
 
   /**
    * Starts loading the model on the runtime thread for an open (once per key and fingerprint: an open that
-   * supersedes another of the same model shares its load; another model replaces it). Returns the open's lease:
-   * call it when the open ended; the model's sessions are released when no open uses them.
+   * supersedes another of the same model shares its load; another model replaces it). The payload's bytes go to
+   * the thread by transfer, not copied on the host's thread (98 MB: 0.3 s here): the payload is left without them
+   * and `bytes` gets them back. Returns the open's lease: call it when the open ended; the model's sessions are
+   * released when no open uses them.
    */
   prepare(p: ModelPayload): () => Promise<void> {
     const fingerprint = p.fingerprint ?? String(p.bytes.byteLength);
@@ -134,8 +136,7 @@ export class HostPreview {
     if (!l || l.key !== p.key || l.fingerprint !== fingerprint) {
       void this.release();
       const id = nextId++;
-      // The bytes are copied: the thread takes the buffers it is sent, and the host keeps its own for the panel.
-      const loaded = this.thread.request({ type: 'previewLoad', id, model: { ...p, bytes: p.bytes.slice() }, since: Date.now() });
+      const loaded = this.thread.request({ type: 'previewLoad', id, model: p, since: Date.now() });
       // Reported when a preview asks for it (previewExplain waits for the load); a failed load is not unhandled.
       loaded.catch(() => undefined);
       l = { key: p.key, fingerprint, id, users: 0 };
@@ -191,6 +192,18 @@ export class HostPreview {
   /** The thread's first map of `image` once the model is loaded. */
   private ask(cur: Loading, image: PreviewImage, method: string | undefined, target: PreviewRequest['target'], top: number, signal: AbortSignal | undefined, arrived: number): Promise<PreviewAnswer> {
     return this.thread.request({ type: 'previewExplain', id: cur.id, image, method, target, top, arrived }, signal);
+  }
+
+  /**
+   * The payload with its bytes: as it is when it still has them, else a copy the runtime thread makes of those
+   * prepare gave it (same key and fingerprint); undefined when the thread no longer holds them (released, or it died).
+   */
+  async bytes(p: ModelPayload): Promise<ModelPayload | undefined> {
+    if (p.bytes.byteLength > 0) return p;
+    const cur = this.current;
+    if (!cur || cur.key !== p.key || (p.fingerprint !== undefined && cur.fingerprint !== p.fingerprint)) return undefined;
+    const { bytes } = await this.thread.request({ type: 'previewBytes', id: cur.id }).catch(() => ({ bytes: undefined }));
+    return bytes && { ...p, bytes };
   }
 
   /** Releases the model's sessions now, whoever uses them (the panel closed, or another model replaces it). */

@@ -114,6 +114,7 @@ const handlers: RequestHandlers<ToRuntimeThread> = {
   previewLoad: (r) => previews.load(r),
   // A copy of the answer goes (its buffers transferred): the core may keep what it computed for the next request.
   previewExplain: async (r, signal) => structuredClone(await previews.explain(r, signal)),
+  previewBytes: async (r) => previews.bytes(r.id),
   previewRelease: (r) => previews.release(r.id),
   threadStats: async () => ({ sessionsCreated: stats.created, sessionsLive: stats.live, previews: previews.size }),
 };

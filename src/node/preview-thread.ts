@@ -15,7 +15,10 @@ import { modelSourceOf } from '../protocol/model-payload';
 import type { ModelPayload, PreviewAnswer, PreviewOutput } from '../protocol/protocol';
 import { decodeOnHost } from './host-decode';
 
-/** Starts loading a model for a panel's first map (`id` names it in later requests; `since`: the click, epoch ms). */
+/**
+ * Starts loading a model for a panel's first map (`id` names it in later requests; `since`: the click, epoch ms).
+ * The model's bytes come by transfer and stay on the thread until previewRelease (previewBytes copies them back).
+ */
 export interface PreviewLoadRequest {
   readonly type: 'previewLoad';
   readonly id: number;
@@ -47,19 +50,26 @@ export interface PreviewReleaseRequest {
   readonly id: number;
 }
 
+/** A copy of a preview model's bytes, made on the thread (the host gave its own to previewLoad). */
+export interface PreviewBytesRequest {
+  readonly type: 'previewBytes';
+  readonly id: number;
+}
+
 /** What the runtime thread holds: sessions created on its runtime since it started, those alive now, and preview models. */
 export interface ThreadStatsRequest {
   readonly type: 'threadStats';
 }
 
 /** The thread's own requests beside the webviews' runtime requests. */
-export type PreviewThreadRequest = PreviewLoadRequest | PreviewExplainRequest | PreviewReleaseRequest | ThreadStatsRequest;
+export type PreviewThreadRequest = PreviewLoadRequest | PreviewExplainRequest | PreviewBytesRequest | PreviewReleaseRequest | ThreadStatsRequest;
 
 /** The answer to each of the thread's own requests. */
 export interface PreviewThreadResponses {
   /** Milliseconds from `since` to the model loaded. */
   readonly previewLoad: { readonly ms: number };
   readonly previewExplain: PreviewAnswer;
+  readonly previewBytes: { readonly bytes: Uint8Array };
   readonly previewRelease: void;
   readonly threadStats: { readonly sessionsCreated: number; readonly sessionsLive: number; readonly previews: number };
 }
@@ -70,6 +80,7 @@ interface Loaded {
 }
 
 interface Model {
+  readonly bytes: Uint8Array;
   readonly loaded: Promise<Loaded>;
   /** The image decoded last for this model (kind 'encoded'), for a later request with other settings. */
   image?: { readonly key: string; readonly rgba: Promise<RgbaImage> };
@@ -94,7 +105,7 @@ export class PreviewModels {
       const loaded = Classifier.load(this.runtime(), modelSourceOf(r.model)).then((classifier) => ({ classifier, ms: Date.now() - r.since }));
       // Reported by previewExplain; until then a failed load must not be an unhandled rejection.
       loaded.catch(() => undefined);
-      m = { loaded };
+      m = { bytes: r.model.bytes, loaded };
       this.models.set(r.id, m);
     }
     return m.loaded.then((l) => ({ ms: l.ms }));
@@ -120,6 +131,11 @@ export class PreviewModels {
       crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
       ms: { load: ms, waited, prepare: prepared, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived: r.arrived, answered: Date.now() },
     };
+  }
+
+  /** A copy of the model's bytes (the host sends them to the panel after the first map). */
+  bytes(id: number): { bytes: Uint8Array } {
+    return { bytes: this.model(id).bytes.slice() };
   }
 
   /** Releases a model's sessions (after its load, if one is under way). */

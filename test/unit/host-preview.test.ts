@@ -181,6 +181,17 @@ describe('the extension host first map (host-preview.ts)', function () {
     }
   });
 
+  it("the model's bytes went to the runtime thread by transfer (none copied on the host's thread); bytes() gets the file's back from there, for the panel", async () => {
+    assert.equal(model.bytes.byteLength, 0, 'the payload gave its bytes to the thread');
+    const back = await preview.bytes(model);
+    assert.ok(back);
+    assert.deepEqual(Buffer.from(back.bytes), fs.readFileSync(SQUEEZENET));
+    assert.equal(back.key, model.key);
+    const other = payload(SQUEEZENET);
+    assert.equal(await preview.bytes(other), other, 'a payload that still has its bytes is returned as it is');
+    assert.equal(await preview.bytes({ ...model, key: 'file:///other.onnx' }), undefined, 'another model: the panel reads the file again');
+  });
+
   describe('once the panel has its own model', () => {
     it('keeps the model while an open that superseded the first (same model, sharing its load) runs; releases every session when the last open ends, and refuses previews after', async () => {
       let { sessionsCreated: created, sessionsLive: live } = await sessions();
@@ -197,6 +208,7 @@ describe('the extension host first map (host-preview.ts)', function () {
       ({ sessionsLive: live } = await sessions());
       assert.equal(live, 0, `${live} sessions still live on the thread`);
       await assert.rejects(preview.explain({ type: 'preview', key: model.key, image: { width: 1, height: 1, data: new Uint8Array(4) } }), /not loading/);
+      assert.equal(await preview.bytes(model), undefined, 'released: the thread holds no bytes any more');
     });
   });
 });
