@@ -102,7 +102,11 @@ export class PreviewModels {
   load(r: PreviewLoadRequest): Promise<{ ms: number }> {
     let m = this.models.get(r.id);
     if (!m) {
-      const loaded = Classifier.load(this.runtime(), modelSourceOf(r.model)).then((classifier) => ({ classifier, ms: Date.now() - r.since }));
+      // Started on the next turn: the host sends the open's image right after this request, and decoding it first
+      // is faster (a JPEG decoded right after a model load took 3× as long here: 0.8 s against 0.23 s).
+      const loaded = new Promise((resolve) => setImmediate(resolve))
+        .then(() => Classifier.load(this.runtime(), modelSourceOf(r.model)))
+        .then((classifier) => ({ classifier, ms: Date.now() - r.since }));
       // Reported by previewExplain; until then a failed load must not be an unhandled rejection.
       loaded.catch(() => undefined);
       m = { bytes: r.model.bytes, loaded };
@@ -157,12 +161,14 @@ export class PreviewModels {
       case 'rgba':
         return Promise.resolve({ width: image.width, height: image.height, data: image.data });
       case 'encoded': {
-        const rgba = Promise.resolve().then((): RgbaImage => {
-          const d = decodeOnHost(image.bytes);
-          if (!d) throw new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`);
-          return d;
-        });
-        rgba.catch(() => undefined);
+        // Decoded now, in the handler: before the model's load, which waits for the next turn (load).
+        let rgba: Promise<RgbaImage>;
+        const d = decodeOnHost(image.bytes);
+        if (d) rgba = Promise.resolve(d);
+        else {
+          rgba = Promise.reject(new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`));
+          rgba.catch(() => undefined);
+        }
         m.image = { key: image.key, rgba };
         return rgba;
       }
