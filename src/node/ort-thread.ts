@@ -2,7 +2,8 @@
  * The runtime thread (a worker_threads entry, bundled as dist/ort-thread.js): runs onnxruntime for the extension
  * host off its event loop, multi-threaded — onnxruntime-node when it is installed beside the extension, else
  * onnxruntime-web's threaded WASM (no native binaries). It answers the same runtime requests the webviews send
- * the host (src/protocol/protocol.ts), which the host has already checked; tensors move by transfer, not copy.
+ * the host (src/protocol/protocol.ts), which the host has already checked, and the host's first-map requests
+ * (preview-thread.ts: the model loaded, the image decoded and explained here); tensors move by transfer, not copy.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Runtime, Session } from '../core/runtime';
