@@ -8,7 +8,7 @@
 import { LookCloserError } from '../src/core/errors';
 import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import type { Tensor } from '../src/core/tensor';
-import type { ExecutionProviderSetting, HostRuntimeInfo, RuntimeRequest, RuntimeResponses } from '../src/protocol/protocol';
+import { AUTO_HOST_FROM_BYTES, type ExecutionProviderSetting, type HostRuntimeInfo, type RuntimeRequest, type RuntimeResponses } from '../src/protocol/protocol';
 import { compactBytes, compactTensor, tensorFromWire } from '../src/protocol/tensor-wire';
 import { type Backend, type GpuProbe, probeWebGpu, webRuntime } from './ort-runtime';
 import { KeptFeeds } from './kept-feeds';
@@ -107,17 +107,21 @@ export async function gpuForSetting(setting: ExecutionProviderSetting): Promise<
 }
 
 /**
- * Without WebGPU, `auto` runs a model on the extension host's CPU from this size on, and only where the host has
- * onnxruntime-node; smaller models, and every model where the host would run onnxruntime-web's threaded WASM, stay
- * in the webview's WASM. Measured on a 2-core machine (README, "Where the model runs"): every run on the host
+ * Why AUTO_HOST_FROM_BYTES (src/protocol/protocol.ts): without WebGPU, `auto` runs a model on the extension host's CPU
+ * from that size on, and only where the host has onnxruntime-node and a local desktop window; smaller models, and
+ * every model where the host would run onnxruntime-web's threaded WASM, stay in the webview's WASM. Measured on a
+ * 2-core machine (README, "Where the model runs"): every run on the host
  * crosses the webview–host channel (about 0.4 s per SqueezeNet forward pass through code-server: 770 ms on the
  * host against 373 ms in the webview), onnxruntime-node saves about 80% of the webview's kernel time (Grad-CAM
  * on ResNet-50: 355 ms against 1789 ms), and the host's threaded WASM was slower than the webview's one thread
- * at both sizes measured (5 MB and 98 MB).
+ * at both sizes measured (5 MB and 98 MB). Through code-server (a browser window, or any remote host) the channel
+ * moves about 10 MB/s, and a 98 MB model crosses it twice more on the host's CPU than in the webview (to the host
+ * for its session, and its weights for the backward graphs): ResNet-50's own first map came at 35–42 s there
+ * against 18–26 s in the webview's WASM, so there the page is not told the host's runtime is native.
  */
-export const AUTO_HOST_FROM_BYTES = 40 * 2 ** 20;
+export { AUTO_HOST_FROM_BYTES };
 
-/** What the extension host told the page when it was built: whether its CPU runtime would be onnxruntime-node. */
+/** What the extension host told the page when it was built: whether its CPU runtime would be onnxruntime-node, in a local desktop window. */
 function hostHasNative(): boolean {
   return typeof document !== 'undefined' && document.body?.dataset.nativeCpu === '1';
 }

@@ -10,11 +10,11 @@ import type {
   ExecutionProviderSetting, ExplainOptions, ExplainSummary, HostToPanel, LayerActivations, LayersState, ModelHeld, ModelPayload, PanelToHost,
 } from '../protocol/protocol';
 import { logger } from './error-handling';
-import { HostPreview, previewable } from './host-preview';
+import { HostPreview, keptForNextImages, previewable } from './host-preview';
 import { HostRuntimeSessions, sharedRuntimeThread } from './host-runtime';
 import { CheckedSave, CheckedSidecar, checkLayersState, checkNotice, checkSave, checkSaveSidecar, checkTitle } from './validate';
 import { PAGES } from './webview-html';
-import { WebviewHost, webviewOptions } from './webview-host';
+import { WebviewHost, autoMayUseHostCpu, webviewOptions } from './webview-host';
 import { ModelRef, display, pickLabels, readImagePayload, readModelParts, readModelPayload, saveOutput, writeSidecar } from './workspace-files';
 
 /** Who sends what the panel's handlers check, in their messages. */
@@ -172,7 +172,11 @@ export class ExplanationPanel {
       if ((ep === 'auto' || ep === 'cpu') && previewable(bytes.byteLength)) {
         lease = this.preview.prepare(payload);
         this.pending = payload;
+        if (keptForNextImages(ep, bytes.byteLength, autoMayUseHostCpu())) this.preview.keep();
       } else sent = payload;
+    } else if (held && (ep === 'auto' || ep === 'cpu')) {
+      // The panel keeps its model; the host's thread may too (keep): the next image's first map comes from there.
+      lease = this.preview.reuse(sent.key, fingerprint);
     }
     // A PNG or JPEG the host can decode itself is explained at once, while the panel's page loads.
     const target = options.target === undefined ? undefined : parseScoreTargetOrUndefined(options.target);

@@ -19,7 +19,7 @@ import { MAX_IMAGE_PIXELS } from '../core/preprocess/preprocess';
 import type { RgbaImage } from '../core/preprocess/image';
 import { hostDecodable } from '../node/host-decode';
 import type { PreviewImage, PreviewThreadRequest, PreviewThreadResponses } from '../node/preview-thread';
-import type { ModelPayload, PreviewAnswer, PreviewRequest } from '../protocol/protocol';
+import { AUTO_HOST_FROM_BYTES, type ExecutionProviderSetting, type ModelPayload, type PreviewAnswer, type PreviewRequest } from '../protocol/protocol';
 import { LIMITS, checkText, isRecord, own, quote, refuse as refuseField } from './validate';
 
 /** Classes a preview explains at most (the panel asks for its top class). */
@@ -34,6 +34,19 @@ export const PREVIEW_MAX_MODEL_BYTES = 512 * 2 ** 20;
 /** Whether a model of `bytes` gets a first map from the host. */
 export function previewable(bytes: number): boolean {
   return bytes <= PREVIEW_MAX_MODEL_BYTES;
+}
+
+/** Models above this size are not kept on the thread for a panel's next images: that is a second copy beside the panel's for the panel's life. */
+export const PREVIEW_KEEP_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * Whether the runtime thread keeps a panel's model for its next images (HostPreview.keep), so that each new image's
+ * first map comes from the thread's multi-threaded runtime while the panel explains it in its webview: on 'auto',
+ * up to PREVIEW_KEEP_MAX_BYTES, and not where the panel's own sessions run on the host's CPU already ('cpu', or
+ * 'auto' sending a big model there: `autoUsesHostCpu`, webview-host.ts's autoMayUseHostCpu).
+ */
+export function keptForNextImages(ep: ExecutionProviderSetting, bytes: number, autoUsesHostCpu: boolean): boolean {
+  return ep === 'auto' && bytes <= PREVIEW_KEEP_MAX_BYTES && !(autoUsesHostCpu && bytes >= AUTO_HOST_FROM_BYTES);
 }
 
 /** The part of the runtime thread (src/node/thread-runtime.ts) a preview uses: its preview requests. */
@@ -99,6 +112,8 @@ interface Loading {
   readonly fingerprint: string;
   readonly id: number;
   users: number;
+  /** Kept for the panel's next images (keep): released only with the panel or when another model replaces it. */
+  kept?: boolean;
 }
 
 /** An image the thread decodes itself from the click, and its first map under way with the open's settings. */
@@ -142,15 +157,34 @@ export class HostPreview {
       l = { key: p.key, fingerprint, id, users: 0 };
       this.current = l;
     }
-    const lease = l;
-    lease.users++;
+    return this.lease(l);
+  }
+
+  /** A lease on `l`: call it when the open ended; the model's sessions are released when no open uses them and it is not kept. */
+  private lease(l: Loading): () => Promise<void> {
+    l.users++;
     let ended = false;
     return async () => {
       if (ended) return;
       ended = true;
-      lease.users--;
-      if (lease.users === 0 && this.current === lease) await this.release();
+      l.users--;
+      if (l.users === 0 && !l.kept && this.current === l) await this.release();
     };
+  }
+
+  /**
+   * Keeps the model the thread loads now for the panel's next images: a later open of another image with the same
+   * model file (`reuse`) gets its first map from the thread while the panel explains it itself. Released with the
+   * panel (release) or when another model replaces it.
+   */
+  keep(): void {
+    if (this.current) this.current.kept = true;
+  }
+
+  /** A lease on the model the thread holds for this panel when it is `key` as `fingerprint` says, else undefined (nothing to preview with). */
+  reuse(key: string, fingerprint: string): (() => Promise<void>) | undefined {
+    const l = this.current;
+    return l && l.key === key && l.fingerprint === fingerprint ? this.lease(l) : undefined;
   }
 
   /**

@@ -26,6 +26,16 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   return { enableScripts: true, localResourceRoots: localResourceRoots(extensionUri) };
 }
 
+/**
+ * Whether `auto` may run big models on the host's CPU (webview/host-runtime.ts): the host has onnxruntime-node, and
+ * the page and the host share a machine in a desktop window. Elsewhere (code-server's browser window, a remote
+ * host) the webview channel is a network link, about 10 MB/s through code-server, and a model on the host's CPU
+ * crosses it twice more than in the webview's WASM.
+ */
+export function autoMayUseHostCpu(): boolean {
+  return nativeRuntimeFound() && vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined;
+}
+
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
 export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string, executionProvider?: string): void {
   const uri = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
@@ -36,7 +46,7 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
-    nativeCpu: page.runsOnnx && nativeRuntimeFound(),
+    nativeCpu: page.runsOnnx && autoMayUseHostCpu(),
     // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
     preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
     inline: inlineFiles(extensionUri, page),

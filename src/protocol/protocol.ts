@@ -22,6 +22,14 @@ export { assertNever } from './messenger';
  */
 export type ExecutionProviderSetting = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
+/**
+ * Without WebGPU, `auto` runs a model on the extension host's CPU from this size on, and only where the host has
+ * onnxruntime-node and a fast channel to the page (a local desktop window: the host says so with the page's
+ * `data-native-cpu`); smaller models, and every model elsewhere, stay in the webview's WASM (webview/host-runtime.ts,
+ * where the measurements are).
+ */
+export const AUTO_HOST_FROM_BYTES = 40 * 2 ** 20;
+
 // ---------------------------------------------------------------- shared data
 
 /** A model as the host hands it to the panel: its bytes plus the sidecar and labels it found. */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Classifier } from '../../src/core/app/classifier';
 import { explainImage, prepareImage } from '../../src/core/app/explain-image';
 import type { RgbaImage } from '../../src/core/preprocess/image';
-import { HostPreview } from '../../src/extension/host-preview';
+import { HostPreview, PREVIEW_KEEP_MAX_BYTES, keptForNextImages } from '../../src/extension/host-preview';
 import { decodeOnHost } from '../../src/node/host-decode';
 import { decodeImageFile } from '../../src/node/image-io';
 import { webRuntime } from '../../src/node/ort-runtime';
@@ -209,6 +209,49 @@ describe('the extension host first map (host-preview.ts)', function () {
       assert.equal(live, 0, `${live} sessions still live on the thread`);
       await assert.rejects(preview.explain({ type: 'preview', key: model.key, image: { width: 1, height: 1, data: new Uint8Array(4) } }), /not loading/);
       assert.equal(await preview.bytes(model), undefined, 'released: the thread holds no bytes any more');
+    });
+
+    it("a kept model serves the next image's first map with no second load (reuse), and is released only with the panel or another model", async () => {
+      const first = preview.prepare(payload(SQUEEZENET));
+      preview.keep();
+      await first();
+      let { sessionsLive: live } = await sessions();
+      const { sessionsCreated: created } = await sessions();
+      assert.ok(live >= 1, 'kept after its open ended');
+      assert.equal(preview.reuse(model.key, 'another fingerprint'), undefined, 'another version of the file is not reused');
+      const next = preview.reuse(model.key, model.fingerprint!);
+      assert.ok(next, 'the same file is');
+      const png = { key: 'file:///ws/two_class_both_dog_cat.png', bytes: new Uint8Array(fs.readFileSync(TWO_CLASS)) };
+      assert.equal(preview.begin(png), true);
+      const a = await ask({ imageKey: png.key, top: 1 });
+      const rgba = await decodeImageFile(TWO_CLASS);
+      const want = await explainImage(panel, prepareImage(panel, rgba), { top: 1 });
+      assert.equal(a.outputs[0].classIndex, want.outputs[0].explanation.classIndex);
+      assertMatches(a.outputs[0].raw.data as Float32Array, want.outputs[0].explanation.raw.data, "the next image's map");
+      await next!();
+      const after = await sessions();
+      assert.ok(after.sessionsLive >= 1, 'still kept after the second open');
+      // Its forward session was not made again (a second image may add a backward graph, never a second forward).
+      assert.ok(after.sessionsCreated - created <= 1, `${after.sessionsCreated - created} sessions created for the next image`);
+      // Another model replaces it: the kept one is released.
+      const other = preview.prepare(payload(path.join(ROOT, 'test', 'fixtures', 'models', 'mnist-8-opt-wonnx.onnx')));
+      await other();
+      ({ sessionsLive: live } = await sessions());
+      assert.equal(live, 0, `${live} sessions live after another model replaced the kept one and its open ended`);
+      assert.equal(preview.reuse(model.key, model.fingerprint!), undefined);
+    });
+  });
+
+  describe('which models the thread keeps for the next images', () => {
+    it("on 'auto' up to 256 MB, where the panel computes in its webview; not on 'cpu' nor for a big model 'auto' sends to the host's CPU", () => {
+      const MB = 2 ** 20;
+      assert.equal(keptForNextImages('auto', 5 * MB, false), true);
+      assert.equal(keptForNextImages('auto', 98 * MB, false), true);
+      assert.equal(keptForNextImages('auto', 98 * MB, true), false, "ResNet-50 runs on the host's onnxruntime-node already");
+      assert.equal(keptForNextImages('auto', 5 * MB, true), true, 'a small model stays in the webview');
+      assert.equal(keptForNextImages('auto', PREVIEW_KEEP_MAX_BYTES + 1, false), false);
+      assert.equal(keptForNextImages('cpu', 5 * MB, false), false);
+      assert.equal(keptForNextImages('wasm', 5 * MB, false), false);
     });
   });
 });
