@@ -121,9 +121,14 @@ export async function gpuForSetting(setting: ExecutionProviderSetting): Promise<
  */
 export { AUTO_HOST_FROM_BYTES };
 
-/** What the extension host told the page when it was built: whether its CPU runtime would be onnxruntime-node, in a local desktop window. */
-function hostHasNative(): boolean {
-  return typeof document !== 'undefined' && document.body?.dataset.nativeCpu === '1';
+/**
+ * What the extension host told the page when it was built: its CPU runtime would be onnxruntime-node in a local
+ * desktop window (true), onnxruntime-node behind a network link to the page ('remote': code-server's browser window,
+ * a remote host), or onnxruntime-web's threaded WASM (false).
+ */
+function hostHasNative(): boolean | 'remote' {
+  const v = typeof document !== 'undefined' ? document.body?.dataset.nativeCpu : undefined;
+  return v === '1' ? true : v === 'remote' ? 'remote' : false;
 }
 
 /**
@@ -132,18 +137,20 @@ function hostHasNative(): boolean {
  * host's CPU; 'webgpu' and 'wasm' the webview's onnxruntime-web. When the host's runtime cannot start, the
  * webview's WASM runs and the fallback says why. `modelBytes`: the model's size (auto's choice).
  */
-export async function selectRuntime(setting: ExecutionProviderSetting, gpu: GpuProbe | undefined, modelBytes = 0, native = hostHasNative()): Promise<PanelRuntime> {
+export async function selectRuntime(setting: ExecutionProviderSetting, gpu: GpuProbe | undefined, modelBytes = 0, native: boolean | 'remote' = hostHasNative()): Promise<PanelRuntime> {
   let why: string | undefined;
   if (setting === 'cpu') why = 'the setting lookCloser.executionProvider asks for it';
   else if (setting === 'auto' && gpu && !gpu.available) {
     const noGpu = gpu.reason ?? 'there is no WebGPU adapter';
     const size = `${Math.max(1, Math.round(modelBytes / 2 ** 20))} MB`;
-    if (native && modelBytes >= AUTO_HOST_FROM_BYTES) why = `auto picked it, the fastest available: ${noGpu}, and for a ${size} model onnxruntime-node on the host saves more than the round trips to the host cost`;
+    if (native === true && modelBytes >= AUTO_HOST_FROM_BYTES) why = `auto picked it, the fastest available: ${noGpu}, and for a ${size} model onnxruntime-node on the host saves more than the round trips to the host cost`;
     else {
       const web = await webRuntime('wasm');
-      const reason = native
+      const reason = native === true
         ? `auto picked the webview's WASM: ${noGpu}, and below ${AUTO_HOST_FROM_BYTES / 2 ** 20} MB (this model: ${size}) the round trips to the extension host's onnxruntime-node cost more than its threads save`
-        : `auto picked the webview's WASM: ${noGpu}, and the extension host has no onnxruntime-node (its threaded WASM measured slower than the webview's single thread once the round trips are counted)`;
+        : native === 'remote'
+          ? `auto picked the webview's WASM: ${noGpu}, and the extension host's onnxruntime-node is behind a network link to this view (a browser window or a remote host), which a model on the host's CPU would cross twice more (its session, its weights)`
+          : `auto picked the webview's WASM: ${noGpu}, and the extension host has no onnxruntime-node (its threaded WASM measured slower than the webview's single thread once the round trips are counted)`;
       return Object.assign(web, { reason });
     }
   }

@@ -46,7 +46,7 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
-    nativeCpu: page.runsOnnx && autoMayUseHostCpu(),
+    nativeCpu: page.runsOnnx && nativeRuntimeFound() ? (autoMayUseHostCpu() ? true : 'remote') : false,
     // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
     preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
     inline: inlineFiles(extensionUri, page),

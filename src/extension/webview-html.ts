@@ -94,8 +94,8 @@ export interface PageResources {
   readonly bundles: string;
   /** The lookCloser.executionProvider setting when the page is built, so an onnxruntime page starts the right runtime before the host's first message. */
   readonly executionProvider?: string;
-  /** Whether the extension host's CPU runtime would be onnxruntime-node (the page's `auto` choice depends on it). */
-  readonly nativeCpu?: boolean;
+  /** Whether the extension host's CPU runtime would be onnxruntime-node, in a local desktop window (true) or behind a network link ('remote'); the page's `auto` choice depends on it. */
+  readonly nativeCpu?: boolean | 'remote';
   /** Files the page will fetch first (onnxruntime's wasm, when the setting tells which): fetched from the page's start, before its script runs. */
   readonly preload?: readonly string[];
   /**
@@ -128,7 +128,7 @@ ${style !== undefined ? `<style nonce="${n}">${style}</style>` : `<link rel="sty
 ${(r.preload ?? []).map((u) => `<link rel="preload" as="fetch" crossorigin href="${escapeHtml(u)}">\n`).join('')}
 <title>${escapeHtml(title)}</title>
 </head>
-<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu ? ' data-native-cpu="1"' : ''}>
+<body data-bundles="${escapeHtml(r.bundles)}"${r.executionProvider ? ` data-ep="${escapeHtml(r.executionProvider)}"` : ''}${r.nativeCpu === true ? ' data-native-cpu="1"' : r.nativeCpu === 'remote' ? ' data-native-cpu="remote"' : ''}>
 <div id="app" class="app"><p class="boot">Starting Look Closer…</p></div>
 ${script !== undefined ? `<script type="module" nonce="${n}">${script}</script>` : `<script type="module" nonce="${n}" src="${escapeHtml(r.script)}"></script>`}
 </body>

@@ -140,8 +140,11 @@ describe('webview pages and their Content-Security-Policy', () => {
     assert.match(html, /<body data-bundles="[^"]+" data-ep="wasm" data-native-cpu="1">/);
     assert.ok(html.includes(`<link rel="preload" as="fetch" crossorigin href="${wasm}">`), html);
     assert.ok(contentSecurityPolicy('onnx', CSP_SOURCE, 'N'.repeat(32)).includes(`connect-src ${CSP_SOURCE}`));
+    // onnxruntime-node behind a network link (code-server's browser window, a remote host): the page is told so, and 'auto' keeps big models in its WASM.
+    const remote = scriptPageHtml(PAGES.panel, 'p', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/', executionProvider: 'auto', nativeCpu: 'remote' }, 'N'.repeat(32));
+    assert.match(remote, /<body data-bundles="b\/" data-ep="auto" data-native-cpu="remote">/);
     const plain = scriptPageHtml(PAGES.layers, 'l', { cspSource: CSP_SOURCE, script: 's', style: 't', bundles: 'b/' }, 'N'.repeat(32));
-    assert.ok(!plain.includes('preload') && !plain.includes('data-ep'));
+    assert.ok(!plain.includes('preload') && !plain.includes('data-ep') && !plain.includes('data-native-cpu'));
   });
 
   it('puts the built bundle and stylesheet in the page, by nonce, and keeps them as files when their text could end the element early', () => {
