@@ -215,6 +215,8 @@ describe('the extension host first map (host-preview.ts)', function () {
       const first = preview.prepare(payload(SQUEEZENET));
       preview.keep();
       await first();
+      // The load goes on after its open ended (a map asked now waits for it): the model stays.
+      await ask({ image: { width: cat.width, height: cat.height, data: cat.data }, top: 1 });
       let { sessionsLive: live } = await sessions();
       const { sessionsCreated: created } = await sessions();
       assert.ok(live >= 1, 'kept after its open ended');
