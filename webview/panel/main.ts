@@ -172,10 +172,14 @@ class PanelDriver {
 const bundles = document.body.dataset.bundles ?? './';
 if (document.body.dataset.ep === 'auto') configureOrt(bundles);
 else startEarly(bundles, document.body.dataset.ep);
-// ROAD's imputations on their own worker (started at the first measured map): they then overlap the other metrics'
-// passes and leave the page's thread free. The worker ends with the page.
-const imputer = useWorkerImputer(bundledWorker(bundles));
-window.addEventListener('pagehide', () => void imputer.dispose());
+// ROAD's imputations on their own worker (started at the first measured map) where a core is left for it: they then
+// overlap the other metrics' passes and leave the page's thread free. With 2 cores (onnxruntime's worker and the
+// page already use them) the e2e measured no gain and the next click slower (another class 0.30–0.33 s against 0.22 s
+// inline, metrics row 4.05 against 3.92 s, Compare 11.3 against 11.0 s): there ROAD stays inline at its turn.
+if ((navigator.hardwareConcurrency ?? 1) > 2) {
+  const imputer = useWorkerImputer(bundledWorker(bundles));
+  window.addEventListener('pagehide', () => void imputer.dispose());
+}
 window.addEventListener('unhandledrejection', (ev) => {
   if (isCancellation(ev.reason)) ev.preventDefault();
 });
