@@ -74,8 +74,7 @@ export async function hostRuntime(why: string): Promise<PanelRuntime> {
         async run(feeds, fetches) {
           const wired = kept.wire(feeds);
           const own = Object.fromEntries(Object.entries(wired.feeds).map(([k, t]) => [k, compactTensor(t)]));
-          const ids = { ...(Object.keys(wired.kept).length ? { kept: wired.kept } : {}), ...(Object.keys(wired.keep).length ? { keep: wired.keep } : {}) };
-          const out = await request({ type: 'runtimeRun', session: s.session, feeds: own, fetches, ...ids });
+          const out = await request({ type: 'runtimeRun', session: s.session, fetches, ...wired, feeds: own });
           used.add('cpu');
           return fromHost(out);
         },

@@ -7,11 +7,11 @@
 import { isSharedWeight } from '../src/core/onnx/shared-weights';
 import type { Tensor } from '../src/core/tensor';
 
-/** A run's feeds as they cross: what is sent, what the other side already keeps (feed name → id), what it should keep. */
+/** A run's feeds as they cross: what is sent, what the other side already keeps (feed name → id), what it should keep (each only when there is some). */
 export interface WiredFeeds {
   readonly feeds: Record<string, Tensor>;
-  readonly kept: Record<string, number>;
-  readonly keep: Record<string, number>;
+  readonly kept?: Record<string, number>;
+  readonly keep?: Record<string, number>;
 }
 
 /** Ids unique within the page: several runtimes of one page may reach the same host connection. */
@@ -51,7 +51,7 @@ export class KeptFeeds {
       out[k] = t;
       keep[k] = fresh;
     }
-    return { feeds: out, kept, keep };
+    return { feeds: out, ...(Object.keys(kept).length ? { kept } : {}), ...(Object.keys(keep).length ? { keep } : {}) };
   }
 
   /** The other side is gone (its worker restarted): nothing more to forget there. */

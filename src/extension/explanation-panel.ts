@@ -167,14 +167,16 @@ export class ExplanationPanel {
     let sent: ModelPayload | ModelHeld = { ...parts, bytes: undefined, fingerprint };
     let lease: (() => Promise<void>) | undefined;
     const bytes = (parts as Partial<ModelPayload>).bytes;
+    // The settings on which the host's runtime thread draws first maps (host-preview.ts).
+    const hostPreviews = ep === 'auto' || ep === 'cpu';
     if (!held && bytes) {
       const payload: ModelPayload = { ...parts, bytes, fingerprint };
-      if ((ep === 'auto' || ep === 'cpu') && previewable(bytes.byteLength)) {
+      if (hostPreviews && previewable(bytes.byteLength)) {
         lease = this.preview.prepare(payload);
         this.pending = payload;
         if (keptForNextImages(ep, bytes.byteLength, autoMayUseHostCpu())) this.preview.keep();
       } else sent = payload;
-    } else if (held && (ep === 'auto' || ep === 'cpu')) {
+    } else if (held && hostPreviews) {
       // The panel keeps its model; the host's thread may too (keep): the next image's first map comes from there.
       lease = this.preview.reuse(sent.key, fingerprint);
     }

@@ -27,18 +27,24 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 }
 
 /**
- * Whether `auto` may run big models on the host's CPU (webview/host-runtime.ts): the host has onnxruntime-node, and
- * the page and the host share a machine in a desktop window. Elsewhere (code-server's browser window, a remote
- * host) the webview channel is a network link, about 10 MB/s through code-server, and a model on the host's CPU
- * crosses it twice more than in the webview's WASM.
+ * Where the host's onnxruntime-node is from the page: 'local' in a desktop window on the same machine, 'remote' behind
+ * a network link (code-server's browser window, a remote host: about 10 MB/s through code-server, and a model on
+ * the host's CPU crosses it twice more than in the webview's WASM), undefined when the host has no onnxruntime-node.
  */
+function hostCpuLink(): 'local' | 'remote' | undefined {
+  if (!nativeRuntimeFound()) return undefined;
+  return vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined ? 'local' : 'remote';
+}
+
+/** Whether `auto` may run big models on the host's CPU (webview/host-runtime.ts): onnxruntime-node in a local desktop window. */
 export function autoMayUseHostCpu(): boolean {
-  return nativeRuntimeFound() && vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined;
+  return hostCpuLink() === 'local';
 }
 
 /** Shows a script page in a webview: its options, then its HTML with URIs the webview can load. */
 export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri, page: ScriptPage, title: string, executionProvider?: string): void {
   const uri = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
+  const link = page.runsOnnx ? hostCpuLink() : undefined;
   webview.options = webviewOptions(extensionUri);
   webview.html = scriptPageHtml(page, title, {
     cspSource: webview.cspSource,
@@ -46,7 +52,7 @@ export function showScriptPage(webview: vscode.Webview, extensionUri: vscode.Uri
     style: uri('media', page.style),
     bundles: `${uri('dist', 'webview')}/`,
     executionProvider,
-    nativeCpu: page.runsOnnx && nativeRuntimeFound() ? (autoMayUseHostCpu() ? true : 'remote') : false,
+    nativeCpu: link === 'local' ? true : link,
     // The 14–26 MB wasm is the start's longest step: the browser fetches it (and the worker) while the page's script still loads.
     preload: page.runsOnnx ? startFiles(executionProvider).map((f) => uri('dist', 'webview', ...f.split('/'))) : [],
     inline: inlineFiles(extensionUri, page),
