@@ -34,6 +34,9 @@ const USAGE = `npm run bench -- [MODEL.onnx ...] [options]
   --max-seconds S          stop repeating a row after S seconds once it ran 3 times (default 20)
   --editor-cpu             also Grad-CAM on ResNet-50 in the editor's CPU paths (webview WASM, extension host)
                            against PyTorch on the same CPU (see bench/editor-cpu.ts); --editor-threads N
+  --panel-memory           also the panel's memory: every method on ResNet-50 and ViT-B/16 (or the models given
+                           with --only-given) in Chromium's WASM worker, its heap after each (bench/panel-memory.ts);
+                           --memory-steps N: progress steps a batched method runs (default 2)
   --batch                  also batch throughput: explain DIR vs the single-image command (see --batch-*)
   --batch-images N         images in the batch folder (default 100)
   --single-runs N          single-image command runs to time (default 10; throughput is per image)
@@ -255,6 +258,7 @@ async function main(): Promise<void> {
       methods: { type: 'string' }, top5: { type: 'string' }, reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
       batch: { type: 'boolean' }, 'batch-images': { type: 'string' }, 'single-runs': { type: 'string' }, 'batch-model': { type: 'string' }, 'batch-method': { type: 'string' }, 'node-threads': { type: 'string' },
       'editor-cpu': { type: 'boolean' }, 'editor-threads': { type: 'string' }, 'no-metrics': { type: 'boolean' }, 'no-pytorch-scorecam': { type: 'boolean' },
+      'panel-memory': { type: 'boolean' }, 'memory-steps': { type: 'string' },
       out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -264,6 +268,7 @@ async function main(): Promise<void> {
   }
   const notes: string[] = [];
   const models: BenchModel[] = [];
+  const memoryOnly = values['panel-memory'] && values['only-given'];
   if (!values['only-given']) {
     models.push({ name: 'squeezenet1.0-fp16', path: path.join(ROOT, 'assets', 'models', 'squeezenet1.0-fp16-winml.onnx'), image: PHOTO });
     models.push({ name: 'mnist-8', path: path.join(ROOT, 'test', 'fixtures', 'models', 'mnist-8-opt-wonnx.onnx'), image: DIGIT });
@@ -271,7 +276,7 @@ async function main(): Promise<void> {
   }
   // Targets apply by architecture name (resnet…, mobilenet…), also to models given on the command line.
   const family = (name: string) => (/resnet/i.test(name) ? 'resnet' : /mobilenet/i.test(name) ? 'mobilenet' : undefined);
-  for (const p of positionals) models.push({ name: path.basename(p), path: path.resolve(p), image: PHOTO, family: family(path.basename(p)) });
+  if (!memoryOnly) for (const p of positionals) models.push({ name: path.basename(p), path: path.resolve(p), image: PHOTO, family: family(path.basename(p)) });
 
   let backends = (values.backends ?? 'wasm,node').split(',').filter(Boolean);
   if (backends.includes('node') && !nodeBackendInstalled()) {
@@ -329,6 +334,15 @@ async function main(): Promise<void> {
     });
   }
 
+  let memory: Awaited<ReturnType<typeof import('./panel-memory').panelMemory>> | undefined;
+  if (values['panel-memory']) {
+    const { panelMemory } = await import('./panel-memory');
+    memory = await panelMemory({
+      root: ROOT, modelCache: MODEL_CACHE, image: PHOTO, given: memoryOnly ? positionals.map((p) => path.resolve(p)) : [], methods: values.methods,
+      steps: values['memory-steps'], hasTorch: hasTorch(), notes, runCase,
+    });
+  }
+
   const scoreCam = values['no-pytorch-scorecam'] ? undefined : scoreCamSideBySide(models, results, notes);
 
   const machine = {
@@ -355,6 +369,14 @@ async function main(): Promise<void> {
       if (v) targets.push(...check(`Grad-CAM in the editor, ${k}`, editor.model, 'editor CPU', v.median, 1, '≤', v.fastest));
     }
   }
+  if (memory?.length) {
+    const { printPanelMemory, summary } = await import('./panel-memory');
+    printPanelMemory(memory);
+    for (const r of memory) {
+      const sm = summary(r);
+      targets.push(...check('Every method in the panel (WASM) without running out of memory: methods out of memory', path.basename(r.model), 'chromium wasm', sm.outOfMemory.length, 0, '≤'));
+    }
+  }
   if (scoreCam) {
     console.log(`\n${scoreCam.line}`);
     targets.push(...scoreCam.targets);
@@ -373,7 +395,7 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const out = path.resolve(values.out ?? path.join(ROOT, 'bench-results', 'bench.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, editor, scoreCam: scoreCam?.pytorch, targets, notes }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, models, results, batch, editor, memory, scoreCam: scoreCam?.pytorch, targets, notes }, null, 2)}\n`);
   console.log(`\nWrote ${path.relative(process.cwd(), out)}`);
 }
 

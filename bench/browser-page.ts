@@ -8,7 +8,7 @@ import { PreparedInput, explainImage } from '../src/core/app/explain-image';
 import type { CropBox } from '../src/core/preprocess/preprocess';
 import { METHODS } from '../src/core/methods/registry';
 import { float32 } from '../src/core/tensor';
-import { configureOrt, startEarly, webRuntime } from '../webview/ort-runtime';
+import { configureOrt, startEarly, webRuntime, workerHeapBytes } from '../webview/ort-runtime';
 import { measureMethods } from './measure';
 
 /** What the Node side asks for. */
@@ -113,4 +113,68 @@ async function runBench(o: PageOptions) {
   return { backend: rt.backend, fallbacks: rt.fallbacks, runtimeStartMs, loadMs, rows, peakHeapMB: peakHeap / 2 ** 20, coldStart: cold };
 }
 
-(window as unknown as { runBench: typeof runBench }).runBench = runBench;
+/** One method's line of the memory check: the worker's heap after it ran (with every earlier method's sessions still loaded). */
+export interface MemoryRow {
+  readonly method: string;
+  readonly status: 'ok' | 'stopped' | 'n/a' | 'out of memory' | 'error';
+  readonly heapMB: number;
+  readonly ms: number;
+  /** Progress steps run of the method's total, when it was stopped early (its batches repeat the same sizes). */
+  readonly steps?: string;
+  readonly note?: string;
+}
+
+/**
+ * The panel's memory with every method loaded (issue 13): the model on the panel's runtime (WASM), one forward pass,
+ * then every registered method once on the top class, in registry order, keeping each one's sessions (as a panel
+ * that used them all would). After each, the size of onnxruntime's WebAssembly heap: it never shrinks, so it is the
+ * high-water mark, and wasm32 stops it at 4 GB. A method that reports progress (batches of perturbed inputs,
+ * integration steps, samples) is stopped after `steps` reports: its later batches have the sizes of its first.
+ */
+async function runMemory(o: PageOptions & { readonly steps: number }) {
+  configureOrt('/');
+  const tensor = float32(new Float32Array(await bytes('/input.bin')), o.dims);
+  const image = o.image ? { ...o.image, data: new Uint8Array(await bytes('/image.rgba')) } : undefined;
+  const input: PreparedInput = { tensor, base: image ?? { width: 1, height: 1, data: new Uint8Array(4) }, crop: o.crop, image };
+  const rt = await webRuntime('wasm');
+  const mb = async () => ((await workerHeapBytes()) ?? 0) / 2 ** 20;
+  const started = await mb();
+  const model = new Uint8Array(await bytes('/model.onnx'));
+  let t = performance.now();
+  const classifier = await Classifier.load(rt, { path: o.name, name: o.name, bytes: model, preset: o.preset, inputSize: [o.inputSize.height, o.inputSize.width] });
+  await classifier.explainer.forward(input.tensor);
+  const forwardOnly = { heapMB: await mb(), ms: performance.now() - t };
+  console.log(`runtime ${started.toFixed(0)} MB; model loaded and one forward pass: heap ${forwardOnly.heapMB.toFixed(0)} MB`);
+  const rows: MemoryRow[] = [];
+  for (const m of METHODS.filter((x) => !o.methods || o.methods.includes(x.id))) {
+    const ac = new AbortController();
+    let reports = 0;
+    let last = '';
+    t = performance.now();
+    let status: MemoryRow['status'] = 'ok';
+    let note: string | undefined;
+    try {
+      await explainImage(classifier, input, {
+        method: m.id, top: 1, target: 'logit', signal: ac.signal,
+        onProgress: (done, total) => {
+          last = `${done} of ${total}`;
+          if (done > 0 && ++reports >= o.steps && done < total) ac.abort();
+        },
+      });
+    } catch (e) {
+      const kind = (e as { kind?: string }).kind;
+      note = e instanceof Error ? e.message : String(e);
+      status = ac.signal.aborted ? 'stopped' : kind === 'method-not-applicable' || kind === 'unsupported-operator' ? 'n/a' : /out of memory/i.test(note) ? 'out of memory' : 'error';
+      if (status === 'stopped') note = undefined;
+    }
+    const row: MemoryRow = { method: m.id, status, heapMB: await mb(), ms: performance.now() - t, ...(status === 'stopped' ? { steps: last } : {}), ...(note ? { note } : {}) };
+    rows.push(row);
+    console.log(`${m.id}: ${status}${row.steps ? ` after ${row.steps}` : ''}, heap ${row.heapMB.toFixed(0)} MB, ${(row.ms / 1000).toFixed(1)} s${note ? ` (${note})` : ''}`);
+    if (status === 'out of memory') break;
+  }
+  await classifier.dispose();
+  return { backend: rt.backend, runtimeMB: started, forwardOnly, rows };
+}
+
+(window as unknown as { runBench: typeof runBench; runMemory: typeof runMemory }).runBench = runBench;
+(window as unknown as { runMemory: typeof runMemory }).runMemory = runMemory;

@@ -4,6 +4,10 @@
  * Node, and runs the measuring loop in the page. Prints one JSON line like bench/run-node.ts.
  *
  *   tsx bench/run-browser.ts --model M.onnx --image IMG [--ep wasm|webgpu|auto] [--reps N] [--wasm gzip|plain] …
+ *   tsx bench/run-browser.ts --memory [--steps N] --model M.onnx --image IMG [--methods a,b]
+ *
+ * `--memory` runs the page's memory check instead (browser-page.ts runMemory: every method once on WASM, the
+ * worker's WebAssembly heap after each) and prints its JSON line.
  *
  * `--wasm plain` serves no gzip copy of onnxruntime's wasm, so the page compiles the plain file as it streams
  * (the panel before it fetched the gzip copy); the default serves both, as the extension's dist/webview/ort does.
@@ -19,7 +23,7 @@ import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import { webRuntime } from '../src/node/ort-runtime';
 import { loadInput, loadModel } from '../src/node/workbench';
-import type { ColdStart, PageOptions } from './browser-page';
+import type { ColdStart, MemoryRow, PageOptions } from './browser-page';
 import type { CaseResult } from './run-node';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     options: {
       model: { type: 'string' }, image: { type: 'string' }, ep: { type: 'string' },
       reps: { type: 'string' }, warmup: { type: 'string' }, 'max-seconds': { type: 'string' },
-      top5: { type: 'string' }, methods: { type: 'string' }, wasm: { type: 'string' },
+      top5: { type: 'string' }, methods: { type: 'string' }, wasm: { type: 'string' }, memory: { type: 'boolean' }, steps: { type: 'string' },
     },
   });
   ensureChromium();
@@ -102,7 +106,10 @@ async function main(): Promise<void> {
   });
   try {
     const page = await browser.newPage();
-    page.on('console', (m) => process.stderr.write(`  [${path.basename(modelPath)} chromium ${ep}] ${m.text()}\n`));
+    // onnxruntime's warnings about initializers a rewritten graph leaves unused are noise here.
+    page.on('console', (m) => {
+      if (!/\[W:onnxruntime:/.test(m.text())) process.stderr.write(`  [${path.basename(modelPath)} chromium ${ep}] ${m.text()}\n`);
+    });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForFunction(() => 'runBench' in window);
     const opts: PageOptions = {
@@ -111,6 +118,12 @@ async function main(): Promise<void> {
       methods: values.methods?.split(','), reps: Number(values.reps ?? 7), warmup: Number(values.warmup ?? 1), maxSeconds: Number(values['max-seconds'] ?? 20),
       top5: (values.top5 ?? 'gradcam,guided-backprop').split(',').filter(Boolean),
     };
+    if (values.memory) {
+      type Memory = { backend: string; runtimeMB: number; forwardOnly: { heapMB: number; ms: number }; rows: MemoryRow[] };
+      const m = await page.evaluate((o) => (window as unknown as { runMemory(o: unknown): Promise<Memory> }).runMemory(o), { ...opts, steps: Number(values.steps ?? 2) });
+      process.stdout.write(`${JSON.stringify({ model: modelPath, modelMB: fs.statSync(modelPath).size / 2 ** 20, ...m })}\n`);
+      return;
+    }
     const r = await page.evaluate((o) => (window as unknown as { runBench(o: unknown): Promise<{ backend: string; fallbacks: string[]; runtimeStartMs: number; loadMs: number; rows: CaseResult['rows']; peakHeapMB: number; coldStart?: ColdStart }> }).runBench(o), opts);
     for (const f of r.fallbacks) process.stderr.write(`  note: ${f}\n`);
     const result: CaseResult = {

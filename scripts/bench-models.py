@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Export random-weight ResNet-18, MobileNetV2 and ResNet-50 (torchvision architectures, 1x3x224x224, 1000
+"""Export random-weight ResNet-18, MobileNetV2, ResNet-50 and ViT-B/16 (torchvision architectures, 1x3x224x224, 1000
 classes) to ONNX for `npm run bench`. The weights are random: the models are for timing only.
 
     /usr/bin/python3 scripts/bench-models.py OUT_DIR [resnet18 mobilenet_v2 ...]
@@ -22,6 +22,8 @@ ARCHS = {
     "resnet18": lambda: torchvision.models.resnet18(weights=None),
     "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(weights=None),
     "resnet50": lambda: torchvision.models.resnet50(weights=None),
+    # 330 MB: the panel's memory check (`npm run bench -- --panel-memory`).
+    "vit_b_16": lambda: torchvision.models.vit_b_16(weights=None),
 }
 
 

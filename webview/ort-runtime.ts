@@ -177,6 +177,16 @@ export function currentWorker(): Promise<StartedWorker> {
   return worker ?? Promise.reject(new LookCloserError('runtime', 'No onnxruntime worker was started in this page.'));
 }
 
+/**
+ * How large the page's onnxruntime WebAssembly heap has grown, in bytes (it never shrinks, so this is its peak; at
+ * most 4 GB on wasm32); undefined when no worker was started.
+ */
+export async function workerHeapBytes(): Promise<number | undefined> {
+  if (!worker) return undefined;
+  const w = await worker;
+  return (await w.messenger.request({ type: 'heap' })).bytes;
+}
+
 /** Starts onnxruntime while the host reads the model, for the page's setting: none for 'cpu' (the extension host's runtime runs it). */
 export function startEarly(webviewBase: string, setting: string | undefined): void {
   configureOrt(webviewBase);

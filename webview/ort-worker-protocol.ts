@@ -77,8 +77,12 @@ export interface ReleaseRequest {
   readonly type: 'release';
   readonly session: number;
 }
+/** Asks how large onnxruntime's WebAssembly heap has grown (a wasm heap never shrinks: its high-water mark). */
+export interface HeapRequest {
+  readonly type: 'heap';
+}
 /** Requests the panel sends to the worker. */
-export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequest | ReleaseRequest | ForgetRequest;
+export type WorkerRequest = InitRequest | ProbeRequest | CreateRequest | RunRequest | ReleaseRequest | ForgetRequest | HeapRequest;
 
 /** Response type of each worker request. */
 export interface WorkerResponses {
@@ -88,6 +92,8 @@ export interface WorkerResponses {
   readonly run: Record<string, Tensor>;
   readonly release: void;
   readonly forget: void;
+  /** The heap's size in bytes (0 before onnxruntime is instantiated). */
+  readonly heap: { readonly bytes: number };
 }
 
 /** What the panel sends to the worker. */

@@ -127,6 +127,7 @@ const handlers: RequestHandlers<PanelToWorker> = {
     for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
     return res;
   },
+  heap: async () => ({ bytes: heap?.buffer.byteLength ?? 0 }),
   forget: async (r) => {
     for (const id of r.ids) kept.delete(id);
   },
