@@ -96,7 +96,9 @@ function arg(name: string, fallback: string): string {
 /** The CPU each thread group used in each step of the first map. */
 function phases(s: ReturnType<typeof cpuSampler>, click: number, began: number, a: PreviewAnswer): Record<string, Record<string, number>> {
   const prepared = began + a.ms.waited;
-  const edges: [string, number][] = [['load', click + a.ms.load], ['wait', prepared], ['prepare', prepared + a.ms.prepare], ['forward+explain', prepared + a.ms.prepare + a.ms.forward + a.ms.explain]];
+  // Preprocessed while the model loaded: that step is inside 'load', and the forward pass follows the wait.
+  const prep = a.preparedWhileLoading ? 0 : a.ms.prepare;
+  const edges: [string, number][] = [['load', click + a.ms.load], ['wait', prepared], ['prepare', prepared + prep], ['forward+explain', prepared + prep + a.ms.forward + a.ms.explain]];
   let from = click;
   const out: Record<string, Record<string, number>> = {};
   for (const [name, to] of edges) {
