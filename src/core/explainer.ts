@@ -101,15 +101,25 @@ export class Explainer {
    * read, so that map needs no second session); names the graph does not have are ignored.
    */
   static async load(runtime: Runtime, bytes: Uint8Array, name: string, expose: (ex: Explainer) => readonly string[] = () => []): Promise<Explainer> {
-    const ex = new Explainer(runtime, name, decodeModel(bytes, name), bytes);
+    const ex = Explainer.open(runtime, bytes, name);
+    await ex.start(expose);
+    return ex;
+  }
+
+  /** Decodes and checks a model without creating a session (start creates the first): its graph, input and scores are known. */
+  static open(runtime: Runtime, bytes: Uint8Array, name: string): Explainer {
+    return new Explainer(runtime, name, decodeModel(bytes, name), bytes);
+  }
+
+  /** Creates the forward session of a model opened with open, exposing what `expose` names (see load). */
+  async start(expose: (ex: Explainer) => readonly string[] = () => []): Promise<void> {
     try {
-      await ex.session(ex.known(expose));
+      await this.session(this.known(expose));
     } catch (e) {
       // onnxruntime's own words ("protobuf parsing failed") do not say which model it was given.
-      if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${name}': ${e.message}`, e);
+      if (e instanceof LookCloserError && e.kind === 'runtime') throw new LookCloserError('bad-model', `Cannot load '${this.name}': ${e.message}`, e);
       throw e;
     }
-    return ex;
   }
 
   /** The tensors `pick` names that this graph produces (none when `pick` throws). */

@@ -5,11 +5,12 @@
  * PreviewAnswer the panel draws. The host (src/extension/host-preview.ts) checks what the webview asked and relays.
  * No `vscode`, no worker API: unit-tested through the real thread (test/unit/host-preview.test.ts).
  */
-import { Classifier } from '../core/app/classifier';
-import { explainImage, prepareImage } from '../core/app/explain-image';
+import { Classifier, type InputGeometry } from '../core/app/classifier';
+import { explainImage, prepareImage, type PreparedInput } from '../core/app/explain-image';
 import { LookCloserError } from '../core/errors';
 import type { ScoreTarget } from '../core/methods/method';
 import type { RgbaImage } from '../core/preprocess/image';
+import type { ModelInputSpec } from '../core/preprocess/preprocess';
 import type { Runtime } from '../core/runtime';
 import { modelSourceOf } from '../protocol/model-payload';
 import type { ModelPayload, PreviewAnswer, PreviewOutput } from '../protocol/protocol';
@@ -79,11 +80,18 @@ interface Loaded {
   readonly ms: number;
 }
 
+/** An image preprocessed while its model loaded (PreviewModels.prepareEarly), for the geometry it was prepared for. */
+interface Prepared {
+  readonly geometry: InputGeometry;
+  readonly input: PreparedInput;
+  readonly ms: number;
+}
+
 interface Model {
   readonly bytes: Uint8Array;
   readonly loaded: Promise<Loaded>;
   /** The image decoded last for this model (kind 'encoded'), for a later request with other settings. */
-  image?: { readonly key: string; readonly rgba: Promise<RgbaImage> };
+  image?: { readonly key: string; readonly rgba: Promise<RgbaImage>; readonly decoded?: RgbaImage; prepared?: Prepared };
 }
 
 /** The preview models of the runtime thread, and the handlers of the thread's preview requests. */
@@ -105,7 +113,7 @@ export class PreviewModels {
       // Started on the next turn: the host sends the open's image right after this request, and decoding it first
       // is faster (a JPEG decoded right after a model load took 3× as long here: 0.8 s against 0.23 s).
       const loaded = new Promise((resolve) => setImmediate(resolve))
-        .then(() => Classifier.load(this.runtime(), modelSourceOf(r.model)))
+        .then(() => Classifier.load(this.runtime(), modelSourceOf(r.model), (geometry) => this.prepareEarly(r.id, geometry)))
         .then((classifier) => ({ classifier, ms: Date.now() - r.since }));
       // Reported by previewExplain; until then a failed load must not be an unhandled rejection.
       loaded.catch(() => undefined);
@@ -122,9 +130,19 @@ export class PreviewModels {
     const { classifier: c, ms } = await m.loaded;
     const image = await rgba;
     const waited = Date.now() - r.arrived;
-    const t = performance.now();
-    const input = prepareImage(c, image);
-    const prepared = performance.now() - t;
+    // The image prepared while the model loaded (prepareEarly), if it is this one and prepared as the loaded classifier would.
+    const p = r.image.kind !== 'rgba' && m.image?.key === r.image.key ? m.image.prepared : undefined;
+    const early = p && p.geometry.preprocessing === c.preprocessing && sameSpec(p.geometry.spec, c.spec) ? p : undefined;
+    let input: PreparedInput;
+    let prepared: number;
+    if (early) {
+      input = early.input;
+      prepared = early.ms;
+    } else {
+      const t = performance.now();
+      input = prepareImage(c, image);
+      prepared = performance.now() - t;
+    }
     const o = await explainImage(c, input, { method: r.method, top: r.top, target: r.target, signal });
     const outputs = o.outputs.map(({ explanation: e, label, min, max }): PreviewOutput => ({
       classIndex: e.classIndex, label, layer: e.layer, raw: e.raw, display: e.display, min, max,
@@ -133,7 +151,7 @@ export class PreviewModels {
       method: o.method.id, layer: o.layer, note: o.note, target: o.target, logits: o.forward.logits, probs: o.forward.probs,
       predictions: o.predictions.map((p) => ({ index: p.index, label: p.label, score: p.score })),
       crop: input.crop, outputs, labels: c.labels ? [...c.labels] : undefined, backend: c.explainer.runtime.backend,
-      ms: { load: ms, waited, prepare: prepared, forward: o.timings.forward, explain: o.timings.explain }, at: { arrived: r.arrived, answered: Date.now() },
+      ms: { load: ms, waited, prepare: prepared, forward: o.timings.forward, explain: o.timings.explain }, preparedWhileLoading: early !== undefined, at: { arrived: r.arrived, answered: Date.now() },
     };
   }
 
@@ -148,6 +166,23 @@ export class PreviewModels {
     this.models.delete(id);
     const loaded = await m?.loaded.catch(() => undefined);
     await loaded?.classifier.dispose().catch(() => undefined);
+  }
+
+  /**
+   * Preprocesses the image decoded for a loading model as soon as its preprocessing is known, before onnxruntime
+   * creates its session. On onnxruntime-web that session makes V8 compile the wasm's hot functions with TurboFan on
+   * its background threads, which took the cores (and V8's queue for optimising JavaScript) while the preprocessing
+   * ran after the load: 0.5–1.6 s against 0.1–0.15 s beside onnxruntime-node (bench/first-preview.ts).
+   */
+  private prepareEarly(id: number, geometry: InputGeometry): void {
+    const image = this.models.get(id)?.image;
+    if (!image?.decoded) return;
+    const t = performance.now();
+    try {
+      image.prepared = { geometry, input: prepareImage(geometry, image.decoded), ms: performance.now() - t };
+    } catch {
+      // explain prepares it again on the loaded classifier and reports what is wrong.
+    }
   }
 
   private model(id: number): Model {
@@ -169,7 +204,7 @@ export class PreviewModels {
           rgba = Promise.reject(new LookCloserError('bad-image', `The extension host could not decode '${image.key}' for its first map; the panel decodes it.`));
           rgba.catch(() => undefined);
         }
-        m.image = { key: image.key, rgba };
+        m.image = { key: image.key, rgba, decoded: d };
         return rgba;
       }
       case 'decoded':
@@ -179,4 +214,8 @@ export class PreviewModels {
         return m.image.rgba;
     }
   }
+}
+
+function sameSpec(a: ModelInputSpec, b: ModelInputSpec): boolean {
+  return a.width === b.width && a.height === b.height && a.channels === b.channels && a.layout === b.layout;
 }

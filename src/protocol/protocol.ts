@@ -428,6 +428,8 @@ export interface PreviewAnswer {
   readonly backend: string;
   /** Milliseconds: loading the model on the host (from the click), how long the request waited for that load, preprocessing, the forward pass, the method. */
   readonly ms: { readonly load: number; readonly waited: number; readonly prepare: number; readonly forward: number; readonly explain: number };
+  /** Whether the image was preprocessed while the model loaded, before onnxruntime created its session (src/node/preview-thread.ts). */
+  readonly preparedWhileLoading: boolean;
   /** When the request reached the host and when the host answered (epoch ms, the host's clock): where the time went, in the panel's console. */
   readonly at: { readonly arrived: number; readonly answered: number };
 }

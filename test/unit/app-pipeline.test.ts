@@ -9,16 +9,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../../src/cli/main';
-import { Classifier, sidecarLabels } from '../../src/core/app/classifier';
+import { Classifier, type InputGeometry, sidecarLabels } from '../../src/core/app/classifier';
 import { methodAvailability } from '../../src/core/app/availability';
-import { explainImage } from '../../src/core/app/explain-image';
-import { messageOf } from '../../src/core/errors';
+import { explainImage, prepareImage } from '../../src/core/app/explain-image';
+import { LookCloserError, messageOf } from '../../src/core/errors';
 import { METHODS } from '../../src/core/methods/registry';
 import { modelSourceOf } from '../../src/protocol/model-payload';
+import type { Runtime } from '../../src/core/runtime';
 import type { ModelPayload } from '../../src/protocol/protocol';
+import { decodeImageFile } from '../../src/node/image-io';
 import { webRuntime } from '../../src/node/ort-runtime';
 import { LoadedInput, LoadedModel, loadInput, loadModel } from '../../src/node/workbench';
-import { MNIST_BURN, ROOT, SQUEEZENET, TWO_CLASS } from '../support/paths';
+import { MNIST_BURN, MNIST_DIGITS, ROOT, SAMPLES, SQUEEZENET, TWO_CLASS } from '../support/paths';
 
 describe('the explain use case runs every registered method', function () {
   // A ResNet-style export (random weights, 24×24, GAP → Linear, so every method applies) keeps the rerunning
@@ -100,6 +102,51 @@ describe('the explain use case runs every registered method', function () {
     } finally {
       await mnist.dispose();
     }
+  });
+});
+
+describe("Classifier.load says how to preprocess before onnxruntime creates the model's session", function () {
+  // The host's first map preprocesses its image there (src/node/preview-thread.ts), before onnxruntime-web's start
+  // takes the cores: that input must be the loaded classifier's own, bit for bit.
+  const cases: [string, string, string, string | undefined][] = [
+    ['the bundled SqueezeNet on a photo (Pillow resize and center crop)', SQUEEZENET, path.join(SAMPLES, 'wm_cat.jpg'), undefined],
+    ["SqueezeNet with a preset picked (caffe-bgr: squash, plain bilinear, BGR)", SQUEEZENET, TWO_CLASS, 'caffe-bgr'],
+    ['a gray MNIST model on a digit', MNIST_BURN, path.join(MNIST_DIGITS, 'mnist_3_1020.png'), undefined],
+  ];
+  for (const [name, file, imageFile, preset] of cases) {
+    it(name, async () => {
+      const events: string[] = [];
+      const inner = webRuntime();
+      const runtime: Runtime = { ...inner, createSession: (m, o) => (events.push('session'), inner.createSession(m, o)) };
+      let geometry: InputGeometry | undefined;
+      const c = await Classifier.load(runtime, { path: file, name: path.basename(file), bytes: new Uint8Array(fs.readFileSync(file)), preset }, (g) => {
+        events.push('opened');
+        geometry = g;
+      });
+      try {
+        assert.deepEqual(events.slice(0, 2), ['opened', 'session'], 'told before the first session');
+        assert.equal(events.filter((e) => e === 'opened').length, 1);
+        assert.equal(geometry!.preprocessing, c.preprocessing, 'the preprocessing the classifier uses');
+        assert.deepEqual(geometry!.spec, c.spec);
+        const image = await decodeImageFile(imageFile);
+        const early = prepareImage(geometry!, image);
+        const own = prepareImage(c, image);
+        assert.deepEqual(early.tensor.dims, own.tensor.dims);
+        assert.ok(Buffer.from(early.tensor.data.buffer).equals(Buffer.from(own.tensor.data.buffer)), 'the same input tensor, bit for bit');
+        assert.deepEqual(early.crop, own.crop);
+        assert.deepEqual(early.base, own.base);
+      } finally {
+        await c.dispose();
+      }
+    });
+  }
+
+  it("a model onnxruntime refuses: told first, then the load fails with the model's name", async () => {
+    let told = 0;
+    const bytes = new Uint8Array(fs.readFileSync(SQUEEZENET));
+    const refusing: Runtime = { ...webRuntime(), createSession: () => Promise.reject(new LookCloserError('runtime', 'onnxruntime could not load the model: no')) };
+    await assert.rejects(Classifier.load(refusing, { path: 'x.onnx', name: 'x.onnx', bytes }, () => told++), /Cannot load 'x\.onnx': onnxruntime could not load the model: no/);
+    assert.equal(told, 1);
   });
 });
 

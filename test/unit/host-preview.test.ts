@@ -144,6 +144,35 @@ describe('the extension host first map (host-preview.ts)', function () {
       await assert.rejects(ask({ imageKey: 'file:///ws/other.jpg', top: 1 }), /an image the host did not decode \("file:\/\/\/ws\/other.jpg"\)/);
     });
 
+    it("a new panel's image is preprocessed while its model loads, before onnxruntime's session: the panel's own map, and its other settings reuse that input", async () => {
+      // A panel of its own (another id on the thread): the model loads from the click, the PNG comes right after it.
+      const fresh = new HostPreview(thread, FROM);
+      const own = payload(SQUEEZENET);
+      const lease = fresh.prepare(own);
+      try {
+        const png = file('two_class_both_dog_cat.png');
+        assert.equal(fresh.begin(png), true);
+        const a = structuredClone(await fresh.explain(structuredClone({ type: 'preview', key: own.key, imageKey: png.key, top: 1 })));
+        assert.equal(a.preparedWhileLoading, true, 'prepared before the session');
+        const rgba = await decodeImageFile(TWO_CLASS);
+        const input = prepareImage(panel, rgba);
+        const want = await explainImage(panel, input, { top: 1 });
+        assert.deepEqual(a.crop, input.crop);
+        assert.equal(a.outputs[0].classIndex, want.outputs[0].explanation.classIndex);
+        assertMatches(a.outputs[0].raw.data as Float32Array, want.outputs[0].explanation.raw.data, 'CAM raw map from the early input');
+        const g = structuredClone(await fresh.explain(structuredClone({ type: 'preview', key: own.key, imageKey: png.key, method: 'gradcam', top: 1 })));
+        assert.equal(g.preparedWhileLoading, true, 'another method on the same pixels');
+        const wantG = await explainImage(panel, input, { method: 'gradcam', top: 1 });
+        assertMatches(g.outputs[0].raw.data as Float32Array, wantG.outputs[0].explanation.raw.data, 'Grad-CAM raw map from the early input');
+        const sent = structuredClone(await fresh.explain(structuredClone({ type: 'preview', key: own.key, image: { width: rgba.width, height: rgba.height, data: rgba.data }, top: 1 })));
+        assert.equal(sent.preparedWhileLoading, false, "the panel's pixels are prepared when they come");
+        assertMatches(sent.outputs[0].raw.data as Float32Array, want.outputs[0].explanation.raw.data, "CAM raw map from the panel's pixels");
+      } finally {
+        await lease();
+        await fresh.release();
+      }
+    });
+
     it('leaves WebP, GIF, rotated photos and broken files to the panel', () => {
       const rotated = file('wm_cat.jpg').bytes.slice();
       // EXIF orientation (tag 0x0112, SHORT, count 1) set to 6: the browser turns the photo; jpeg-js would not.
@@ -226,6 +255,7 @@ describe('the extension host first map (host-preview.ts)', function () {
       const png = { key: 'file:///ws/two_class_both_dog_cat.png', bytes: new Uint8Array(fs.readFileSync(TWO_CLASS)) };
       assert.equal(preview.begin(png), true);
       const a = await ask({ imageKey: png.key, top: 1 });
+      assert.equal(a.preparedWhileLoading, false, 'the model was loaded: prepared when it came');
       const rgba = await decodeImageFile(TWO_CLASS);
       const want = await explainImage(panel, prepareImage(panel, rgba), { top: 1 });
       assert.equal(a.outputs[0].classIndex, want.outputs[0].explanation.classIndex);

@@ -57,6 +57,12 @@ export function sidecarLabels(sidecar: TextFile | undefined): string | undefined
   return labels;
 }
 
+/** What preprocessing an image for a classifier needs: its chosen preprocessing and its input's geometry. */
+export interface InputGeometry {
+  readonly preprocessing: ChosenPreprocessing;
+  readonly spec: ModelInputSpec;
+}
+
 /** A classifier ready to explain images: the explainer plus preprocessing, labels and class count. */
 export class Classifier {
   private layerList?: Promise<LayerInfo[]>;
@@ -79,15 +85,16 @@ export class Classifier {
     private readonly config: ConfigSettings = {},
   ) {}
 
-  /** Decodes and checks a model, creates its forward session, and chooses preprocessing and labels. */
-  static async load(runtime: Runtime, src: ModelSource): Promise<Classifier> {
+  /**
+   * Decodes and checks a model, chooses preprocessing, creates its forward session, and chooses labels.
+   * `opened` is called with the preprocessing and input geometry before onnxruntime creates the session: an image
+   * prepared there (prepareImage) is prepared as it would be on the loaded classifier, before onnxruntime's start
+   * takes the machine's cores (src/node/preview-thread.ts).
+   */
+  static async load(runtime: Runtime, src: ModelSource, opened?: (input: InputGeometry) => void): Promise<Classifier> {
     const sidecar = src.sidecar ? parseSidecar(src.sidecar.text, src.sidecar.name) : undefined;
     const config = src.configs ? readModelConfigs(src.configs) : {};
-    // The first session also exposes the default layer, which the first CAM map reads (no second session for it).
-    const explainer = await Explainer.load(runtime, src.bytes, src.name, (ex) => {
-      const c = chooseDefaultLayer(ex.graph, ex.scores.logits, inferShapes(ex.graph, ex.input.name, ex.inputDims));
-      return c ? [c.layer] : [];
-    });
+    const explainer = Explainer.open(runtime, src.bytes, src.name);
     try {
       const metadata: Record<string, string> = {};
       for (const p of explainer.graph.model.metadataProps) if (p.key) metadata[p.key] = p.value ?? '';
@@ -98,6 +105,12 @@ export class Classifier {
       if (cfgSize && src.inputSize === undefined && sidecar?.inputSize === undefined && !explainer.input.height && !explainer.input.width) {
         explainer.inputSize = { height: cfgSize[0], width: cfgSize[1] };
       }
+      opened?.({ preprocessing, spec: { ...explainer.inputSize, channels: explainer.input.channels, layout: explainer.input.layout } });
+      // The first session also exposes the default layer, which the first CAM map reads (no second session for it).
+      await explainer.start((ex) => {
+        const c = chooseDefaultLayer(ex.graph, ex.scores.logits, inferShapes(ex.graph, ex.input.name, ex.inputDims));
+        return c ? [c.layer] : [];
+      });
       const dtype = explainer.graph.dtype(explainer.scores.output);
       if (dtype && dtype !== 'float32' && dtype !== 'float16' && dtype !== 'float64') {
         throw new LookCloserError('unsupported-model', `${src.name}'s output '${explainer.scores.output}' is ${dtype}; Look Closer explains classifiers that output one floating-point score per class.`);

@@ -20,7 +20,7 @@ import type { RgbaImage } from '../preprocess/image';
 import { CropBox, cropAndFit, preprocessImage, tensorToView } from '../preprocess/preprocess';
 import type { Float32Tensor } from '../tensor';
 import type { Grid } from '../token-layout';
-import type { Classifier } from './classifier';
+import type { Classifier, InputGeometry } from './classifier';
 import type { OutputMetrics, OutputRow } from './types';
 
 /** Longest side of the picture overlays are drawn on. */
@@ -37,8 +37,8 @@ export interface PreparedInput {
   readonly image?: RgbaImage;
 }
 
-/** Preprocesses a decoded image for the classifier's current preprocessing. */
-export function prepareImage(c: Classifier, image: RgbaImage): PreparedInput {
+/** Preprocesses a decoded image for the classifier's current preprocessing (or, while it loads, what Classifier.load's `opened` gave). */
+export function prepareImage(c: InputGeometry, image: RgbaImage): PreparedInput {
   const pre = preprocessImage(image, c.preprocessing.preprocessing, c.spec);
   if (!pre.tensor.data.every(Number.isFinite)) throw new LookCloserError('bad-input', `Preprocessing '${c.preprocessing.preprocessing.name}' turned the image into non-finite values; check the scale, mean and std (${c.preprocessing.reason}).`);
   return { tensor: pre.tensor, base: cropAndFit(image, pre.crop, MAX_BASE_SIDE), crop: pre.crop, image };
