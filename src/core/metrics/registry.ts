@@ -102,11 +102,16 @@ export async function measureAll(ids: readonly MetricId[], c: MetricContext): Pr
   const roadImputed = ids.includes('road') && roadImputesElsewhere() ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
   roadImputed?.catch(() => undefined);
   const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves, roadImputed };
-  for (const m of METRICS) {
-    if (!ids.includes(m.id)) continue;
-    const v = await m.measure(c, scratch);
-    if (v !== undefined) out[m.id] = v;
-  }
+  const chosen = METRICS.filter((m) => ids.includes(m.id));
+  // Where the forward session runs on two cores (the panel's replica worker), the metrics' passes are independent:
+  // they are all issued at once and each copy takes the next batch (deletion's and insertion's at the same time).
+  // Each metric reads and writes only its own substrate in the share, so the values are those measured one by one.
+  let values: unknown[] = [];
+  if ((await c.explainer.parallelRuns()) > 1) values = await Promise.all(chosen.map((m) => m.measure(c, scratch)));
+  else for (const m of chosen) values.push(await m.measure(c, scratch));
+  chosen.forEach((m, i) => {
+    if (values[i] !== undefined) out[m.id] = values[i];
+  });
   return out as MetricValues;
 }
 
