@@ -100,6 +100,30 @@ describe('the forward session replicated on a second runtime (SqueezeNet, a real
     });
   });
 
+  it('keeps the order when the first chunk comes back last', async () => {
+    const xs = variants(plainInput.tensor, 3 * METRIC_CHUNK);
+    const want = await classProbs(plain.explainer, xs, 0);
+    let calls = 0;
+    // Two lanes; the first chunk's answer is held until the others are back.
+    const others: Promise<unknown>[] = [];
+    const slowFirst = Object.create(plain.explainer, {
+      parallelRuns: { value: async () => 2 },
+      forwardBatch: {
+        value: async (chunk: readonly Float32Tensor[]) => {
+          const first = calls++ === 0;
+          const r = plain.explainer.forwardBatch(chunk);
+          if (!first) others.push(r);
+          else while (others.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+          if (first) await Promise.all(others);
+          return r;
+        },
+      },
+    }) as typeof plain.explainer;
+    const got = await classProbs(slowFirst, xs, 0);
+    assert.equal(calls, 3);
+    assert.deepStrictEqual(got, want);
+  });
+
   it('falls back to the first runtime, with the same numbers, when the replica cannot start', async () => {
     const fallbacks: string[] = [];
     const main = counted(webRuntime(1));
@@ -130,6 +154,28 @@ describe('the forward session replicated on a second runtime (SqueezeNet, a real
     } finally {
       await model.dispose();
     }
+  });
+
+  it('answers each run with its own result when the replica finishes before the first copy', async () => {
+    const order: string[] = [];
+    let releaseMain: () => void = () => undefined;
+    const mainGate = new Promise<void>((resolve) => (releaseMain = resolve));
+    const echo = (name: string, gate?: Promise<void>): Session => ({
+      inputNames: ['x'], outputNames: ['y'], release: async () => undefined,
+      run: async (feeds) => {
+        await gate;
+        order.push(`${name} ${(feeds.x.data as Float32Array)[0]}`);
+        return { y: feeds.x };
+      },
+    });
+    const s = replicatedSession(echo('main', mainGate), async () => echo('replica'));
+    const x = (v: number): Tensor => ({ type: 'float32', dims: [1], data: Float32Array.of(v) });
+    const runs = [1, 2, 3].map((v) => s.run({ x: x(v) }));
+    await runs[2];
+    releaseMain();
+    const got = await Promise.all(runs);
+    assert.deepEqual(got.map((o) => (o.y.data as Float32Array)[0]), [1, 2, 3]);
+    assert.deepEqual(order, ['replica 2', 'replica 3', 'main 1'], 'the replica ran the second and third runs while the first copy held the first');
   });
 
   it('runs a batch the replica failed on the first copy, says why once, and answers every run with its own result', async () => {
