@@ -9,6 +9,7 @@ import type { Runtime, Session, SessionOptions } from '../src/core/runtime';
 import { Envelope, Messenger } from '../src/protocol/messenger';
 import type { ExecutionProviderSetting } from '../src/protocol/protocol';
 import { KeptFeeds } from './kept-feeds';
+import { WorkerParts, endReplica, noReplica, replicate } from './ort-replica';
 import { Backend, GpuProbe, PanelToWorker, WorkerToPanel, cleanMessage, isOutOfMemory, wholeBuffers } from './ort-worker-protocol';
 
 export type { Backend, GpuProbe } from './ort-worker-protocol';
@@ -37,6 +38,8 @@ export interface StartedWorker {
 }
 
 let worker: Promise<StartedWorker> | undefined;
+/** What the running worker was started with (the replica worker of ort-replica.ts starts from the same). */
+let parts: WorkerParts | undefined;
 /** The worker object behind `worker`, so that a worker that ran out of memory can be ended. */
 let running: { readonly worker: Worker; readonly messenger: Messenger<PanelToWorker, WorkerToPanel> } | undefined;
 /** Counts ended workers: a runtime made on an earlier one is lost. */
@@ -138,6 +141,7 @@ export function startWorker(base: string, setting?: ExecutionProviderSetting): P
       const [glue, wasm] = await Promise.all([glues[pair]!, early ?? compileWasm(base + PAIRS[pair].wasm, base + PAIRS[pair].packed).then((m) => ((compiledAt = performance.now()), m))]);
       const initAt = performance.now();
       const { version, marks: inWorker } = await messenger.request({ type: 'init', glue, wasm, pair });
+      parts = { code, glue, wasm, pair };
       const readyAt = performance.now();
       const ms = (t: number) => `${(t - startedAt).toFixed(0)} ms`;
       const worker = inWorker ? ` (in the worker: instantiated ${inWorker.instantiated.toFixed(0)} ms, onnxruntime's first session ${inWorker.ortReady.toFixed(0)} ms after init)` : '';
@@ -149,6 +153,7 @@ export function startWorker(base: string, setting?: ExecutionProviderSetting): P
       running = undefined;
       worker = undefined;
       probed = undefined;
+      parts = undefined;
       throw new LookCloserError('runtime', `onnxruntime-web could not start in the panel: ${e instanceof Error ? e.message : e}`, e);
     }
   })();
@@ -162,7 +167,9 @@ function endWorker(): void {
   running.worker.terminate();
   running = undefined;
   worker = undefined;
+  parts = undefined;
   generation++;
+  endReplica();
 }
 
 let base = './';
@@ -322,6 +329,10 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           throw failure('load', bytes, e);
         }
       };
+      // The forward session on WASM gets a copy on the replica worker (ort-replica.ts), made from its own bytes:
+      // `create` moves these to the first worker.
+      const replicable = options?.replicable === true && backend === 'wasm';
+      const copy = replicable && !noReplica(bytes) ? model.slice() : undefined;
       let s: Awaited<ReturnType<typeof create>>;
       try {
         s = await create(model, backend, options);
@@ -330,7 +341,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
         s = await onWasm(cleanMessage(e));
       }
       let proven = backend === 'wasm';
-      return {
+      const session: Session = {
         get inputNames() {
           return s.inputNames;
         },
@@ -361,6 +372,7 @@ export async function webRuntime(setting: ExecutionProviderSetting): Promise<Web
           if (gen === generation) await messenger.request({ type: 'release', session: s.session });
         },
       };
+      return replicable ? replicate(session, bytes, copy, parts) : session;
     },
   };
 }

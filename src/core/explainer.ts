@@ -164,7 +164,8 @@ export class Explainer {
     for (const name of outputs) g.addOutput(name);
     const next = {
       outputs,
-      session: this.runtime.createSession(encodeDerived({ model: this.graph.model, bytes: this.bytes }, model)).then((s) => new TrackedSession(s, () => this.fwd?.session)),
+      // Replicable: the metrics run many independent batches through it (a runtime may run a copy on another core).
+      session: this.runtime.createSession(encodeDerived({ model: this.graph.model, bytes: this.bytes }, model), { replicable: true }).then((s) => new TrackedSession(s, () => this.fwd?.session)),
     };
     this.fwd = next;
     next.session.then(
@@ -176,6 +177,15 @@ export class Explainer {
       },
     );
     return next.session;
+  }
+
+  /**
+   * How many forward runs may usefully be in flight at once (1 unless the runtime replicated the forward session
+   * on another core; see Session.parallelRuns). Code that issues independent batches (the metrics) issues this many.
+   */
+  async parallelRuns(): Promise<number> {
+    const n = (await this.session([])).parallelRuns ?? 1;
+    return Number.isInteger(n) && n > 1 ? n : 1;
   }
 
   /** Converts a float32 input to what the model wants (float16 bits for float16 models) and checks its shape. */
@@ -568,6 +578,10 @@ class TrackedSession implements Session {
 
   get outputNames() {
     return this.inner.outputNames;
+  }
+
+  get parallelRuns() {
+    return this.inner.parallelRuns;
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[]): Promise<Record<string, Tensor>> {

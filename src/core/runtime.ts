@@ -7,6 +7,11 @@ export interface SessionOptions {
   readonly cpuNodes?: readonly string[];
   /** Graph optimisation level (default 'all'); 'disabled' for one-off probes that expose every tensor. */
   readonly optimization?: 'disabled' | 'basic' | 'all';
+  /**
+   * The model's forward session, through which the metrics run many independent batches: a runtime that can run
+   * a copy of it on another core (the panel's second worker, src/core/replicated-session.ts) may replicate it.
+   */
+  readonly replicable?: boolean;
 }
 
 /** A loaded model ready to run. */
@@ -16,6 +21,11 @@ export interface Session {
   /** Runs the model; fetches defaults to every output. */
   run(feeds: Readonly<Record<string, Tensor>>, fetches?: readonly string[]): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
+  /**
+   * How many runs may usefully be in flight at once (default 1: runs are issued one after another). A session
+   * replicated on a second worker says 2; its runs give the same numbers whichever copy runs them.
+   */
+  readonly parallelRuns?: number;
 }
 
 /** Creates sessions from model bytes. */

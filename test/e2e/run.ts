@@ -572,9 +572,12 @@ async function scenario(mode: Mode, model?: string): Promise<void> {
   const s = new Session(page, dir, workspace);
   const consoleLog = fs.createWriteStream(path.join(dir, 'browser-console.log'));
   let hostMapLine: string | undefined;
+  /** The panel's lines about the metrics' replica worker (webview/ort-replica.ts). */
+  const replicaLines: string[] = [];
   page.on('console', (m) => {
     consoleLog.write(`${m.type()}: ${m.text()}\n`);
     if (hostMapLine === undefined && m.text().includes("the extension host's first map")) hostMapLine = m.text();
+    if (/\[look-closer\] the metrics'? ?(second onnxruntime worker|run on one onnxruntime worker)/.test(m.text())) replicaLines.push(m.text());
   });
   try {
     await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`);
@@ -689,7 +692,15 @@ async function scenario(mode: Mode, model?: string): Promise<void> {
     }
     await s.screenshot('class');
     await targetControl(s, panel, mode);
-    if (mode === 'wasm') await compareView(s, panel, mode);
+    if (mode === 'wasm') {
+      await compareView(s, panel, mode);
+      // Where the browser reports two cores or more, the metrics' batches ran on a second worker as well (SqueezeNet is under the replica's size cap).
+      const cores = await panel.evaluate(() => navigator.hardwareConcurrency);
+      const two = replicaLines.some((l) => l.includes("the metrics' second onnxruntime worker (WASM) ready"));
+      const one = replicaLines.some((l) => l.includes('the metrics run on one onnxruntime worker'));
+      check(`[${mode}] the metrics' batches ${cores >= 2 ? 'ran on a second onnxruntime worker too' : 'stayed on one worker'} (the browser reports ${cores} cores)`,
+        cores >= 2 ? two && !one : one && !two, replicaLines.join(' | ') || 'no console line');
+    }
 
     // Save PNG and .npy into the workspace.
     await panel.getByRole('button', { name: 'Save PNG' }).click();

@@ -18,14 +18,25 @@ export function at(layout: 'NCHW' | 'NHWC', ch: number, hw: number, p: number, k
   return layout === 'NCHW' ? k * hw + p : p * ch + k;
 }
 
-/** The softmax probability of class `k` on each input, run `METRIC_CHUNK` at a time through forwardBatch. */
+/**
+ * The softmax probability of class `k` on each input, run `METRIC_CHUNK` at a time through forwardBatch, with up to
+ * `explainer.parallelRuns()` chunks in flight (one after another unless the forward session is replicated). The
+ * chunks are the same either way, so the numbers are too; they come back in the inputs' order.
+ */
 export async function classProbs(explainer: Explainer, xs: readonly Float32Tensor[], k: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < xs.length; i += METRIC_CHUNK) {
-    const rs = await explainer.forwardBatch(xs.slice(i, i + METRIC_CHUNK));
-    for (const r of rs) out.push(r.probs[k]);
-  }
-  return out;
+  const chunks: Float32Tensor[][] = [];
+  for (let i = 0; i < xs.length; i += METRIC_CHUNK) chunks.push(xs.slice(i, i + METRIC_CHUNK));
+  const lanes = Math.min(chunks.length, await explainer.parallelRuns());
+  const got: number[][] = new Array(chunks.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < chunks.length) {
+      const i = next++;
+      got[i] = (await explainer.forwardBatch(chunks[i])).map((r) => r.probs[k]);
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+  return got.flat();
 }
 
 /** 32-bit FNV-1a over integer words (a quick key for arrays that are then compared value by value). */

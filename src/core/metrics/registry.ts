@@ -102,11 +102,24 @@ export async function measureAll(ids: readonly MetricId[], c: MetricContext): Pr
   const roadImputed = ids.includes('road') && roadImputesElsewhere() ? roadInputs(c.input, c.map01, c.explainer.input.layout) : undefined;
   roadImputed?.catch(() => undefined);
   const scratch: Scratch = { order: () => (order ??= rankPixels(c.map01)), substrateProbs: (c.shared ?? metricShare()).substrateProbs, curves: c.shared?.curves, roadImputed };
-  for (const m of METRICS) {
-    if (!ids.includes(m.id)) continue;
-    const v = await m.measure(c, scratch);
-    if (v !== undefined) out[m.id] = v;
-  }
+  const chosen = METRICS.filter((m) => ids.includes(m.id));
+  // Where the forward session runs on two cores (the panel's replica worker), the metrics' passes are independent:
+  // they are issued at once and each copy takes the next batch (deletion's and insertion's at the same time). Each
+  // metric reads and writes only its own substrate in the share, so the values are those measured one by one. ROAD
+  // imputing inline still waits for the metrics before it, as above: started at once, its page-thread tasks delayed
+  // the next click (e2e, another class: 0.67–1.49 s against 0.22–0.53 s).
+  let values: unknown[] = [];
+  if ((await c.explainer.parallelRuns()) > 1) {
+    const started: Promise<unknown>[] = [];
+    for (const m of chosen) {
+      const before = [...started];
+      started.push(m.id === 'road' && !roadImputed ? Promise.all(before).then(() => m.measure(c, scratch)) : m.measure(c, scratch));
+    }
+    values = await Promise.all(started);
+  } else for (const m of chosen) values.push(await m.measure(c, scratch));
+  chosen.forEach((m, i) => {
+    if (values[i] !== undefined) out[m.id] = values[i];
+  });
   return out as MetricValues;
 }
 
