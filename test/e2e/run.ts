@@ -484,8 +484,12 @@ async function otherEntryPoints(s: Session, second: NonNullable<Plan['second']>)
   );
 
   // The command palette asks for the image.
+  // Typed only once the palette's input is there: on a busy machine keys typed right after F1 were lost (the palette
+  // opened with ">" alone and the wait below timed out).
   await page.keyboard.press('F1');
-  await page.keyboard.type('Look Closer: Explain Image');
+  const paletteInput = page.locator('.quick-input-widget .quick-input-box input');
+  await paletteInput.waitFor({ timeout: 30_000 });
+  await paletteInput.fill('>Look Closer: Explain Image');
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Look Closer: Explain Image' }).first().waitFor({ timeout: 30_000 });
   await page.keyboard.press('Enter');
   const pick = page.locator('.quick-input-widget', { hasText: 'which image should be explained?' });
